@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs every Debian package that bootgate's build, tests, benchmarks and demo need.
+# Idempotent: packages already present are skipped by apt.
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    build-essential cmake pkg-config clang clang-format libclang-rt-14-dev llvm
+    libtss2-dev libcryptsetup-dev libssl-dev libcurl4-openssl-dev libjson-c-dev
+    libevent-dev libsqlite3-dev libpq-dev libcmocka-dev
+    # TPM and tools
+    swtpm swtpm-tools tpm2-tools tpm2-abrmd- openssl sqlite3 cryptsetup-bin
+    # boot tests
+    qemu-system-x86 qemu-utils ovmf linux-image-amd64 dracut dracut-network dracut-core
+    busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod
+    systemd-resolved- 
+    # servers and peers
+    postgresql clevis clevis-luks clevis-dracut tang curl jq hyperfine
+)
+
+need=()
+for p in "${PACKAGES[@]}"; do
+    case "$p" in *-) continue ;; esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "secmem.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <openssl/crypto.h>
+
+/* Each allocation is its own mapping; the size sits in a header page-aligned
+ * in front of the user pointer so that secmem_free can wipe and unmap it. */
+typedef struct secmem_header {
+    size_t map_size;
+    size_t user_size;
+} secmem_header;
+
+#define SECMEM_HEADER_SIZE 64 /* keeps the user pointer 64-byte aligned */
+
+void *secmem_alloc(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), map_size;
+    uint8_t *base;
+
+    if (size == 0 || __builtin_add_overflow(size, SECMEM_HEADER_SIZE + page - 1, &map_size))
+        return NULL;
+    map_size &= ~(page - 1);
+    base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    /* Failing to lock (RLIMIT_MEMLOCK) is tolerated: the pages are still
+     * excluded from dumps and wiped. Swap is the residual risk, logged by
+     * callers that care via secmem_harden_process(). */
+    (void)mlock(base, map_size);
+    (void)madvise(base, map_size, MADV_DONTDUMP);
+    ((secmem_header *)base)->map_size = map_size;
+    ((secmem_header *)base)->user_size = size;
+    return base + SECMEM_HEADER_SIZE;
+}
+
+void secmem_free(void *p)
+{
+    uint8_t *base;
+    size_t map_size;
+
+    if (!p)
+        return;
+    base = (uint8_t *)p - SECMEM_HEADER_SIZE;
+    map_size = ((secmem_header *)base)->map_size;
+    OPENSSL_cleanse(base, map_size);
+    (void)munlock(base, map_size);
+    (void)munmap(base, map_size);
+}
+
+void secmem_wipe(void *p, size_t size)
+{
+    if (p && size)
+        OPENSSL_cleanse(p, size);
+}
+
+int secmem_memcmp(const void *a, const void *b, size_t size)
+{
+    return CRYPTO_memcmp(a, b, size);
+}
+
+int secmem_harden_process(void)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return -errno;
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Memory for secrets (volume keys, credential seeds, KEK, nonce secret), in
+ * the manner of cryptsetup's crypt_safe_alloc: page-backed, mlock'd, excluded
+ * from core dumps, zeroed on allocation and wiped on free. */
+
+#include <stddef.h>
+
+#include "cleanup.h"
+
+void *secmem_alloc(size_t size);
+void secmem_free(void *p);
+/* Wipes memory that is not from secmem (stack buffers). */
+void secmem_wipe(void *p, size_t size);
+/* Constant-time comparison; 0 when equal. */
+int secmem_memcmp(const void *a, const void *b, size_t size);
+/* For programs that hold secrets: no core dumps, no ptrace by other users. */
+int secmem_harden_process(void);
+
+static inline void secmem_freep(void *p)
+{
+    secmem_free(*(void **)p);
+}
