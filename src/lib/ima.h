@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* IMA binary runtime measurements (securityfs binary_runtime_measurements):
+ * records of pcr(u32 LE), template digest (SHA-1, 20 bytes), template name
+ * (u32 len + bytes), template data (u32 len + bytes). Templates ima, ima-ng,
+ * ima-sig, ima-buf. The log carries only SHA-1 template digests; the other
+ * banks' template hashes are recomputed from the template data as the kernel
+ * does (ima_calc_field_array_hash). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bgerr.h"
+#include "tpmalg.h"
+
+#define IMA_MAX_SIZE     (64u << 20)
+#define IMA_MAX_ENTRIES  1000000u
+#define IMA_MAX_TEMPLATE (1u << 20)
+#define IMA_PCR          10
+
+typedef struct ima_entry {
+    size_t offset;
+    uint32_t pcr;
+    uint8_t template_sha1[20];
+    char template_name[32];
+    const uint8_t *template_data;
+    uint32_t template_data_size;
+    /* Decoded fields where the template has them (NUL-terminated, may be ""). */
+    uint16_t file_digest_alg; /* ima-ng "d-ng" algorithm, 0 for ima's sha1 "d" */
+    uint8_t file_digest[TPMALG_MAX_DIGEST];
+    uint16_t file_digest_size;
+    const char *file_name; /* points into owned copy, NUL-terminated */
+} ima_entry;
+
+typedef struct ima_log {
+    size_t n_entries;
+    ima_entry *entries;
+    uint8_t *buf;
+    size_t size;
+} ima_log;
+
+int ima_parse(const uint8_t *buf, size_t size, ima_log **ret, bg_err *err);
+void ima_log_free(ima_log *log);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ima_log *, ima_log_free)
+
+/* Extends every entry for bank->alg into bank (normally PCR 10). A violation
+ * entry (all-zero template digest) extends all-0xFF, as the kernel does. */
+int ima_replay(const ima_log *log, pcr_bank *bank, bg_err *err);
