@@ -265,14 +265,15 @@ int eventlog_parse(const uint8_t *buf, size_t size, eventlog **ret, bg_err *err)
         return r;
     if (first.type == EV_NO_ACTION && first.pcr == 0 && first.data_size >= 16 &&
         !memcmp(first.data, specid_signature, sizeof(specid_signature))) {
-        cursor sc = cursor_init(first.data, first.data_size);
+        /* A cursor that ends with the event data, so offsets stay absolute. */
+        cursor sc = cursor_init(log->buf, LEGACY_HEADER_SIZE + (size_t)first.data_size);
+        sc.off = LEGACY_HEADER_SIZE;
         for (size_t i = 0; i < 20; i++)
             if (first.digests[0].bytes[i])
                 return bg_err_set(err, -EBADMSG, "offset 8: Spec ID event digest is not zero");
         r = parse_specid(log, &sc, err);
         if (r < 0)
-            return bg_err_prefix(err, r, "Spec ID event at offset %zu, data offset %zu",
-                                 (size_t)LEGACY_HEADER_SIZE, sc.off);
+            return bg_err_prefix(err, r, "Spec ID event");
         log->crypto_agile = true;
     } else {
         log->n_banks = 1;
