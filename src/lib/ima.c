@@ -128,6 +128,7 @@ static int parse_fields(ima_entry *e, size_t data_off, char **arena, bg_err *err
     unsigned field = 0;
 
     while (!cursor_eof(&c)) {
+        size_t at = c.off;
         uint32_t len = 0;
         const uint8_t *f = NULL;
         int r;
@@ -139,7 +140,7 @@ static int parse_fields(ima_entry *e, size_t data_off, char **arena, bg_err *err
             return bg_err_set(err, -EBADMSG,
                               "offset %zu: field %u of the %s template data overruns it (%u bytes "
                               "at template data offset %zu)",
-                              data_off + c.off, field, e->template_name, len, c.off);
+                              data_off + at, field, e->template_name, len, at);
         if (field == 0)
             decode_digest_field(e, f, len);
         else if (field == 1)
