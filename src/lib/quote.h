@@ -92,6 +92,10 @@ typedef struct quote_evidence {
     const pcr_bank *banks; /* the PCR values the quote claims to cover */
     size_t n_banks;
     const quote_selection *required; /* e.g. sha256:0-11 */
+    /* Diagnostics only (bootgatectl --allow-pem-ak), never the server: a PEM
+     * AK has no attributes to check, so step 1 is skipped and the result
+     * says so (ak_unchecked). Every other step still runs. */
+    bool allow_pem_ak;
 } quote_evidence;
 
 typedef struct quote_result {
@@ -107,6 +111,7 @@ typedef struct quote_result {
     quote_selection selection; /* as quoted */
     uint16_t sig_alg;          /* TPM_ALG_ECDSA / RSASSA / RSAPSS, 0 if unparsed */
     uint16_t sig_hash;
+    bool ak_unchecked; /* step 1 skipped (PEM AK with allow_pem_ak) */
 } quote_result;
 
 /* Runs the checks above. Returns 0 when the verification ran to a verdict
