@@ -94,7 +94,7 @@ int quote_selection_parse(const char *spec, quote_selection *ret, bg_err *err)
         sel.banks[sel.n_banks].alg = a->id;
         sel.banks[sel.n_banks].mask = mask;
         sel.n_banks++;
-        if (*p == '+')
+        if (*p == '+' && p[1])
             p++;
         else if (*p)
             return bg_err_set(err, -EINVAL, "PCR selection '%s': unexpected '%c'", spec, *p);

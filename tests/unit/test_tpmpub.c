@@ -38,8 +38,8 @@ static void ec_public(EVP_PKEY *key, TPMT_PUBLIC *pub, TPMI_ECC_CURVE curve, siz
     pub->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
     pub->parameters.eccDetail.curveID = curve;
     pub->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-    assert_true(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
-                                                &len));
+    assert_true(
+        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len));
     assert_int_equal(len, 1 + 2 * field);
     pub->unique.ecc.x.size = (UINT16)field;
     memcpy(pub->unique.ecc.x.buffer, pt + 1, field);
@@ -142,9 +142,9 @@ static void test_parse_formats(void **state)
         assert_int_equal(EVP_PKEY_eq(p->pkey, rsa_key), 1);
         assert_int_equal(tpmpub_check_ak(p, NULL, 0), TPMPUB_AK_NO_TPM_PUBLIC);
         tpmpub_free(p);
-        assert_int_equal(tpmpub_parse((const uint8_t *)"-----BEGIN PUBLIC KEY-----\nAAAA\n", 32,
-                                      &p, &err),
-                         -EBADMSG);
+        assert_int_equal(
+            tpmpub_parse((const uint8_t *)"-----BEGIN PUBLIC KEY-----\nAAAA\n", 32, &p, &err),
+            -EBADMSG);
         BIO_free(bio);
     }
     (void)off;
