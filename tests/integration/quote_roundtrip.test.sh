@@ -68,6 +68,14 @@ for alg in ecc rsa; do
     check "$alg zero nonce" 1 "(nonce-missing)" -- "${args[@]/$nonce/0000000000000000}"
 done
 
+# RSA-PSS AK and quote (tpm2_quote --scheme rsapss)
+tpm2_createak -C ek.ctx -c ak_pss.ctx -G rsa -g sha256 -s rsapss -u ak_pss.pub >/dev/null; flush
+nonce=$(openssl rand -hex 32)
+tpm2_quote -c ak_pss.ctx -l sha256:0,1,2,3,4,5,6,7,8,9,10,11 -q "$nonce" -m s.msg -s s.sig -o s.pcrs \
+    -g sha256 --scheme rsapss >/dev/null; flush
+check "rsapss valid" 0 "valid:" -- --ak ak_pss.pub --attest s.msg --sig s.sig --nonce "$nonce" --pcrs s.pcrs
+check "rsapss sig from rsassa AK" 1 "(signature-scheme)" -- --ak ak_pss.pub --attest q_rsa.msg --sig q_rsa.sig --nonce "$nonce" --pcrs s.pcrs
+
 # PEM AK: refused unless --allow-pem-ak, which says the attributes are unchecked.
 tpm2_readpublic -c ak_ecc.ctx -f pem -o ak_ecc.pem >/dev/null; flush
 nonce=$(openssl rand -hex 16)
