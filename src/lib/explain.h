@@ -8,6 +8,7 @@
  * the log) or changed (same place and type, other digest). Events are aligned
  * by a longest-common-subsequence over (type, digest). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

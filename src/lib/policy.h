@@ -110,6 +110,7 @@ typedef struct policy {
     bool has_not_after;
     time_t not_after; /* valid while now < not_after */
     char *not_after_str;
+    struct json_object *doc; /* the validated document (a reference is held) */
     /* The canonical bytes (see above); NUL-terminated, size excludes the NUL. */
     char *canonical;
     size_t canonical_size;
@@ -127,10 +128,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(policy *, policy_free)
  * Fails with -EINVAL on a double (policies contain integers only). The result
  * is malloc'd and NUL-terminated. */
 int policy_canonicalize(struct json_object *obj, char **ret, size_t *ret_size, bg_err *err);
-
-/* The policy as a json-c object built from the parsed struct (keys as in the
- * file); policy_to_json(p) canonicalizes to p->canonical. */
-struct json_object *policy_to_json(const policy *p);
 
 /* Signatures ------------------------------------------------------------ */
 
@@ -197,6 +194,9 @@ const char *policy_mode_name(policy_mode m);       /* "enforce", "audit" */
 struct json_object *policy_result_to_json(const policy_result *r);
 /* A few lines for a console at 3 a.m.; malloc'd. */
 char *policy_result_summary(const policy_result *r);
+
+/* true when an event rule allows ev (pcr, type, sha256 digest, desc substring). */
+bool policy_event_allowed(const policy *p, const eventlog_event *ev);
 
 /* Helpers shared with the CLI --------------------------------------------- */
 
