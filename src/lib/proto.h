@@ -55,6 +55,12 @@ typedef struct proto_bytes {
 
 void proto_bytes_free(proto_bytes *b);
 
+static inline void json_object_putp(json_object **j)
+{
+    if (*j)
+        json_object_put(*j);
+}
+
 /* POST /v1/challenge {"node_id": "..."} */
 typedef struct proto_challenge_req {
     char node_id[PROTO_MAX_ID + 1];
