@@ -721,7 +721,6 @@ int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret)
     }
     while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
         json_object *o = json_object_new_object();
-        json_object *d = json_tokener_parse((const char *)sqlite3_column_text(st, 5));
         json_object_object_add(o, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)));
         json_object_object_add(o, "time",
                                json_object_new_string((const char *)sqlite3_column_text(st, 1)));
@@ -731,7 +730,9 @@ int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret)
                                json_object_new_string((const char *)sqlite3_column_text(st, 3)));
         json_object_object_add(o, "node",
                                json_object_new_string((const char *)sqlite3_column_text(st, 4)));
-        json_object_object_add(o, "details", d);
+        /* the stored text, byte for byte: it is what the chain hashes */
+        json_object_object_add(o, "details",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 5)));
         json_object_object_add(o, "prev_hash",
                                json_object_new_string((const char *)sqlite3_column_text(st, 6)));
         json_object_object_add(o, "hash",
