@@ -77,4 +77,5 @@ make_luks() {
         --volume-key-file "$vk" --key-file "$pass" "$img" >/dev/null
 }
 
+TCTI=${TCTI:-swtpm:host=127.0.0.1,port=1}
 unlock() { "$BOOTGATE_UNLOCK" --config /dev/null --tcti "$TCTI" "$@"; }
