@@ -134,7 +134,7 @@ static int debug_activate(client_opts *o, int argc, char **argv)
     _cleanup_(freep) uint8_t *file = NULL;
     _cleanup_(secmem_freep) uint8_t *seed = NULL;
     const char *path = arg(argc, argv, "--credential-file");
-    const uint8_t *blob, *secret;
+    const uint8_t *blob, *secret, *skip;
     uint32_t magic, version;
     uint16_t blob_size, secret_size;
     size_t size, seed_size = 0;
@@ -147,15 +147,25 @@ static int debug_activate(client_opts *o, int argc, char **argv)
         return CLIENT_EXIT_USAGE;
     }
     r = read_file(path, 64u << 10, &file, &size, &err);
-    c = cursor_init(file, size);
-    if (r >= 0 && ((r = cursor_u32be(&c, &magic, "magic", &err)) < 0 ||
-                   (r = cursor_u32be(&c, &version, "version", &err)) < 0 ||
-                   (r = cursor_u16be(&c, &blob_size, "credential size", &err)) < 0 ||
-                   (r = cursor_bytes(&c, blob_size, &blob, "credential", &err)) < 0 ||
-                   (r = cursor_u16be(&c, &secret_size, "secret size", &err)) < 0 ||
-                   (r = cursor_bytes(&c, secret_size, &secret, "secret", &err)) < 0)) {
-        /* r and err say what was wrong */
+    if (r < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return CLIENT_EXIT_USAGE;
     }
+    c = cursor_init(file, size);
+    r = cursor_u32be(&c, &magic, "magic", &err);
+    if (r >= 0)
+        r = cursor_u32be(&c, &version, "version", &err);
+    /* Each TPM2B is handed over marshalled, its u16 size prefix included. */
+    blob = c.buf + c.off;
+    if (r >= 0)
+        r = cursor_u16be(&c, &blob_size, "credential size", &err);
+    if (r >= 0)
+        r = cursor_bytes(&c, blob_size, &skip, "credential", &err);
+    secret = c.buf + c.off;
+    if (r >= 0)
+        r = cursor_u16be(&c, &secret_size, "secret size", &err);
+    if (r >= 0)
+        r = cursor_bytes(&c, secret_size, &skip, "secret", &err);
     if (r >= 0 && (magic != 0xBADCC0DEu || version != 1))
         r = bg_err_set(&err, -EBADMSG, "not a tpm2-tools credential file");
     if (r < 0) {
@@ -168,8 +178,8 @@ static int debug_activate(client_opts *o, int argc, char **argv)
     r = client_tpm_setup(o, &t);
     if (r != 0)
         return r;
-    r = tpm_activate_credential(t, blob, blob_size, secret, secret_size, seed, 64, &seed_size,
-                                &err);
+    r = tpm_activate_credential(t, blob, (size_t)blob_size + 2, secret, (size_t)secret_size + 2,
+                                seed, 64, &seed_size, &err);
     if (r < 0) {
         client_msg(o, "%s: %s", client_tpm_strerror(r), bg_err_msg(&err));
         return CLIENT_EXIT_TPM;

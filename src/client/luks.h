@@ -24,7 +24,7 @@
  * server; it is optional for tokens written by other tools. */
 typedef struct luks_token {
     char server[512];
-    char node_id[128];
+    char node_id[129]; /* PROTO_MAX_ID + 1 */
     char ca_sha256[65];
     char ak_name[2 * 68 + 1];
 } luks_token;

@@ -499,13 +499,20 @@ int tpm_activate_credential(tpm_ctx *t, const uint8_t *blob, size_t blob_size,
 
     if (t->ak == ESYS_TR_NONE || t->ek == ESYS_TR_NONE)
         return bg_err_set(err, -EINVAL, "EK and AK must be loaded");
-    if (blob_size > sizeof(cred.credential) || secret_size > sizeof(enc.secret))
-        return bg_err_set(err, -EBADMSG, "credential blob (%zu) or secret (%zu) too large",
-                          blob_size, secret_size);
-    cred.size = (uint16_t)blob_size;
-    memcpy(cred.credential, blob, blob_size);
-    enc.size = (uint16_t)secret_size;
-    memcpy(enc.secret, secret, secret_size);
+    /* Both arrive from the network: the unmarshallers check every size, and
+     * nothing may follow the structure. */
+    size_t off = 0;
+    if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob, blob_size, &off, &cred) != TSS2_RC_SUCCESS ||
+        off != blob_size)
+        return bg_err_set(err, -EBADMSG, "credential blob is not one TPM2B_ID_OBJECT (%zu bytes)",
+                          blob_size);
+    off = 0;
+    if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(secret, secret_size, &off, &enc) !=
+            TSS2_RC_SUCCESS ||
+        off != secret_size)
+        return bg_err_set(err, -EBADMSG,
+                          "encrypted secret is not one TPM2B_ENCRYPTED_SECRET (%zu bytes)",
+                          secret_size);
 
     /* The EK's authPolicy is policy A: PolicySecret(TPM_RH_ENDORSEMENT) (EK
      * Credential Profile 2.x B.6), so its USER/ADMIN role needs a policy session. */

@@ -71,8 +71,9 @@ typedef struct tpm_quote {
 int tpm_quote_pcrs(tpm_ctx *t, const uint8_t *nonce, size_t nonce_size, tpm_quote *ret,
                    bg_err *err);
 
-/* ActivateCredential(AK, EK): credential_blob is TPM2B_ID_OBJECT contents,
- * secret is TPM2B_ENCRYPTED_SECRET contents. The recovered seed goes into
+/* ActivateCredential(AK, EK): blob is a marshalled TPM2B_ID_OBJECT, secret a
+ * marshalled TPM2B_ENCRYPTED_SECRET (with their u16 size prefixes, as on the
+ * wire and in tpm2_makecredential's file). The recovered seed goes into
  * ret_seed (caller's secmem buffer of seed_cap bytes). */
 int tpm_activate_credential(tpm_ctx *t, const uint8_t *blob, size_t blob_size,
                             const uint8_t *secret, size_t secret_size, uint8_t *ret_seed,
