@@ -77,5 +77,24 @@ make_luks() {
         --volume-key-file "$vk" --key-file "$pass" "$img" >/dev/null
 }
 
+# make_pki: $T/ca.pem, $T/srv.{pem,key} for 127.0.0.1 signed by it, and an
+# unrelated $T/otherca.pem with $T/othersrv.{pem,key}.
+make_pki() {
+    local ca
+    for ca in ca otherca; do
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj "/CN=bootgate test $ca" -keyout "$T/$ca.key" -out "$T/$ca.pem" 2>/dev/null
+    done
+    printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
+    for ca in ca otherca; do
+        local s=srv
+        [ $ca = ca ] || s=othersrv
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+            -keyout "$T/$s.key" -out "$T/$s.csr" 2>/dev/null
+        openssl x509 -req -in "$T/$s.csr" -CA "$T/$ca.pem" -CAkey "$T/$ca.key" -CAcreateserial \
+            -days 2 -extfile "$T/ext" -out "$T/$s.pem" 2>/dev/null
+    done
+}
+
 TCTI=${TCTI:-swtpm:host=127.0.0.1,port=1}
 unlock() { "$BOOTGATE_UNLOCK" --config /dev/null --tcti "$TCTI" "$@"; }

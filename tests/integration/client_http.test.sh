@@ -6,18 +6,7 @@
 source "$(dirname "$0")/client_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-# A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA.
-mkca() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=$1" -keyout "$T/$1.key" -out "$T/$1.pem" 2>/dev/null
-}
-mkca ca
-mkca otherca
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$T/srv.key" -out "$T/srv.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-    -days 2 -extfile "$T/ext" -out "$T/srv.pem" 2>/dev/null
+make_pki
 
 start_server() { # $1 = big body size (0 = JSON echo)
     rm -f "$T/port"
