@@ -18,12 +18,6 @@
 #include "tpmpub.h"
 #include "util.h"
 
-/* The event-log module is built by another part of the project; until it is
- * linked, --eventlog reports that it is unavailable instead of failing the link. */
-#pragma weak eventlog_parse
-#pragma weak eventlog_replay
-#pragma weak eventlog_free
-
 #define CTL_QUOTE_MAX_FILE (1u << 20)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
@@ -78,8 +72,6 @@ static int check_eventlog(const char *path, const pcr_bank *banks, size_t n_bank
     bg_err err = {0};
     int r;
 
-    if (!eventlog_parse || !eventlog_replay || !eventlog_free)
-        return ctl_error(CTL_EXIT_RUNTIME, "--eventlog: event log support is not built in");
     if (read_input("event log", path, &buf, &size) != 0)
         return CTL_EXIT_RUNTIME;
     r = eventlog_parse(buf, size, &log, &err);
