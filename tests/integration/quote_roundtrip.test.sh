@@ -68,6 +68,13 @@ for alg in ecc rsa; do
     check "$alg zero nonce" 1 "(nonce-missing)" -- "${args[@]/$nonce/0000000000000000}"
 done
 
+# two banks, more than 8 PCRs in the first: values span several TPML_DIGESTs
+nonce=$(openssl rand -hex 32)
+tpm2_quote -c ak_ecc.ctx -l sha1:0,1,2,3,4,5,6,7,8,9+sha256:0,4,7 -q "$nonce" -m m.msg -s m.sig \
+    -o m.pcrs -g sha256 >/dev/null; flush
+check "two banks" 0 "selection sha1:0,1,2,3,4,5,6,7,8,9+sha256:0,4,7" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs
+check "two banks, other order" 1 "(pcr-selection-mismatch)" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs --pcr-list sha256:0,4,7+sha1:0-9
+
 # RSA-PSS AK and quote (tpm2_quote --scheme rsapss)
 tpm2_createak -C ek.ctx -c ak_pss.ctx -G rsa -g sha256 -s rsapss -u ak_pss.pub >/dev/null; flush
 nonce=$(openssl rand -hex 32)
