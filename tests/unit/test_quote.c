@@ -533,6 +533,32 @@ static void test_tpm2_tools_pcrs(void **state)
 /* A PEM AK has no attributes: refused, unless the caller explicitly allows
  * it (diagnostics), and then the result says so. P-384 + sha384 exercises
  * the signature path that no TPM-attributed AK reaches (step 1 pins P-256). */
+static void test_pcr_values_file(void **state)
+{
+    uint8_t buf[32 * 3 + 20];
+    pcr_bank banks[QUOTE_MAX_BANKS];
+    quote_selection sel;
+    size_t n = 0;
+    bg_err err = {0};
+
+    assert_int_equal(quote_selection_parse("sha256:1,4+sha1:2", &sel, &err), 0);
+    memcpy(buf, bank.pcr[1], 32);
+    memcpy(buf + 32, bank.pcr[4], 32);
+    memset(buf + 64, 0x5a, 20);
+    assert_int_equal(quote_parse_pcr_values(buf, 84, &sel, banks, QUOTE_MAX_BANKS, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(banks[0].mask, (1u << 1) | (1u << 4));
+    assert_memory_equal(banks[0].pcr[4], bank.pcr[4], 32);
+    assert_int_equal(banks[1].alg, TPMALG_SHA1);
+    assert_int_equal(banks[1].digest_size, 20);
+    assert_int_equal(banks[1].mask, 1u << 2);
+    assert_int_equal(banks[1].pcr[2][19], 0x5a);
+    assert_int_equal(quote_parse_pcr_values(buf, 83, &sel, banks, QUOTE_MAX_BANKS, &n, &err),
+                     -EBADMSG);
+    assert_int_equal(quote_parse_pcr_values(buf, 85, &sel, banks, QUOTE_MAX_BANKS, &n, &err),
+                     -EBADMSG);
+}
+
 static void test_pem_ak(void **state)
 {
     EVP_PKEY *k384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
@@ -578,7 +604,7 @@ int main(void)
         cmocka_unit_test(test_valid),     cmocka_unit_test(test_each_step),
         cmocka_unit_test(test_order),     cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_selection), cmocka_unit_test(test_tpm2_tools_pcrs),
-        cmocka_unit_test(test_pem_ak),
+        cmocka_unit_test(test_pem_ak),    cmocka_unit_test(test_pcr_values_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
