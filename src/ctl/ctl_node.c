@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bootgatectl node list|show|approve|revoke (admin API, role admin; list/show also auditor). */
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adminapi.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: bootgatectl node list [--json]\n"
+            "       bootgatectl node show NODE_ID [--json]\n"
+            "       bootgatectl node approve NODE_ID --ek-fingerprint HEX [--json]\n"
+            "       bootgatectl node revoke NODE_ID [--json]\n\n"
+            "approve activates a pending node (its EK had no trusted certificate) after the\n"
+            "operator compared the EK fingerprint with the one read on the machine:\n"
+            "  tpm2_createek -c ek.ctx -G rsa -u ek.pub; sha256 of ek.pub without its 2-byte "
+            "size.\n\n" ADMINAPI_USAGE "  --json                print the server's JSON reply\n");
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    if (o && json_object_object_get_ex(o, key, &v))
+        return json_object_get_string(v);
+    return "";
+}
+
+static void print_node_line(json_object *n)
+{
+    printf("%-32s  %-10s  %-12s  %-20s  %s\n", jstr(n, "node_id"), jstr(n, "state"),
+           jstr(n, "group"), jstr(n, "hostname"), jstr(n, "ek_fingerprint"));
+}
+
+int ctl_node_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        ADMINAPI_LONGOPTS,
+        {"json", no_argument, NULL, 'j'},
+        {"ek-fingerprint", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
+    adminapi_opts o = {0};
+    json_object *reply = NULL, *body = NULL;
+    const char *fingerprint = NULL, *verb, *id = NULL;
+    char path[512];
+    bool json = false;
+    long status = 0;
+    bg_err err = {0};
+    int c, r, ret;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg))
+            continue;
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'F':
+            fingerprint = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            adminapi_opts_done(&o);
+            return CTL_EXIT_OK;
+        default:
+            adminapi_opts_done(&o);
+            return ctl_usage_error("node", "unknown option");
+        }
+    }
+    if (optind >= argc) {
+        adminapi_opts_done(&o);
+        return ctl_usage_error("node", "expected list, show, approve or revoke");
+    }
+    verb = argv[optind++];
+    if (strcmp(verb, "list") != 0) {
+        if (optind + 1 != argc) {
+            adminapi_opts_done(&o);
+            return ctl_usage_error("node", "'%s' needs one NODE_ID", verb);
+        }
+        id = argv[optind];
+        if (strspn(id, "0123456789abcdefABCDEF-_.") != strlen(id) || strlen(id) > 128) {
+            adminapi_opts_done(&o);
+            return ctl_usage_error("node", "bad node id '%s'", id);
+        }
+    } else if (optind != argc) {
+        adminapi_opts_done(&o);
+        return ctl_usage_error("node", "list takes no arguments");
+    }
+
+    if (!strcmp(verb, "list")) {
+        r = adminapi_request(&o, "GET", "/v1/admin/nodes", NULL, &status, &reply, &err);
+    } else if (!strcmp(verb, "show")) {
+        snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
+        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+    } else if (!strcmp(verb, "approve")) {
+        if (!fingerprint) {
+            adminapi_opts_done(&o);
+            return ctl_usage_error("node", "approve needs --ek-fingerprint");
+        }
+        body = json_object_new_object();
+        json_object_object_add(body, "ek_fingerprint", json_object_new_string(fingerprint));
+        snprintf(path, sizeof(path), "/v1/admin/nodes/%s/approve", id);
+        r = adminapi_request(&o, "POST", path, body, &status, &reply, &err);
+    } else if (!strcmp(verb, "revoke")) {
+        snprintf(path, sizeof(path), "/v1/admin/nodes/%s/revoke", id);
+        r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
+    } else {
+        adminapi_opts_done(&o);
+        return ctl_usage_error("node", "unknown command '%s'", verb);
+    }
+    json_object_put(body);
+    adminapi_opts_done(&o);
+    if (r < 0)
+        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (status != 200) {
+        if (json && reply)
+            puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ret = ctl_error(CTL_EXIT_FAIL, "node %s: HTTP %ld: %s", verb, status,
+                        adminapi_reply_reason(reply));
+        json_object_put(reply);
+        return ret;
+    }
+    if (json) {
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+    } else if (!strcmp(verb, "list")) {
+        json_object *a = NULL;
+        printf("%-32s  %-10s  %-12s  %-20s  %s\n", "NODE", "STATE", "GROUP", "HOSTNAME",
+               "EK FINGERPRINT");
+        if (json_object_object_get_ex(reply, "nodes", &a))
+            for (size_t i = 0; i < json_object_array_length(a); i++)
+                print_node_line(json_object_array_get_idx(a, i));
+    } else if (!strcmp(verb, "show")) {
+        json_object_object_foreach(reply, k, v)
+        {
+            printf("%-18s %s\n", k, json_object_get_string(v));
+        }
+    } else {
+        printf("node %s: %s (audit #%s)\n", jstr(reply, "node_id"), jstr(reply, "state"),
+               jstr(reply, "audit_seq"));
+    }
+    json_object_put(reply);
+    return CTL_EXIT_OK;
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /v1/admin/...: nodes, policies, audit. Roles are checked by the route
+ * table; every change is an audit record in the same transaction. */
+#include "srv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "evidence.h"
+#include "util.h"
+
+static json_object *wrap(const char *key, json_object *v)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, key, v);
+    return o;
+}
+
+/* Runs change() and the audit append in one transaction. */
+static int audited(srv_req *r, const char *action, const char *node, json_object *det,
+                   int (*change)(srv_req *r, void *arg), void *arg, int64_t *ret_seq)
+{
+    int r0 = store_begin(r->srv->store);
+    if (r0 < 0)
+        return r0;
+    r0 = change(r, arg);
+    if (r0 >= 0)
+        r0 = store_audit_append(r->srv->store, r->actor, action, node, det, ret_seq);
+    if (r0 >= 0)
+        r0 = store_commit(r->srv->store);
+    else
+        store_rollback(r->srv->store);
+    if (r0 >= 0)
+        srv_log_audit(action, node, r->actor, *ret_seq,
+                      det ? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN) : "");
+    return r0;
+}
+
+void srv_handle_admin_nodes(srv_req *r)
+{
+    json_object *a = NULL;
+    if (store_node_list(r->srv->store, &a) < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_reply_json(r, 200, wrap("nodes", a));
+}
+
+void srv_handle_admin_node_show(srv_req *r)
+{
+    store_node n;
+    json_object *o;
+    _cleanup_(freep) char *ak = NULL;
+    int r0 = store_node_get(r->srv->store, r->params[0], &n);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "node_unknown", NULL);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    ak = hex_encode_alloc(n.ak_name, n.ak_name_size);
+    o = json_object_new_object();
+    json_object_object_add(o, "node_id", json_object_new_string(n.id));
+    json_object_object_add(o, "hostname", json_object_new_string(n.hostname));
+    json_object_object_add(o, "group", json_object_new_string(n.group));
+    json_object_object_add(o, "state", json_object_new_string(store_node_state_name(n.state)));
+    json_object_object_add(o, "ek_fingerprint", json_object_new_string(n.ek_fingerprint));
+    json_object_object_add(o, "ek_cert_verified", json_object_new_boolean(n.ek_cert_verified));
+    json_object_object_add(o, "ek_cert_subject", json_object_new_string(n.ek_cert_subject));
+    json_object_object_add(o, "ak_name", json_object_new_string(ak ? ak : ""));
+    json_object_object_add(o, "volumes",
+                           json_object_new_int(store_volume_count(r->srv->store, n.id)));
+    json_object_object_add(o, "created", json_object_new_int64(n.created));
+    json_object_object_add(o, "updated", json_object_new_int64(n.updated));
+    srv_reply_json(r, 200, o);
+}
+
+typedef struct state_change {
+    const char *id;
+    store_node_state from_required; /* -1: any */
+    int has_from;
+    store_node_state to;
+    const char *fingerprint; /* approve: must match */
+    int refused;             /* set by change_state: 1 wrong state, 2 wrong fingerprint */
+} state_change;
+
+static int change_state(srv_req *r, void *arg)
+{
+    state_change *c = arg;
+    store_node n;
+    int r0 = store_node_get(r->srv->store, c->id, &n);
+    if (r0 < 0)
+        return r0;
+    if (c->has_from && n.state != c->from_required) {
+        c->refused = 1;
+        return -EPERM;
+    }
+    if (c->fingerprint && strcasecmp(c->fingerprint, n.ek_fingerprint) != 0) {
+        c->refused = 2;
+        return -EPERM;
+    }
+    return store_node_set_state(r->srv->store, c->id, c->to);
+}
+
+void srv_handle_admin_node_approve(srv_req *r)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    json_object *fp = NULL, *det, *o;
+    state_change c = {
+        .id = r->params[0], .has_from = 1, .from_required = NODE_PENDING, .to = NODE_ACTIVE};
+    int64_t seq = 0;
+    bg_err err = {0};
+    int r0;
+
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    if (!json_object_object_get_ex(body, "ek_fingerprint", &fp) ||
+        !json_object_is_type(fp, json_type_string) || json_object_get_string_len(fp) != 64)
+        return srv_reply_error(r, 400, "bad_request",
+                               "ek_fingerprint (64 hex digits, from the node's TPM) is required");
+    c.fingerprint = json_object_get_string(fp);
+    det = json_object_new_object();
+    json_object_object_add(det, "ek_fingerprint", json_object_new_string(c.fingerprint));
+    r0 = audited(r, "node_approved", c.id, det, change_state, &c, &seq);
+    json_object_put(det);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "node_unknown", NULL);
+    if (c.refused == 1)
+        return srv_reply_error(r, 409, "conflict", "node is not pending");
+    if (c.refused == 2)
+        return srv_reply_error(r, 403, "fingerprint_mismatch",
+                               "EK fingerprint differs from the enrolled EK");
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "node_id", json_object_new_string(c.id));
+    json_object_object_add(o, "state", json_object_new_string("active"));
+    json_object_object_add(o, "audit_seq", json_object_new_int64(seq));
+    srv_reply_json(r, 200, o);
+}
+
+void srv_handle_admin_node_revoke(srv_req *r)
+{
+    state_change c = {.id = r->params[0], .to = NODE_REVOKED};
+    json_object *o;
+    int64_t seq = 0;
+    int r0 = audited(r, "node_revoked", c.id, NULL, change_state, &c, &seq);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "node_unknown", NULL);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "node_id", json_object_new_string(c.id));
+    json_object_object_add(o, "state", json_object_new_string("revoked"));
+    json_object_object_add(o, "audit_seq", json_object_new_int64(seq));
+    srv_reply_json(r, 200, o);
+}
+
+static int put_policy(srv_req *r, void *arg)
+{
+    return store_policy_put(r->srv->store, arg);
+}
+
+/* body {"policy": "<the signed JSON text, exactly as signed>", "signature": "<b64 Ed25519>"} */
+void srv_handle_admin_policy_upload(srv_req *r)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    json_object *pj = NULL, *sj = NULL, *det, *o;
+    store_policy p = {0};
+    int64_t seq = 0;
+    bg_err err = {0};
+    int r0;
+
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    if (!json_object_object_get_ex(body, "policy", &pj) ||
+        !json_object_is_type(pj, json_type_string) ||
+        !json_object_object_get_ex(body, "signature", &sj) ||
+        !json_object_is_type(sj, json_type_string))
+        return srv_reply_error(r, 400, "bad_request",
+                               "policy (signed JSON text) and signature (base64) are required");
+    if (evidence_policy_check_upload(r->srv->cfg.policy_signers_dir, json_object_get_string(pj),
+                                     json_object_get_string(sj), p.name, sizeof(p.name), &p.version,
+                                     p.signer, sizeof(p.signer), &err) < 0)
+        return srv_reply_error(r, 400, "policy_rejected", bg_err_msg(&err));
+    p.json = (char *)json_object_get_string(pj);
+    p.signature = (char *)json_object_get_string(sj);
+    det = json_object_new_object();
+    json_object_object_add(det, "name", json_object_new_string(p.name));
+    json_object_object_add(det, "version", json_object_new_int64(p.version));
+    json_object_object_add(det, "signer", json_object_new_string(p.signer));
+    r0 = audited(r, "policy_uploaded", "", det, put_policy, &p, &seq);
+    json_object_put(det);
+    if (r0 == -EEXIST)
+        return srv_reply_error(r, 409, "conflict",
+                               "version must be greater than every stored version of this name");
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(p.name));
+    json_object_object_add(o, "version", json_object_new_int64(p.version));
+    json_object_object_add(o, "audit_seq", json_object_new_int64(seq));
+    srv_reply_json(r, 200, o);
+}
+
+void srv_handle_admin_policies(srv_req *r)
+{
+    json_object *a = NULL;
+    if (store_policy_list(r->srv->store, &a) < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_reply_json(r, 200, wrap("policies", a));
+}
+
+static int parse_version(const char *s, int64_t *ret)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+void srv_handle_admin_policy_show(srv_req *r)
+{
+    _cleanup_(store_policy_done) store_policy p = {0};
+    int64_t version;
+    json_object *o;
+    int r0;
+    if (parse_version(r->params[1], &version) < 0)
+        return srv_reply_error(r, 400, "bad_request", "version must be a number");
+    r0 = store_policy_get(r->srv->store, r->params[0], version, &p);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "policy_unknown", NULL);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(p.name));
+    json_object_object_add(o, "version", json_object_new_int64(p.version));
+    json_object_object_add(o, "policy", json_object_new_string(p.json));
+    json_object_object_add(o, "signature", json_object_new_string(p.signature));
+    json_object_object_add(o, "signer", json_object_new_string(p.signer));
+    json_object_object_add(o, "active", json_object_new_boolean(p.active));
+    json_object_object_add(o, "created", json_object_new_int64(p.created));
+    srv_reply_json(r, 200, o);
+}
+
+typedef struct activation {
+    const char *name;
+    int64_t version;
+} activation;
+
+static int activate_policy(srv_req *r, void *arg)
+{
+    activation *a = arg;
+    return store_policy_activate(r->srv->store, a->name, a->version);
+}
+
+void srv_handle_admin_policy_activate(srv_req *r)
+{
+    activation a = {.name = r->params[0]};
+    json_object *det, *o;
+    int64_t seq = 0;
+    int r0;
+    if (parse_version(r->params[1], &a.version) < 0)
+        return srv_reply_error(r, 400, "bad_request", "version must be a number");
+    det = json_object_new_object();
+    json_object_object_add(det, "name", json_object_new_string(a.name));
+    json_object_object_add(det, "version", json_object_new_int64(a.version));
+    r0 = audited(r, "policy_activated", "", det, activate_policy, &a, &seq);
+    json_object_put(det);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "policy_unknown", NULL);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(a.name));
+    json_object_object_add(o, "version", json_object_new_int64(a.version));
+    json_object_object_add(o, "active", json_object_new_boolean(1));
+    json_object_object_add(o, "audit_seq", json_object_new_int64(seq));
+    srv_reply_json(r, 200, o);
+}
+
+/* GET /v1/admin/audit?since=SEQ&limit=N */
+void srv_handle_admin_audit(srv_req *r)
+{
+    struct evkeyvalq q = {0};
+    const char *v;
+    int64_t since = 0, limit = 1000;
+    json_object *a = NULL;
+
+    if (r->query[0] && evhttp_parse_query_str(r->query, &q) < 0)
+        return srv_reply_error(r, 400, "bad_request", "bad query string");
+    if ((v = evhttp_find_header(&q, "since")) && parse_version(v, &since) < 0) {
+        evhttp_clear_headers(&q);
+        return srv_reply_error(r, 400, "bad_request", "since must be a number");
+    }
+    if ((v = evhttp_find_header(&q, "limit")) && (parse_version(v, &limit) < 0 || limit > 100000)) {
+        evhttp_clear_headers(&q);
+        return srv_reply_error(r, 400, "bad_request", "limit must be 0..100000");
+    }
+    evhttp_clear_headers(&q);
+    if (store_audit_list(r->srv->store, since, limit, &a) < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_reply_json(r, 200, wrap("records", a));
+}
+
+void srv_handle_admin_audit_verify(srv_req *r)
+{
+    int64_t count = 0, bad = 0;
+    bg_err err = {0};
+    int r0 = store_audit_verify(r->srv->store, &count, &bad, &err);
+    json_object *o = json_object_new_object();
+    if (r0 < 0 && r0 != -EBADMSG) {
+        json_object_put(o);
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    }
+    json_object_object_add(o, "valid", json_object_new_boolean(r0 >= 0));
+    json_object_object_add(o, "records", json_object_new_int64(count));
+    if (r0 < 0) {
+        json_object_object_add(o, "first_bad_seq", json_object_new_int64(bad));
+        json_object_object_add(o, "reason", json_object_new_string(bg_err_msg(&err)));
+    }
+    srv_reply_json(r, 200, o);
+}

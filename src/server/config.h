@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* bootgated configuration: a `key = value` file (default
+ * /etc/bootgate/bootgated.conf, `-c PATH`). '#' starts a comment line.
+ * Every key, its meaning and its default are in
+ * src/server/bootgated.conf.example; unknown keys are an error so that a
+ * typo cannot silently leave a safe default in place of what was meant. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bgerr.h"
+
+#define SRV_DEFAULT_CONFIG "/etc/bootgate/bootgated.conf"
+
+typedef struct srv_config {
+    char listen_address[64];
+    unsigned port;
+    unsigned workers;
+    char tls_cert[4096];
+    char tls_key[4096];
+    char client_ca[4096]; /* admin mTLS; empty = admin API disabled */
+    char ek_ca_bundle[4096];
+    char kek_file[4096];
+    char nonce_secret_file[4096];
+    char db[4096];
+    char policy_signers_dir[4096];
+    char approvers_dir[4096];
+    unsigned nonce_ttl;       /* seconds */
+    unsigned enroll_ttl;      /* seconds for the activation step */
+    size_t max_body;          /* bytes */
+    size_t max_headers;       /* bytes */
+    unsigned request_timeout; /* seconds */
+    unsigned max_connections; /* per worker */
+    bool tls12;               /* also accept TLS 1.2 with AEAD suites */
+} srv_config;
+
+void srv_config_defaults(srv_config *c);
+/* Reads path over the defaults. Paths given relative are taken relative to
+ * the config file's directory. */
+int srv_config_load(srv_config *c, const char *path, bg_err *err);

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* POST /v1/enroll and /v1/enroll/activate (DESIGN §2), role enroller.
+ *
+ * enroll:   EK public (+ certificate), AK public, volume keys. The server pins
+ *           the AK name, wraps the keys with the KEK and answers with a
+ *           MakeCredential challenge over a fresh secret.
+ * activate: the secret from ActivateCredential proves that the AK and the EK
+ *           live in one TPM. The node becomes active when its EK certificate
+ *           chained to ek_ca_bundle, else pending until `bootgatectl node approve`. */
+#include "srv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "evidence.h"
+#include "kek.h"
+#include "secmem.h"
+#include "util.h"
+
+static int sha256(const uint8_t *in, size_t n, uint8_t out[32])
+{
+    unsigned len = 0;
+    return EVP_Digest(in, n, out, &len, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+}
+
+static void audit(srv_req *r, const char *action, const char *node, json_object *det,
+                  const char *detail)
+{
+    int64_t seq = -1;
+    (void)store_audit_append(r->srv->store, r->actor, action, node, det, &seq);
+    srv_log_audit(action, node, r->actor, seq, detail);
+}
+
+void srv_handle_enroll(srv_req *r)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    _cleanup_(proto_enroll_req_done) proto_enroll_req req = {0};
+    _cleanup_(proto_enroll_resp_done) proto_enroll_resp resp = {0};
+    _cleanup_(secmem_freep) uint8_t *secret = NULL;
+    uint8_t *wrapped[PROTO_MAX_VOLUMES] = {0};
+    size_t wrapped_size[PROTO_MAX_VOLUMES] = {0};
+    store_node node = {0};
+    const char *verdict = NULL;
+    char cert_reason[256] = "no EK certificate";
+    json_object *det;
+    bg_err err = {0};
+    int r0;
+
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0 ||
+        proto_enroll_req_decode(body, &req, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    if (req.n_volumes == 0)
+        return srv_reply_error(r, 400, "bad_request", "at least one volume is required");
+    if (req.ek_public.size > sizeof(node.ek_pub) || req.ak_public.size > sizeof(node.ak_pub))
+        return srv_reply_error(r, 400, "bad_request", "TPM public area too large");
+    if (evidence_ek_check(req.ek_public.data, req.ek_public.size, &err) < 0 ||
+        evidence_ek_fingerprint(req.ek_public.data, req.ek_public.size, node.ek_fingerprint, &err) <
+            0)
+        return srv_reply_error(r, 400, "bad_ek", bg_err_msg(&err));
+    if (evidence_ak_check(req.ak_public.data, req.ak_public.size, node.ak_name,
+                          sizeof(node.ak_name), &node.ak_name_size, &verdict, &err) < 0)
+        return srv_reply_error(r, 400, verdict ? verdict : "bad_ak", bg_err_msg(&err));
+
+    /* node id: stable across re-enrollment of the same TPM */
+    snprintf(node.id, sizeof(node.id), "%.32s", node.ek_fingerprint);
+    snprintf(node.hostname, sizeof(node.hostname), "%s", req.hostname);
+    snprintf(node.group, sizeof(node.group), "%s", req.group);
+    memcpy(node.ek_pub, req.ek_public.data, req.ek_public.size);
+    node.ek_pub_size = req.ek_public.size;
+    memcpy(node.ak_pub, req.ak_public.data, req.ak_public.size);
+    node.ak_pub_size = req.ak_public.size;
+    node.state = NODE_ACTIVATING;
+    if (req.ek_cert.size > 0) {
+        bg_err cerr = {0};
+        if (evidence_ek_cert_check(r->srv->ek_cas, req.ek_cert.data, req.ek_cert.size,
+                                   req.ek_public.data, req.ek_public.size, node.ek_cert_subject,
+                                   sizeof(node.ek_cert_subject), &cerr) >= 0)
+            node.ek_cert_verified = true;
+        else
+            snprintf(cert_reason, sizeof(cert_reason), "%s", bg_err_msg(&cerr));
+    }
+
+    /* the activation challenge */
+    secret = secmem_alloc(PROTO_SEED_SIZE);
+    if (!secret || RAND_bytes(secret, PROTO_SEED_SIZE) != 1 ||
+        sha256(secret, PROTO_SEED_SIZE, node.activation_hash) < 0)
+        return srv_reply_error(r, 500, "internal", "no random secret");
+    node.activation_expires = (int64_t)time(NULL) + r->srv->cfg.enroll_ttl;
+    if (evidence_make_credential(req.ek_public.data, req.ek_public.size, node.ak_name,
+                                 node.ak_name_size, secret, PROTO_SEED_SIZE, &resp.credential_blob,
+                                 &resp.encrypted_secret, &err) < 0)
+        return srv_reply_error(r, 400, "bad_ek", bg_err_msg(&err));
+
+    for (size_t i = 0; i < req.n_volumes; i++)
+        if (kek_wrap(r->srv->kek, node.id, req.volumes[i].uuid, req.volumes[i].key,
+                     req.volumes[i].key_size, &wrapped[i], &wrapped_size[i], &err) < 0) {
+            for (size_t j = 0; j < i; j++)
+                free(wrapped[j]);
+            return srv_reply_error(r, 500, "internal", bg_err_msg(&err));
+        }
+
+    det = json_object_new_object();
+    json_object_object_add(det, "hostname", json_object_new_string(node.hostname));
+    json_object_object_add(det, "group", json_object_new_string(node.group));
+    json_object_object_add(det, "ek_fingerprint", json_object_new_string(node.ek_fingerprint));
+    json_object_object_add(det, "ek_cert_verified", json_object_new_boolean(node.ek_cert_verified));
+    if (!node.ek_cert_verified)
+        json_object_object_add(det, "ek_cert_reason", json_object_new_string(cert_reason));
+    json_object_object_add(det, "volumes", json_object_new_int64((int64_t)req.n_volumes));
+
+    r0 = store_begin(r->srv->store);
+    if (r0 >= 0) {
+        r0 = store_node_put(r->srv->store, &node);
+        for (size_t i = 0; r0 >= 0 && i < req.n_volumes; i++)
+            r0 = store_volume_put(r->srv->store, node.id, req.volumes[i].uuid, wrapped[i],
+                                  wrapped_size[i]);
+        if (r0 >= 0)
+            r0 = store_audit_append(r->srv->store, r->actor, "node_enrolled", node.id, det, NULL);
+        if (r0 >= 0)
+            r0 = store_commit(r->srv->store);
+        else
+            store_rollback(r->srv->store);
+    }
+    json_object_put(det);
+    for (size_t i = 0; i < req.n_volumes; i++)
+        free(wrapped[i]);
+    if (r0 == -EEXIST)
+        return srv_reply_error(r, 409, "conflict",
+                               "node is already active or revoked; revoke and delete it first");
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_log_audit("node_enrolled", node.id, r->actor, -1, node.ek_fingerprint);
+
+    snprintf(resp.node_id, sizeof(resp.node_id), "%s", node.id);
+    snprintf(resp.ek_fingerprint, sizeof(resp.ek_fingerprint), "%s", node.ek_fingerprint);
+    snprintf(resp.state, sizeof(resp.state), "%s", store_node_state_name(node.state));
+    srv_reply_json(r, 200, proto_enroll_resp_encode(&resp));
+}
+
+void srv_handle_enroll_activate(srv_req *r)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    proto_activate_req req = {0};
+    proto_activate_resp resp = {0};
+    store_node node;
+    uint8_t h[32];
+    json_object *det;
+    bg_err err = {0};
+    int r0;
+
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0 ||
+        proto_activate_req_decode(body, &req, &err) < 0) {
+        secmem_wipe(&req, sizeof(req));
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    }
+    r0 = sha256(req.secret, req.secret_size, h);
+    secmem_wipe(req.secret, sizeof(req.secret));
+    if (r0 < 0)
+        return srv_reply_error(r, 500, "internal", "SHA-256 failed");
+    r0 = store_node_get(r->srv->store, req.node_id, &node);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "node_unknown", NULL);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    if (node.state != NODE_ACTIVATING)
+        return srv_reply_error(r, 409, "conflict", "node is not waiting for activation");
+    if (node.activation_expires < (int64_t)time(NULL)) {
+        audit(r, "node_activation_failed", node.id, NULL, "expired");
+        return srv_reply_error(r, 403, "activation_expired", "enroll again");
+    }
+    if (CRYPTO_memcmp(h, node.activation_hash, sizeof(h)) != 0) {
+        audit(r, "node_activation_failed", node.id, NULL, "wrong secret");
+        return srv_reply_error(r, 403, "activation_failed",
+                               "the secret does not match: AK and EK are not in one TPM");
+    }
+    node.state = node.ek_cert_verified ? NODE_ACTIVE : NODE_PENDING;
+    if (store_node_set_state(r->srv->store, node.id, node.state) < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    det = json_object_new_object();
+    json_object_object_add(det, "state", json_object_new_string(store_node_state_name(node.state)));
+    audit(r, "node_activated", node.id, det, store_node_state_name(node.state));
+    json_object_put(det);
+
+    snprintf(resp.node_id, sizeof(resp.node_id), "%s", node.id);
+    snprintf(resp.state, sizeof(resp.state), "%s", store_node_state_name(node.state));
+    snprintf(resp.ek_fingerprint, sizeof(resp.ek_fingerprint), "%s", node.ek_fingerprint);
+    srv_reply_json(r, 200, proto_activate_resp_encode(&resp));
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The server's one door to the TPM-structure, event-log and policy code of
+ * libbootgate (tpmpub/quote/credential, eventlog/ima, policy/explain), so
+ * that the route handlers read as the check list of DESIGN §1 and nothing
+ * else. Every function fails closed. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "bgerr.h"
+#include "proto.h"
+#include "store.h"
+
+#define EVIDENCE_MAX_EXPLANATION 64
+
+typedef struct evidence_explanation {
+    size_t n;
+    char *lines[EVIDENCE_MAX_EXPLANATION];
+} evidence_explanation;
+
+void evidence_explanation_done(evidence_explanation *e);
+int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* SHA-256 over the TPMT_PUBLIC inside a TPM2B_PUBLIC, lowercase hex: the
+ * EK fingerprint operators compare with `tpm2_createek`'s output. */
+int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg_err *err);
+
+/* Parses the AK TPM2B_PUBLIC, checks it carries exactly the restricted
+ * signing attributes of DESIGN §1 (c), returns its TPM name. */
+int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
+                      size_t *ret_name_size, const char **ret_verdict, bg_err *err);
+
+/* Parses the EK TPM2B_PUBLIC (RSA 2048 or ECC P-256 EK template). */
+int evidence_ek_check(const uint8_t *ek_pub, size_t size, bg_err *err);
+
+/* Checks the EK certificate (DER) chains to cas and certifies ek_pub.
+ * 0 = verified; -EPERM untrusted (message says why). */
+int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_size,
+                           const uint8_t *ek_pub, size_t ek_pub_size, char *ret_subject,
+                           size_t subject_size, bg_err *err);
+
+/* d + e: signature over attest with the AK; attest magic/type QUOTE,
+ * extraData == nonce, selection == sha256:0..11, pcrDigest == H(pcrs). */
+int evidence_quote_verify(const uint8_t *ak_pub, size_t ak_pub_size, const proto_unlock_req *req,
+                          const char **ret_verdict, bg_err *err);
+
+/* f: the event log (PCRs 0-9, 11) and IMA log (PCR 10) replay to the quoted
+ * values. Mismatching PCRs are named in *expl. */
+int evidence_logs_replay(const proto_unlock_req *req, const char **ret_verdict,
+                         evidence_explanation *expl, bg_err *err);
+
+/* g: evaluates a stored signed policy against the evidence. *ret_pass, and
+ * on failure the explanation. mode "audit" passes with the explanation kept. */
+int evidence_policy_evaluate(const store_policy *policy, const proto_unlock_req *req,
+                             bool *ret_pass, char *ret_mode, size_t mode_size,
+                             evidence_explanation *expl, bg_err *err);
+
+/* Verifies a policy document + detached signature against signers_dir at
+ * upload; fills name/version/signer. */
+int evidence_policy_check_upload(const char *signers_dir, const char *json, const char *sig_b64,
+                                 char *ret_name, size_t name_size, int64_t *ret_version,
+                                 char *ret_signer, size_t signer_size, bg_err *err);
+
+/* i: MakeCredential(EK, AK name, secret) in software. */
+int evidence_make_credential(const uint8_t *ek_pub, size_t ek_pub_size, const uint8_t *ak_name,
+                             size_t ak_name_size, const uint8_t *secret, size_t secret_size,
+                             proto_bytes *ret_blob, proto_bytes *ret_encrypted_secret, bg_err *err);

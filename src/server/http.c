@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* HTTPS transport: libevent evhttp over OpenSSL bufferevents. N workers,
+ * each with its own event_base, evhttp and SO_REUSEPORT listening socket,
+ * so the kernel spreads connections and no lock is shared on the hot path
+ * (the store serializes its own access). */
+#include "srv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+
+#include "cleanup.h"
+
+#define SRV_MAX_WORKERS 64
+
+typedef struct worker {
+    srv *s;
+    int fd;
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+} worker;
+
+static worker workers[SRV_MAX_WORKERS];
+static unsigned n_workers;
+static struct event_base *main_base;
+
+int srv_tls_init(srv *s, bg_err *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    unsigned long e;
+
+    if (!ctx)
+        return bg_err_set(err, -ENOMEM, "cannot create TLS context");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (s->cfg.tls12) {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        /* TLS 1.2 only with forward-secret AEAD suites */
+        if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1)
+            goto fail;
+    } else {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, s->cfg.tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, s->cfg.tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1)
+        goto fail;
+    if (s->cfg.client_ca[0]) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->cfg.client_ca);
+        if (!names || SSL_CTX_load_verify_locations(ctx, s->cfg.client_ca, NULL) != 1) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            goto fail;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        /* optional client certificate: node routes need none, admin routes
+         * check for it; a presented certificate must verify or the handshake fails */
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_verify_depth(ctx, 4);
+    }
+    s->ssl = ctx;
+    return 0;
+fail:
+    e = ERR_get_error();
+    SSL_CTX_free(ctx);
+    return bg_err_set(err, -EINVAL, "TLS setup (cert %s, key %s): %s", s->cfg.tls_cert,
+                      s->cfg.tls_key, e ? ERR_reason_error_string(e) : "failed");
+}
+
+static struct bufferevent *bevcb(struct event_base *base, void *arg)
+{
+    srv *s = arg;
+    SSL *ssl = SSL_new(s->ssl);
+    struct bufferevent *bev;
+    if (!ssl)
+        return NULL;
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+static int listen_socket(const srv_config *c, unsigned port, unsigned *ret_port, bg_err *err)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    int one = 1, fd;
+    _cleanup_(closep) int sfd = -1;
+
+    if (inet_pton(AF_INET, c->listen_address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        len = sizeof(*a);
+    } else if (inet_pton(AF_INET6, c->listen_address, &((struct sockaddr_in6 *)&ss)->sin6_addr) ==
+               1) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        len = sizeof(*a);
+    } else {
+        return bg_err_set(err, -EINVAL, "listen_address '%s' is not an IP address",
+                          c->listen_address);
+    }
+    sfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sfd < 0)
+        return bg_err_set(err, -errno, "socket: %s", strerror(errno));
+    (void)setsockopt(sfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(sfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        return bg_err_set(err, -errno, "SO_REUSEPORT: %s", strerror(errno));
+    if (bind(sfd, (struct sockaddr *)&ss, len) < 0)
+        return bg_err_set(err, -errno, "bind %s:%u: %s", c->listen_address, port, strerror(errno));
+    if (listen(sfd, 512) < 0)
+        return bg_err_set(err, -errno, "listen: %s", strerror(errno));
+    len = sizeof(ss);
+    if (getsockname(sfd, (struct sockaddr *)&ss, &len) < 0)
+        return bg_err_set(err, -errno, "getsockname: %s", strerror(errno));
+    *ret_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                              : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    fd = TAKE_FD(sfd);
+    return fd;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int worker_setup(worker *w, srv *s, bg_err *err)
+{
+    w->s = s;
+    w->base = event_base_new();
+    if (!w->base)
+        return bg_err_set(err, -ENOMEM, "event_base_new failed");
+    w->http = evhttp_new(w->base);
+    if (!w->http)
+        return bg_err_set(err, -ENOMEM, "evhttp_new failed");
+    evhttp_set_bevcb(w->http, bevcb, s);
+    evhttp_set_gencb(w->http, srv_dispatch, s);
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg.max_body);
+    evhttp_set_max_headers_size(w->http, (ev_ssize_t)s->cfg.max_headers);
+    evhttp_set_timeout(w->http, (int)s->cfg.request_timeout);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_default_content_type(w->http, "application/json");
+    if (!evhttp_accept_socket_with_handle(w->http, w->fd))
+        return bg_err_set(err, -EIO, "cannot accept on the listening socket");
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short events, void *arg)
+{
+    srv_http_stop();
+}
+
+void srv_http_stop(void)
+{
+    for (unsigned i = 0; i < n_workers; i++)
+        if (workers[i].base)
+            event_base_loopbreak(workers[i].base);
+    if (main_base)
+        event_base_loopbreak(main_base);
+}
+
+int srv_http_run(srv *s, bg_err *err)
+{
+    struct event *sigint = NULL, *sigterm = NULL;
+    unsigned port = s->cfg.port;
+    int r = 0;
+
+    if (evthread_use_pthreads() < 0)
+        return bg_err_set(err, -EIO, "libevent without pthreads");
+    n_workers = s->cfg.workers < SRV_MAX_WORKERS ? s->cfg.workers : SRV_MAX_WORKERS;
+    for (unsigned i = 0; i < n_workers; i++) {
+        /* the first socket may pick the port (port = 0); the others share it */
+        int fd = listen_socket(&s->cfg, port, &port, err);
+        if (fd < 0)
+            return fd;
+        workers[i].fd = fd;
+        r = worker_setup(&workers[i], s, err);
+        if (r < 0)
+            return r;
+    }
+    s->bound_port = port;
+    main_base = event_base_new();
+    if (!main_base)
+        return -ENOMEM;
+    sigint = evsignal_new(main_base, SIGINT, on_signal, NULL);
+    sigterm = evsignal_new(main_base, SIGTERM, on_signal, NULL);
+    if (!sigint || !sigterm || evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0)
+        return bg_err_set(err, -EIO, "cannot install signal handlers");
+    signal(SIGPIPE, SIG_IGN);
+
+    for (unsigned i = 0; i < n_workers; i++)
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+            return bg_err_set(err, -EAGAIN, "cannot start worker %u", i);
+    atomic_store(&s->ready, true);
+    printf("bootgated: listening on https://%s:%u (%u workers)\n", s->cfg.listen_address, port,
+           n_workers);
+    fflush(stdout);
+
+    /* keep the main base alive until a signal */
+    event_base_loop(main_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    atomic_store(&s->ready, false);
+    for (unsigned i = 0; i < n_workers; i++) {
+        event_base_loopbreak(workers[i].base);
+        pthread_join(workers[i].thread, NULL);
+        evhttp_free(workers[i].http);
+        event_base_free(workers[i].base);
+    }
+    event_free(sigint);
+    event_free(sigterm);
+    event_base_free(main_base);
+    main_base = NULL;
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bootgated: the key server (DESIGN §1, §2, §5, §6). */
+#include "srv.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "kek.h"
+#include "nonce.h"
+#include "secmem.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: bootgated [-c CONFIG] [--check]\n\n"
+               "  -c, --config PATH  configuration file (default " SRV_DEFAULT_CONFIG ")\n"
+               "      --check        load and check the configuration and keys, then exit\n"
+               "  -h, --help         this help\n"
+               "      --version      print the version\n\n"
+               "See bootgated.conf.example for every configuration key.\n");
+}
+
+static int load_ek_cas(srv *s, bg_err *err)
+{
+    if (!s->cfg.ek_ca_bundle[0])
+        return 0;
+    s->ek_cas = X509_STORE_new();
+    if (!s->ek_cas)
+        return -ENOMEM;
+    if (X509_STORE_load_file(s->ek_cas, s->cfg.ek_ca_bundle) != 1)
+        return bg_err_set(err, -EINVAL, "cannot load EK CA bundle %s", s->cfg.ek_ca_bundle);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {},
+    };
+    const char *config = SRV_DEFAULT_CONFIG;
+    bool check_only = false;
+    srv s = {0};
+    bg_err err = {0};
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'C':
+            check_only = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            puts("bootgated " BOOTGATE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    openlog("bootgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    (void)secmem_harden_process();
+    srv_config_defaults(&s.cfg);
+    r = srv_config_load(&s.cfg, config, &err);
+    if (r >= 0)
+        r = kek_load_secret_file(s.cfg.kek_file, &s.kek, &err);
+    if (r >= 0)
+        r = kek_load_secret_file(s.cfg.nonce_secret_file, &s.nonce_secret, &err);
+    if (r >= 0)
+        r = load_ek_cas(&s, &err);
+    if (r >= 0)
+        r = srv_tls_init(&s, &err);
+    if (r >= 0)
+        r = store_open(s.cfg.db, &s.store, &err);
+    if (r < 0) {
+        fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
+        r = 1;
+        goto out;
+    }
+    if (check_only) {
+        printf("bootgated: configuration %s is valid\n", config);
+        r = 0;
+        goto out;
+    }
+    srv_routes_init();
+    {
+        int64_t seq;
+        (void)store_audit_append(s.store, "bootgated", "server_start", "", NULL, &seq);
+    }
+    r = srv_http_run(&s, &err);
+    if (r < 0) {
+        fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
+        r = 1;
+        goto out;
+    }
+    r = 0;
+out:
+    store_close(s.store);
+    SSL_CTX_free(s.ssl);
+    X509_STORE_free(s.ek_cas);
+    secmem_free(s.kek);
+    secmem_free(s.nonce_secret);
+    return r;
+}

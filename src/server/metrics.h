@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Prometheus counters, updated lock-free from every worker. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+
+#define METRICS_MAX_ROUTES  32
+#define METRICS_MAX_REASONS 48
+
+void metrics_init(const char *const *route_names, size_t n_routes);
+/* route: index into route_names, or n_routes for "unmatched". */
+void metrics_request(size_t route, int status, double seconds);
+void metrics_release(void);
+/* reason: a verdict name (static string). */
+void metrics_denial(const char *reason);
+void metrics_render(struct evbuffer *out);

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* bootgated's shared state and the request context handed to route handlers. */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <json-c/json.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Roles from the client certificate's subject OU (DESIGN §6). */
+enum {
+    ROLE_OPEN = 0, /* route needs no client certificate */
+    ROLE_ADMIN = 1 << 0,
+    ROLE_ENROLLER = 1 << 1,
+    ROLE_APPROVER = 1 << 2,
+    ROLE_AUDITOR = 1 << 3,
+};
+
+typedef struct srv {
+    srv_config cfg;
+    store *store;
+    uint8_t *kek;          /* secmem, KEK_SIZE */
+    uint8_t *nonce_secret; /* secmem, NONCE_SECRET_SIZE */
+    SSL_CTX *ssl;
+    X509_STORE *ek_cas; /* NULL: no EK certificate is trusted, every node needs approval */
+    unsigned bound_port;
+    atomic_bool ready;
+} srv;
+
+#define SRV_MAX_PARAMS 3
+
+typedef struct srv_req {
+    srv *srv;
+    struct evhttp_request *req;
+    char path[512];
+    char query[512];
+    char params[SRV_MAX_PARAMS][PROTO_MAX_ID + 1]; /* '*' segments of the route pattern */
+    unsigned role;                                 /* 0 when no verified client certificate */
+    char actor[192];                               /* "role:CN" or "node:<id>" or "anonymous" */
+    char peer[64];
+    const char *body; /* NUL-terminated copy of the request body */
+    size_t body_size;
+    size_t route;
+    double start;
+    int status;
+} srv_req;
+
+/* Replies (and records metrics). json is consumed (put). */
+void srv_reply_json(srv_req *r, int status, json_object *json);
+/* {"error": error, "reason": reason} */
+void srv_reply_error(srv_req *r, int status, const char *error, const char *reason);
+
+/* Syslog line for an audit record, with structured fields. */
+void srv_log_audit(const char *action, const char *node, const char *actor, int64_t seq,
+                   const char *detail);
+
+/* Handlers (one file each). */
+void srv_handle_challenge(srv_req *r);
+void srv_handle_unlock(srv_req *r);
+void srv_handle_enroll(srv_req *r);
+void srv_handle_enroll_activate(srv_req *r);
+void srv_handle_admin_nodes(srv_req *r);
+void srv_handle_admin_node_show(srv_req *r);
+void srv_handle_admin_node_approve(srv_req *r);
+void srv_handle_admin_node_revoke(srv_req *r);
+void srv_handle_admin_policy_upload(srv_req *r);
+void srv_handle_admin_policies(srv_req *r);
+void srv_handle_admin_policy_show(srv_req *r);
+void srv_handle_admin_policy_activate(srv_req *r);
+void srv_handle_admin_audit(srv_req *r);
+void srv_handle_admin_audit_verify(srv_req *r);
+
+/* routes.c: the gencb installed on every worker's evhttp. */
+void srv_routes_init(void);
+void srv_dispatch(struct evhttp_request *req, void *arg);
+
+/* http.c */
+int srv_tls_init(srv *s, bg_err *err);
+int srv_http_run(srv *s, bg_err *err);
+void srv_http_stop(void);

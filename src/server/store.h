@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The server's persistent state. One interface, backends behind it: today
+ * SQLite (store_sqlite.c, WAL, synchronous=FULL); a PostgreSQL backend
+ * implements the same functions so replicas can share one database.
+ *
+ * Thread safety: every function may be called from any worker; the backend
+ * serializes. A transaction (store_begin .. store_commit/rollback) holds the
+ * store for the calling thread, so that "audit record committed, then key
+ * released" is one atomic step (DESIGN §5). Functions called inside a
+ * transaction must pass the same store; they do not take the lock again.
+ *
+ * Returns 0 / -ENOENT (not found) / -EEXIST (duplicate, used nonce) / -EIO. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "auditchain.h"
+#include "bgerr.h"
+#include "proto.h"
+
+typedef struct store store;
+
+int store_open(const char *path, store **ret, bg_err *err);
+void store_close(store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(store *, store_close)
+
+/* 1 when the database answers a trivial query (for /readyz). */
+int store_ping(store *s);
+
+int store_begin(store *s);
+int store_commit(store *s);
+void store_rollback(store *s);
+
+/* ---- nodes ---- */
+typedef enum store_node_state {
+    NODE_ACTIVATING = 0, /* enrolled, credential activation not yet proven */
+    NODE_PENDING,        /* activated, EK without a trusted certificate: awaits approval */
+    NODE_ACTIVE,
+    NODE_REVOKED,
+} store_node_state;
+
+const char *store_node_state_name(store_node_state s);
+
+typedef struct store_node {
+    char id[PROTO_MAX_ID + 1];
+    char hostname[PROTO_MAX_ID + 1];
+    char group[PROTO_MAX_ID + 1];
+    store_node_state state;
+    char ek_fingerprint[65];
+    bool ek_cert_verified;
+    char ek_cert_subject[256];
+    uint8_t ek_pub[PROTO_MAX_TPM_BLOB];
+    size_t ek_pub_size;
+    uint8_t ak_pub[PROTO_MAX_TPM_BLOB];
+    size_t ak_pub_size;
+    uint8_t ak_name[68];
+    size_t ak_name_size;
+    uint8_t activation_hash[32]; /* SHA-256 of the activation secret */
+    int64_t activation_expires;
+    int64_t created;
+    int64_t updated;
+} store_node;
+
+/* Inserts a new node or replaces one in state ACTIVATING/PENDING (re-enrollment);
+ * -EEXIST when the id is active or revoked. */
+int store_node_put(store *s, const store_node *n);
+int store_node_get(store *s, const char *id, store_node *ret);
+int store_node_set_state(store *s, const char *id, store_node_state state);
+/* JSON array of node summaries (no key material). */
+int store_node_list(store *s, json_object **ret);
+
+/* ---- volumes (key wrapped with the KEK) ---- */
+int store_volume_put(store *s, const char *node_id, const char *uuid, const uint8_t *wrapped,
+                     size_t wrapped_size);
+int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
+                     size_t *ret_size);
+int store_volume_count(store *s, const char *node_id);
+
+/* ---- nonces: single use ---- */
+/* Records the nonce as used; -EEXIST if it was used before. Purges expired rows. */
+int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires, int64_t now);
+
+/* ---- policies ---- */
+typedef struct store_policy {
+    char name[PROTO_MAX_ID + 1];
+    int64_t version;
+    char *json;      /* malloc'd */
+    char *signature; /* base64, malloc'd */
+    char signer[256];
+    bool active;
+    int64_t created;
+} store_policy;
+
+void store_policy_done(store_policy *p);
+/* -EEXIST unless version is greater than every stored version of name. */
+int store_policy_put(store *s, const store_policy *p);
+int store_policy_get(store *s, const char *name, int64_t version, store_policy *ret);
+int store_policy_get_active(store *s, const char *name, store_policy *ret);
+int store_policy_activate(store *s, const char *name, int64_t version);
+int store_policy_list(store *s, json_object **ret);
+
+/* ---- audit ---- */
+/* Appends a record (computing prev_hash/hash); must run inside a transaction
+ * or takes the lock itself. *ret_seq gets the record's seq. details may be NULL. */
+int store_audit_append(store *s, const char *actor, const char *action, const char *node,
+                       json_object *details, int64_t *ret_seq);
+/* Records with seq > since, at most limit (0 = all), as a JSON array of
+ * {seq,time,actor,action,node,details,prev_hash,hash}. */
+int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret);
+/* Recomputes the chain. 0 when intact; -EBADMSG with *ret_bad_seq = first bad record. */
+int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err);

@@ -1,0 +1,806 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "cleanup.h"
+#include "util.h"
+
+struct store {
+    sqlite3 *db;
+    pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
+};
+
+/* Migrations run in order at start; schema_version holds how many have run.
+ * Append only: never edit a released migration. */
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE nodes ("
+    " id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL, state INTEGER NOT NULL,"
+    " ek_fingerprint TEXT NOT NULL UNIQUE, ek_cert_verified INTEGER NOT NULL,"
+    " ek_cert_subject TEXT NOT NULL, ek_pub BLOB NOT NULL, ak_pub BLOB NOT NULL,"
+    " ak_name BLOB NOT NULL, activation_hash BLOB, activation_expires INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE volumes ("
+    " node_id TEXT NOT NULL REFERENCES nodes(id), uuid TEXT NOT NULL, wrapped BLOB NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY (node_id, uuid));"
+    "CREATE TABLE used_nonces (nonce BLOB PRIMARY KEY, expires INTEGER NOT NULL);"
+    "CREATE INDEX used_nonces_expires ON used_nonces(expires);"
+    "CREATE TABLE policies ("
+    " name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL, signature TEXT NOT NULL,"
+    " signer TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " PRIMARY KEY (name, version));"
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " node TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    /* append-only; someone with write access to the file can drop these, which
+     * is what the hash chain is for */
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+};
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void lock(store *s)
+{
+    pthread_mutex_lock(&s->lock);
+}
+
+static void unlock(store *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int exec(store *s, const char *sql, bg_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int r = bg_err_set(err, -EIO, "sqlite: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return r;
+    }
+    return 0;
+}
+
+static int migrate(store *s, bg_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0, r;
+
+    r = exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", err);
+    if (r < 0)
+        return r;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return bg_err_set(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > (int)ELEMENTSOF(migrations))
+        return bg_err_set(err, -EPROTO, "database schema %d is newer than this bootgated (%zu)",
+                          version, ELEMENTSOF(migrations));
+    for (size_t i = (size_t)version; i < ELEMENTSOF(migrations); i++) {
+        char sql[64];
+        r = exec(s, "BEGIN IMMEDIATE;", err);
+        if (r >= 0)
+            r = exec(s, migrations[i], err);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%zu);", i + 1);
+        if (r >= 0)
+            r = exec(s, sql, err);
+        if (r >= 0)
+            r = exec(s, "COMMIT;", err);
+        if (r < 0) {
+            (void)exec(s, "ROLLBACK;", NULL);
+            return bg_err_prefix(err, r, "migration %zu", i + 1);
+        }
+    }
+    return 0;
+}
+
+int store_open(const char *path, store **ret, bg_err *err)
+{
+    pthread_mutexattr_t a;
+    store *s = calloc(1, sizeof(*s));
+    int r;
+
+    if (!s)
+        return -ENOMEM;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        r = bg_err_set(err, -EIO, "cannot open database %s: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return r;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+    if (r >= 0)
+        r = migrate(s, err);
+    if (r < 0) {
+        store_close(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close_v2(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int store_ping(store *s)
+{
+    int r;
+    lock(s);
+    r = exec(s, "SELECT 1;", NULL) == 0 ? 1 : 0;
+    unlock(s);
+    return r;
+}
+
+int store_begin(store *s)
+{
+    lock(s);
+    if (exec(s, "BEGIN IMMEDIATE;", NULL) < 0) {
+        unlock(s);
+        return -EIO;
+    }
+    return 0;
+}
+
+int store_commit(store *s)
+{
+    int r = exec(s, "COMMIT;", NULL);
+    if (r < 0)
+        (void)exec(s, "ROLLBACK;", NULL);
+    unlock(s);
+    return r;
+}
+
+void store_rollback(store *s)
+{
+    (void)exec(s, "ROLLBACK;", NULL);
+    unlock(s);
+}
+
+/* ---- statement helpers ---- */
+
+static int prep(store *s, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static void finalizep(sqlite3_stmt **st)
+{
+    sqlite3_finalize(*st);
+}
+
+static void copy_text(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static size_t copy_blob(sqlite3_stmt *st, int col, uint8_t *dst, size_t size)
+{
+    const void *b = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (!b || n > size)
+        return 0;
+    memcpy(dst, b, n);
+    return n;
+}
+
+static int step_done(store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc == SQLITE_CONSTRAINT)
+        return -EEXIST;
+    return -EIO;
+}
+
+/* ---- nodes ---- */
+
+const char *store_node_state_name(store_node_state st)
+{
+    switch (st) {
+    case NODE_ACTIVATING:
+        return "activating";
+    case NODE_PENDING:
+        return "pending";
+    case NODE_ACTIVE:
+        return "active";
+    case NODE_REVOKED:
+        return "revoked";
+    }
+    return "unknown";
+}
+
+int store_node_put(store *s, const store_node *n)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    store_node old;
+    int r;
+
+    lock(s);
+    r = store_node_get(s, n->id, &old);
+    if (r >= 0 && (old.state == NODE_ACTIVE || old.state == NODE_REVOKED)) {
+        r = -EEXIST;
+        goto out;
+    }
+    r = prep(s,
+             "INSERT OR REPLACE INTO nodes (id, hostname, grp, state, ek_fingerprint,"
+             " ek_cert_verified, ek_cert_subject, ek_pub, ak_pub, ak_name, activation_hash,"
+             " activation_expires, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             &st);
+    if (r < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, n->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, n->hostname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, n->group, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)n->state);
+    sqlite3_bind_text(st, 5, n->ek_fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, n->ek_cert_verified);
+    sqlite3_bind_text(st, 7, n->ek_cert_subject, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, n->ek_pub, (int)n->ek_pub_size, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, n->ak_pub, (int)n->ak_pub_size, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, n->ak_name, (int)n->ak_name_size, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 11, n->activation_hash, sizeof(n->activation_hash), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, n->activation_expires);
+    sqlite3_bind_int64(st, 13, n->created ? n->created : now_s());
+    sqlite3_bind_int64(st, 14, now_s());
+    r = step_done(s, st);
+out:
+    unlock(s);
+    return r;
+}
+
+int store_node_get(store *s, const char *id, store_node *ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+
+    lock(s);
+    r = prep(s,
+             "SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
+             " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"
+             " FROM nodes WHERE id = ?",
+             &st);
+    if (r < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = -ENOENT;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        r = -EIO;
+        goto out;
+    }
+    memset(ret, 0, sizeof(*ret));
+    copy_text(st, 0, ret->id, sizeof(ret->id));
+    copy_text(st, 1, ret->hostname, sizeof(ret->hostname));
+    copy_text(st, 2, ret->group, sizeof(ret->group));
+    ret->state = (store_node_state)sqlite3_column_int(st, 3);
+    copy_text(st, 4, ret->ek_fingerprint, sizeof(ret->ek_fingerprint));
+    ret->ek_cert_verified = sqlite3_column_int(st, 5) != 0;
+    copy_text(st, 6, ret->ek_cert_subject, sizeof(ret->ek_cert_subject));
+    ret->ek_pub_size = copy_blob(st, 7, ret->ek_pub, sizeof(ret->ek_pub));
+    ret->ak_pub_size = copy_blob(st, 8, ret->ak_pub, sizeof(ret->ak_pub));
+    ret->ak_name_size = copy_blob(st, 9, ret->ak_name, sizeof(ret->ak_name));
+    (void)copy_blob(st, 10, ret->activation_hash, sizeof(ret->activation_hash));
+    ret->activation_expires = sqlite3_column_int64(st, 11);
+    ret->created = sqlite3_column_int64(st, 12);
+    ret->updated = sqlite3_column_int64(st, 13);
+    r = 0;
+out:
+    unlock(s);
+    return r;
+}
+
+int store_node_set_state(store *s, const char *id, store_node_state state)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s, "UPDATE nodes SET state = ?, updated = ? WHERE id = ?", &st);
+    if (r >= 0) {
+        sqlite3_bind_int(st, 1, (int)state);
+        sqlite3_bind_int64(st, 2, now_s());
+        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+            r = -ENOENT;
+    }
+    unlock(s);
+    return r;
+}
+
+int store_node_list(store *s, json_object **ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    json_object *a = json_object_new_array();
+    int r, rc;
+
+    if (!a)
+        return -ENOMEM;
+    lock(s);
+    r = prep(s,
+             "SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, created, updated,"
+             " (SELECT count(*) FROM volumes v WHERE v.node_id = nodes.id)"
+             " FROM nodes ORDER BY created, id",
+             &st);
+    while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_object *o = json_object_new_object();
+        if (!o) {
+            r = -ENOMEM;
+            break;
+        }
+        json_object_object_add(o, "node_id",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 0)));
+        json_object_object_add(o, "hostname",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 1)));
+        json_object_object_add(o, "group",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 2)));
+        json_object_object_add(o, "state",
+                               json_object_new_string(store_node_state_name(
+                                   (store_node_state)sqlite3_column_int(st, 3))));
+        json_object_object_add(o, "ek_fingerprint",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 4)));
+        json_object_object_add(o, "ek_cert_verified",
+                               json_object_new_boolean(sqlite3_column_int(st, 5)));
+        json_object_object_add(o, "created", json_object_new_int64(sqlite3_column_int64(st, 6)));
+        json_object_object_add(o, "updated", json_object_new_int64(sqlite3_column_int64(st, 7)));
+        json_object_object_add(o, "volumes", json_object_new_int64(sqlite3_column_int64(st, 8)));
+        json_object_array_add(a, o);
+    }
+    unlock(s);
+    if (r < 0) {
+        json_object_put(a);
+        return r;
+    }
+    *ret = a;
+    return 0;
+}
+
+/* ---- volumes ---- */
+
+int store_volume_put(store *s, const char *node_id, const char *uuid, const uint8_t *wrapped,
+                     size_t wrapped_size)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s, "INSERT OR REPLACE INTO volumes (node_id, uuid, wrapped, created) VALUES (?,?,?,?)",
+             &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, wrapped, (int)wrapped_size, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now_s());
+        r = step_done(s, st);
+    }
+    unlock(s);
+    return r;
+}
+
+int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
+                     size_t *ret_size)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s, "SELECT wrapped FROM volumes WHERE node_id = ? AND uuid = ?", &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            r = -ENOENT;
+        else if (rc != SQLITE_ROW)
+            r = -EIO;
+        else {
+            size_t n = (size_t)sqlite3_column_bytes(st, 0);
+            uint8_t *b = malloc(n ? n : 1);
+            if (!b)
+                r = -ENOMEM;
+            else {
+                if (n)
+                    memcpy(b, sqlite3_column_blob(st, 0), n);
+                *ret_wrapped = b;
+                *ret_size = n;
+            }
+        }
+    }
+    unlock(s);
+    return r;
+}
+
+int store_volume_count(store *s, const char *node_id)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s, "SELECT count(*) FROM volumes WHERE node_id = ?", &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
+    }
+    unlock(s);
+    return r;
+}
+
+/* ---- nonces ---- */
+
+int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires, int64_t now)
+{
+    _cleanup_(finalizep) sqlite3_stmt *del = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    /* an expired nonce fails the expiry check before it gets here, so
+     * forgetting it cannot make it usable again */
+    r = prep(s, "DELETE FROM used_nonces WHERE expires < ?", &del);
+    if (r >= 0) {
+        sqlite3_bind_int64(del, 1, now);
+        r = step_done(s, del);
+    }
+    if (r >= 0)
+        r = prep(s, "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)", &st);
+    if (r >= 0) {
+        sqlite3_bind_blob(st, 1, nonce, (int)size, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, expires);
+        r = step_done(s, st);
+    }
+    unlock(s);
+    return r;
+}
+
+/* ---- policies ---- */
+
+void store_policy_done(store_policy *p)
+{
+    if (!p)
+        return;
+    free(p->json);
+    free(p->signature);
+    p->json = p->signature = NULL;
+}
+
+int store_policy_put(store *s, const store_policy *p)
+{
+    _cleanup_(finalizep) sqlite3_stmt *q = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s, "SELECT coalesce(max(version), -1) FROM policies WHERE name = ?", &q);
+    if (r >= 0) {
+        sqlite3_bind_text(q, 1, p->name, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_ROW)
+            r = -EIO;
+        else if (sqlite3_column_int64(q, 0) >= p->version)
+            r = -EEXIST;
+    }
+    if (r >= 0)
+        r = prep(s,
+                 "INSERT INTO policies (name, version, json, signature, signer, active, created)"
+                 " VALUES (?,?,?,?,?,0,?)",
+                 &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, p->version);
+        sqlite3_bind_text(st, 3, p->json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, p->signature, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, p->signer, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, now_s());
+        r = step_done(s, st);
+    }
+    unlock(s);
+    return r;
+}
+
+static int policy_row(sqlite3_stmt *st, store_policy *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    copy_text(st, 0, ret->name, sizeof(ret->name));
+    ret->version = sqlite3_column_int64(st, 1);
+    ret->json = strdup((const char *)sqlite3_column_text(st, 2));
+    ret->signature = strdup((const char *)sqlite3_column_text(st, 3));
+    copy_text(st, 4, ret->signer, sizeof(ret->signer));
+    ret->active = sqlite3_column_int(st, 5) != 0;
+    ret->created = sqlite3_column_int64(st, 6);
+    if (!ret->json || !ret->signature) {
+        store_policy_done(ret);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+#define POLICY_COLS "SELECT name, version, json, signature, signer, active, created FROM policies "
+
+int store_policy_get(store *s, const char *name, int64_t version, store_policy *ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s, POLICY_COLS "WHERE name = ? AND version = ?", &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, version);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? policy_row(st, ret) : rc == SQLITE_DONE ? -ENOENT : -EIO;
+    }
+    unlock(s);
+    return r;
+}
+
+int store_policy_get_active(store *s, const char *name, store_policy *ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s, POLICY_COLS "WHERE name = ? AND active = 1", &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? policy_row(st, ret) : rc == SQLITE_DONE ? -ENOENT : -EIO;
+    }
+    unlock(s);
+    return r;
+}
+
+int store_policy_activate(store *s, const char *name, int64_t version)
+{
+    _cleanup_(finalizep) sqlite3_stmt *off = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *on = NULL;
+    int r;
+    lock(s);
+    r = exec(s, "SAVEPOINT activate;", NULL);
+    if (r >= 0)
+        r = prep(s, "UPDATE policies SET active = 0 WHERE name = ?", &off);
+    if (r >= 0) {
+        sqlite3_bind_text(off, 1, name, -1, SQLITE_STATIC);
+        r = step_done(s, off);
+    }
+    if (r >= 0)
+        r = prep(s, "UPDATE policies SET active = 1 WHERE name = ? AND version = ?", &on);
+    if (r >= 0) {
+        sqlite3_bind_text(on, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(on, 2, version);
+        r = step_done(s, on);
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+            r = -ENOENT;
+    }
+    if (r >= 0)
+        r = exec(s, "RELEASE activate;", NULL);
+    else
+        (void)exec(s, "ROLLBACK TO activate; RELEASE activate;", NULL);
+    unlock(s);
+    return r;
+}
+
+int store_policy_list(store *s, json_object **ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    json_object *a = json_object_new_array();
+    int r;
+    if (!a)
+        return -ENOMEM;
+    lock(s);
+    r = prep(s,
+             "SELECT name, version, signer, active, created FROM policies ORDER BY name, version",
+             &st);
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 0)));
+        json_object_object_add(o, "version", json_object_new_int64(sqlite3_column_int64(st, 1)));
+        json_object_object_add(o, "signer",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 2)));
+        json_object_object_add(o, "active", json_object_new_boolean(sqlite3_column_int(st, 3)));
+        json_object_object_add(o, "created", json_object_new_int64(sqlite3_column_int64(st, 4)));
+        json_object_array_add(a, o);
+    }
+    unlock(s);
+    if (r < 0) {
+        json_object_put(a);
+        return r;
+    }
+    *ret = a;
+    return 0;
+}
+
+/* ---- audit ---- */
+
+static void iso_time(char *buf, size_t size)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int store_audit_append(store *s, const char *actor, const char *action, const char *node,
+                       json_object *details, int64_t *ret_seq)
+{
+    _cleanup_(finalizep) sqlite3_stmt *q = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    uint8_t prev[AUDITCHAIN_HASH_SIZE] = {0}, hash[AUDITCHAIN_HASH_SIZE];
+    char prev_hex[2 * AUDITCHAIN_HASH_SIZE + 1], hash_hex[2 * AUDITCHAIN_HASH_SIZE + 1], t[32];
+    const char *det = details
+                          ? json_object_to_json_string_ext(
+                                details, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : "{}";
+    int64_t seq = 1;
+    int r;
+
+    lock(s);
+    r = prep(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &q);
+    if (r >= 0) {
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            seq = sqlite3_column_int64(q, 0) + 1;
+            r = hex_decode_exact((const char *)sqlite3_column_text(q, 1), prev, sizeof(prev), NULL);
+        } else if (rc != SQLITE_DONE)
+            r = -EIO;
+    }
+    iso_time(t, sizeof(t));
+    if (r >= 0) {
+        auditchain_record rec = {.seq = seq,
+                                 .time = t,
+                                 .actor = actor,
+                                 .action = action,
+                                 .node = node ? node : "",
+                                 .details = det};
+        r = auditchain_hash(prev, &rec, hash, NULL);
+    }
+    if (r >= 0)
+        r = prep(s,
+                 "INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
+                 " VALUES (?,?,?,?,?,?,?,?)",
+                 &st);
+    if (r >= 0) {
+        hex_encode(prev, sizeof(prev), prev_hex);
+        hex_encode(hash, sizeof(hash), hash_hex);
+        sqlite3_bind_int64(st, 1, seq);
+        sqlite3_bind_text(st, 2, t, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, node ? node : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, det, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, prev_hex, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, hash_hex, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+    }
+    unlock(s);
+    if (r >= 0 && ret_seq)
+        *ret_seq = seq;
+    return r;
+}
+
+int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    json_object *a = json_object_new_array();
+    int r;
+    if (!a)
+        return -ENOMEM;
+    lock(s);
+    r = prep(s,
+             "SELECT seq, time, actor, action, node, details, prev_hash, hash FROM audit"
+             " WHERE seq > ? ORDER BY seq LIMIT ?",
+             &st);
+    if (r >= 0) {
+        sqlite3_bind_int64(st, 1, since);
+        sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+    }
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)));
+        json_object_object_add(o, "time",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 1)));
+        json_object_object_add(o, "actor",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 2)));
+        json_object_object_add(o, "action",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 3)));
+        json_object_object_add(o, "node",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 4)));
+        /* the stored text, byte for byte: it is what the chain hashes */
+        json_object_object_add(o, "details",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 5)));
+        json_object_object_add(o, "prev_hash",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 6)));
+        json_object_object_add(o, "hash",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 7)));
+        json_object_array_add(a, o);
+    }
+    unlock(s);
+    if (r < 0) {
+        json_object_put(a);
+        return r;
+    }
+    *ret = a;
+    return 0;
+}
+
+int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    uint8_t prev[AUDITCHAIN_HASH_SIZE] = {0}, hash[AUDITCHAIN_HASH_SIZE];
+    char hex[2 * AUDITCHAIN_HASH_SIZE + 1];
+    int64_t count = 0, expect = 1;
+    int r;
+
+    *ret_bad_seq = 0;
+    lock(s);
+    r = prep(s,
+             "SELECT seq, time, actor, action, node, details, prev_hash, hash FROM audit"
+             " ORDER BY seq",
+             &st);
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        auditchain_record rec = {
+            .seq = sqlite3_column_int64(st, 0),
+            .time = (const char *)sqlite3_column_text(st, 1),
+            .actor = (const char *)sqlite3_column_text(st, 2),
+            .action = (const char *)sqlite3_column_text(st, 3),
+            .node = (const char *)sqlite3_column_text(st, 4),
+            .details = (const char *)sqlite3_column_text(st, 5),
+        };
+        const char *stored_prev = (const char *)sqlite3_column_text(st, 6);
+        const char *stored_hash = (const char *)sqlite3_column_text(st, 7);
+        if (rec.seq != expect) {
+            *ret_bad_seq = expect;
+            r = bg_err_set(err, -EBADMSG, "record %lld missing (next is %lld)", (long long)expect,
+                           (long long)rec.seq);
+            break;
+        }
+        hex_encode(prev, sizeof(prev), hex);
+        if (!stored_prev || strcmp(hex, stored_prev) != 0) {
+            *ret_bad_seq = rec.seq;
+            r = bg_err_set(err, -EBADMSG, "record %lld: prev_hash does not match record %lld",
+                           (long long)rec.seq, (long long)rec.seq - 1);
+            break;
+        }
+        r = auditchain_hash(prev, &rec, hash, err);
+        if (r < 0)
+            break;
+        hex_encode(hash, sizeof(hash), hex);
+        if (!stored_hash || strcmp(hex, stored_hash) != 0) {
+            *ret_bad_seq = rec.seq;
+            r = bg_err_set(err, -EBADMSG, "record %lld: hash does not match its contents",
+                           (long long)rec.seq);
+            break;
+        }
+        memcpy(prev, hash, sizeof(prev));
+        count++;
+        expect++;
+    }
+    unlock(s);
+    *ret_count = count;
+    return r;
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto.h"
+#include "secmem.h"
+
+static void test_wrap_roundtrip(void **state)
+{
+    uint8_t seed[32], nonce[32], key[64];
+    uint8_t *wrapped = NULL, *out = NULL;
+    size_t wsize = 0, osize = 0;
+    bg_err err = {0};
+
+    for (size_t i = 0; i < 32; i++)
+        seed[i] = (uint8_t)i, nonce[i] = (uint8_t)(0xa0 + i);
+    for (size_t i = 0; i < 64; i++)
+        key[i] = (uint8_t)(3 * i);
+    assert_int_equal(
+        proto_wrap_key(seed, nonce, 32, "node1", "uuid-1", key, 64, &wrapped, &wsize, &err), 0);
+    assert_int_equal(wsize, 64 + 12 + 16);
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node1", "uuid-1", wrapped, wsize, &out, &osize, &err),
+        0);
+    assert_int_equal(osize, 64);
+    assert_memory_equal(out, key, 64);
+    secmem_free(out);
+    out = NULL;
+
+    /* every binding input matters: other node, other volume, other nonce, other seed */
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node2", "uuid-1", wrapped, wsize, &out, &osize, &err),
+        -EBADMSG);
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node1", "uuid-2", wrapped, wsize, &out, &osize, &err),
+        -EBADMSG);
+    nonce[0] ^= 1;
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node1", "uuid-1", wrapped, wsize, &out, &osize, &err),
+        -EBADMSG);
+    nonce[0] ^= 1;
+    seed[31] ^= 0x80;
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node1", "uuid-1", wrapped, wsize, &out, &osize, &err),
+        -EBADMSG);
+    seed[31] ^= 0x80;
+    wrapped[20] ^= 1;
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node1", "uuid-1", wrapped, wsize, &out, &osize, &err),
+        -EBADMSG);
+    assert_null(out);
+    /* truncated */
+    assert_int_equal(
+        proto_unwrap_key(seed, nonce, 32, "node1", "uuid-1", wrapped, 20, &out, &osize, &err),
+        -EBADMSG);
+    free(wrapped);
+}
+
+static void test_unlock_roundtrip(void **state)
+{
+    proto_unlock_req req = {0}, back = {0};
+    uint8_t blob[5] = {1, 2, 3, 4, 5};
+    bg_err err = {0};
+    json_object *j, *parsed = NULL;
+    const char *s;
+
+    strcpy(req.node_id, "abc");
+    strcpy(req.volume_uuid, "0000-1111");
+    req.nonce_size = 32;
+    memset(req.nonce, 7, 32);
+    req.ak_public = (proto_bytes){blob, 5};
+    req.attest = (proto_bytes){blob, 4};
+    req.signature = (proto_bytes){blob, 3};
+    req.event_log = (proto_bytes){blob, 2};
+    req.pcrs.alg = TPMALG_SHA256;
+    req.pcrs.digest_size = 32;
+    for (unsigned i = 0; i < 12; i++) {
+        req.pcrs.mask |= 1u << i;
+        memset(req.pcrs.pcr[i], (int)i, 32);
+    }
+    j = proto_unlock_req_encode(&req);
+    assert_non_null(j);
+    s = json_object_to_json_string(j);
+    assert_int_equal(proto_parse_body(s, strlen(s), &parsed, &err), 0);
+    assert_int_equal(proto_unlock_req_decode(parsed, &back, &err), 0);
+    assert_string_equal(back.node_id, "abc");
+    assert_string_equal(back.volume_uuid, "0000-1111");
+    assert_int_equal(back.nonce_size, 32);
+    assert_memory_equal(back.nonce, req.nonce, 32);
+    assert_int_equal(back.ak_public.size, 5);
+    assert_int_equal(back.attest.size, 4);
+    assert_int_equal(back.signature.size, 3);
+    assert_int_equal(back.event_log.size, 2);
+    assert_int_equal(back.ima_log.size, 0);
+    assert_int_equal(back.pcrs.mask, 0xfff);
+    assert_memory_equal(back.pcrs.pcr[11], req.pcrs.pcr[11], 32);
+    proto_unlock_req_done(&back);
+    json_object_put(parsed);
+
+    /* bad inputs, each rejected with a message naming the field */
+    static const struct {
+        const char *body, *needle;
+    } bad[] = {
+        {"{\"node_id\":\"a\"}", "volume_uuid"},
+        {"{\"node_id\":5,\"volume_uuid\":\"u\"}", "node_id"},
+        {"{\"node_id\":\"a\",\"volume_uuid\":\"u\",\"nonce\":\"!!\"}", "nonce"},
+        {"{\"node_id\":\"a\",\"volume_uuid\":\"u\",\"nonce\":\"AAAA\",\"ak_public\":\"AA==\","
+         "\"attest\":\"AA==\",\"signature\":\"AA==\",\"pcr_bank\":\"sha256\",\"pcrs\":{\"24\":"
+         "\"00\"}}",
+         "PCR index"},
+        {"{\"node_id\":\"a\",\"volume_uuid\":\"u\",\"nonce\":\"AAAA\",\"ak_public\":\"AA==\","
+         "\"attest\":\"AA==\",\"signature\":\"AA==\",\"pcr_bank\":\"sha256\",\"pcrs\":{\"1\":"
+         "\"00\"}}",
+         "PCR 1"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(proto_parse_body(bad[i].body, strlen(bad[i].body), &parsed, &err), 0);
+        assert_int_equal(proto_unlock_req_decode(parsed, &back, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, bad[i].needle));
+        json_object_put(parsed);
+    }
+    json_object_put(j);
+}
+
+static void test_parse_body(void **state)
+{
+    json_object *j = NULL;
+    bg_err err = {0};
+    assert_int_equal(proto_parse_body("{}", 2, &j, &err), 0);
+    json_object_put(j);
+    assert_int_equal(proto_parse_body("{} ", 3, &j, &err), 0);
+    json_object_put(j);
+    assert_int_equal(proto_parse_body("{}x", 3, &j, &err), -EBADMSG);
+    assert_int_equal(proto_parse_body("[1]", 3, &j, &err), -EBADMSG);
+    assert_int_equal(proto_parse_body("{\"a\":", 5, &j, &err), -EBADMSG);
+    assert_int_equal(proto_parse_body("", 0, &j, &err), -EBADMSG);
+}
+
+static void test_denied_and_enroll_roundtrip(void **state)
+{
+    char *lines[] = {"PCR 4 differs", "event 12 new"};
+    proto_unlock_denied d = {.n_explanation = 2, .explanation = lines, .audit_seq = 9};
+    proto_unlock_denied back = {0};
+    proto_enroll_req e = {0}, eback = {0};
+    uint8_t blob[3] = {9, 8, 7};
+    bg_err err = {0};
+    json_object *j;
+
+    strcpy(d.verdict, "policy_mismatch");
+    strcpy(d.breakglass_code, "BG-ABCD-EFGH");
+    j = proto_unlock_denied_encode(&d);
+    assert_int_equal(proto_unlock_denied_decode(j, &back, &err), 0);
+    assert_string_equal(back.verdict, "policy_mismatch");
+    assert_int_equal(back.n_explanation, 2);
+    assert_string_equal(back.explanation[1], "event 12 new");
+    assert_string_equal(back.breakglass_code, "BG-ABCD-EFGH");
+    assert_int_equal(back.audit_seq, 9);
+    proto_unlock_denied_done(&back);
+    json_object_put(j);
+
+    strcpy(e.group, "web");
+    strcpy(e.hostname, "h1");
+    e.ek_public = (proto_bytes){blob, 3};
+    e.ak_public = (proto_bytes){blob, 2};
+    e.n_volumes = 1;
+    strcpy(e.volumes[0].uuid, "vol");
+    e.volumes[0].key = blob;
+    e.volumes[0].key_size = 3;
+    j = proto_enroll_req_encode(&e);
+    assert_int_equal(proto_enroll_req_decode(j, &eback, &err), 0);
+    assert_string_equal(eback.group, "web");
+    assert_int_equal(eback.n_volumes, 1);
+    assert_int_equal(eback.volumes[0].key_size, 3);
+    assert_memory_equal(eback.volumes[0].key, blob, 3);
+    assert_int_equal(eback.ek_cert.size, 0);
+    proto_enroll_req_done(&eback);
+    json_object_put(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wrap_roundtrip),
+        cmocka_unit_test(test_unlock_roundtrip),
+        cmocka_unit_test(test_parse_body),
+        cmocka_unit_test(test_denied_and_enroll_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
