@@ -22,13 +22,14 @@ static void usage(FILE *f)
           "Offline:\n"
           "  capture --eventlog LOG [--ima IMA] --name N --version V [--mode enforce|audit]\n"
           "          [--pcrs 0-9,11] [--baseline NAME] [--not-after TIME] [--out FILE]\n"
-          "  predict --reference LOG --name N --version V [--kernel FILE | --kernel-digest HEX]\n"
-          "          [--initrd FILE] [--cmdline STR] [--baseline NAME] [--out FILE]\n"
+          "  predict --reference LOG --name N --version V [--kernel FILE | --kernel-digest HEX\n"
+          "          | --uki FILE] [--initrd FILE] [--cmdline STR] [--baseline NAME] [--out FILE]\n"
           "  sign --key KEY.pem [--out SIG] POLICY      detached Ed25519 (default POLICY.sig)\n"
           "  verify --signers DIR POLICY [SIG]\n"
           "  show [--json | --canonical] POLICY\n"
           "  diff [--json] A B                          exit 1 when they differ\n"
           "  explain --policy P --eventlog LOG [--ima IMA] [--at TIME] [--json]\n"
+          "  image-digest FILE...                       PE Authenticode SHA-256 (PCR 4)\n"
           "\n"
           "TIME is UTC: YYYY-MM-DDTHH:MM:SSZ. Exit codes: 0 ok, 1 check failed / deny,\n"
           "2 usage, 3 runtime error.\n",
@@ -430,6 +431,7 @@ int ctl_policy_main(int argc, char **argv)
         {"show", cmd_show},
         {"diff", cmd_diff},
         {"explain", ctl_policy_explain},
+        {"image-digest", ctl_policy_image_digest},
     };
     if (argc < 2)
         return usage(stderr), CTL_EXIT_USAGE;
