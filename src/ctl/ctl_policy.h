@@ -11,13 +11,18 @@
 
 #include <json-c/json.h>
 
+#include "adminapi.h"
 #include "eventlog.h"
+#include "policy.h"
 #include "ima.h"
 
 int ctl_policy_capture(int argc, char **argv);
 int ctl_policy_explain(int argc, char **argv);
 int ctl_policy_predict(int argc, char **argv);
 int ctl_policy_image_digest(int argc, char **argv);
+int ctl_policy_publish(int argc, char **argv);
+int ctl_policy_activate(int argc, char **argv);
+int ctl_policy_list(int argc, char **argv);
 
 /* Shared helpers */
 int ctl_policy_load_eventlog(const char *path, eventlog **ret);  /* CTL_EXIT_* */
@@ -62,3 +67,8 @@ int ctl_policy_check_doc_opts(const char *cmd, ctl_doc_opts *o, bool have_ima);
 int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_object **ret);
 /* Builds the document, validates it with policy_from_json, writes it to o->out. */
 int ctl_policy_emit_document(const ctl_doc_opts *o, json_object *baseline, json_object *ima);
+
+/* policy show --remote NAME [VERSION] (argv = the operands). */
+int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv);
+/* The human form of `policy show`. */
+void ctl_policy_show_human(const policy *p);
