@@ -59,7 +59,7 @@ if [[ -z $initrd ]]; then
 fi
 timing "dracut initramfs size" "$(stat -c %s "$initrd") bytes"
 cmdline="console=ttyS0,115200 panic=-1 rd.luks.uuid=$uuid root=/dev/mapper/luks-$uuid rootfstype=ext4 rw"
-cmdline+=" rd.neednet=1 ip=dhcp systemd.show_status=1 bootgate.url=http://10.0.2.2:$port/index.html"
+cmdline+=" rd.neednet=1 ip=dhcp systemd.show_status=1 bootgate.http=10.0.2.2:$port"
 bg_uki_build "$BG_WORK/dracut.efi" "$BG_KERNEL" "$initrd" "$cmdline"
 bg_esp_build "$BG_WORK/dracut.disk" "$BG_WORK/dracut.efi"
 timing "UKI size" "$(stat -c %s "$BG_WORK/dracut.efi") bytes"

@@ -4,8 +4,9 @@
 #
 #   bg_rootfs_busybox OUT          ext4 image (mke2fs -d, no mounting) with busybox
 #                                  and an /sbin/init that prints "BOOTGATE-MARKER:
-#                                  root-reached", fetches bootgate.url= (if on the
-#                                  command line; "net-ok BODY") and powers off
+#                                  root-reached", fetches http://HOST:PORT/index.html
+#                                  for bootgate.http=HOST:PORT ("net-ok BODY") and
+#                                  powers off
 #   bg_luks_provision DISK UUID PASS ROOTIMG
 #                                  boots a busybox initramfs with cryptsetup (SeaBIOS,
 #                                  -kernel) that luksFormats DISK (LUKS2, pbkdf2 1000
@@ -22,7 +23,7 @@ bg_rootfs_busybox() {
     mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,etc}
     cp "$(command -v busybox)" "$d/bin/busybox" || bg_die "copy busybox"
     local a
-    for a in sh mount cut grep sed wget sync poweroff cat echo; do
+    for a in sh mount cut grep sed nc tail printf sync poweroff cat echo; do
         ln -s busybox "$d/bin/$a"
     done
     cp "$BG_LIB/guest/root-init" "$d/sbin/init" && chmod 0755 "$d/sbin/init"
