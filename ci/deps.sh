@@ -10,18 +10,16 @@ PACKAGES=(
     libtss2-dev libcryptsetup-dev libssl-dev libcurl4-openssl-dev libjson-c-dev
     libevent-dev libsqlite3-dev libpq-dev libcmocka-dev
     # TPM and tools
-    swtpm swtpm-tools tpm2-tools tpm2-abrmd- openssl sqlite3 cryptsetup-bin
+    swtpm swtpm-tools tpm2-tools openssl sqlite3 cryptsetup-bin
     # boot tests
     qemu-system-x86 qemu-utils ovmf linux-image-amd64 dracut dracut-network dracut-core
     busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod
-    systemd-resolved- 
     # servers and peers
     postgresql clevis clevis-luks clevis-dracut tang curl jq hyperfine
 )
 
 need=()
 for p in "${PACKAGES[@]}"; do
-    case "$p" in *-) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 

@@ -26,9 +26,16 @@ int bg_err_prefix(bg_err *err, int code, const char *fmt, ...)
         memcpy(old, err->msg, sizeof(old));
         /* Truncation is acceptable: the message is for humans. */
         int n = snprintf(err->msg, sizeof(err->msg), "%s: ", prefix);
-        if (n > 0 && (size_t)n < sizeof(err->msg))
-            snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, "%s",
-                     old[0] ? old : "unknown error");
+        if (n > 0 && (size_t)n < sizeof(err->msg)) {
+            /* memcpy, not snprintf: GCC's -Wformat-truncation rejects the
+             * (intended) truncation at -O0. */
+            const char *tail = old[0] ? old : "unknown error";
+            size_t room = sizeof(err->msg) - (size_t)n - 1, len = strlen(tail);
+            if (len > room)
+                len = room;
+            memcpy(err->msg + n, tail, len);
+            err->msg[(size_t)n + len] = '\0';
+        }
     }
     return code;
 }

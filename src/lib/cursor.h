@@ -75,7 +75,7 @@ static inline int cursor_u32le(cursor *c, uint32_t *ret, const char *what, bg_er
 
 static inline int cursor_u64le(cursor *c, uint64_t *ret, const char *what, bg_err *err)
 {
-    uint32_t lo, hi;
+    uint32_t lo = 0, hi = 0;
     int r = cursor_need(c, 8, what, err);
     if (r < 0)
         return r;

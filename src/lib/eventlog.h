@@ -68,6 +68,8 @@ typedef struct eventlog_event {
     size_t offset;  /* byte offset of the record in the log */
     uint32_t pcr;
     uint32_t type;
+    /* digests[k] belongs to the log's bank_algs[k]; a slot with size 0 (alg 0)
+     * means the event carried no digest for that bank. Legacy: 1 (sha1). */
     unsigned n_digests;
     eventlog_digest digests[EVENTLOG_MAX_BANKS];
     const uint8_t *data; /* points into the eventlog's own copy */
@@ -78,21 +80,30 @@ typedef struct eventlog {
     bool crypto_agile;
     unsigned n_banks; /* agile: the algorithms of the Spec ID event; legacy: sha1 only */
     uint16_t bank_algs[EVENTLOG_MAX_BANKS];
+    uint16_t bank_sizes[EVENTLOG_MAX_BANKS]; /* digest sizes as the Spec ID event declares them */
     uint8_t startup_locality; /* from EV_NO_ACTION "StartupLocality", 0 when absent */
+    bool hcrtm;               /* an EV_EFI_HCRTM_EVENT extends PCR 0 */
     size_t n_events;
     eventlog_event *events;
     uint8_t *buf; /* owned copy of the input */
     size_t size;
 } eventlog;
 
+/* -EBADMSG for a malformed log, -E2BIG when a count or size exceeds a cap;
+ * the message names the byte offset. */
 int eventlog_parse(const uint8_t *buf, size_t size, eventlog **ret, bg_err *err);
 void eventlog_free(eventlog *log);
 DEFINE_TRIVIAL_CLEANUP_FUNC(eventlog *, eventlog_free)
 
-/* Replays the bank `alg` into ret (all 24 PCRs; mask has the PCRs that any
- * event touched, plus 0). TCG PC Client PFP 10.4.5.3: PCR 0 starts at
- * StartupLocality; H-CRTM events (EV_EFI_HCRTM_EVENT) start it at H-CRTM
- * value; EV_NO_ACTION is never extended. PCR 10 is left to ima_replay. */
+/* Replays the bank `alg` into ret (all 24 PCRs start at zero; mask has the
+ * PCRs that any extending event touched, plus PCR 0 when StartupLocality or
+ * H-CRTM gives it a non-zero start, the set tpm2_eventlog prints).
+ * TCG PC Client PFP 10.4.5.3: PCR 0 starts at StartupLocality; with an
+ * H-CRTM event (EV_EFI_HCRTM_EVENT) it starts at locality 4 (TPM 2.0 Part 1
+ * 34.3); EV_NO_ACTION is never extended. PCR 10 is left to ima_replay.
+ * -EOPNOTSUPP when the log has no such bank or OpenSSL cannot hash it;
+ * -ENODATA (message names the offset) when an extending event lacks the
+ * bank's digest. */
 int eventlog_replay(const eventlog *log, uint16_t alg, pcr_bank *ret, bg_err *err);
 
 /* The digest of an event for alg, or NULL when the event has none. */

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# dracut module for bootgate: unlocks LUKS2 volumes that carry a "bootgate"
+# token in the initramfs, after the network is up and before
+# systemd-cryptsetup runs. Add it to an image with
+#   dracut --add bootgate ...        or
+#   add_dracutmodules+=" bootgate "  in /etc/dracut.conf.d/bootgate.conf
+
+check() {
+    require_binaries bootgate-unlock || return 1
+    # Only when asked for: an image builder opts in explicitly.
+    return 255
+}
+
+depends() {
+    echo crypt network systemd tpm2-tss
+    return 0
+}
+
+installkernel() {
+    # The TPM drivers (tpm_tis, tpm_crb, ...): the TPM must be there before
+    # the unit starts, whatever the host the image was built on has.
+    hostonly='' instmods '=drivers/char/tpm'
+}
+
+install() {
+    local _arch=${DRACUT_ARCH:-$(uname -m)}
+
+    inst_multiple bootgate-unlock
+    # tss2-tctildr dlopen()s the TCTI named in the config; dracut's library
+    # scan cannot see a dlopen, so install the TCTIs by name.
+    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tcti-device.so.*"
+    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tcti-swtpm.so.*"
+    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tctildr.so.*"
+
+    # Client configuration and the pinned server CA written by
+    # `bootgate-unlock enroll` (the CA's hash is also in the LUKS2 token).
+    if [ -d "$dracutsysrootdir/etc/bootgate" ]; then
+        inst_dir /etc/bootgate
+        for f in "$dracutsysrootdir"/etc/bootgate/unlock.conf "$dracutsysrootdir"/etc/bootgate/*.pem; do
+            [ -e "$f" ] && inst_simple "${f#"$dracutsysrootdir"}"
+        done
+    fi
+
+    inst_simple "$moddir/bootgate-unlock.service" "$systemdsystemunitdir/bootgate-unlock.service"
+    $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target bootgate-unlock.service
+
+    # The unlock needs the network in the initramfs.
+    mkdir -p "$initdir/etc/cmdline.d"
+    echo "rd.neednet=1" >"$initdir/etc/cmdline.d/90bootgate.conf"
+}

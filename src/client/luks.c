@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "luks.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "secmem.h"
+
+/* libcryptsetup logs to stderr by default; the library boundary stays quiet. */
+static void luks_log_quiet(int level, const char *msg, void *usrptr)
+{
+}
+
+int luks_open(const char *path, struct crypt_device **ret, bg_err *err)
+{
+    _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+    int r;
+
+    crypt_set_log_callback(NULL, luks_log_quiet, NULL);
+    r = crypt_init(&cd, path);
+    if (r < 0)
+        return bg_err_set(err, r, "%s: cannot open: %s", path, strerror(-r));
+    crypt_set_log_callback(cd, luks_log_quiet, NULL);
+    r = crypt_load(cd, CRYPT_LUKS2, NULL);
+    if (r < 0)
+        return bg_err_set(err, -EINVAL, "%s: not a LUKS2 volume (%s)", path, strerror(-r));
+    *ret = TAKE_PTR(cd);
+    return 0;
+}
+
+const char *luks_uuid(struct crypt_device *cd)
+{
+    return crypt_get_uuid(cd);
+}
+
+static int copy_field(json_object *o, const char *key, char *dst, size_t size, bool required,
+                      bg_err *err)
+{
+    json_object *v;
+    const char *s;
+
+    if (!json_object_object_get_ex(o, key, &v)) {
+        dst[0] = 0;
+        return required ? bg_err_set(err, -EBADMSG, "bootgate token: no \"%s\"", key) : 0;
+    }
+    if (!json_object_is_type(v, json_type_string))
+        return bg_err_set(err, -EBADMSG, "bootgate token: \"%s\" is not a string", key);
+    s = json_object_get_string(v);
+    if (strlen(s) >= size)
+        return bg_err_set(err, -EBADMSG, "bootgate token: \"%s\" longer than %zu", key, size - 1);
+    memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
+int luks_token_parse(const char *json, luks_token *ret, bg_err *err)
+{
+    json_object *o = json_tokener_parse(json), *type;
+    int r;
+
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return bg_err_set(err, -EBADMSG, "bootgate token: not a JSON object");
+    }
+    memset(ret, 0, sizeof(*ret));
+    if (!json_object_object_get_ex(o, "type", &type) ||
+        strcmp(json_object_get_string(type), LUKS_TOKEN_TYPE) != 0)
+        r = bg_err_set(err, -EBADMSG, "token type is not \"%s\"", LUKS_TOKEN_TYPE);
+    else if ((r = copy_field(o, "server", ret->server, sizeof(ret->server), true, err)) < 0 ||
+             (r = copy_field(o, "node_id", ret->node_id, sizeof(ret->node_id), true, err)) < 0 ||
+             (r = copy_field(o, "ca_sha256", ret->ca_sha256, sizeof(ret->ca_sha256), false, err)) <
+                 0 ||
+             (r = copy_field(o, "ak_name", ret->ak_name, sizeof(ret->ak_name), false, err)) < 0) {
+        /* r and err say which field */
+    }
+    json_object_put(o);
+    return r < 0 ? r : 0;
+}
+
+int luks_token_read(struct crypt_device *cd, luks_token *ret, int *ret_id, bg_err *err)
+{
+    int max = crypt_token_max(CRYPT_LUKS2);
+
+    for (int id = 0; id < max; id++) {
+        const char *type = NULL, *json = NULL;
+        crypt_token_info st = crypt_token_status(cd, id, &type);
+        if (st != CRYPT_TOKEN_EXTERNAL_UNKNOWN && st != CRYPT_TOKEN_EXTERNAL)
+            continue;
+        if (!type || strcmp(type, LUKS_TOKEN_TYPE) != 0)
+            continue;
+        int r = crypt_token_json_get(cd, id, &json);
+        if (r < 0)
+            return bg_err_set(err, r, "reading token %d: %s", id, strerror(-r));
+        r = luks_token_parse(json, ret, err);
+        if (r < 0)
+            return bg_err_prefix(err, r, "token %d", id);
+        if (ret_id)
+            *ret_id = id;
+        return 0;
+    }
+    return bg_err_set(err, -ENOENT, "no bootgate token");
+}
+
+int luks_token_write(struct crypt_device *cd, const luks_token *tok, bg_err *err)
+{
+    json_object *o = json_object_new_object();
+    luks_token old;
+    int id, r;
+
+    if (!o)
+        return bg_err_set(err, -ENOMEM, "out of memory");
+    json_object_object_add(o, "type", json_object_new_string(LUKS_TOKEN_TYPE));
+    json_object_object_add(o, "keyslots", json_object_new_array());
+    json_object_object_add(o, "server", json_object_new_string(tok->server));
+    json_object_object_add(o, "node_id", json_object_new_string(tok->node_id));
+    json_object_object_add(o, "ca_sha256", json_object_new_string(tok->ca_sha256));
+    if (tok->ak_name[0])
+        json_object_object_add(o, "ak_name", json_object_new_string(tok->ak_name));
+
+    /* Replace in place so that re-enrolling never leaves two tokens. */
+    while (luks_token_read(cd, &old, &id, NULL) == 0) {
+        r = crypt_token_json_set(cd, id, NULL);
+        if (r < 0) {
+            json_object_put(o);
+            return bg_err_set(err, r, "removing old bootgate token %d: %s", id, strerror(-r));
+        }
+    }
+    r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
+                             json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    if (r < 0)
+        return bg_err_set(err, r, "writing bootgate token: %s", strerror(-r));
+    return r;
+}
+
+int luks_volume_key_get(struct crypt_device *cd, const char *pass, size_t pass_size,
+                        uint8_t **ret_key, size_t *ret_size, bg_err *err)
+{
+    _cleanup_(secmem_freep) uint8_t *key = NULL;
+    size_t size;
+    int r;
+
+    r = crypt_get_volume_key_size(cd);
+    if (r <= 0 || (size_t)r > LUKS_KEY_MAX)
+        return bg_err_set(err, -EINVAL, "unexpected volume key size %d", r);
+    size = (size_t)r;
+    key = secmem_alloc(size);
+    if (!key)
+        return bg_err_set(err, -ENOMEM, "out of secure memory");
+    r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)key, &size, pass, pass_size);
+    if (r < 0)
+        return bg_err_set(err, r == -EPERM ? -EPERM : r, "%s",
+                          r == -EPERM ? "no key slot accepts this passphrase or key file"
+                                      : "reading the volume key failed");
+    *ret_key = TAKE_PTR(key);
+    *ret_size = size;
+    return 0;
+}
+
+int luks_volume_key_verify(struct crypt_device *cd, const uint8_t *key, size_t size, bg_err *err)
+{
+    int r = crypt_volume_key_verify(cd, (const char *)key, size);
+    if (r < 0)
+        return bg_err_set(err, -EKEYREJECTED, "the key does not open %s (%s)",
+                          crypt_get_device_name(cd), strerror(-r));
+    return 0;
+}
+
+int luks_activate(struct crypt_device *cd, const uint8_t *key, size_t size, uint32_t flags,
+                  bg_err *err)
+{
+    char name[64];
+    int r;
+
+    snprintf(name, sizeof(name), "luks-%s", crypt_get_uuid(cd));
+    r = crypt_activate_by_volume_key(cd, name, (const char *)key, size, flags);
+    if (r == -EEXIST)
+        return 0; /* already active: someone (or an earlier run) unlocked it */
+    if (r < 0)
+        return bg_err_set(err, r, "activating %s as %s: %s", crypt_get_device_name(cd), name,
+                          strerror(-r));
+    return 0;
+}
+
+void luks_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+int luks_find_devices(char ***ret, bg_err *err)
+{
+    DIR *d = opendir("/sys/class/block");
+    char **v = calloc(LUKS_MAX_DEVICES + 1, sizeof(char *));
+    size_t n = 0;
+    struct dirent *de;
+
+    if (!v) {
+        if (d)
+            closedir(d);
+        return bg_err_set(err, -ENOMEM, "out of memory");
+    }
+    if (!d) {
+        *ret = v; /* no sysfs: nothing to find */
+        return 0;
+    }
+    while ((de = readdir(d)) && n < LUKS_MAX_DEVICES) {
+        char path[300];
+        struct crypt_device *cd = NULL;
+        luks_token tok;
+        if (de->d_name[0] == '.' || !strncmp(de->d_name, "loop", 4) ||
+            !strncmp(de->d_name, "ram", 3) || !strncmp(de->d_name, "dm-", 3))
+            continue;
+        snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+        if (luks_open(path, &cd, NULL) < 0)
+            continue;
+        if (luks_token_read(cd, &tok, NULL, NULL) == 0) {
+            v[n] = strdup(path);
+            if (!v[n]) {
+                crypt_free(cd);
+                closedir(d);
+                luks_strv_free(v);
+                return bg_err_set(err, -ENOMEM, "out of memory");
+            }
+            n++;
+        }
+        crypt_free(cd);
+    }
+    closedir(d);
+    *ret = v;
+    return 0;
+}

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bootgatectl policy capture / predict / explain: the commands that read event
+ * logs. */
+#include "ctl_policy.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "authenticode.h"
+#include "ctl.h"
+#include "explain.h"
+#include "policy.h"
+#include "util.h"
+
+int ctl_policy_load_eventlog(const char *path, eventlog **ret)
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size;
+    bg_err err = {{0}};
+    int r = read_file(path, EVENTLOG_MAX_SIZE, &buf, &size, &err);
+    if (r < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (eventlog_parse(buf, size, ret, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
+    return CTL_EXIT_OK;
+}
+
+int ctl_policy_load_ima(const char *path, ima_log **ret)
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size;
+    bg_err err = {{0}};
+    int r = read_file(path, IMA_MAX_SIZE, &buf, &size, &err);
+    if (r < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (ima_parse(buf, size, ret, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
+    return CTL_EXIT_OK;
+}
+
+static int parse_version(const char *cmd, const char *s, int64_t *ret)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 1 || v > (1LL << 53))
+        return ctl_usage_error(cmd, "--version: a positive integer");
+    *ret = v;
+    return CTL_EXIT_OK;
+}
+
+static json_object *hex_string(const uint8_t *d, size_t n)
+{
+    char hex[2 * TPMALG_MAX_DIGEST + 1];
+    hex_encode(d, n, hex);
+    return json_object_new_string(hex);
+}
+
+static json_object *type_string(uint32_t type)
+{
+    const char *n = eventlog_type_name(type);
+    char buf[16];
+    if (!n) {
+        snprintf(buf, sizeof buf, "0x%08x", type);
+        n = buf;
+    }
+    return json_object_new_string(n);
+}
+
+/* Common state of capture and predict: the options that make the document. */
+typedef struct doc_opts {
+    const char *name, *baseline, *mode, *not_after, *out;
+    int64_t version;
+    uint32_t gate;
+    bool gate_set;
+} doc_opts;
+
+/* The baseline of a (possibly edited) log: replayed sha256 values of the
+ * gated PCRs and the events that produced them. */
+static int baseline_json(const eventlog *log, const doc_opts *o, json_object **ret)
+{
+    pcr_bank bank;
+    bg_err err = {{0}};
+    if (eventlog_replay(log, TPMALG_SHA256, &bank, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "replaying the sha256 bank: %s", bg_err_msg(&err));
+    json_object *b = json_object_new_object(), *pcrs = json_object_new_object(),
+                *evs = json_object_new_array();
+    char key[4], desc[POLICY_MAX_DESC];
+    for (unsigned i = 0; i < PCR_COUNT; i++)
+        if ((o->gate & (1u << i)) && i != IMA_PCR) {
+            snprintf(key, sizeof key, "%u", i);
+            json_object_object_add(pcrs, key, hex_string(bank.pcr[i], POLICY_DIGEST_SIZE));
+        }
+    for (size_t i = 0; i < log->n_events; i++) {
+        const eventlog_event *ev = &log->events[i];
+        const eventlog_digest *d = eventlog_event_digest(ev, TPMALG_SHA256);
+        if (ev->type == EV_NO_ACTION || ev->pcr >= PCR_COUNT || !(o->gate & (1u << ev->pcr)) || !d)
+            continue;
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "pcr", json_object_new_int((int)ev->pcr));
+        json_object_object_add(e, "type", type_string(ev->type));
+        json_object_object_add(e, "digest", hex_string(d->bytes, d->size));
+        eventlog_event_describe(ev, desc, sizeof desc);
+        json_object_object_add(e, "desc", json_object_new_string(desc));
+        json_object_array_add(evs, e);
+    }
+    json_object_object_add(b, "name", json_object_new_string(o->baseline));
+    json_object_object_add(b, "pcrs", pcrs);
+    json_object_object_add(b, "events", evs);
+    *ret = b;
+    return CTL_EXIT_OK;
+}
+
+static int ima_json(const ima_log *ima, json_object **ret)
+{
+    json_object *sec = json_object_new_object(), *allow = json_object_new_array(),
+                *seen = json_object_new_object();
+    for (size_t i = 0; i < ima->n_entries; i++) {
+        const ima_entry *e = &ima->entries[i];
+        const tpmalg *a = tpmalg_by_id(e->file_digest_alg);
+        char hex[2 * TPMALG_MAX_DIGEST + 1], s[2 * TPMALG_MAX_DIGEST + 16];
+        if (!a || e->file_digest_size != a->size)
+            continue;
+        hex_encode(e->file_digest, e->file_digest_size, hex);
+        snprintf(s, sizeof s, "%s:%s", a->name, hex);
+        if (json_object_object_get_ex(seen, s, NULL))
+            continue;
+        json_object_object_add(seen, s, NULL);
+        json_object_array_add(allow, json_object_new_string(s));
+    }
+    json_object_put(seen);
+    json_object *ign = json_object_new_array();
+    /* boot_aggregate hashes PCRs 0-9: it changes with every firmware or kernel
+     * update the baselines already judge. */
+    json_object_array_add(ign, json_object_new_string("^boot_aggregate$"));
+    json_object_object_add(sec, "allow", allow);
+    json_object_object_add(sec, "ignore_paths", ign);
+    *ret = sec;
+    return CTL_EXIT_OK;
+}
+
+/* Builds, validates and writes the policy document. */
+static int emit_document(const doc_opts *o, json_object *baseline, json_object *ima)
+{
+    json_object *doc = json_object_new_object(), *gate = json_object_new_array(),
+                *bl = json_object_new_array();
+    json_object_object_add(doc, "name", json_object_new_string(o->name));
+    json_object_object_add(doc, "version", json_object_new_int64(o->version));
+    json_object_object_add(doc, "mode", json_object_new_string(o->mode));
+    json_object_object_add(doc, "pcr_bank", json_object_new_string("sha256"));
+    for (unsigned i = 0; i < PCR_COUNT; i++)
+        if (o->gate & (1u << i))
+            json_object_array_add(gate, json_object_new_int((int)i));
+    json_object_object_add(doc, "gate_pcrs", gate);
+    json_object_array_add(bl, baseline);
+    json_object_object_add(doc, "baselines", bl);
+    if (ima)
+        json_object_object_add(doc, "ima", ima);
+    if (o->not_after)
+        json_object_object_add(doc, "not_after", json_object_new_string(o->not_after));
+
+    _cleanup_(policy_freep) policy *p = NULL;
+    bg_err err = {{0}};
+    int r = policy_from_json(doc, &p, &err);
+    if (r < 0) {
+        json_object_put(doc);
+        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME,
+                         "the captured policy does not validate: %s", bg_err_msg(&err));
+    }
+    _cleanup_(freep) char *text = NULL;
+    if (asprintf(&text, "%s\n",
+                 json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+        text = NULL;
+    json_object_put(doc);
+    if (!text)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    return ctl_policy_write_output(o->out, text);
+}
+
+static int check_doc_opts(const char *cmd, doc_opts *o, bool have_ima)
+{
+    static char defname[POLICY_MAX_NAME + 32];
+    if (!o->name)
+        return ctl_usage_error(cmd, "--name is required");
+    if (!o->version)
+        return ctl_usage_error(cmd, "--version is required");
+    if (strcmp(o->mode, "enforce") && strcmp(o->mode, "audit"))
+        return ctl_usage_error(cmd, "--mode: enforce or audit");
+    if (!o->gate_set)
+        o->gate = POLICY_DEFAULT_GATE_MASK | (have_ima ? 1u << IMA_PCR : 0);
+    if ((o->gate & (1u << IMA_PCR)) && !have_ima)
+        return ctl_usage_error(cmd, "PCR 10 is gated only with --ima");
+    if (!o->baseline) {
+        snprintf(defname, sizeof defname, "%s-v%lld", o->name, (long long)o->version);
+        o->baseline = defname;
+    }
+    return CTL_EXIT_OK;
+}
+
+enum {
+    OPT_NAME = 0x100,
+    OPT_VERSION,
+    OPT_MODE,
+    OPT_PCRS,
+    OPT_BASELINE,
+    OPT_NOT_AFTER,
+    OPT_OUT,
+};
+
+#define DOC_OPTIONS                                                                                \
+    {"name", required_argument, NULL, OPT_NAME},                                                   \
+        {"version", required_argument, NULL, OPT_VERSION},                                         \
+        {"mode", required_argument, NULL, OPT_MODE}, {"pcrs", required_argument, NULL, OPT_PCRS},  \
+        {"baseline", required_argument, NULL, OPT_BASELINE},                                       \
+        {"not-after", required_argument, NULL, OPT_NOT_AFTER},                                     \
+        {"out", required_argument, NULL, OPT_OUT},                                                 \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+
+/* Returns -1 when c is not a document option, else a CTL_EXIT_* code. */
+static int doc_option(const char *cmd, int c, doc_opts *o)
+{
+    bg_err err = {{0}};
+    switch (c) {
+    case OPT_NAME:
+        o->name = optarg;
+        return CTL_EXIT_OK;
+    case OPT_VERSION:
+        return parse_version(cmd, optarg, &o->version);
+    case OPT_MODE:
+        o->mode = optarg;
+        return CTL_EXIT_OK;
+    case OPT_PCRS:
+        if (policy_parse_pcr_list(optarg, &o->gate, &err) < 0)
+            return ctl_usage_error(cmd, "--pcrs: %s", bg_err_msg(&err));
+        o->gate_set = true;
+        return CTL_EXIT_OK;
+    case OPT_BASELINE:
+        o->baseline = optarg;
+        return CTL_EXIT_OK;
+    case OPT_NOT_AFTER:
+        o->not_after = optarg;
+        return CTL_EXIT_OK;
+    case OPT_OUT:
+        o->out = optarg;
+        return CTL_EXIT_OK;
+    }
+    return -1;
+}
+
+int ctl_policy_capture(int argc, char **argv)
+{
+    static const struct option opts[] = {DOC_OPTIONS,
+                                         {"eventlog", required_argument, NULL, 'e'},
+                                         {"ima", required_argument, NULL, 'i'},
+                                         {}};
+    const char *log_path = NULL, *ima_path = NULL;
+    doc_opts o = {.mode = "enforce"};
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if ((r = doc_option("policy capture", c, &o)) >= 0) {
+            if (r != CTL_EXIT_OK)
+                return r;
+            continue;
+        }
+        switch (c) {
+        case 'e':
+            log_path = optarg;
+            break;
+        case 'i':
+            ima_path = optarg;
+            break;
+        case 'h':
+            puts("Usage: bootgatectl policy capture --eventlog LOG [--ima IMA] --name N\n"
+                 "         --version V [--mode enforce|audit] [--pcrs LIST] [--baseline NAME]\n"
+                 "         [--not-after YYYY-MM-DDTHH:MM:SSZ] [--out FILE]\n"
+                 "Makes an exact baseline from a reference machine's logs: the replayed sha256\n"
+                 "values of the gated PCRs (default 0-9,11; 10 only with --ima) and the\n"
+                 "events behind them. With --ima, every file digest of the IMA log is allowed\n"
+                 "(boot_aggregate ignored). The output (default stdout) is unsigned.");
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy capture", "bad option");
+        }
+    }
+    if (optind != argc)
+        return ctl_usage_error("policy capture", "unexpected argument '%s'", argv[optind]);
+    if (!log_path)
+        return ctl_usage_error("policy capture", "--eventlog is required");
+    if ((r = check_doc_opts("policy capture", &o, ima_path)) != CTL_EXIT_OK)
+        return r;
+
+    _cleanup_(eventlog_freep) eventlog *log = NULL;
+    _cleanup_(ima_log_freep) ima_log *ima = NULL;
+    if ((r = ctl_policy_load_eventlog(log_path, &log)) != CTL_EXIT_OK)
+        return r;
+    if (ima_path && (r = ctl_policy_load_ima(ima_path, &ima)) != CTL_EXIT_OK)
+        return r;
+    json_object *b = NULL, *ij = NULL;
+    if ((r = baseline_json(log, &o, &b)) != CTL_EXIT_OK)
+        return r;
+    if (ima && (r = ima_json(ima, &ij)) != CTL_EXIT_OK) {
+        json_object_put(b);
+        return r;
+    }
+    return emit_document(&o, b, ij);
+}
+
+/* predict ---------------------------------------------------------------- */
+
+static int file_sha256(const char *path, uint8_t out[32])
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size;
+    bg_err err = {{0}};
+    if (read_file(path, 1u << 30, &buf, &size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (EVP_Digest(buf, size, out, NULL, EVP_sha256(), NULL) != 1)
+        return ctl_error(CTL_EXIT_RUNTIME, "sha256 failed");
+    return CTL_EXIT_OK;
+}
+
+/* Linux EFI stub (drivers/firmware/efi/libstub/efi-stub-helper.c,
+ * efi_measure_tagged_event): the command line is measured as the
+ * LOADED_IMAGE LoadOptions bytes, which a boot loader passes as UTF-16LE with
+ * a terminating NUL. Non-ASCII command lines are refused rather than guessed. */
+static int cmdline_sha256(const char *cmdline, uint8_t out[32])
+{
+    size_t n = strlen(cmdline);
+    if (n > 65536)
+        return ctl_usage_error("policy predict", "--cmdline too long");
+    _cleanup_(freep) uint8_t *u = calloc(n + 1, 2);
+    if (!u)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)cmdline[i] >= 0x80)
+            return ctl_usage_error("policy predict", "--cmdline: ASCII only");
+        u[2 * i] = (uint8_t)cmdline[i];
+    }
+    if (EVP_Digest(u, 2 * (n + 1), out, NULL, EVP_sha256(), NULL) != 1)
+        return ctl_error(CTL_EXIT_RUNTIME, "sha256 failed");
+    return CTL_EXIT_OK;
+}
+
+static eventlog_digest *sha256_slot(eventlog_event *ev)
+{
+    return (eventlog_digest *)eventlog_event_digest(ev, TPMALG_SHA256);
+}
+
+/* The last event matching pcr/type (and description substring when given). */
+static eventlog_event *find_last(eventlog *log, uint32_t pcr, uint32_t type, const char *desc)
+{
+    char d[256];
+    for (size_t i = log->n_events; i-- > 0;) {
+        eventlog_event *ev = &log->events[i];
+        if (ev->pcr != pcr || ev->type != type)
+            continue;
+        if (desc) {
+            eventlog_event_describe(ev, d, sizeof d);
+            if (!strstr(d, desc))
+                continue;
+        }
+        return ev;
+    }
+    return NULL;
+}
+
+static int substitute(eventlog *log, uint32_t pcr, uint32_t type, const char *desc,
+                      const uint8_t digest[32], const char *what)
+{
+    eventlog_event *ev = find_last(log, pcr, type, desc);
+    eventlog_digest *d = ev ? sha256_slot(ev) : NULL;
+    char tb[16];
+    const char *tn = eventlog_type_name(type);
+    if (!tn)
+        snprintf(tb, sizeof tb, "0x%08x", type), tn = tb;
+    if (!d || d->size != 32)
+        return ctl_error(CTL_EXIT_FAIL,
+                         "%s: the reference log has no PCR %u %s%s%s%s event with a sha256 "
+                         "digest to substitute",
+                         what, pcr, tn, desc ? " \"" : "", desc ? desc : "", desc ? "\"" : "");
+    memcpy(d->bytes, digest, 32);
+    return CTL_EXIT_OK;
+}
+
+int ctl_policy_predict(int argc, char **argv)
+{
+    static const struct option opts[] = {DOC_OPTIONS,
+                                         {"reference", required_argument, NULL, 'r'},
+                                         {"kernel", required_argument, NULL, 'k'},
+                                         {"kernel-digest", required_argument, NULL, 'K'},
+                                         {"uki", required_argument, NULL, 'u'},
+                                         {"initrd", required_argument, NULL, 'i'},
+                                         {"cmdline", required_argument, NULL, 'c'},
+                                         {}};
+    const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
+               *cmdline = NULL;
+    doc_opts o = {.mode = "enforce"};
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if ((r = doc_option("policy predict", c, &o)) >= 0) {
+            if (r != CTL_EXIT_OK)
+                return r;
+            continue;
+        }
+        switch (c) {
+        case 'r':
+            ref = optarg;
+            break;
+        case 'k':
+            kernel = optarg;
+            break;
+        case 'K':
+            kernel_digest = optarg;
+            break;
+        case 'u':
+            uki = optarg;
+            break;
+        case 'i':
+            initrd = optarg;
+            break;
+        case 'c':
+            cmdline = optarg;
+            break;
+        case 'h':
+            puts("Usage: bootgatectl policy predict --reference LOG --name N --version V\n"
+                 "         [--kernel FILE | --kernel-digest HEX | --uki FILE] [--initrd FILE]\n"
+                 "         [--cmdline STR] [--mode M] [--pcrs LIST] [--baseline NAME]\n"
+                 "         [--not-after TIME] [--out FILE]\n"
+                 "Predicts the baseline of a new image before it boots: takes a reference\n"
+                 "log of the current image and substitutes the digests that change:\n"
+                 "  --kernel/--uki     PE Authenticode SHA-256 of the last PCR 4\n"
+                 "                     EV_EFI_BOOT_SERVICES_APPLICATION (the OS loader)\n"
+                 "  --initrd           PCR 9 EV_EVENT_TAG \"Linux initrd\" (Linux EFI stub)\n"
+                 "  --cmdline          PCR 9 EV_EVENT_TAG \"LOADED_IMAGE::LoadOptions\"\n"
+                 "                     (UTF-16LE with terminating NUL)\n"
+                 "then replays the log. The reference must contain the events to substitute.");
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy predict", "bad option");
+        }
+    }
+    if (optind != argc)
+        return ctl_usage_error("policy predict", "unexpected argument '%s'", argv[optind]);
+    if (!ref)
+        return ctl_usage_error("policy predict", "--reference is required");
+    if (!!kernel + !!kernel_digest + !!uki > 1)
+        return ctl_usage_error("policy predict", "give one of --kernel, --kernel-digest, --uki");
+    if ((r = check_doc_opts("policy predict", &o, false)) != CTL_EXIT_OK)
+        return r;
+
+    _cleanup_(eventlog_freep) eventlog *log = NULL;
+    if ((r = ctl_policy_load_eventlog(ref, &log)) != CTL_EXIT_OK)
+        return r;
+    uint8_t d[32];
+    bg_err err = {{0}};
+    if (kernel || uki) {
+        const char *path = kernel ? kernel : uki;
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t size;
+        if (read_file(path, AUTHENTICODE_MAX_SIZE, &buf, &size, &err) < 0)
+            return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+        if (authenticode_digest(buf, size, TPMALG_SHA256, d, sizeof d, &err) < 0)
+            return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
+    } else if (kernel_digest && hex_decode_exact(kernel_digest, d, sizeof d, &err) < 0)
+        return ctl_usage_error("policy predict", "--kernel-digest: 64 hex digits");
+    if ((kernel || uki || kernel_digest) &&
+        (r = substitute(log, 4, EV_EFI_BOOT_SERVICES_APPLICATION, NULL, d, "--kernel")) !=
+            CTL_EXIT_OK)
+        return r;
+    if (initrd) {
+        if ((r = file_sha256(initrd, d)) != CTL_EXIT_OK)
+            return r;
+        if ((r = substitute(log, 9, EV_EVENT_TAG, "Linux initrd", d, "--initrd")) != CTL_EXIT_OK)
+            return r;
+    }
+    if (cmdline) {
+        if ((r = cmdline_sha256(cmdline, d)) != CTL_EXIT_OK)
+            return r;
+        if ((r = substitute(log, 9, EV_EVENT_TAG, "LOADED_IMAGE::LoadOptions", d, "--cmdline")) !=
+            CTL_EXIT_OK)
+            return r;
+    }
+    /* The other banks' digests of substituted events are now stale; only the
+     * sha256 bank is replayed and used. */
+    json_object *b = NULL;
+    if ((r = baseline_json(log, &o, &b)) != CTL_EXIT_OK)
+        return r;
+    return emit_document(&o, b, NULL);
+}
+
+/* explain ---------------------------------------------------------------- */
+
+static int parse_utc(const char *s, time_t *ret)
+{
+    struct tm tm = {0};
+    char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -EINVAL;
+    *ret = timegm(&tm);
+    return 0;
+}
+
+int ctl_policy_explain(int argc, char **argv)
+{
+    static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
+                                         {"eventlog", required_argument, NULL, 'e'},
+                                         {"ima", required_argument, NULL, 'i'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {}};
+    const char *ppath = NULL, *lpath = NULL, *ipath = NULL;
+    time_t now = time(NULL);
+    bool json = false;
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+        switch (c) {
+        case 'p':
+            ppath = optarg;
+            break;
+        case 'e':
+            lpath = optarg;
+            break;
+        case 'i':
+            ipath = optarg;
+            break;
+        case 'a':
+            if (parse_utc(optarg, &now) < 0)
+                return ctl_usage_error("policy explain", "--at: YYYY-MM-DDTHH:MM:SSZ");
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            puts("Usage: bootgatectl policy explain --policy P --eventlog LOG [--ima IMA]\n"
+                 "         [--at TIME] [--json]\n"
+                 "Evaluates a boot's logs offline against a policy, the way bootgated does,\n"
+                 "taking the replayed log as the quoted PCRs. Prints the verdict and, on a\n"
+                 "denial, what differs from the closest baseline. Exit 0 pass, 1 deny\n"
+                 "(also when audit mode would release).");
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy explain", "bad option");
+        }
+    if (optind != argc)
+        return ctl_usage_error("policy explain", "unexpected argument '%s'", argv[optind]);
+    if (!ppath || !lpath)
+        return ctl_usage_error("policy explain", "--policy and --eventlog are required");
+
+    _cleanup_(policy_freep) policy *p = NULL;
+    _cleanup_(eventlog_freep) eventlog *log = NULL;
+    _cleanup_(ima_log_freep) ima_log *ima = NULL;
+    bg_err err = {{0}};
+    if ((r = policy_load(ppath, &p, &err)) < 0)
+        return ctl_error(r == -EINVAL ? CTL_EXIT_FAIL : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if ((r = ctl_policy_load_eventlog(lpath, &log)) != CTL_EXIT_OK)
+        return r;
+    if (ipath && (r = ctl_policy_load_ima(ipath, &ima)) != CTL_EXIT_OK)
+        return r;
+
+    /* Offline there is no quote: the replayed log stands in for it. */
+    pcr_bank quoted;
+    if (eventlog_replay(log, TPMALG_SHA256, &quoted, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", lpath, bg_err_msg(&err));
+    memset(quoted.pcr[IMA_PCR], 0, sizeof quoted.pcr[IMA_PCR]);
+    if (ima && ima_replay(ima, &quoted, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", ipath, bg_err_msg(&err));
+
+    policy_result res;
+    if (policy_evaluate(p, &quoted, log, ima, now, &res, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (json) {
+        json_object *o = policy_result_to_json(&res);
+        json_object_object_add(o, "policy", json_object_new_string(p->name));
+        json_object_object_add(o, "version", json_object_new_int64((int64_t)p->version));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+    } else {
+        _cleanup_(freep) char *s = policy_result_summary(&res);
+        printf("policy %s v%llu (%s): ", p->name, (unsigned long long)p->version,
+               policy_mode_name(p->mode));
+        fputs(s ? s : "(out of memory)\n", stdout);
+        if (res.explanation && res.explanation->n_events > 12)
+            puts("  (use --json for every difference)");
+    }
+    r = res.verdict == POLICY_PASS ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    policy_result_done(&res);
+    return r;
+}

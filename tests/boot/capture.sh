@@ -1,0 +1,104 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Real measured boots in QEMU (TCG) with swtpm, captured as test data.
+#
+#   tests/boot/capture.sh [-o OUTDIR] [CASE...]
+#
+# CASEs (default: all):
+#   ovmf-uki      OVMF (UEFI) boots a UKI (systemd-stub) from a GPT ESP; the stub
+#                 measures its sections into PCR 11; IMA tcb + a runtime policy
+#                 (ima-ng, ima-sig for exec, ima-buf for the kernel_version
+#                 critical data).
+#   seabios-kernel SeaBIOS with -kernel/-initrd; IMA with the ima-sig template.
+# Each case writes OUTDIR/<case>/ (default tests/data/captures/<case>/):
+#   eventlog.bin (binary_bios_measurements), ima.bin (binary_runtime_measurements),
+#   pcrs-<bank>.json ({"0":"hex",...,"23":"hex"} as the guest's TPM reported them),
+#   cmdline, uname-r, README (how it was made), boot-seconds.
+set -euo pipefail
+BG_NAME=capture
+. "$(dirname "$0")/lib/boot.sh"
+
+OUT=${BOOTGATE_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/data/captures
+while getopts o: opt; do
+    case $opt in
+    o) OUT=$OPTARG ;;
+    *) echo "usage: $0 [-o OUTDIR] [CASE...]" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+CASES=("$@")
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(ovmf-uki seabios-kernel)
+
+bg_need_cmd swtpm qemu-system-x86_64 objcopy mkfs.fat mcopy sfdisk cpio jq
+bg_workdir
+bg_kernel
+
+# The initramfs is the same for every case: the capture scenario plus the files
+# it makes IMA measure.
+stage=$BG_WORK/initramfs
+bg_initramfs_new "$stage"
+bg_initramfs_add_file "$stage" "$BG_LIB/guest/capture-scenario.sh" /scenario.sh
+bg_initramfs_add_file "$stage" "$BG_LIB/guest/ima-policy" /etc/bootgate/ima-policy
+bg_initramfs_add_file "$stage" "$BG_LIB/guest/hello.sh" /etc/bootgate/hello.sh 0755
+printf 'bootgate capture, measured file %s\n' one two >"$stage/etc/bootgate/measure-1"
+printf 'a second measured file\n' >"$stage/etc/bootgate/measure-2"
+bg_initramfs_pack "$stage" "$BG_WORK/initrd.img"
+
+CONSOLE="console=ttyS0,115200 panic=-1 quiet"
+
+# pcrs_json BANK < "bank index hex" lines -> {"0":"hex",...}
+pcrs_json() {
+    awk -v b="$1" '$1 == b { printf "%s\"%s\":\"%s\"", n++ ? "," : "{", $2, tolower($3) }
+                   END { if (n) print "}" }' | jq . 2>/dev/null ||
+        return 1
+}
+
+run_case() {
+    local c=$1 dir=$OUT/$1 cmdline how t bank
+    case $c in
+    ovmf-uki)
+        cmdline="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+        bg_uki_build "$BG_WORK/$c.efi" "$BG_KERNEL" "$BG_WORK/initrd.img" "$cmdline"
+        bg_esp_build "$BG_WORK/$c.disk" "$BG_WORK/$c.efi"
+        bg_swtpm_start "$BG_WORK/$c.tpm"
+        bg_qemu_start "$c" --ovmf "$BG_WORK/$c.disk" --tpm
+        how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm, UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as \\EFI\\BOOT\\BOOTX64.EFI on a GPT ESP"
+        ;;
+    seabios-kernel)
+        cmdline="$CONSOLE ima_policy=tcb ima_template=ima-sig ima_hash=sha256 bootgate.ima_policy=file"
+        bg_swtpm_start "$BG_WORK/$c.tpm"
+        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/initrd.img" \
+            --append "$cmdline" --tpm
+        how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm, -kernel/-initrd"
+        ;;
+    *) bg_die "unknown case $c" ;;
+    esac
+    bg_qemu_wait_marker "$c" 'BOOTGATE-MARKER: capture-done'
+    bg_qemu_wait_exit "$c"
+    t=$BG_ELAPSED
+    bg_swtpm_stop
+    mkdir -p "$dir"
+    bg_qemu_fetch "$c" eventlog "$dir/eventlog.bin"
+    bg_qemu_fetch "$c" ima "$dir/ima.bin"
+    bg_qemu_fetch "$c" cmdline "$dir/cmdline"
+    bg_qemu_fetch "$c" uname-r "$dir/uname-r"
+    bg_qemu_fetch "$c" pcrs "$BG_WORK/$c.pcrs"
+    bg_qemu_fetch "$c" pcrs-after "$BG_WORK/$c.pcrs-after"
+    cmp -s "$BG_WORK/$c.pcrs" "$BG_WORK/$c.pcrs-after" ||
+        bg_qemu_fail "$c" "PCRs moved while the logs were read (something was measured)"
+    rm -f "$dir"/pcrs-*.json
+    for bank in sha1 sha256 sha384 sha512; do
+        grep -q "^$bank " "$BG_WORK/$c.pcrs" || continue
+        pcrs_json "$bank" <"$BG_WORK/$c.pcrs" >"$dir/pcrs-$bank.json" ||
+            bg_qemu_fail "$c" "bad PCR dump"
+    done
+    [[ -s $dir/pcrs-sha256.json ]] || bg_qemu_fail "$c" "no sha256 PCR bank in the guest"
+    echo "$t" >"$dir/boot-seconds"
+    printf '%s: %s; kernel %s (Debian), busybox initramfs, tests/boot/capture.sh %s, %s.\n' \
+        "$c" "$how" "$(cat "$dir/uname-r")" "$c" "$(date -u +%Y-%m-%d)" >"$dir/README"
+    bg_log "$c: captured into $dir (boot to power-off ${t}s)"
+}
+
+for c in "${CASES[@]}"; do
+    run_case "$c"
+done

@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Guest scenario for tests/boot/capture.sh: make IMA measure a few files, then send
+# the firmware event log, the IMA log and every PCR of every active bank to the host.
+#
+# The kernel command line turns IMA on (ima_policy=..., ima_template=...). With
+# bootgate.ima_policy=file the scenario replaces the boot policy (once; the kernel
+# has no CONFIG_IMA_WRITE_POLICY) with /etc/bootgate/ima-policy, which measures reads
+# and executions on the initramfs (tcb excludes ramfs/tmpfs, so it measures nothing
+# here) and excludes the pseudo file systems the dump reads, so nothing is measured
+# while PCRs and logs are read.
+SEC=/sys/kernel/security
+
+if [ "$(bg_cmdline_arg bootgate.ima_policy)" = file ]; then
+    cat /etc/bootgate/ima-policy >$SEC/ima/policy || bg_marker "ima-policy-write-failed"
+fi
+# Things for IMA to measure: file reads (FILE_CHECK) and a script run (BPRM_CHECK).
+for f in /etc/bootgate/measure-*; do
+    cat "$f" >/dev/null
+done
+/etc/bootgate/hello.sh >/dev/null
+
+bg_emit cmdline /proc/cmdline
+bg_emit uname-r /proc/sys/kernel/osrelease
+if [ -r $SEC/tpm0/binary_bios_measurements ]; then
+    bg_emit eventlog $SEC/tpm0/binary_bios_measurements
+fi
+pcrs() {
+    local b i
+    for b in sha1 sha256 sha384 sha512; do
+        [ -d /sys/class/tpm/tpm0/pcr-$b ] || continue
+        for i in $(seq 0 23); do
+            echo "$b $i $(cat /sys/class/tpm/tpm0/pcr-$b/$i)"
+        done
+    done
+}
+bg_emit_text pcrs "$(pcrs)"
+if [ -r $SEC/ima/binary_runtime_measurements ]; then
+    bg_emit ima $SEC/ima/binary_runtime_measurements
+fi
+# PCR 10 again: if anything was measured while the logs were read, the host sees
+# the mismatch and rejects the capture instead of storing an inconsistent one.
+bg_emit_text pcrs-after "$(pcrs)"
+bg_emit_text dmesg-tpm "$(dmesg | grep -i -E 'tpm|ima' | head -n 40)"
+bg_marker "capture-done"

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Checks that a capture (eventlog.bin, ima.bin, pcrs-<bank>.json as written by
+# tests/boot/capture.sh) is self-consistent: the logs replay to the PCRs the
+# guest's TPM reported. Needs common.sh; used by tests/integration and tests/boot.
+#
+#   bg_check_capture_tpm2 DIR
+#       independent replay with tpm2_eventlog (tpm2-tools) of the firmware log:
+#       every PCR it computes (sha1 and sha256; 10 is IMA's) equals the reported one
+#   bg_check_capture_bootgate DIR
+#       `$BOOTGATECTL eventlog replay --json --ima ima.bin eventlog.bin`: sha1 and
+#       sha256 must be present, include PCR 10 and every PCR tpm2_eventlog computes,
+#       and equal the reported PCRs. Other banks (sha384, sha512) must match except
+#       PCR 10: a kernel without that hash built in (Debian: CONFIG_CRYPTO_SHA512=m,
+#       "ima: Can not allocate sha384") extends those banks with the SHA-1 template
+#       digest zero-padded (ima_calc_field_array_hash), which the log cannot show.
+#   bg_check_capture_tamper DIR
+#       bad cases: a changed IMA record or a dropped firmware event must not replay
+#       to the reported PCRs (bootgatectl either fails or prints other values)
+# Each prints one line per check and returns non-zero on the first failure.
+
+# _bg_tpm2_pcrs LOG BANK: "index hex" lines from tpm2_eventlog's computed PCRs.
+_bg_tpm2_pcrs() {
+    tpm2_eventlog "$1" 2>/dev/null | awk -v b="$2" '
+        /^pcrs:/ { p = 1; next }
+        p && /^  [a-z0-9_]+:$/ { bank = substr($1, 1, length($1) - 1); next }
+        p && bank == b && $2 == ":" { h = tolower($3); sub(/^0x/, "", h); print $1, h }'
+}
+
+# _bg_reported DIR BANK PCR: the PCR value the guest reported ("" if none).
+_bg_reported() { jq -r --arg p "$3" '.[$p] // empty' "$1/pcrs-$2.json" 2>/dev/null; }
+
+bg_check_capture_tpm2() {
+    local dir=$1 bank idx hex want n
+    for bank in sha1 sha256; do
+        n=0
+        while read -r idx hex; do
+            want=$(_bg_reported "$dir" "$bank" "$idx")
+            if [[ $hex != "$want" ]]; then
+                bg_log "$dir: tpm2_eventlog $bank PCR $idx = $hex, TPM reported ${want:-nothing}"
+                return 1
+            fi
+            n=$((n + 1))
+        done < <(_bg_tpm2_pcrs "$dir/eventlog.bin" "$bank")
+        if ((n < 8)); then
+            bg_log "$dir: tpm2_eventlog computed only $n $bank PCRs"
+            return 1
+        fi
+        bg_log "ok: $(basename "$dir") tpm2_eventlog $bank: $n PCRs match"
+    done
+}
+
+bg_check_capture_bootgate() {
+    local dir=$1 out bank idx want got n tpm2_pcrs
+    out=$("$BOOTGATECTL" eventlog replay --json --ima "$dir/ima.bin" "$dir/eventlog.bin") || {
+        bg_log "$dir: bootgatectl eventlog replay failed"
+        return 1
+    }
+    for bank in sha1 sha256; do
+        jq -e --arg b "$bank" '.[$b]["10"]' <<<"$out" >/dev/null || {
+            bg_log "$dir: replay has no $bank PCR 10"
+            return 1
+        }
+        tpm2_pcrs=$(_bg_tpm2_pcrs "$dir/eventlog.bin" "$bank" | awk '{ print $1 }')
+        for idx in $tpm2_pcrs; do
+            jq -e --arg b "$bank" --arg i "$idx" '.[$b][$i]' <<<"$out" >/dev/null || {
+                bg_log "$dir: replay has no $bank PCR $idx (tpm2_eventlog has)"
+                return 1
+            }
+        done
+    done
+    for bank in $(jq -r 'keys[]' <<<"$out"); do
+        [[ -f $dir/pcrs-$bank.json ]] || continue
+        n=0
+        while read -r idx got; do
+            if [[ $idx == 10 && $bank != sha1 && $bank != sha256 ]]; then
+                continue
+            fi
+            want=$(_bg_reported "$dir" "$bank" "$idx")
+            if [[ $got != "$want" ]]; then
+                bg_log "$dir: bootgatectl $bank PCR $idx = $got, TPM reported ${want:-nothing}"
+                return 1
+            fi
+            n=$((n + 1))
+        done < <(jq -r --arg b "$bank" '.[$b] | to_entries[] | "\(.key) \(.value)"' <<<"$out")
+        bg_log "ok: $(basename "$dir") bootgatectl replay $bank: $n PCRs match"
+    done
+}
+
+# _bg_replay_matches DIR EVENTLOG IMA: true if bootgatectl's sha256 replay of
+# these logs equals every reported sha256 PCR it prints.
+_bg_replay_matches() {
+    local out
+    out=$("$BOOTGATECTL" eventlog replay --json --bank sha256 --ima "$3" "$2" 2>/dev/null) ||
+        return 1
+    jq -e --slurpfile r "$1/pcrs-sha256.json" \
+        '.sha256 | to_entries | all(.value == $r[0][.key])' <<<"$out" >/dev/null
+}
+
+bg_check_capture_tamper() {
+    local dir=$1 tmp
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/bootgate-tamper.XXXXXX") || return 1
+    # The reference: unchanged copies must match (else the checks below prove nothing).
+    cp "$dir/eventlog.bin" "$dir/ima.bin" "$tmp/"
+    if ! _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
+        bg_log "$dir: unchanged copies do not replay"
+        rm -rf "$tmp"
+        return 1
+    fi
+    # IMA: a different file name in a record's template data (same length, so the
+    # log still parses; capture-scenario.sh always runs hello.sh).
+    LC_ALL=C sed 's|/etc/bootgate/hello\.sh|/etc/bootgate/hellO.sh|' "$dir/ima.bin" >"$tmp/ima.bin"
+    if cmp -s "$dir/ima.bin" "$tmp/ima.bin"; then
+        bg_log "$dir: no hello.sh record in the IMA log"
+        rm -rf "$tmp"
+        return 1
+    fi
+    if _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
+        bg_log "$dir: a changed IMA log still replays to the reported PCRs"
+        rm -rf "$tmp"
+        return 1
+    fi
+    # Firmware log: change the sha256 digest of the last measured event.
+    cp "$dir/ima.bin" "$tmp/ima.bin"
+    _bg_flip_last_digest "$dir/eventlog.bin" "$tmp/eventlog.bin" || {
+        bg_log "$dir: no sha256 digest found to change"
+        rm -rf "$tmp"
+        return 1
+    }
+    if _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
+        bg_log "$dir: a log with a changed digest still replays to the reported PCRs"
+        rm -rf "$tmp"
+        return 1
+    fi
+    rm -rf "$tmp"
+    bg_log "ok: $(basename "$dir") changed IMA record and changed event digest do not match"
+}
+
+# _bg_flip_last_digest IN OUT: copy IN to OUT with the first byte of the last
+# event's sha256 digest (as tpm2_eventlog prints it) inverted.
+_bg_flip_last_digest() {
+    local in=$1 out=$2 digest hex pos byte
+    digest=$(tpm2_eventlog "$in" 2>/dev/null | awk '
+        /AlgorithmId: sha256/ { want = 1; next }
+        want && /Digest:/ { gsub(/"/, "", $2); d = $2; want = 0 }
+        /^pcrs:/ { exit }
+        END { print tolower(d) }')
+    [[ ${#digest} == 64 ]] || return 1
+    hex=$(od -An -v -tx1 "$in" | tr -d " \\n")
+    # The digest's last occurrence on a byte boundary.
+    pos=$(awk -v h="$hex" -v d="$digest" 'BEGIN {
+        for (i = length(h) - length(d) + 1; i > 0; i--)
+            if ((i % 2) == 1 && substr(h, i, length(d)) == d) { print (i - 1) / 2; exit }
+    }')
+    [[ -n $pos ]] || return 1
+    cp "$in" "$out"
+    byte=$(od -An -tx1 -j "$pos" -N 1 "$in" | tr -d " \\n")
+    printf "\\x$(printf '%02x' $((0x$byte ^ 0xff)))" |
+        dd of="$out" bs=1 seek="$pos" conv=notrunc status=none
+}

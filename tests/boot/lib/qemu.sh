@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# One QEMU VM at a time, under TCG (KVM cannot run OVMF on the CI machine).
+#
+#   bg_qemu_start NAME [options] [-- extra qemu args]
+#       --ovmf DISK       UEFI boot (OVMF, fresh vars copy) from DISK (bg_esp_build)
+#       --seabios         legacy BIOS (QEMU's default firmware)
+#       --kernel K --initrd I --append CMDLINE   direct kernel boot (SeaBIOS)
+#       --disk IMG        extra virtio disk (raw, read-write), repeatable
+#       --net             virtio-net, user networking (the host is 10.0.2.2)
+#       --tpm             attach the swtpm from bg_swtpm_start
+#       --mem MB          default 512 (BG_QEMU_MEM)
+#       --timeout SEC     hard limit for the whole VM, default 300 (BG_QEMU_TIMEOUT)
+#     Console (ttyS0) -> $BG_WORK/NAME.console.log; data port (ttyS1) ->
+#     $BG_WORK/NAME.data.log. Sets BG_QEMU_PID, BG_QEMU_T0.
+#   bg_qemu_wait_marker NAME REGEX [TIMEOUT]
+#       wait until a console line matches REGEX (grep -E); on timeout or VM exit
+#       keeps the logs as artifacts and fails. Sets BG_ELAPSED (seconds since
+#       bg_qemu_start, e.g. 14.2).
+#   bg_qemu_type NAME TEXT       type TEXT + newline on the serial console
+#   bg_qemu_wait_exit NAME [TIMEOUT]
+#       wait for the VM to power off (sets BG_ELAPSED); fails (keeping artifacts) on
+#       timeout or if QEMU exits non-zero
+#   bg_qemu_fetch NAME BLOCK OUT decode the guest's bg_emit BLOCK into OUT
+#   bg_qemu_fail NAME MSG        keep console/data/swtpm logs as artifacts, then die
+#   bg_qemu_stop                 kill the VM now
+
+BG_OVMF_CODE=${BG_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+BG_OVMF_VARS=${BG_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+
+bg_qemu_start() {
+    local name=$1 fw=seabios esp= kernel= initrd= append= net=0 tpm=0
+    local mem=${BG_QEMU_MEM:-512} timeout=${BG_QEMU_TIMEOUT:-300}
+    local args=() disks=() d i=0
+    shift
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --ovmf) fw=ovmf esp=$2; shift ;;
+        --seabios) fw=seabios ;;
+        --kernel) kernel=$2; shift ;;
+        --initrd) initrd=$2; shift ;;
+        --append) append=$2; shift ;;
+        --disk) disks+=("$2"); shift ;;
+        --net) net=1 ;;
+        --tpm) tpm=1 ;;
+        --mem) mem=$2; shift ;;
+        --timeout) timeout=$2; shift ;;
+        --) shift; break ;;
+        *) bg_die "bg_qemu_start: unknown option $1" ;;
+        esac
+        shift
+    done
+    [[ -n ${BG_WORK:-} ]] || bg_workdir
+    BG_QEMU_NAME=$name
+    local con=$BG_WORK/$name.console data=$BG_WORK/$name.data.log
+    rm -f "$con.in" "$con.out" "$con.log" "$data"
+    mkfifo "$con.in" "$con.out" || bg_die "mkfifo"
+    : >"$con.log"
+    : >"$data"
+    # Keep the input fifo open read-write so typing never blocks and QEMU never
+    # sees EOF; drain the output fifo (the log is QEMU's own logfile).
+    exec {BG_QEMU_INFD}<>"$con.in"
+    cat "$con.out" >/dev/null &
+    BG_QEMU_DRAIN=$!
+
+    args=(-accel tcg -m "$mem" -smp 1 -nodefaults -display none -no-reboot
+        -chardev "pipe,id=con,path=$con,logfile=$con.log"
+        -serial chardev:con -serial "file:$data")
+    if [[ $fw == ovmf ]]; then
+        [[ -r $BG_OVMF_CODE ]] || bg_skip "no $BG_OVMF_CODE (ovmf)"
+        cp "$BG_OVMF_VARS" "$BG_WORK/$name.vars.fd" || bg_die "copy OVMF vars"
+        args+=(-machine q35
+            -drive "if=pflash,format=raw,unit=0,readonly=on,file=$BG_OVMF_CODE"
+            -drive "if=pflash,format=raw,unit=1,file=$BG_WORK/$name.vars.fd"
+            -drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
+            -device virtio-blk-pci,drive=esp,bootindex=0)
+    else
+        args+=(-machine pc)
+    fi
+    [[ -z $kernel ]] || args+=(-kernel "$kernel")
+    [[ -z $initrd ]] || args+=(-initrd "$initrd")
+    [[ -z $append ]] || args+=(-append "$append")
+    for d in "${disks[@]}"; do
+        args+=(-drive "if=none,id=disk$i,format=raw,file=$d" -device "virtio-blk-pci,drive=disk$i")
+        i=$((i + 1))
+    done
+    # romfile= : no iPXE option ROM, so the firmware never tries a network boot.
+    ((net)) && args+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile=)
+    if ((tpm)); then
+        [[ -n ${BG_SWTPM_SOCK:-} ]] || bg_die "bg_qemu_start --tpm without bg_swtpm_start"
+        mapfile -t -O ${#args[@]} args < <(bg_swtpm_qemu_args)
+    fi
+    args+=("$@")
+    printf '%q ' qemu-system-x86_64 "${args[@]}" >"$BG_WORK/$name.cmd"
+    BG_QEMU_T0=$(bg_now)
+    timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" 2>"$BG_WORK/$name.qemu.err" &
+    BG_QEMU_PID=$!
+    bg_on_exit "bg_qemu_stop"
+}
+
+bg_qemu_stop() {
+    if [[ -n ${BG_QEMU_PID:-} ]]; then
+        kill "$BG_QEMU_PID" 2>/dev/null || true
+        wait "$BG_QEMU_PID" 2>/dev/null || true
+        BG_QEMU_PID=
+    fi
+    if [[ -n ${BG_QEMU_DRAIN:-} ]]; then
+        kill "$BG_QEMU_DRAIN" 2>/dev/null || true
+        wait "$BG_QEMU_DRAIN" 2>/dev/null || true
+        BG_QEMU_DRAIN=
+    fi
+    if [[ -n ${BG_QEMU_INFD:-} ]]; then
+        exec {BG_QEMU_INFD}>&-
+        BG_QEMU_INFD=
+    fi
+    return 0
+}
+
+bg_qemu_fail() {
+    local name=$1
+    shift
+    bg_artifact "$BG_WORK/$name.console.log" "$BG_WORK/$name.data.log" \
+        "$BG_WORK/$name.qemu.err" "$BG_WORK/$name.cmd" ${BG_SWTPM_DIR:+"$BG_SWTPM_DIR/swtpm.log"}
+    bg_log "--- last console lines ($name) ---"
+    tail -n 30 "$BG_WORK/$name.console.log" | tr -d '\r' >&2
+    bg_die "$*"
+}
+
+_bg_elapsed() { BG_ELAPSED=$(awk -v a="$1" -v b="$(bg_now)" 'BEGIN { printf "%.1f\n", b - a }'); }
+
+bg_qemu_wait_marker() {
+    local name=$1 re=$2 limit=${3:-${BG_QEMU_TIMEOUT:-300}} start
+    start=$(bg_now)
+    while :; do
+        if tr -d '\r' <"$BG_WORK/$name.console.log" | grep -Eq -- "$re"; then
+            _bg_elapsed "$BG_QEMU_T0"
+            return 0
+        fi
+        if ! kill -0 "$BG_QEMU_PID" 2>/dev/null; then
+            bg_log "VM $name exited before '$re'"
+            bg_qemu_fail "$name" "no '$re' on the console of $name" || return 1
+        fi
+        if awk -v a="$start" -v b="$(bg_now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
+            bg_qemu_fail "$name" "timeout (${limit}s) waiting for '$re' on $name" || return 1
+        fi
+        sleep 0.2
+    done
+}
+
+bg_qemu_type() {
+    printf '%s\r' "$2" >&"$BG_QEMU_INFD" || bg_die "typing on the console of $1"
+}
+
+bg_qemu_wait_exit() {
+    local name=$1 limit=${2:-${BG_QEMU_TIMEOUT:-300}} i rc
+    for ((i = 0; i < limit * 5; i++)); do
+        if ! kill -0 "$BG_QEMU_PID" 2>/dev/null; then
+            wait "$BG_QEMU_PID"
+            rc=$?
+            BG_QEMU_PID=
+            bg_qemu_stop
+            [[ $rc == 0 ]] || bg_qemu_fail "$name" "QEMU exited with $rc"
+            _bg_elapsed "$BG_QEMU_T0"
+            return 0
+        fi
+        sleep 0.2
+    done
+    bg_qemu_fail "$name" "timeout (${limit}s) waiting for $name to power off"
+}
+
+bg_qemu_fetch() {
+    local name=$1 block=$2 out=$3
+    tr -d '\r' <"$BG_WORK/$name.data.log" |
+        awk -v b="$block" '$0 == "BOOTGATE-END " b { f = 0; ok = 1 }
+                           f { print }
+                           $0 == "BOOTGATE-BEGIN " b { f = 1 }
+                           END { exit !ok }' | base64 -d >"$out" ||
+        bg_qemu_fail "$name" "no complete data block '$block' from $name"
+}

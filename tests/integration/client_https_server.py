@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A tiny HTTPS server for client_http.test.sh: answers every POST with a JSON
+# body (or a body of --big bytes) and logs each request line to stdout.
+import http.server, ssl, sys, json
+
+cert, key, port_file, big = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(n)
+        out = (b"x" * big) if big else json.dumps({"echo": body.decode()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+        print("POST", self.path, flush=True)
+    def log_message(self, *a):
+        pass
+
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
