@@ -80,15 +80,21 @@ start_swtpm() {
     echo "swtpm did not start"; cat "$WORK/swtpm.log"; exit 1
 }
 
+# swtpm has three transient object slots: tpm2-tools leave loaded contexts behind
+tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
+
 # The node's identity with tpm2-tools, as DESIGN §1 step 2 describes it.
 make_node_keys() {
     local d=$WORK/node
     mkdir -p "$d"
     tpm2_createek -c "$d/ek.ctx" -G rsa -u "$d/ek.pub" >/dev/null
+    tpmflush
     tpm2_createprimary -C e -G ecc256:ecdsa-sha256:null -g sha256 \
         -a 'restricted|sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth' \
         -c "$d/ak.ctx" >/dev/null
+    tpmflush
     tpm2_readpublic -c "$d/ak.ctx" -o "$d/ak.pub" -n "$d/ak.name" >/dev/null
+    tpmflush
     # EK fingerprint as the server computes it: SHA-256 of TPMT_PUBLIC
     EK_FPR=$(tail -c +3 "$d/ek.pub" | sha256sum | cut -d' ' -f1)
     NODE_ID=${EK_FPR:0:32}
