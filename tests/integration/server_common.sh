@@ -99,3 +99,15 @@ make_node_keys() {
     EK_FPR=$(tail -c +3 "$d/ek.pub" | sha256sum | cut -d' ' -f1)
     NODE_ID=${EK_FPR:0:32}
 }
+
+# activate ID_OBJECT_B64 SECRET_B64 OUT [EK_CTX]: TPM2_ActivateCredential with the AK and the
+# EK under PolicySecret(endorsement), as the node does (DESIGN §1 step 4).
+activate() { # ID_OBJECT_B64 SECRET_B64 OUT
+    { printf '\xba\xdc\xc0\xde\x00\x00\x00\x01'; echo "$1" | base64 -d; echo "$2" | base64 -d; } >"$WORK/node/cred.bin"
+    tpm2_startauthsession --policy-session -S "$WORK/node/s.ctx" >/dev/null
+    tpm2_policysecret -S "$WORK/node/s.ctx" -c e >/dev/null
+    tpm2_activatecredential -c "$WORK/node/ak.ctx" -C "${4:-$WORK/node/ek.ctx}" -i "$WORK/node/cred.bin" -o "$3" \
+        -P "session:$WORK/node/s.ctx" >/dev/null 2>"$WORK/node/activate.err" || true
+    tpm2_flushcontext "$WORK/node/s.ctx" >/dev/null
+    tpmflush
+}

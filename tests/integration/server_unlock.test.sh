@@ -41,15 +41,6 @@ PY
 while read -r e; do tpm2_pcrextend "$e"; done <"$N/extend.txt"
 
 # --- helpers acting as the node -------------------------------------------
-activate() { # ID_OBJECT_B64 SECRET_B64 OUT
-    { printf '\xba\xdc\xc0\xde\x00\x00\x00\x01'; echo "$1" | base64 -d; echo "$2" | base64 -d; } >"$N/cred.bin"
-    tpm2_startauthsession --policy-session -S "$N/s.ctx" >/dev/null
-    tpm2_policysecret -S "$N/s.ctx" -c e >/dev/null
-    tpm2_activatecredential -c "$N/ak.ctx" -C "$N/ek.ctx" -i "$N/cred.bin" -o "$3" \
-        -P "session:$N/s.ctx" >/dev/null 2>"$N/activate.err" || true
-    tpm2_flushcontext "$N/s.ctx" >/dev/null
-    tpmflush
-}
 challenge() { # [NODE_ID] -> NONCE (base64)
     jq -n --arg id "${1:-$NODE_ID}" '{node_id:$id}' >"$WORK/ch.json"
     api POST /v1/challenge "$WORK/ch.json" >/dev/null
