@@ -163,11 +163,14 @@ static int put_policy(srv_req *r, void *arg)
     return store_policy_put(r->srv->store, arg);
 }
 
-/* body {"policy": "<the signed JSON text, exactly as signed>", "signature": "<b64 Ed25519>"} */
+/* body {"policy": <policy JSON object, or its text>, "signature": "<base64 Ed25519>"}; the
+ * signature is over the canonical form (policy.h), so formatting does not matter. */
 void srv_handle_admin_policy_upload(srv_req *r)
 {
     _cleanup_(json_object_putp) json_object *body = NULL;
     json_object *pj = NULL, *sj = NULL, *det, *o;
+    _cleanup_(freep) char *canonical = NULL;
+    _cleanup_(freep) char *sig = NULL;
     store_policy p = {0};
     int64_t seq = 0;
     bg_err err = {0};
@@ -176,17 +179,17 @@ void srv_handle_admin_policy_upload(srv_req *r)
     if (proto_parse_body(r->body, r->body_size, &body, &err) < 0)
         return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     if (!json_object_object_get_ex(body, "policy", &pj) ||
-        !json_object_is_type(pj, json_type_string) ||
+        !(json_object_is_type(pj, json_type_string) || json_object_is_type(pj, json_type_object)) ||
         !json_object_object_get_ex(body, "signature", &sj) ||
         !json_object_is_type(sj, json_type_string))
         return srv_reply_error(r, 400, "bad_request",
-                               "policy (signed JSON text) and signature (base64) are required");
-    if (evidence_policy_check_upload(r->srv->cfg.policy_signers_dir, json_object_get_string(pj),
-                                     json_object_get_string(sj), p.name, sizeof(p.name), &p.version,
-                                     p.signer, sizeof(p.signer), &err) < 0)
+                               "policy (JSON object or text) and signature (base64) are required");
+    if (evidence_policy_check_upload(r->srv->cfg.policy_signers_dir, pj, json_object_get_string(sj),
+                                     &canonical, &sig, p.name, sizeof(p.name), &p.version, p.signer,
+                                     sizeof(p.signer), &err) < 0)
         return srv_reply_error(r, 400, "policy_rejected", bg_err_msg(&err));
-    p.json = (char *)json_object_get_string(pj);
-    p.signature = (char *)json_object_get_string(sj);
+    p.json = canonical;
+    p.signature = sig;
     det = json_object_new_object();
     json_object_object_add(det, "name", json_object_new_string(p.name));
     json_object_object_add(det, "version", json_object_new_int64(p.version));

@@ -29,7 +29,6 @@ void srv_config_defaults(srv_config *c)
     c->max_body = 16u << 20;
     c->max_headers = 16u << 10;
     c->request_timeout = 30;
-    c->max_connections = 1024;
     c->tls12 = false;
 }
 
@@ -124,7 +123,6 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         UINTKEY(max_body, 1024, 64u << 20)
         UINTKEY(max_headers, 1024, 1u << 20)
         UINTKEY(request_timeout, 1, 600)
-        UINTKEY(max_connections, 1, 1000000)
         else if (!strcmp(k, "tls12"))
         {
             if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))

@@ -32,7 +32,6 @@ typedef struct srv_config {
     size_t max_body;          /* bytes */
     size_t max_headers;       /* bytes */
     unsigned request_timeout; /* seconds */
-    unsigned max_connections; /* per worker */
     bool tls12;               /* also accept TLS 1.2 with AEAD suites */
 } srv_config;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -13,19 +14,13 @@
 #include <openssl/x509v3.h>
 
 #include "cleanup.h"
-#include "cursor.h"
-#include "eventlog.h"
-#include "ima.h"
+#include "credential.h"
+#include "explain.h"
+#include "policy.h"
+#include "quote.h"
+#include "secmem.h"
+#include "tpmpub.h"
 #include "util.h"
-
-/* The event-log library arrives from a parallel branch; until it is linked
- * these are NULL and replay fails closed. */
-#pragma weak eventlog_parse
-#pragma weak eventlog_free
-#pragma weak eventlog_replay
-#pragma weak ima_parse
-#pragma weak ima_log_free
-#pragma weak ima_replay
 
 void evidence_explanation_done(evidence_explanation *e)
 {
@@ -50,57 +45,82 @@ int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
     return 0;
 }
 
-/* TPM2B_PUBLIC = size(u16 BE) | TPMT_PUBLIC (TPM 2.0 Part 2, 12.2.5) */
-static int tpm2b_contents(const uint8_t *buf, size_t size, const uint8_t **ret, size_t *ret_size,
-                          bg_err *err)
+/* The server takes TPM public areas only as TPM2B_PUBLIC (the wire format):
+ * PEM has no attributes, and one accepted form keeps fingerprints stable. */
+static int parse_tpm_public(const uint8_t *buf, size_t size, const char *what, tpmpub **ret,
+                            bg_err *err)
 {
-    cursor c = cursor_init(buf, size);
-    uint16_t n;
-    int r = cursor_u16be(&c, &n, "TPM2B_PUBLIC.size", err);
+    _cleanup_(tpmpub_freep) tpmpub *pub = NULL;
+    bg_err sub = {0};
+    int r = tpmpub_parse(buf, size, &pub, &sub);
     if (r < 0)
-        return r;
-    if (n == 0 || n != cursor_left(&c))
-        return bg_err_set(err, -EBADMSG, "TPM2B_PUBLIC: size %u but %zu bytes follow", n,
-                          cursor_left(&c));
-    return cursor_bytes(&c, n, ret, "TPMT_PUBLIC", err) < 0 ? -EBADMSG : (*ret_size = n, 0);
+        return bg_err_set(err, r, "%s: %s", what, bg_err_msg(&sub));
+    if (pub->format != TPMPUB_FORMAT_TPM2B_PUBLIC)
+        return bg_err_set(err, -EBADMSG, "%s: must be a TPM2B_PUBLIC", what);
+    *ret = TAKE_PTR(pub);
+    return 0;
 }
 
 int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg_err *err)
 {
-    const uint8_t *p;
-    size_t n;
     uint8_t md[32];
     unsigned mdlen = 0;
-    int r = tpm2b_contents(ek_pub, size, &p, &n, err);
-    if (r < 0)
-        return r;
-    if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1)
+    /* TPM2B_PUBLIC = size(u16) | TPMT_PUBLIC; the fingerprint covers the
+     * TPMT_PUBLIC, i.e. `tail -c +3 ek.pub | sha256sum` */
+    if (size < 3 || (size_t)(ek_pub[0] << 8 | ek_pub[1]) != size - 2)
+        return bg_err_set(err, -EBADMSG, "EK public: not a TPM2B_PUBLIC");
+    if (EVP_Digest(ek_pub + 2, size - 2, md, &mdlen, EVP_sha256(), NULL) != 1)
         return bg_err_set(err, -EIO, "SHA-256 failed");
     hex_encode(md, sizeof(md), ret);
     return 0;
 }
 
-/* TODO(quote merge): replace with tpmpub_parse + tpmpub_check_ak_attributes +
- * tpmpub_name from src/lib/tpmpub.h. Until then every AK is refused. */
 int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
                       size_t *ret_name_size, const char **ret_verdict, bg_err *err)
 {
-    *ret_verdict = "ak_unsupported";
-    return bg_err_set(err, -EOPNOTSUPP, "AK parsing is not built in");
+    _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
+    char reason[200] = "";
+    tpmpub_ak_check c;
+    int r;
+
+    *ret_verdict = "ak_malformed";
+    r = parse_tpm_public(ak_pub, size, "AK public", &ak, err);
+    if (r < 0)
+        return r;
+    /* DESIGN §1 c: exactly the restricted signing attributes */
+    c = tpmpub_check_ak(ak, reason, sizeof(reason));
+    if (c != TPMPUB_AK_OK) {
+        *ret_verdict = "ak_refused";
+        return bg_err_set(err, -EPERM, "AK refused (%s): %s", tpmpub_ak_check_name(c), reason);
+    }
+    if (ak->name_size == 0 || ak->name_size > name_max)
+        return bg_err_set(err, -EBADMSG, "AK has no usable name");
+    memcpy(ret_name, ak->name, ak->name_size);
+    *ret_name_size = ak->name_size;
+    *ret_verdict = "ok";
+    return 0;
 }
 
-/* TODO(quote merge): tpmpub_parse */
 int evidence_ek_check(const uint8_t *ek_pub, size_t size, bg_err *err)
 {
-    const uint8_t *p;
-    size_t n;
-    return tpm2b_contents(ek_pub, size, &p, &n, err);
+    _cleanup_(tpmpub_freep) tpmpub *ek = NULL;
+    int r = parse_tpm_public(ek_pub, size, "EK public", &ek, err);
+    if (r < 0)
+        return r;
+    /* an EK decrypts and is restricted (TCG EK Credential Profile 2.3) */
+    if (!(ek->public.objectAttributes & TPMA_OBJECT_DECRYPT) ||
+        !(ek->public.objectAttributes & TPMA_OBJECT_RESTRICTED) ||
+        !(ek->public.objectAttributes & TPMA_OBJECT_FIXEDTPM))
+        return bg_err_set(err, -EBADMSG,
+                          "EK public: not a restricted decryption key fixed to its TPM");
+    return 0;
 }
 
 int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_size,
                            const uint8_t *ek_pub, size_t ek_pub_size, char *ret_subject,
                            size_t subject_size, bg_err *err)
 {
+    _cleanup_(tpmpub_freep) tpmpub *ek = NULL;
     const uint8_t *p = cert;
     X509 *x = NULL;
     X509_STORE_CTX *ctx = NULL;
@@ -108,9 +128,14 @@ int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_siz
 
     if (!cas)
         return bg_err_set(err, -EPERM, "no EK CA bundle configured");
+    r = parse_tpm_public(ek_pub, ek_pub_size, "EK public", &ek, err);
+    if (r < 0)
+        return r;
     if (cert_size > INT32_MAX || !(x = d2i_X509(NULL, &p, (long)cert_size)) ||
-        p != cert + cert_size)
-        return X509_free(x), bg_err_set(err, -EBADMSG, "EK certificate is not one DER X.509");
+        p != cert + cert_size) {
+        X509_free(x);
+        return bg_err_set(err, -EBADMSG, "EK certificate is not one DER X.509 certificate");
+    }
     ctx = X509_STORE_CTX_new();
     if (!ctx) {
         X509_free(x);
@@ -118,35 +143,87 @@ int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_siz
     }
     X509_NAME_oneline(X509_get_subject_name(x), ret_subject, (int)subject_size);
     X509_STORE_CTX_init(ctx, cas, x, NULL);
-    /* EK certificates carry TPM-specific critical extensions (TCG EK
-     * Credential Profile 3.2: subjectAltName directoryName with TPM
-     * manufacturer attributes, which OpenSSL understands; some vendors mark
-     * others critical). The chain and signatures are what matters here. */
+    /* EK certificates carry TPM-specific extensions (TCG EK Credential
+     * Profile 3.2: subjectAltName with TPM manufacturer attributes,
+     * subjectDirectoryAttributes) that some vendors mark critical. The
+     * chain, signatures and validity are what is checked here. */
     X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_IGNORE_CRITICAL);
     if (X509_verify_cert(ctx) != 1) {
         r = bg_err_set(err, -EPERM, "EK certificate does not chain to the EK CA bundle: %s",
                        X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
         goto out;
     }
-    /* TODO(quote merge): compare the certificate's public key with ek_pub
-     * (tpmpub_to_evp). Until then a verified chain is not enough. */
-    r = bg_err_set(err, -EPERM, "EK certificate key match is not built in");
+    /* the certificate must certify this EK, not some other TPM's */
+    if (EVP_PKEY_eq(X509_get0_pubkey(x), ek->pkey) != 1) {
+        r = bg_err_set(err, -EPERM, "EK certificate is for another key");
+        goto out;
+    }
+    r = 0;
 out:
     X509_STORE_CTX_free(ctx);
     X509_free(x);
     return r;
 }
 
-/* TODO(quote merge): quote_verify from src/lib/quote.h. */
+/* quote verdicts as server verdict names (static: metrics keep the pointer) */
+static const char *const quote_verdicts[_QUOTE_VERDICT_MAX] = {
+    [QUOTE_VALID] = "ok",
+    [QUOTE_AK_REFUSED] = "ak_refused",
+    [QUOTE_SIGNATURE_MALFORMED] = "signature_malformed",
+    [QUOTE_SIGNATURE_SCHEME] = "signature_scheme",
+    [QUOTE_BAD_SIGNATURE] = "bad_signature",
+    [QUOTE_ATTEST_MALFORMED] = "attest_malformed",
+    [QUOTE_BAD_MAGIC] = "attest_bad_magic",
+    [QUOTE_BAD_TYPE] = "attest_bad_type",
+    [QUOTE_NONCE_MISSING] = "quote_nonce_missing",
+    [QUOTE_NONCE_MISMATCH] = "quote_nonce_mismatch",
+    [QUOTE_PCR_SELECTION_MISMATCH] = "pcr_selection_mismatch",
+    [QUOTE_PCR_VALUES_MISSING] = "pcr_values_missing",
+    [QUOTE_PCR_DIGEST_MISMATCH] = "pcr_digest_mismatch",
+};
+
 int evidence_quote_verify(const uint8_t *ak_pub, size_t ak_pub_size, const proto_unlock_req *req,
                           const char **ret_verdict, bg_err *err)
 {
-    *ret_verdict = "quote_unsupported";
-    return bg_err_set(err, -EOPNOTSUPP, "quote verification is not built in");
+    _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
+    quote_selection required;
+    quote_result res;
+    quote_evidence ev = {0};
+    int r;
+
+    *ret_verdict = "ak_malformed";
+    r = parse_tpm_public(ak_pub, ak_pub_size, "AK public", &ak, err);
+    if (r < 0)
+        return r;
+    *ret_verdict = "internal";
+    r = quote_selection_parse("sha256:0-11", &required, err);
+    if (r < 0)
+        return r;
+    ev.ak = ak;
+    ev.attest = req->attest.data;
+    ev.attest_size = req->attest.size;
+    ev.sig = req->signature.data;
+    ev.sig_size = req->signature.size;
+    ev.nonce = req->nonce;
+    ev.nonce_size = req->nonce_size;
+    ev.banks = &req->pcrs;
+    ev.n_banks = 1;
+    ev.required = &required;
+    r = quote_verify(&ev, &res, err);
+    if (r < 0)
+        return r;
+    if (res.verdict != QUOTE_VALID) {
+        *ret_verdict = (unsigned)res.verdict < _QUOTE_VERDICT_MAX && quote_verdicts[res.verdict]
+                           ? quote_verdicts[res.verdict]
+                           : "quote_invalid";
+        return bg_err_set(err, -EPERM, "%s", res.reason);
+    }
+    *ret_verdict = "ok";
+    return 0;
 }
 
-int evidence_logs_replay(const proto_unlock_req *req, const char **ret_verdict,
-                         evidence_explanation *expl, bg_err *err)
+int evidence_logs_replay(const proto_unlock_req *req, eventlog **ret_log, ima_log **ret_ima,
+                         const char **ret_verdict, evidence_explanation *expl, bg_err *err)
 {
     _cleanup_(eventlog_freep) eventlog *log = NULL;
     _cleanup_(ima_log_freep) ima_log *ima = NULL;
@@ -156,8 +233,6 @@ int evidence_logs_replay(const proto_unlock_req *req, const char **ret_verdict,
     int r;
 
     *ret_verdict = "eventlog_invalid";
-    if (!eventlog_parse || !eventlog_replay || !ima_parse || !ima_replay)
-        return bg_err_set(err, -EOPNOTSUPP, "event log replay is not built in");
     r = eventlog_parse(req->event_log.data, req->event_log.size, &log, &sub);
     if (r < 0)
         return bg_err_set(err, -EBADMSG, "event log: %s", bg_err_msg(&sub));
@@ -191,32 +266,151 @@ int evidence_logs_replay(const proto_unlock_req *req, const char **ret_verdict,
     if (!ok)
         return bg_err_set(err, -EBADMSG, "logs do not replay to the quoted PCRs");
     *ret_verdict = "ok";
+    *ret_log = TAKE_PTR(log);
+    *ret_ima = TAKE_PTR(ima);
     return 0;
 }
 
-/* TODO(policy merge): policy_parse + policy_evaluate + explain_denial from
- * src/lib/policy.h / explain.h. Fails closed until then. */
-int evidence_policy_evaluate(const store_policy *policy, const proto_unlock_req *req,
-                             bool *ret_pass, char *ret_mode, size_t mode_size,
-                             evidence_explanation *expl, bg_err *err)
+static int add_lines(evidence_explanation *expl, const char *text)
 {
-    *ret_pass = false;
-    snprintf(ret_mode, mode_size, "enforce");
-    return bg_err_set(err, -EOPNOTSUPP, "policy evaluation is not built in");
+    while (text && *text) {
+        size_t n = strcspn(text, "\n");
+        if (n > 0) {
+            int r = evidence_explain_add(expl, "%.*s", (int)n, text);
+            if (r < 0)
+                return r;
+        }
+        text += n;
+        if (*text == '\n')
+            text++;
+    }
+    return 0;
 }
 
-/* TODO(policy merge): policy_verify_signature against signers_dir. */
-int evidence_policy_check_upload(const char *signers_dir, const char *json, const char *sig_b64,
+int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored,
+                             const proto_unlock_req *req, const eventlog *log, const ima_log *ima,
+                             bool *ret_pass, char *ret_mode, size_t mode_size,
+                             const char **ret_verdict, json_object **ret_detail,
+                             evidence_explanation *expl, bg_err *err)
+{
+    _cleanup_(policy_freep) policy *p = NULL;
+    uint8_t sig[POLICY_SIG_SIZE];
+    policy_result res = {0};
+    bg_err sub = {0};
+    int r;
+
+    *ret_pass = false;
+    *ret_detail = NULL;
+    snprintf(ret_mode, mode_size, "enforce");
+    *ret_verdict = "policy_invalid";
+    r = policy_parse(stored->json, strlen(stored->json), &p, &sub);
+    if (r < 0)
+        return bg_err_set(err, r, "stored policy %s@%lld: %s", stored->name,
+                          (long long)stored->version, bg_err_msg(&sub));
+    r = policy_signature_decode((const uint8_t *)stored->signature, strlen(stored->signature), sig,
+                                &sub);
+    if (r >= 0)
+        r = policy_verify_canonical(p->canonical, p->canonical_size, sig, signers_dir, NULL, &sub);
+    if (r < 0)
+        return bg_err_set(err, -EPERM, "stored policy %s@%lld is not signed by a trusted key: %s",
+                          stored->name, (long long)stored->version, bg_err_msg(&sub));
+    if (p->ima && !ima) {
+        /* a policy with an ima section needs the IMA log; none means an empty one */
+        *ret_verdict = "imalog_missing";
+        return bg_err_set(err, -EBADMSG, "the policy gates IMA but the node sent no IMA log");
+    }
+    r = policy_evaluate(p, &req->pcrs, log, ima, time(NULL), &res, &sub);
+    if (r < 0) {
+        *ret_verdict = "internal";
+        return bg_err_set(err, r, "policy evaluation: %s", bg_err_msg(&sub));
+    }
+    snprintf(ret_mode, mode_size, "%s", policy_mode_name(res.mode));
+    *ret_detail = policy_result_to_json(&res);
+    switch (res.verdict) {
+    case POLICY_PASS:
+        *ret_verdict = "ok";
+        break;
+    case POLICY_FAIL:
+        *ret_verdict = "policy_denied";
+        break;
+    case POLICY_EXPIRED:
+        *ret_verdict = "policy_expired";
+        break;
+    case POLICY_EVIDENCE:
+        *ret_verdict = "eventlog_mismatch";
+        break;
+    }
+    if (res.verdict != POLICY_PASS) {
+        _cleanup_(freep) char *text = NULL;
+        (void)evidence_explain_add(expl, "%s", res.reason);
+        if (res.explanation && explanation_format(res.explanation, 40, &text) >= 0)
+            (void)add_lines(expl, text);
+    }
+    *ret_pass = res.release;
+    policy_result_done(&res);
+    return 0;
+}
+
+int evidence_policy_check_upload(const char *signers_dir, json_object *policy_json,
+                                 const char *sig_b64, char **ret_canonical, char **ret_sig_b64,
                                  char *ret_name, size_t name_size, int64_t *ret_version,
                                  char *ret_signer, size_t signer_size, bg_err *err)
 {
-    return bg_err_set(err, -EOPNOTSUPP, "policy signature verification is not built in");
+    _cleanup_(policy_freep) policy *p = NULL;
+    uint8_t sig[POLICY_SIG_SIZE];
+    policy_signer signer = {0};
+    char *canonical, *enc;
+    bg_err sub = {0};
+    int r;
+
+    if (json_object_is_type(policy_json, json_type_string))
+        r = policy_parse(json_object_get_string(policy_json),
+                         (size_t)json_object_get_string_len(policy_json), &p, &sub);
+    else
+        r = policy_from_json(policy_json, &p, &sub);
+    if (r < 0)
+        return bg_err_set(err, r, "policy: %s", bg_err_msg(&sub));
+    r = policy_signature_decode((const uint8_t *)sig_b64, strlen(sig_b64), sig, &sub);
+    if (r < 0)
+        return bg_err_set(err, r, "signature: %s", bg_err_msg(&sub));
+    r = policy_verify(p, sig, signers_dir, &signer, &sub);
+    if (r < 0)
+        return bg_err_set(err, -EPERM, "signature does not verify with any key in %s: %s",
+                          signers_dir, bg_err_msg(&sub));
+    if (p->version > INT64_MAX)
+        return bg_err_set(err, -EINVAL, "version too large");
+    canonical = strdup(p->canonical);
+    enc = policy_signature_encode(sig);
+    if (!canonical || !enc) {
+        free(canonical);
+        free(enc);
+        return -ENOMEM;
+    }
+    enc[strcspn(enc, "\n")] = '\0';
+    snprintf(ret_name, name_size, "%s", p->name);
+    snprintf(ret_signer, signer_size, "%s (%s)", signer.name, signer.fingerprint);
+    *ret_version = (int64_t)p->version;
+    *ret_canonical = canonical;
+    *ret_sig_b64 = enc;
+    return 0;
 }
 
-/* TODO(quote merge): credential_make from src/lib/credential.h. */
 int evidence_make_credential(const uint8_t *ek_pub, size_t ek_pub_size, const uint8_t *ak_name,
                              size_t ak_name_size, const uint8_t *secret, size_t secret_size,
                              proto_bytes *ret_blob, proto_bytes *ret_encrypted_secret, bg_err *err)
 {
-    return bg_err_set(err, -EOPNOTSUPP, "MakeCredential is not built in");
+    _cleanup_(tpmpub_freep) tpmpub *ek = NULL;
+    credential_blob blob;
+    bg_err sub = {0};
+    int r = parse_tpm_public(ek_pub, ek_pub_size, "EK public", &ek, err);
+    if (r < 0)
+        return r;
+    r = credential_make(ek, ak_name, ak_name_size, secret, secret_size, &blob, &sub);
+    if (r >= 0)
+        r = credential_marshal(&blob, &ret_blob->data, &ret_blob->size, &ret_encrypted_secret->data,
+                               &ret_encrypted_secret->size, &sub);
+    secmem_wipe(&blob, sizeof(blob));
+    if (r < 0)
+        return bg_err_set(err, r, "MakeCredential: %s", bg_err_msg(&sub));
+    return 0;
 }

@@ -13,6 +13,8 @@
 #include <openssl/x509.h>
 
 #include "bgerr.h"
+#include "eventlog.h"
+#include "ima.h"
 #include "proto.h"
 #include "store.h"
 
@@ -51,19 +53,28 @@ int evidence_quote_verify(const uint8_t *ak_pub, size_t ak_pub_size, const proto
                           const char **ret_verdict, bg_err *err);
 
 /* f: the event log (PCRs 0-9, 11) and IMA log (PCR 10) replay to the quoted
- * values. Mismatching PCRs are named in *expl. */
-int evidence_logs_replay(const proto_unlock_req *req, const char **ret_verdict,
-                         evidence_explanation *expl, bg_err *err);
+ * values. Mismatching PCRs are named in *expl. The parsed logs are returned
+ * for the policy evaluation (free with eventlog_free / ima_log_free; *ret_ima
+ * is NULL when the node sent no IMA log). */
+int evidence_logs_replay(const proto_unlock_req *req, eventlog **ret_log, ima_log **ret_ima,
+                         const char **ret_verdict, evidence_explanation *expl, bg_err *err);
 
-/* g: evaluates a stored signed policy against the evidence. *ret_pass, and
- * on failure the explanation. mode "audit" passes with the explanation kept. */
-int evidence_policy_evaluate(const store_policy *policy, const proto_unlock_req *req,
+/* g: verifies the stored policy's signature again (the database is not
+ * trusted to hold only signed policies), then evaluates it. *ret_pass is the
+ * release decision (audit mode passes with the explanation kept);
+ * *ret_verdict names the outcome, *ret_detail (JSON, may be NULL) is the
+ * full evaluation for the audit record. */
+int evidence_policy_evaluate(const char *signers_dir, const store_policy *policy,
+                             const proto_unlock_req *req, const eventlog *log, const ima_log *ima,
                              bool *ret_pass, char *ret_mode, size_t mode_size,
+                             const char **ret_verdict, json_object **ret_detail,
                              evidence_explanation *expl, bg_err *err);
 
-/* Verifies a policy document + detached signature against signers_dir at
- * upload; fills name/version/signer. */
-int evidence_policy_check_upload(const char *signers_dir, const char *json, const char *sig_b64,
+/* Parses and verifies a policy (JSON text or object) + base64 detached
+ * signature against signers_dir at upload. Returns the canonical JSON and
+ * the normalized signature (malloc'd), name, version and signer. */
+int evidence_policy_check_upload(const char *signers_dir, json_object *policy_json,
+                                 const char *sig_b64, char **ret_canonical, char **ret_sig_b64,
                                  char *ret_name, size_t name_size, int64_t *ret_version,
                                  char *ret_signer, size_t signer_size, bg_err *err);
 

@@ -217,6 +217,8 @@ static int step_done(store *s, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return 0;
+    if (getenv("BOOTGATE_DEBUG_SQL"))
+        fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(s->db));
     if (rc == SQLITE_CONSTRAINT)
         return -EEXIST;
     return -EIO;
@@ -251,8 +253,26 @@ int store_node_put(store *s, const store_node *n)
         r = -EEXIST;
         goto out;
     }
+    if (r >= 0) {
+        /* re-enrollment before activation/approval: start over, old keys included */
+        char sql[1200];
+        char *q = sqlite3_mprintf("%q", n->id);
+        if (!q) {
+            r = -ENOMEM;
+            goto out;
+        }
+        snprintf(sql, sizeof(sql),
+                 "DELETE FROM volumes WHERE node_id = '%s'; DELETE FROM nodes WHERE id = '%s';", q,
+                 q);
+        sqlite3_free(q);
+        r = exec(s, sql, NULL);
+        if (r < 0)
+            goto out;
+    }
+    /* plain INSERT: a duplicate EK fingerprint under another id is refused,
+     * never silently replaced */
     r = prep(s,
-             "INSERT OR REPLACE INTO nodes (id, hostname, grp, state, ek_fingerprint,"
+             "INSERT INTO nodes (id, hostname, grp, state, ek_fingerprint,"
              " ek_cert_verified, ek_cert_subject, ek_pub, ak_pub, ak_name, activation_hash,"
              " activation_expires, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
              &st);

@@ -102,6 +102,9 @@ void srv_handle_unlock(srv_req *r)
     _cleanup_(secmem_freep) uint8_t *seed = NULL;
     _cleanup_(secmem_freep) uint8_t *vkey = NULL;
     _cleanup_(freep) uint8_t *stored = NULL;
+    _cleanup_(eventlog_freep) eventlog *log = NULL;
+    _cleanup_(ima_log_freep) ima_log *ima = NULL;
+    _cleanup_(json_object_putp) json_object *policy_detail = NULL;
     store_node node;
     uint8_t ak_name[68];
     size_t ak_name_size = 0, stored_size = 0, vkey_size = 0;
@@ -153,7 +156,7 @@ void srv_handle_unlock(srv_req *r)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
 
     /* f. logs replay to the quoted PCRs: a failure of evidence, never of policy */
-    if (evidence_logs_replay(&req, &verdict, &expl, &err) < 0)
+    if (evidence_logs_replay(&req, &log, &ima, &verdict, &expl, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
 
     /* g. the active signed policy of the node's group */
@@ -163,12 +166,12 @@ void srv_handle_unlock(srv_req *r)
                     true);
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
-    if (evidence_policy_evaluate(&policy, &req, &pass, ok.policy_mode, sizeof(ok.policy_mode),
+    if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &policy, &req, log, ima, &pass,
+                                 ok.policy_mode, sizeof(ok.policy_mode), &verdict, &policy_detail,
                                  &expl, &err) < 0)
-        return deny(r, &req, "policy_error", &expl, bg_err_msg(&err), true);
+        return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
     if (!pass)
-        return deny(r, &req, "policy_denied", &expl, "boot state is not allowed by the policy",
-                    true);
+        return deny(r, &req, verdict, &expl, "boot state is not allowed by the policy", true);
 
     /* the volume key at rest */
     r0 = store_volume_get(r->srv->store, node.id, req.volume_uuid, &stored, &stored_size);
@@ -203,6 +206,8 @@ void srv_handle_unlock(srv_req *r)
         json_object_object_add(det, "policy_version", json_object_new_int64(policy.version));
         json_object_object_add(det, "mode", json_object_new_string(ok.policy_mode));
         json_object_object_add(det, "peer", json_object_new_string(r->peer));
+        if (policy_detail)
+            json_object_object_add(det, "evaluation", json_object_get(policy_detail));
         if (expl.n > 0) {
             json_object *lines = json_object_new_array();
             for (size_t i = 0; i < expl.n; i++)

@@ -1,0 +1,121 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bootgated's HTTP surface without a TPM: health, metrics, roles, nonce
+# checks, malformed input, limits, audit verify and tamper detection.
+source "$(dirname "$0")/server_common.sh"
+start_bootgated
+
+check "healthz" 200 "$(api GET /healthz)"
+check "readyz" 200 "$(api GET /readyz)"
+check "unknown path is 404" 404 "$(api GET /nope)"
+check "wrong method is 405" 405 "$(api GET /v1/unlock)"
+
+# --- roles -------------------------------------------------------------
+check "admin API without client certificate is 401" 401 "$(api GET /v1/admin/nodes)"
+check "admin can list nodes" 200 "$(api GET /v1/admin/nodes '' admin)"
+check "auditor can list nodes" 200 "$(api GET /v1/admin/nodes '' auditor)"
+check "enroller cannot list nodes" 403 "$(api GET /v1/admin/nodes '' enroller)"
+check "approver cannot read the audit log" 403 "$(api GET /v1/admin/audit '' approver)"
+echo '{}' >"$WORK/empty.json"
+check "auditor cannot revoke" 403 "$(api POST /v1/admin/nodes/abcd/revoke "$WORK/empty.json" auditor)"
+check "enroll without client certificate is 401" 401 "$(api POST /v1/enroll "$WORK/empty.json")"
+check "admin cannot enroll" 403 "$(api POST /v1/enroll "$WORK/empty.json" admin)"
+# a certificate from another CA does not even complete the handshake
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/OU=admin/CN=evil" \
+    -keyout "$WORK/evil.key" -out "$WORK/evil.crt" -days 1 2>/dev/null
+status=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$SRV/ca.crt" --cert "$WORK/evil.crt" \
+    --key "$WORK/evil.key" "$URL/v1/admin/nodes" 2>/dev/null || true)
+check "self-signed 'admin' certificate is refused" 000 "$status"
+
+# --- TLS ---------------------------------------------------------------
+if curl -sS -o /dev/null --tls-max 1.2 --cacert "$SRV/ca.crt" "$URL/healthz" 2>/dev/null; then
+    fail "TLS 1.2 refused by default"
+else
+    pass "TLS 1.2 refused by default"
+fi
+
+# --- challenge ---------------------------------------------------------
+echo '{"node_id":"0123456789abcdef0123456789abcdef"}' >"$WORK/ch.json"
+check "challenge" 200 "$(api POST /v1/challenge "$WORK/ch.json")"
+check "nonce is 32 bytes" 32 "$(jreply .nonce | base64 -d | wc -c)"
+NONCE=$(jreply .nonce)
+echo '{"node_id":5}' >"$WORK/bad.json"
+check "challenge with a numeric node_id is 400" 400 "$(api POST /v1/challenge "$WORK/bad.json")"
+
+# --- unlock: malformed input, then the nonce checks ----------------------
+unlock_body() { # NONCE NODE [extra jq filter]
+    jq -n --arg n "$1" --arg id "$2" '{node_id:$id, volume_uuid:"11111111-2222-3333-4444-555555555555",
+        nonce:$n, ak_public:"AAEC", attest:"AAEC", signature:"AAEC", pcr_bank:"sha256",
+        pcrs:({} | . as $o | reduce range(0;12) as $i ($o; .["\($i)"] = ("00" * 32))),
+        event_log:"AAEC"}' | jq "${3:-.}" >"$WORK/unlock.json"
+}
+N0=0123456789abcdef0123456789abcdef
+printf '{"node_id":' >"$WORK/trunc.json"
+check "truncated JSON is 400" 400 "$(api POST /v1/unlock "$WORK/trunc.json")"
+echo '[1,2]' >"$WORK/arr.json"
+check "JSON array body is 400" 400 "$(api POST /v1/unlock "$WORK/arr.json")"
+unlock_body "$NONCE" $N0 '.attest = "!!notbase64"'
+check "bad base64 is 400" 400 "$(api POST /v1/unlock "$WORK/unlock.json")"
+check "bad base64 names the field" attest "$(jreply .reason | grep -o attest | head -1)"
+unlock_body "$NONCE" $N0 '.pcrs["24"] = "00"'
+check "PCR index 24 is 400" 400 "$(api POST /v1/unlock "$WORK/unlock.json")"
+unlock_body "$NONCE" $N0 'del(.event_log)'
+check "missing event_log is 400" 400 "$(api POST /v1/unlock "$WORK/unlock.json")"
+head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' 'A' | sed 's/^/{"x":"/; s/$/"}/' >"$WORK/big.json"
+check "oversized body is 413" 413 "$(api POST /v1/unlock "$WORK/big.json")"
+
+unlock_body "" $N0 'del(.nonce)'
+check "missing nonce is denied" 403 "$(api POST /v1/unlock "$WORK/unlock.json")"
+check "missing nonce verdict" nonce_missing "$(jreply .verdict)"
+check "identity denials carry no break-glass code" "" "$(jreply .breakglass_code)"
+unlock_body "$(head -c 32 /dev/zero | base64)" $N0
+check "all-zero nonce is denied" nonce_malformed "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+unlock_body "$(head -c 16 /dev/urandom | base64)" $N0
+check "16-byte nonce is denied" nonce_malformed "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+unlock_body "$(head -c 32 /dev/urandom | base64)" $N0
+check "random (forged) nonce is denied" nonce_forged "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+unlock_body "$NONCE" fedcba9876543210fedcba9876543210
+check "nonce of another node is denied" nonce_forged "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+# flip one byte of the expiry: the MAC covers it
+FLIP=$(echo "$NONCE" | base64 -d | xxd -p -c 64 | sed 's/^\(.\{30\}\)\(..\)/\1ff/' | xxd -r -p | base64)
+unlock_body "$FLIP" $N0
+check "nonce with an edited expiry is denied" nonce_forged "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+unlock_body "$NONCE" $N0
+check "valid nonce, unknown node is denied" node_unknown "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+check "the same nonce again is denied as reused" nonce_reused "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+
+# --- metrics -----------------------------------------------------------
+api GET /metrics >/dev/null
+check "metrics count denials by verdict" 1 "$(grep -c '^bootgate_denials_total{reason="nonce_reused"} 1$' "$WORK/reply")"
+check "metrics count requests by route and status" 1 \
+    "$(grep -c '^bootgate_requests_total{route="/v1/admin/nodes",status="401"} 1$' "$WORK/reply")"
+check "metrics has a latency histogram" 1 "$(grep -c '^bootgate_request_seconds_bucket{le="+Inf"}' "$WORK/reply")"
+
+# --- admin commands ----------------------------------------------------
+check "node list via bootgatectl" 0 "$("$BOOTGATECTL" node list >/dev/null 2>&1; echo $?)"
+check "node show of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node show abcdef >/dev/null 2>&1; echo $?)"
+check "node revoke of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node revoke abcdef >/dev/null 2>&1; echo $?)"
+check "node approve needs --ek-fingerprint" 2 "$("$BOOTGATECTL" node approve abcdef >/dev/null 2>&1; echo $?)"
+check "audit list --json via the API" 0 "$("$BOOTGATECTL" audit list --json >"$WORK/audit.json" 2>&1; echo $?)"
+check "the denials are audit records" 8 "$(jq '[.[] | select(.action == "unlock_denied")] | length' "$WORK/audit.json")"
+check "audit verify (auditor role) passes" 0 "$("$BOOTGATECTL" audit verify --cert "$SRV/auditor.crt" --key "$SRV/auditor.key" >/dev/null 2>&1; echo $?)"
+check "audit verify with the enroller role is refused" 1 "$("$BOOTGATECTL" audit verify --cert "$SRV/enroller.crt" --key "$SRV/enroller.key" >/dev/null 2>&1; echo $?)"
+check "server-side verify agrees" true "$(api GET /v1/admin/audit/verify '' auditor >/dev/null; jreply .valid)"
+check "offline audit verify on the database passes" 0 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
+N=$("$BOOTGATECTL" audit export --db "$SRV/bootgate.db" | wc -l)
+check "audit export --since 3 skips 3 records" $((N - 3)) "$("$BOOTGATECTL" audit export --db "$SRV/bootgate.db" --since 3 | wc -l)"
+
+# --- tamper --------------------------------------------------------------
+if sqlite3 "$SRV/bootgate.db" "UPDATE audit SET actor='mallory' WHERE seq=2" 2>/dev/null; then
+    fail "the audit table refuses UPDATE"
+else
+    pass "the audit table refuses UPDATE"
+fi
+sqlite3 "$SRV/bootgate.db" "DROP TRIGGER audit_no_update; UPDATE audit SET details='{}' WHERE seq=3"
+out=$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" --json || true)
+check "offline verify detects the edited row" false "$(echo "$out" | jq -r .valid)"
+check "offline verify names the first bad record" 3 "$(echo "$out" | jq -r .first_bad_seq)"
+check "offline verify exits 1" 1 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
+check "verify through the server detects it too" 1 "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"
+
+finish

@@ -1,0 +1,218 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# End to end against a client bootgate did not write: swtpm + tpm2-tools act
+# as the node. Enroll -> activate -> approve -> policy -> challenge -> quote ->
+# unlock releases the right key (recovered with tpm2_activatecredential and
+# the DESIGN §1 unwrap), then the bad inputs of issue 3, one assertion each.
+source "$(dirname "$0")/server_common.sh"
+for t in swtpm tpm2_createek tpm2_quote tpm2_activatecredential tpm2_pcrextend python3; do
+    command -v "$t" >/dev/null || { echo "missing $t"; exit 1; }
+done
+start_bootgated
+start_swtpm
+make_node_keys
+N=$WORK/node
+VOL=6f1b2c3d-0000-4000-8000-00000000abcd
+head -c 64 /dev/urandom >"$N/volume.key"
+b64() { base64 -w0 "$1"; }
+
+# --- a synthetic crypto-agile event log, extended into the swtpm ----------
+# (TCG PC Client PFP 10.2.1 Spec ID Event03 header, then TCG_PCR_EVENT2
+# records with one sha256 digest each)
+python3 - "$N/eventlog.bin" "$N/extend.txt" <<'PY'
+import hashlib, struct, sys
+out, ext = sys.argv[1], sys.argv[2]
+spec = b"Spec ID Event03\0" + struct.pack("<IBBBBI", 0, 0, 2, 0, 2, 1) + struct.pack("<HH", 0x0B, 32) + b"\0"
+log = struct.pack("<II", 0, 3) + b"\0" * 20 + struct.pack("<I", len(spec)) + spec
+lines = []
+def ev(pcr, typ, data):
+    global log
+    d = hashlib.sha256(data).digest()
+    log += struct.pack("<IIIH", pcr, typ, 1, 0x0B) + d + struct.pack("<I", len(data)) + data
+    lines.append(f"{pcr}:sha256={d.hex()}")
+ev(0, 0x00000008, b"bootgate test firmware 1.0\0")           # EV_S_CRTM_VERSION
+ev(4, 0x80000003, b"\x01" * 40)                               # EV_EFI_BOOT_SERVICES_APPLICATION
+ev(9, 0x00000006, b"\x00" * 8 + b"Linux initrd")             # EV_EVENT_TAG
+for pcr in list(range(0, 10)) + [11]:
+    ev(pcr, 0x00000004, b"\0\0\0\0")                          # EV_SEPARATOR
+open(out, "wb").write(log)
+open(ext, "w").write("\n".join(lines) + "\n")
+PY
+while read -r e; do tpm2_pcrextend "$e"; done <"$N/extend.txt"
+
+# --- helpers acting as the node -------------------------------------------
+challenge() { # [NODE_ID] -> NONCE (base64)
+    jq -n --arg id "${1:-$NODE_ID}" '{node_id:$id}' >"$WORK/ch.json"
+    api POST /v1/challenge "$WORK/ch.json" >/dev/null
+    jreply .nonce
+}
+# quote NONCE_B64 [PCR-LIST] -> $N/attest.bin $N/sig.bin $N/pcrs.json
+quote() {
+    local sel=${2:-0,1,2,3,4,5,6,7,8,9,10,11}
+    tpm2_quote -c "$N/ak.ctx" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
+        -m "$N/attest.bin" -s "$N/sig.bin" -g sha256 >/dev/null
+    tpmflush
+    tpm2_pcrread "sha256:0,1,2,3,4,5,6,7,8,9,10,11" |
+        sed -n 's/^ *\([0-9]*\) *: 0x\([0-9A-Fa-f]*\)$/\1 \2/p' |
+        jq -Rn '[inputs | split(" ") | {(.[0]): (.[1] | ascii_downcase)}] | add' >"$N/pcrs.json"
+}
+# unlock_body NONCE_B64 [jq filter] -> $WORK/unlock.json
+unlock_body() {
+    jq -n --arg id "$NODE_ID" --arg vol "$VOL" --arg nonce "$1" --arg ak "$(b64 "$N/ak.pub")" \
+        --arg at "$(b64 "$N/attest.bin")" --arg sig "$(b64 "$N/sig.bin")" \
+        --arg log "$(b64 "${EVENTLOG:-$N/eventlog.bin}")" --slurpfile pcrs "$N/pcrs.json" \
+        '{node_id:$id, volume_uuid:$vol, nonce:$nonce, ak_public:$ak, attest:$at,
+          signature:$sig, pcr_bank:"sha256", pcrs:$pcrs[0], event_log:$log}' |
+        jq "${2:-.}" >"$WORK/unlock.json"
+}
+# try_unlock [jq filter on the body] -> HTTP status; reply in $WORK/reply
+try_unlock() {
+    local nonce
+    nonce=$(challenge)
+    quote "$nonce"
+    unlock_body "$nonce" "${1:-.}"
+    api POST /v1/unlock "$WORK/unlock.json"
+}
+
+# --- enrollment -------------------------------------------------------------
+jq -n --arg ek "$(b64 "$N/ek.pub")" --arg ak "$(b64 "$N/ak.pub")" --arg vol "$VOL" \
+    --arg key "$(b64 "$N/volume.key")" \
+    '{hostname:"node1", group:"web", ek_public:$ek, ak_public:$ak, volumes:[{uuid:$vol, key:$key}]}' \
+    >"$WORK/enroll.json"
+check "enroll without a client certificate is 401" 401 "$(api POST /v1/enroll "$WORK/enroll.json")"
+jq --arg ak "$(b64 "$N/ek.pub")" '.ak_public = $ak' "$WORK/enroll.json" >"$WORK/enroll-ekasak.json"
+check "enroll with the EK as AK is refused" 400 "$(api POST /v1/enroll "$WORK/enroll-ekasak.json" enroller)"
+check "enroll" 200 "$(api POST /v1/enroll "$WORK/enroll.json" enroller)"
+check "node id is derived from the EK" "$NODE_ID" "$(jreply .node_id)"
+check "EK fingerprint" "$EK_FPR" "$(jreply .ek_fingerprint)"
+check "state after enroll" activating "$(jreply .state)"
+ENR_BLOB=$(jreply .credential_blob)
+ENR_SECRET=$(jreply .encrypted_secret)
+
+check "unlock before activation is denied" node_not_activated "$(try_unlock >/dev/null; jreply .verdict)"
+
+jq -n --arg id "$NODE_ID" --arg s "$(head -c 32 /dev/urandom | base64 -w0)" '{node_id:$id, secret:$s}' >"$WORK/act.json"
+check "activation with a wrong secret is refused" 403 "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)"
+activate "$ENR_BLOB" "$ENR_SECRET" "$N/enroll-secret.bin"
+check "tpm2_activatecredential recovers the enrollment secret" 32 "$(stat -c %s "$N/enroll-secret.bin" 2>/dev/null || echo 0)"
+jq -n --arg id "$NODE_ID" --arg s "$(b64 "$N/enroll-secret.bin")" '{node_id:$id, secret:$s}' >"$WORK/act.json"
+check "activation" 200 "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)"
+check "no EK certificate: pending" pending "$(jreply .state)"
+check "activation is single use" 409 "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)"
+
+check "pending node is denied" node_pending "$(try_unlock >/dev/null; jreply .verdict)"
+check "approve with a wrong fingerprint fails" 1 \
+    "$("$BOOTGATECTL" node approve "$NODE_ID" --ek-fingerprint "$(printf '%064d' 0)" >/dev/null 2>&1; echo $?)"
+check "approve with the EK fingerprint" 0 \
+    "$("$BOOTGATECTL" node approve "$NODE_ID" --ek-fingerprint "$EK_FPR" >/dev/null 2>&1; echo $?)"
+check "node is active" active "$("$BOOTGATECTL" node show "$NODE_ID" --json | jq -r .state)"
+check "re-enrolling an active node is a conflict" 409 "$(api POST /v1/enroll "$WORK/enroll.json" enroller)"
+
+# --- policy -------------------------------------------------------------------
+check "no policy yet: denied" policy_missing "$(try_unlock >/dev/null; jreply .verdict)"
+check "a policy denial carries a break-glass code" 1 "$(jreply .breakglass_code | grep -cE '^BG-[A-Z2-9]{4}-[A-Z2-9]{4}$')"
+"$BOOTGATECTL" policy capture --eventlog "$N/eventlog.bin" --name web --version 1 --out "$WORK/policy.json" >/dev/null
+"$BOOTGATECTL" policy sign --key "$SRV/policy-signer.key" --out "$WORK/policy.sig" "$WORK/policy.json" >/dev/null
+jq -n --slurpfile p "$WORK/policy.json" --arg s "$(tr -d '\n' <"$WORK/policy.sig")" \
+    '{policy:$p[0], signature:$s}' >"$WORK/upload.json"
+jq '.policy.version = 2' "$WORK/upload.json" >"$WORK/upload-unsigned.json"
+check "a policy whose signature does not match is rejected" 400 "$(api POST /v1/admin/policies "$WORK/upload-unsigned.json" admin)"
+check "auditor cannot upload policies" 403 "$(api POST /v1/admin/policies "$WORK/upload.json" auditor)"
+check "policy upload" 200 "$(api POST /v1/admin/policies "$WORK/upload.json" admin)"
+check "the same version again is a conflict" 409 "$(api POST /v1/admin/policies "$WORK/upload.json" admin)"
+echo '{}' >"$WORK/empty.json"
+check "policy activate" 200 "$(api POST /v1/admin/policies/web/1/activate "$WORK/empty.json" admin)"
+check "policy list" true "$(api GET /v1/admin/policies '' auditor >/dev/null; jreply '.policies[0].active')"
+
+# --- the release ------------------------------------------------------------
+check "unlock releases" 200 "$(try_unlock)"
+cp "$WORK/unlock.json" "$WORK/unlock-ok.json"
+cp "$WORK/reply" "$WORK/release.json"
+check "release names the policy" web "$(jreply .policy.name)"
+activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$N/seed.bin"
+check "tpm2_activatecredential recovers the seed" 32 "$(stat -c %s "$N/seed.bin" 2>/dev/null || echo 0)"
+python3 - "$N/seed.bin" "$(jq -r .nonce "$WORK/unlock-ok.json")" "$NODE_ID" "$VOL" \
+    "$(jreply .wrapped_key)" "$N/released.key" <<'PY'
+import base64, sys
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+seed = open(sys.argv[1], "rb").read()
+nonce = base64.b64decode(sys.argv[2]); wrapped = base64.b64decode(sys.argv[5])
+k = HKDF(algorithm=hashes.SHA256(), length=32, salt=nonce, info=b"bootgate-volume-key-v1").derive(seed)
+key = AESGCM(k).decrypt(wrapped[:12], wrapped[12:], f"{sys.argv[3]}|{sys.argv[4]}".encode())
+open(sys.argv[6], "wb").write(key)
+PY
+check "the unwrapped key is the enrolled volume key" "$(sha256sum <"$N/volume.key")" "$(sha256sum <"$N/released.key" 2>/dev/null)"
+check "replaying the successful request is denied" nonce_reused \
+    "$(api POST /v1/unlock "$WORK/unlock-ok.json" >/dev/null; jreply .verdict)"
+
+# --- bad evidence, one assertion each -----------------------------------------
+check "unknown volume" volume_unknown "$(try_unlock '.volume_uuid = "00000000-0000-0000-0000-000000000000"' >/dev/null; jreply .verdict)"
+# another AK (same template, other unique field): a valid quote, but not the pinned AK
+tpm2_createprimary -C e -G ecc256:ecdsa-sha256:null -g sha256 -u <(echo otherak) \
+    -a 'restricted|sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth' -c "$N/ak2.ctx" >/dev/null 2>&1 ||
+    tpm2_createprimary -C o -G ecc256:ecdsa-sha256:null -g sha256 \
+        -a 'restricted|sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth' -c "$N/ak2.ctx" >/dev/null
+tpmflush
+tpm2_readpublic -c "$N/ak2.ctx" -o "$N/ak2.pub" >/dev/null
+tpmflush
+check "wrong AK name" ak_name_mismatch "$(try_unlock ".ak_public = \"$(b64 "$N/ak2.pub")\"" >/dev/null; jreply .verdict)"
+check "EK sent as AK" ak_refused "$(try_unlock ".ak_public = \"$(b64 "$N/ek.pub")\"" >/dev/null; jreply .verdict)"
+# signature of another quote (other nonce)
+NONCE=$(challenge); quote "$NONCE"; cp "$N/sig.bin" "$N/oldsig.bin"
+NONCE=$(challenge); quote "$NONCE"; unlock_body "$NONCE" ".signature = \"$(b64 "$N/oldsig.bin")\""
+check "signature of another quote" bad_signature "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+# a quote made for nonce A sent with nonce B (both valid nonces)
+NA=$(challenge); quote "$NA"; NB=$(challenge); unlock_body "$NB"
+check "quote over another nonce" quote_nonce_mismatch "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+NONCE=$(challenge); quote "$NONCE" 0,1,2,3,4,5,6,7; unlock_body "$NONCE"
+check "wrong PCR selection" pcr_selection_mismatch "$(api POST /v1/unlock "$WORK/unlock.json" >/dev/null; jreply .verdict)"
+check "pcrDigest mismatch (PCR value edited)" pcr_digest_mismatch \
+    "$(try_unlock '.pcrs["4"] = ("ab" * 32)' >/dev/null; jreply .verdict)"
+check "PCR missing from the evidence" pcr_values_missing "$(try_unlock 'del(.pcrs["9"])' >/dev/null; jreply .verdict)"
+python3 -c "
+import sys; b = bytearray(open('$N/eventlog.bin','rb').read()); b[-40] ^= 1; open('$N/eventlog-bad.bin','wb').write(b)"
+check "event log that does not replay" eventlog_mismatch "$(EVENTLOG=$N/eventlog-bad.bin try_unlock >/dev/null; jreply .verdict)"
+check "the explanation names the PCR" 1 "$(jq -r '.explanation[0]' "$WORK/reply" | grep -c '^PCR 11')"
+head -c 100 /dev/urandom >"$N/garbage.bin"
+check "event log that does not parse" eventlog_invalid "$(EVENTLOG=$N/garbage.bin try_unlock >/dev/null; jreply .verdict)"
+check "evidence failures carry no break-glass code" "" "$(jreply .breakglass_code)"
+
+# the boot state changes: policy denial with an explanation
+tpm2_pcrextend "4:sha256=$(printf 'new kernel' | sha256sum | cut -d' ' -f1)"
+python3 - "$N/eventlog.bin" "$N/eventlog-new.bin" <<'PY'
+import hashlib, struct, sys
+b = open(sys.argv[1], "rb").read()
+data = b"new kernel"
+d = hashlib.sha256(data).digest()
+b += struct.pack("<IIIH", 4, 0x80000003, 1, 0x0B) + d + struct.pack("<I", len(data)) + data
+open(sys.argv[2], "wb").write(b)
+PY
+# the extra event's digest is sha256(data) and was extended as such
+check "boot state outside the policy is denied" policy_denied "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
+cp "$WORK/reply" "$WORK/denial.json"
+check "the denial explains PCR 4" yes "$(jq -r '.explanation[]' "$WORK/reply" | grep -q 'PCR 4' && echo yes || echo no)"
+check "a policy denial carries a break-glass code" 1 "$(jreply .breakglass_code | grep -cE '^BG-')"
+
+# revocation
+check "revoke" 0 "$("$BOOTGATECTL" node revoke "$NODE_ID" >/dev/null 2>&1; echo $?)"
+check "revoked node is denied" node_revoked "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
+
+# --- audit ----------------------------------------------------------------------
+"$BOOTGATECTL" audit list --json >"$WORK/audit.json"
+check "exactly one key_released record" 1 "$(jq '[.[] | select(.action == "key_released")] | length' "$WORK/audit.json")"
+check "the release record is the audit_seq of the response" "$(jq -r .audit_seq "$WORK/release.json")" \
+    "$(jq '.[] | select(.action == "key_released") | .seq' "$WORK/audit.json")"
+for a in node_enrolled node_activated node_approved policy_uploaded policy_activated node_revoked unlock_denied; do
+    check "audit has $a" yes "$(jq -r --arg a "$a" 'if any(.[]; .action == $a) then "yes" else "no" end' "$WORK/audit.json")"
+done
+check "audit verify passes after the run" 0 "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"
+sqlite3 "$SRV/bootgate.db" "DROP TRIGGER audit_no_update; UPDATE audit SET node='someone-else' WHERE action='key_released'"
+SEQ=$(jq '.[] | select(.action == "key_released") | .seq' "$WORK/audit.json")
+check "audit verify fails after the release record is edited" 1 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
+check "and names it" "$SEQ" "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" --json | jq .first_bad_seq)"
+check "the database holds no plaintext volume key" 0 \
+    "$(grep -c -F "$(xxd -p -c 64 "$N/volume.key")" <(sqlite3 "$SRV/bootgate.db" "SELECT hex(wrapped) FROM volumes" | tr 'A-F' 'a-f') || true)"
+
+finish

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kek.h"
+#include "secmem.h"
+#include "store.h"
+
+static char dir[] = "/tmp/bootgate-test-store-XXXXXX";
+static char path[256];
+
+static int setup(void **state)
+{
+    store *s = NULL;
+    bg_err err = {0};
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof(path), "%s/db", dir);
+    if (store_open(path, &s, &err) < 0)
+        return -1;
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[512];
+    store_close(*state);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_nodes(void **state)
+{
+    store *s = *state;
+    store_node n = {0}, got;
+    json_object *list = NULL;
+
+    strcpy(n.id, "n1");
+    strcpy(n.group, "web");
+    strcpy(n.ek_fingerprint, "aa");
+    n.ek_pub_size = 3;
+    memcpy(n.ek_pub, "\x00\x01\x02", 3);
+    n.ak_name_size = 34;
+    memset(n.ak_name, 0x5a, 34);
+    n.state = NODE_ACTIVATING;
+    assert_int_equal(store_node_get(s, "n1", &got), -ENOENT);
+    assert_int_equal(store_node_put(s, &n), 0);
+    assert_int_equal(store_node_get(s, "n1", &got), 0);
+    assert_string_equal(got.group, "web");
+    assert_int_equal(got.ak_name_size, 34);
+    assert_memory_equal(got.ak_name, n.ak_name, 34);
+    assert_int_equal(got.state, NODE_ACTIVATING);
+    /* re-enrollment while not yet active replaces */
+    strcpy(n.group, "db");
+    assert_int_equal(store_node_put(s, &n), 0);
+    assert_int_equal(store_node_set_state(s, "n1", NODE_ACTIVE), 0);
+    /* an active node cannot be overwritten by a new enrollment */
+    assert_int_equal(store_node_put(s, &n), -EEXIST);
+    assert_int_equal(store_node_set_state(s, "nope", NODE_ACTIVE), -ENOENT);
+    /* the EK fingerprint is unique across nodes */
+    strcpy(n.id, "n2");
+    assert_int_equal(store_node_put(s, &n), -EEXIST);
+    assert_int_equal(store_node_list(s, &list), 0);
+    assert_int_equal(json_object_array_length(list), 1);
+    json_object_put(list);
+}
+
+static void test_volumes_and_kek(void **state)
+{
+    store *s = *state;
+    uint8_t kek[32], key[64], *w = NULL, *back = NULL, *stored = NULL;
+    size_t wn = 0, bn = 0, sn = 0;
+    bg_err err = {0};
+
+    memset(kek, 0x11, sizeof(kek));
+    memset(key, 0x42, sizeof(key));
+    assert_int_equal(kek_wrap(kek, "n1", "vol-1", key, sizeof(key), &w, &wn, &err), 0);
+    assert_int_equal(store_volume_put(s, "n1", "vol-1", w, wn), 0);
+    assert_int_equal(store_volume_get(s, "n1", "vol-1", &stored, &sn), 0);
+    assert_int_equal(sn, wn);
+    /* the database alone reveals no key */
+    assert_null(memmem(stored, sn, key, 16));
+    assert_int_equal(kek_unwrap(kek, "n1", "vol-1", stored, sn, &back, &bn, &err), 0);
+    assert_int_equal(bn, sizeof(key));
+    assert_memory_equal(back, key, sizeof(key));
+    secmem_free(back);
+    back = NULL;
+    /* a row moved to another node or volume does not decrypt */
+    assert_int_equal(kek_unwrap(kek, "n2", "vol-1", stored, sn, &back, &bn, &err), -EBADMSG);
+    assert_int_equal(kek_unwrap(kek, "n1", "vol-2", stored, sn, &back, &bn, &err), -EBADMSG);
+    assert_int_equal(store_volume_get(s, "n1", "vol-2", &back, &bn), -ENOENT);
+    assert_int_equal(store_volume_count(s, "n1"), 1);
+    free(w);
+    free(stored);
+}
+
+static void test_nonce_single_use(void **state)
+{
+    store *s = *state;
+    uint8_t n1[32], n2[32];
+    memset(n1, 1, 32);
+    memset(n2, 2, 32);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 900), 0);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 900), -EEXIST);
+    assert_int_equal(store_nonce_use(s, n2, 32, 1000, 900), 0);
+    /* still remembered until it expires */
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 1000), -EEXIST);
+}
+
+static void test_policies(void **state)
+{
+    store *s = *state;
+    store_policy p = {.version = 3, .json = "{\"name\":\"web\"}", .signature = "c2ln"}, got;
+    json_object *list = NULL;
+
+    strcpy(p.name, "web");
+    strcpy(p.signer, "k1");
+    assert_int_equal(store_policy_put(s, &p), 0);
+    /* versions only grow */
+    assert_int_equal(store_policy_put(s, &p), -EEXIST);
+    p.version = 2;
+    assert_int_equal(store_policy_put(s, &p), -EEXIST);
+    p.version = 4;
+    assert_int_equal(store_policy_put(s, &p), 0);
+    assert_int_equal(store_policy_get_active(s, "web", &got), -ENOENT);
+    assert_int_equal(store_policy_activate(s, "web", 4), 0);
+    assert_int_equal(store_policy_get_active(s, "web", &got), 0);
+    assert_int_equal(got.version, 4);
+    store_policy_done(&got);
+    /* rollback: activate an older version; exactly one is active */
+    assert_int_equal(store_policy_activate(s, "web", 3), 0);
+    assert_int_equal(store_policy_get_active(s, "web", &got), 0);
+    assert_int_equal(got.version, 3);
+    assert_string_equal(got.json, "{\"name\":\"web\"}");
+    store_policy_done(&got);
+    assert_int_equal(store_policy_activate(s, "web", 9), -ENOENT);
+    assert_int_equal(store_policy_get_active(s, "web", &got), 0);
+    assert_int_equal(got.version, 3);
+    store_policy_done(&got);
+    assert_int_equal(store_policy_list(s, &list), 0);
+    assert_int_equal(json_object_array_length(list), 2);
+    json_object_put(list);
+}
+
+static void test_reopen_keeps_schema(void **state)
+{
+    store *s2 = NULL;
+    store_node got;
+    bg_err err = {0};
+    /* a second open runs no migration twice and sees the data */
+    assert_int_equal(store_open(path, &s2, &err), 0);
+    assert_int_equal(store_node_get(s2, "n1", &got), 0);
+    store_close(s2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_volumes_and_kek),
+        cmocka_unit_test(test_nonce_single_use),
+        cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_reopen_keeps_schema),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
