@@ -85,6 +85,8 @@ static void usage(FILE *f)
            "  --timeout SEC     total deadline (also rd.bootgate.timeout=)\n"
            "  --config FILE     configuration (default " CONFIG_DEFAULT_PATH ")\n"
            "  --set KEY=VALUE   override one configuration key\n"
+           "  --initrd          in the initramfs: messages also on the console and plymouth\n"
+           "                    (implied by /etc/initrd-release)\n"
            "  --verbose         debug messages (never secrets)\n"
            "  --help, --version\n"
            "\nWith no DEVICE, unlocks every block device whose LUKS2 header has a bootgate token.\n"
