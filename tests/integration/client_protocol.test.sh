@@ -80,6 +80,20 @@ cl --timeout 20 --verify-only "$T/disk.img" >"$T/g.out" 2>&1 || fail "grant whil
 [ "$(grep -c DENIED "$T/g.out")" = 2 ] || fail "expected 2 denials then grant: $(cat "$T/g.out")"
 ok "denied twice, then granted while polling"
 
+# --- a grant the client must not accept: tampered wrapped key (GCM tag),
+# credential for another AK (TPM refuses), key that does not open the volume
+for mode in wrapped:'does not unwrap':1 other_ak:'refused the credential':3 \
+    other_key:'does not open':1; do
+    IFS=: read -r m msg want <<<"$mode"
+    echo "$m" >"$T/state/tamper"
+    set +e
+    cl --timeout 10 --verify-only "$T/disk.img" >"$T/t.out" 2>&1; rc=$?
+    set -e
+    [ $rc -eq "$want" ] && grep -q "$msg" "$T/t.out" || fail "tamper $m: exit $rc $(cat "$T/t.out")"
+done
+rm "$T/state/tamper"
+ok "tampered key, credential for another AK, wrong key: all refused"
+
 # --- server 3 s late: unlock succeeds inside the deadline
 stop_ref
 start_ref "$PORT" 3
@@ -124,8 +138,15 @@ cl --set ek_type=ecc --verify-only "$T/disk.img" >"$T/ecc.out" 2>&1 || fail "ECC
     fail "re-enroll did not replace the token"
 ok "ECC EK: enroll + unlock"
 
+# --- status: what the initramfs would do, without the server
+cl --set ek_type=ecc status "$T/disk.img" >"$T/s.out" || fail "status: $(cat "$T/s.out")"
+grep -q "uuid $UUID" "$T/s.out" && grep -q 'ca .*matches token' "$T/s.out" &&
+    grep -q 'ak matches enrollment' "$T/s.out" || fail "status: $(cat "$T/s.out")"
+ok "status: token, CA pin and AK match"
+
 # --- the TPM gets a new EPS (cleared/replaced): identity failure, exit 3
 tpm2_changeeps >/dev/null
+cl status "$T/disk.img" | grep -q 'ak DIFFERS from enrollment' || fail "status after new EPS"
 set +e
 cl --verify-only "$T/disk.img" >"$T/i.out" 2>&1; rc=$?
 set -e

@@ -8,6 +8,7 @@
 #   refserver.py CERT KEY STATEDIR PORTFILE [PORT]
 # STATEDIR/deny: if present, holds the number of denials to give before a grant
 # STATEDIR/expect_pcr9: hex PCR 9 value that the "policy" allows
+# STATEDIR/tamper: wrapped | other_ak | other_key — a broken grant the client must refuse
 # Everything the server learns at enrollment is kept in STATEDIR.
 import base64, hashlib, http.server, json, os, secrets, ssl, subprocess, sys, time
 
@@ -126,6 +127,13 @@ class H(http.server.BaseHTTPRequestHandler):
         seed = os.urandom(32)
         blob, enc = make_credential(b64d(n["ek_public"]), b64d(req["ak_public"]), seed)
         wrapped = wrap(seed, nonce, req["node_id"], req["volume_uuid"], b64d(n["key"]))
+        tamper = open(path("tamper")).read().strip() if os.path.exists(path("tamper")) else ""
+        if tamper == "wrapped":  # one bit of the ciphertext flipped
+            wrapped = wrapped[:20] + bytes([wrapped[20] ^ 1]) + wrapped[21:]
+        elif tamper == "other_ak":  # credential bound to a name that is not our AK
+            blob, enc = make_credential(b64d(n["ek_public"]), b"\0\0" + os.urandom(100), seed)
+        elif tamper == "other_key":  # a key that does not open this volume
+            wrapped = wrap(seed, nonce, req["node_id"], req["volume_uuid"], os.urandom(64))
         self.reply(200, {"credential_blob": b64e(blob), "encrypted_secret": b64e(enc),
                          "wrapped_key": b64e(wrapped),
                          "policy": {"name": "ref", "version": 1, "mode": "enforce"},
