@@ -82,6 +82,7 @@ static int post_json(unlock_ctx *u, const char *url, json_object *req, http_resp
     http_opts h = unlock_http_opts(u->o);
     bg_err err = {{0}};
     unsigned attempts = 0;
+    uint64_t t0 = http_now_ms();
     int r;
 
     r = http_post_retry(&h, url, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
@@ -92,7 +93,8 @@ static int post_json(unlock_ctx *u, const char *url, json_object *req, http_resp
         *ret_exit = r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
         return r;
     }
-    client_debug(u->o, "POST %s: HTTP %ld after %u attempt(s)", url, resp->status, attempts);
+    client_debug(u->o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", url, resp->status,
+                 attempts, (unsigned long long)(http_now_ms() - t0));
     return 0;
 }
 
@@ -154,6 +156,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     }
 
     /* 2. quote with the server's nonce */
+    uint64_t t0 = http_now_ms();
     q = calloc(1, sizeof(*q));
     if (!q)
         return ATTEMPT_FATAL;
@@ -164,7 +167,8 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         *ret_exit = CLIENT_EXIT_TPM;
         return ATTEMPT_FATAL;
     }
-    client_debug(o, "quote after %u tr%s", q->tries, q->tries == 1 ? "y" : "ies");
+    client_debug(o, "quote: %u tr%s, %llu ms", q->tries, q->tries == 1 ? "y" : "ies",
+                 (unsigned long long)(http_now_ms() - t0));
 
     /* 3. unlock request. The proto_bytes point at our buffers: never _done'd. */
     memset(&ureq, 0, sizeof(ureq));
@@ -229,6 +233,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         proto_unlock_ok_done(&ok);
         return ATTEMPT_FATAL;
     }
+    t0 = http_now_ms();
     r = tpm_activate_credential(u->tpm, ok.credential_blob.data, ok.credential_blob.size,
                                 ok.encrypted_secret.data, ok.encrypted_secret.size, seed, 64,
                                 &seed_size, &err);
@@ -240,6 +245,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         *ret_exit = CLIENT_EXIT_TPM;
         return ATTEMPT_FATAL;
     }
+    client_debug(o, "ActivateCredential: %llu ms", (unsigned long long)(http_now_ms() - t0));
     r = proto_unwrap_key(seed, chal.nonce, sizeof(chal.nonce), tok->node_id, luks_uuid(cd),
                          ok.wrapped_key.data, ok.wrapped_key.size, &key, &key_size, &err);
     secmem_wipe(seed, 64);
@@ -396,6 +402,10 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         if (r != CLIENT_EXIT_OK && (worst == CLIENT_EXIT_OK || r > worst))
             worst = r;
     }
+    client_debug(
+        o, "done in %llu ms, exit %d",
+        (unsigned long long)(http_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),
+        worst);
     proto_bytes_free(&u.event_log);
     proto_bytes_free(&u.ima_log);
     luks_strv_free(found);
