@@ -28,6 +28,7 @@ typedef struct unlock_ctx {
     proto_bytes event_log;
     proto_bytes ima_log;
     uint64_t deadline_ms;
+    uint64_t last_denial; /* hash of the last explanation shown, 0 = none */
 } unlock_ctx;
 
 static http_opts unlock_http_opts(const client_opts *o)
@@ -98,13 +99,36 @@ static int post_json(unlock_ctx *u, const char *url, json_object *req, http_resp
     return 0;
 }
 
-static void print_denial(const client_opts *o, const char *dev, const proto_unlock_denied *d)
+/* FNV-1a over the verdict and explanation: a repeated denial is shown in
+ * one line so the console keeps the full explanation readable. */
+static uint64_t denial_hash(const proto_unlock_denied *d)
 {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i <= d->n_explanation; i++) {
+        const char *s = i == 0 ? d->verdict : d->explanation[i - 1];
+        for (; *s; s++)
+            h = (h ^ (uint8_t)*s) * 0x100000001b3u;
+        h = (h ^ '\n') * 0x100000001b3u;
+    }
+    return h ? h : 1;
+}
+
+static void print_denial(unlock_ctx *u, const char *dev, const proto_unlock_denied *d)
+{
+    const client_opts *o = u->o;
+    uint64_t h = denial_hash(d);
+
+    if (h == u->last_denial) {
+        client_msg(o, "%s: still denied (%s); break-glass code: %s", dev, d->verdict,
+                   d->breakglass_code[0] ? d->breakglass_code : "none");
+        return;
+    }
+    u->last_denial = h;
     client_msg(o, "%s: unlock DENIED (%s)", dev, d->verdict);
-    for (size_t i = 0; i < d->n_explanation && i < 8; i++)
+    for (size_t i = 0; i < d->n_explanation && i < 16; i++)
         client_msg(o, "  %s", d->explanation[i]);
-    if (d->n_explanation > 8)
-        client_msg(o, "  ... %zu more", d->n_explanation - 8);
+    if (d->n_explanation > 16)
+        client_msg(o, "  ... %zu more", d->n_explanation - 16);
     if (d->breakglass_code[0])
         client_msg(o, "  break-glass code: %s  (audit #%lld)", d->breakglass_code,
                    (long long)d->audit_seq);
@@ -203,7 +227,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
             print_server_error(o, dev, &resp);
             res = ATTEMPT_DENIED;
         } else {
-            print_denial(o, dev, &d);
+            print_denial(u, dev, &d);
             res = ATTEMPT_DENIED;
         }
         proto_unlock_denied_done(&d);
@@ -311,6 +335,7 @@ static int unlock_volume(unlock_ctx *u, const char *dev)
     }
     client_debug(o, "%s: uuid %s, server %s, node %s", dev, luks_uuid(cd), server, tok.node_id);
 
+    u->last_denial = 0;
     for (bool denied = false;;) {
         attempt_result res = unlock_attempt(u, dev, cd, &tok, server, &exit_code);
         /* A server that stops answering after denying us leaves us denied. */
