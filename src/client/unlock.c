@@ -29,11 +29,14 @@ typedef struct unlock_ctx {
     proto_bytes ima_log;
     uint64_t deadline_ms;
     uint64_t last_denial; /* hash of the last explanation shown, 0 = none */
+    http_session *session;
 } unlock_ctx;
 
-static http_opts unlock_http_opts(const client_opts *o)
+static http_opts unlock_http_opts(const unlock_ctx *u)
 {
+    const client_opts *o = u->o;
     return (http_opts){
+        .session = u->session,
         .ca_file = o->cfg.ca,
         .connect_timeout_ms = (long)o->cfg.connect_timeout_s * 1000,
         .request_timeout_ms = (long)o->cfg.request_timeout_s * 1000,
@@ -80,7 +83,7 @@ static void print_server_error(const client_opts *o, const char *what, const htt
 static int post_json(unlock_ctx *u, const char *url, json_object *req, http_response *resp,
                      attempt_result *ret, int *ret_exit)
 {
-    http_opts h = unlock_http_opts(u->o);
+    http_opts h = unlock_http_opts(u);
     bg_err err = {{0}};
     unsigned attempts = 0;
     uint64_t t0 = http_now_ms();
@@ -418,6 +421,7 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         return CLIENT_EXIT_TPM;
     }
     hex_encode(name, n, u.ak_name_hex);
+    u.session = http_session_new();
     read_log(o, o->cfg.event_log, PROTO_MAX_EVENTLOG, &u.event_log);
     read_log(o, o->cfg.ima_log, PROTO_MAX_IMALOG, &u.ima_log);
 
@@ -431,6 +435,7 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         o, "done in %llu ms, exit %d",
         (unsigned long long)(http_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),
         worst);
+    http_session_free(u.session);
     proto_bytes_free(&u.event_log);
     proto_bytes_free(&u.ima_log);
     luks_strv_free(found);
