@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -302,6 +303,12 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     if (strcmp(ca, o->cfg.ca) != 0) {
         _cleanup_(freep) uint8_t *pem = NULL;
         size_t pem_size;
+        _cleanup_(freep) char *dir = strdup(o->cfg.ca);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash && slash != dir) {
+            *slash = 0;
+            (void)mkdir(dir, 0755); /* /etc/bootgate on a fresh install */
+        }
         if (read_file(ca, 1u << 20, &pem, &pem_size, &err) < 0 ||
             write_file_atomic(o->cfg.ca, pem, pem_size, 0644, &err) < 0) {
             client_msg(o, "installing the CA as %s: %s", o->cfg.ca, bg_err_msg(&err));

@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <time.h>
 
 #include "http.h"
 #include "tpm.h"
@@ -29,7 +30,16 @@ int client_tpm_setup(const client_opts *o, tpm_ctx **ret)
     uint64_t t0 = http_now_ms(), t1 = 0, t2 = 0;
     int r;
 
-    r = tpm_open(o->cfg.tcti, &t, &err);
+    /* In the initramfs the TPM driver may still be probing when the unit
+     * starts: wait a little for the device before calling it absent. */
+    for (uint64_t until = t0 + (uint64_t)o->cfg.tpm_wait_s * 1000;;) {
+        r = tpm_open(o->cfg.tcti, &t, &err);
+        if (r != -ENODEV || http_now_ms() + 250 > until)
+            break;
+        client_debug(o, "waiting for the TPM: %s", bg_err_msg(&err));
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 250 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (r >= 0) {
         t1 = http_now_ms();
         r = tpm_load_ek(t, o->cfg.ek_type, &err);
