@@ -482,10 +482,9 @@ static int parse_document(json_object *o, policy *p, bg_err *err)
         if (strcmp(s, "sha256"))
             return path_err(err, "pcr_bank", "only \"sha256\" is supported");
     }
-    if ((r = json_object_object_get_ex(o, "description", &v))) {
-        if ((r = get_string(v, "description", 4096, false, &s, err)) < 0)
-            return r;
-    }
+    if (json_object_object_get_ex(o, "description", &v) &&
+        (r = get_string(v, "description", 4096, false, &s, err)) < 0)
+        return r;
 
     p->gate_mask = POLICY_DEFAULT_GATE_MASK;
     if (json_object_object_get_ex(o, "gate_pcrs", &v)) {
