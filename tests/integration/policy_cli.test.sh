@@ -116,6 +116,10 @@ expect 0 ctl policy show --json "$W/p.json"
 expect 0 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin" --ima "$OVMF/ima.bin"
 has "PASS"
 has "matches baseline image-2026.11.2"
+# With the PCR values the TPM reported after that boot.
+expect 0 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin" \
+    --ima "$OVMF/ima.bin" --pcrs "$OVMF/pcrs-sha256.json"
+has "PASS"
 # The IMA section needs the IMA log.
 expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin"
 has "no IMA log"
@@ -151,6 +155,15 @@ jq -e --arg old "$old" --arg new "$new" '
     .explanation.events[0].expected_digest == $old and
     .explanation.events[0].actual_digest == $new' "$W/out" >/dev/null ||
     fail "explanation JSON: $(cat "$W/out")"
+
+# The edited log against the TPM's values: a failure of evidence, not of policy.
+expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$W/changed.bin" --ima "$OVMF/ima.bin" \
+    --pcrs "$OVMF/pcrs-sha256.json"
+has "DENIED: evidence does not verify"
+has "event log does not replay to quoted PCR 9"
+echo '{"4": "xyz"}' >"$W/badpcrs.json"
+expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin" --pcrs "$W/badpcrs.json"
+has "not a PCR index with 64 hex digits"
 
 # Another machine (SeaBIOS): far from the baseline, and still explained per PCR.
 expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$SEABIOS/eventlog.bin" \
