@@ -394,19 +394,23 @@ int explanation_format(const explanation *e, size_t max_events, char **ret)
             snprintf(tbuf, sizeof tbuf, "0x%08x", x->type), tn = tbuf;
         short_hex(x->expected, x->has_expected, d1);
         short_hex(x->actual, x->has_actual, d2);
+        char at[40] = "";
+        if (x->log_index >= 0)
+            snprintf(at, sizeof at, " (event #%lld)", (long long)x->log_index);
         switch (x->kind) {
         case EXPLAIN_CHANGED:
-            fprintf(f, "    PCR %u changed %s \"%.60s\": %s -> %s\n", x->pcr, tn, x->desc, d1, d2);
+            fprintf(f, "    PCR %u changed %s \"%.60s\": %s -> %s%s\n", x->pcr, tn, x->desc, d1, d2,
+                    at);
             break;
         case EXPLAIN_MISSING:
             fprintf(f, "    PCR %u missing %s \"%.60s\": %s\n", x->pcr, tn, x->desc, d1);
             break;
         case EXPLAIN_NEW:
-            fprintf(f, "    PCR %u new     %s \"%.60s\": %s\n", x->pcr, tn, x->desc, d2);
+            fprintf(f, "    PCR %u new     %s \"%.60s\": %s%s\n", x->pcr, tn, x->desc, d2, at);
             break;
         case EXPLAIN_NOT_ALLOWED:
-            fprintf(f, "    PCR %u not allowed by any rule: %s \"%.60s\": %s\n", x->pcr, tn,
-                    x->desc, d2);
+            fprintf(f, "    PCR %u not allowed by any rule: %s \"%.60s\": %s%s\n", x->pcr, tn,
+                    x->desc, d2, at);
             break;
         }
     }
