@@ -292,6 +292,7 @@ static int load_pcr_values(const char *path, pcr_bank *ret)
 {
     _cleanup_(freep) uint8_t *buf = NULL;
     size_t size;
+    int r;
     bg_err err = {{0}};
     if (read_file(path, 1u << 16, &buf, &size, &err) < 0)
         return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
@@ -310,9 +311,11 @@ static int load_pcr_values(const char *path, pcr_bank *ret)
         if (*end || !*k || i >= PCR_COUNT || !json_object_is_type(v, json_type_string) ||
             hex_decode_exact(json_object_get_string(v), ret->pcr[i], POLICY_DIGEST_SIZE, NULL) <
                 0) {
+            /* k lives in o: report before releasing it */
+            r = ctl_error(CTL_EXIT_FAIL, "%s: \"%.8s\": not a PCR index with 64 hex digits", path,
+                          k);
             json_object_put(o);
-            return ctl_error(CTL_EXIT_FAIL, "%s: \"%.8s\": not a PCR index with 64 hex digits",
-                             path, k);
+            return r;
         }
         ret->mask |= 1u << i;
     }
