@@ -48,6 +48,9 @@ PY
 }
 echo
 echo "== per process (startup + parse + replay every bank + print), $runs runs"
+# Process start alone (bootgatectl links libcurl, libcryptsetup, tss2, ...):
+# the part of the per-process numbers that is not event-log work.
+printf '%-40s %s\n' "bootgatectl --version (startup only)" "$(per_run_ms "$ctl" --version)"
 printf '%-40s %s\n' "bootgatectl eventlog replay" "$(per_run_ms "$ctl" eventlog replay "$log")"
 printf '%-40s %s\n' "bootgatectl eventlog show --json" "$(per_run_ms "$ctl" eventlog show --json "$log")"
 if command -v tpm2_eventlog >/dev/null; then
