@@ -28,27 +28,29 @@ echo "== in process (parse + replay sha256, median of 5 rounds)"
 # Per process, the same work as the peer: parse, replay every bank, print.
 ctl="$build/bootgatectl"
 per_run_ms() { # command... -> mean ms per run
-    if command -v hyperfine >/dev/null; then
-        local json
-        json=$(mktemp)
-        hyperfine -N --warmup 3 --runs "$runs" --export-json "$json" "$*" >/dev/null 2>&1
+    local json t0 t1
+    json=$(mktemp)
+    if command -v hyperfine >/dev/null &&
+        hyperfine -N --warmup 3 --runs "$runs" --export-json "$json" "$*" >/dev/null 2>&1; then
         python3 - "$json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
-print("%.3f ms/run (stddev %.3f, min %.3f, %d runs)"
-      % (r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3, len(r["times"])))
+print("%.3f ms/run (median %.3f, min %.3f, %d runs, hyperfine)"
+      % (r["mean"] * 1e3, r["median"] * 1e3, r["min"] * 1e3, len(r["times"])))
 PY
-        rm -f "$json"
     else
-        local t0 t1
         t0=$(date +%s%N)
         for _ in $(seq "$runs"); do "$@" >/dev/null 2>&1; done
         t1=$(date +%s%N)
-        echo "$(( (t1 - t0) / runs / 1000 )) us/run ($runs runs, shell loop)"
+        echo "$(((t1 - t0) / runs / 1000)) us/run ($runs runs, shell loop)"
     fi
+    rm -f "$json"
 }
 echo
 echo "== per process (startup + parse + replay every bank + print), $runs runs"
+# Process start alone (bootgatectl links libcurl, libcryptsetup, tss2, ...):
+# the part of the per-process numbers that is not event-log work.
+printf '%-40s %s\n' "bootgatectl --version (startup only)" "$(per_run_ms "$ctl" --version)"
 printf '%-40s %s\n' "bootgatectl eventlog replay" "$(per_run_ms "$ctl" eventlog replay "$log")"
 printf '%-40s %s\n' "bootgatectl eventlog show --json" "$(per_run_ms "$ctl" eventlog show --json "$log")"
 if command -v tpm2_eventlog >/dev/null; then

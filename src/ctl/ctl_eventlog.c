@@ -251,7 +251,7 @@ int ctl_eventlog_main(int argc, char **argv)
 
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "+h", options, NULL)) >= 0) {
+    while ((c = getopt_long(argc - 1, argv + 1, "h", options, NULL)) >= 0) {
         switch (c) {
         case 'h':
             usage(stdout);

@@ -137,6 +137,20 @@ static void describe_load_option(textbuf *t, cursor *c)
     eventlog_devpath_text(t, path, path_len);
 }
 
+/* "Boot" and four hex digits, in UTF-16LE (UEFI 2.10 3.1.1). */
+static bool is_boot_option_name(const uint8_t *name, size_t chars)
+{
+    if (chars != 8 || memcmp(name, "B\0o\0o\0t\0", 8))
+        return false;
+    for (size_t i = 4; i < 8; i++) {
+        uint8_t lo = name[2 * i], hi = name[2 * i + 1];
+        bool hex = (lo >= '0' && lo <= '9') || (lo >= 'A' && lo <= 'F') || (lo >= 'a' && lo <= 'f');
+        if (hi || !hex)
+            return false;
+    }
+    return true;
+}
+
 /* PFP 10.2.6: UEFI_VARIABLE_DATA. */
 static void describe_variable(textbuf *t, const eventlog_event *ev)
 {
@@ -156,9 +170,9 @@ static void describe_variable(textbuf *t, const eventlog_event *ev)
     textbuf_guid(t, guid);
     textbuf_printf(t, " ");
     textbuf_utf16(t, name, (size_t)name_len * 2);
-    /* Boot#### holds an EFI_LOAD_OPTION (skip BootOrder, BootNext, ...). */
-    if ((ev->type == EV_EFI_VARIABLE_BOOT || ev->type == EV_EFI_VARIABLE_BOOT2) && name_len == 8 &&
-        !memcmp(name, "B\0o\0o\0t\0", 8)) {
+    /* Boot#### holds an EFI_LOAD_OPTION (not BootOrder, BootNext, ...). */
+    if ((ev->type == EV_EFI_VARIABLE_BOOT || ev->type == EV_EFI_VARIABLE_BOOT2) &&
+        is_boot_option_name(name, (size_t)name_len)) {
         cursor vc = cursor_init(value, (size_t)value_len);
         describe_load_option(t, &vc);
     }

@@ -100,6 +100,8 @@ check "one bank only" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])
 check "absent bank" expect_rc 1 "$BOOTGATECTL" eventlog replay --bank sha384 "$work/agile.bin"
 check "--ima" expect_rc 0 "$BOOTGATECTL" eventlog replay --ima "$work/ima.bin" --json "$work/agile.bin"
 check "--ima values" same_json "$work/out" "$work/want-ima.json"
+check "options after FILE" expect_rc 0 "$BOOTGATECTL" eventlog replay "$work/agile.bin" --json --ima "$work/ima.bin"
+check "options after FILE values" same_json "$work/out" "$work/want-ima.json"
 check "bad IMA log" expect_rc 1 "$BOOTGATECTL" eventlog replay --ima "$work/ima-bad.bin" "$work/agile.bin"
 check "bad IMA message" grep -q "offset [0-9]*: entry 1" "$work/err"
 

@@ -66,7 +66,8 @@ for log in "${logs[@]}"; do
         fail=$((fail + 1))
         continue
     fi
-    if python3 - "$work/peer.yaml" "$work/ours.json" "$name" <<'PY'; then
+    "$BOOTGATECTL" eventlog show --json "$log" >"$work/show.json"
+    if python3 - "$work/peer.yaml" "$work/ours.json" "$name" "$work/show.json" <<'PY'; then
 import json, re, sys
 
 peer_path, ours_path, name = sys.argv[1:4]
@@ -101,10 +102,28 @@ for b in sorted(set(peer) | set(ours)):
         if pb.get(pcr) != ob.get(pcr):
             errors.append(f"{b}:{pcr} peer={pb.get(pcr)} ours={ob.get(pcr)}")
 n = sum(len(p) for p in peer.values())
+
+# EFI variable events: tpm2_eventlog's VariableName + UnicodeName must begin our
+# description of the same event ("<guid> <name>"). Events are counted by their
+# PCRIndex line, which both of its YAML layouts (agile and legacy) have once.
+show = json.load(open(sys.argv[4]))
+index, guid, n_vars = -1, None, 0
+for line in open(peer_path, encoding="utf-8", errors="replace"):
+    s = line.strip()
+    if s.startswith("PCRIndex:"):
+        index, guid = index + 1, None
+    elif s.startswith("VariableName:"):
+        guid = s.split(":", 1)[1].strip()
+    elif s.startswith("UnicodeName:") and guid is not None:
+        want = f"{guid} {s.split(':', 1)[1].strip()}"
+        got = show[index]["description"] if 0 <= index < len(show) else None
+        if got is None or not (got == want or got.startswith(want + ":")):
+            errors.append(f"event {index}: description {got!r}, peer says {want!r}")
+        n_vars += 1
 if errors:
     print(f"FAIL {name}: " + "; ".join(errors))
     sys.exit(1)
-print(f"ok   {name}: {n} PCR values in {len(peer)} bank(s) match")
+print(f"ok   {name}: {n} PCR values in {len(peer)} bank(s) and {n_vars} EFI variable names match")
 PY
         pass=$((pass + 1))
     else

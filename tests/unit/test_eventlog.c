@@ -548,6 +548,17 @@ static void d_boot0001(logbuf *b)
     free(dp.buf);
 }
 
+/* BootNext is not a load option even though its value could be read as one. */
+static void d_bootnext(logbuf *b)
+{
+    logbuf v = {0};
+    put_u32(&v, 1);
+    put_u16(&v, 0);
+    put_utf16(&v, "x", true);
+    build_variable(b, "BootNext", &v);
+    free(v.buf);
+}
+
 static void d_variable_bad(logbuf *b)
 {
     put(b, guid_global, 16);
@@ -771,6 +782,7 @@ static void test_describe(void **state)
         {EV_EFI_VARIABLE_BOOT, d_bootorder, GUID_GLOBAL_TEXT " BootOrder"},
         {EV_EFI_VARIABLE_BOOT, d_boot0001,
          GUID_GLOBAL_TEXT " Boot0001: \"Linux Boot Manager\" " DEVPATH_TEXT},
+        {EV_EFI_VARIABLE_BOOT, d_bootnext, GUID_GLOBAL_TEXT " BootNext"},
         {EV_EFI_VARIABLE_AUTHORITY, d_variable_bad,
          "malformed UEFI_VARIABLE_DATA: 61dfe48bca93d211aa0d00e098032b8c"
          "e8030000000000000000000000000000"},
