@@ -396,9 +396,19 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     if (argc > 0)
         devs = argv;
     else {
-        if (luks_find_devices(&found, &err) < 0) {
-            client_msg(o, "%s", bg_err_msg(&err));
-            return CLIENT_EXIT_USAGE;
+        /* Disks may still be appearing (udev) when the initrd unit starts:
+         * look again for a few seconds before concluding there is none. */
+        uint64_t until = http_now_ms() + (uint64_t)o->cfg.tpm_wait_s * 1000;
+        for (;;) {
+            if (luks_find_devices(&found, &err) < 0) {
+                client_msg(o, "%s", bg_err_msg(&err));
+                return CLIENT_EXIT_USAGE;
+            }
+            if (found[0] || http_now_ms() + 500 > until)
+                break;
+            luks_strv_free(TAKE_PTR(found));
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000000L};
+            nanosleep(&ts, NULL);
         }
         if (!found[0]) {
             client_msg(o, "no LUKS2 volume with a bootgate token");
