@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -76,7 +77,8 @@ static int enroll_post(const client_opts *o, const http_opts *h, const char *ser
     return CLIENT_EXIT_OK;
 }
 
-static int read_passphrase(const char *key_file, uint8_t **ret, size_t *ret_size, bg_err *err)
+static int read_passphrase(const char *dev, const char *key_file, uint8_t **ret, size_t *ret_size,
+                           bg_err *err)
 {
     _cleanup_(secmem_freep) uint8_t *pass = secmem_alloc(8192);
     size_t n = 0;
@@ -92,10 +94,25 @@ static int read_passphrase(const char *key_file, uint8_t **ret, size_t *ret_size
         memcpy(pass, buf, n);
         secmem_wipe(buf, n);
     } else {
-        /* First line of stdin, without its newline (as a prompt would give). */
-        int c;
-        while (n < 8191 && (c = getchar()) != EOF && c != '\n')
-            pass[n++] = (uint8_t)c;
+        /* First line of stdin, without its newline; on a terminal, prompt
+         * with echo off. */
+        struct termios old, quiet;
+        bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+        uint8_t c;
+        if (tty) {
+            fprintf(stderr, "Passphrase for %s: ", dev);
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+            (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        }
+        /* read(2) byte by byte: no stdio buffer keeps a copy of the passphrase */
+        while (n < 8191 && read(STDIN_FILENO, &c, 1) == 1 && c != '\n')
+            pass[n++] = c;
+        secmem_wipe(&c, sizeof(c));
+        if (tty) {
+            (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+            fputc('\n', stderr);
+        }
     }
     if (n == 0)
         return bg_err_set(err, -EINVAL, "empty passphrase");
@@ -187,7 +204,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
         client_msg(o, "%s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
     }
-    r = read_passphrase(key_file, &pass, &pass_size, &err);
+    r = read_passphrase(dev, key_file, &pass, &pass_size, &err);
     if (r >= 0)
         r = luks_volume_key_get(cd, (const char *)pass, pass_size, &vk, &vk_size, &err);
     secmem_free(TAKE_PTR(pass));
