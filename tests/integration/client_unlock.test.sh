@@ -69,10 +69,19 @@ set -e
 [ $rc -eq 4 ] && grep -qi certificate "$T/w2.out" || fail "TLS with other CA: exit $rc $(cat "$T/w2.out")"
 ok "wrong CA refused (pin: exit 2, TLS: exit 4)"
 
-# --- ECC EK: enroll again with an ECC EK, unlock
+# --- ECC EK, two volumes: enroll both in one node (a new EK, so a new node),
+# unlock both in one run
+make_luks "$T/disk3.img" "$T/vk3" "$T/pass3"
+cmp -s "$T/pass" "$T/pass3" || fail "test setup: passphrases differ"
+DISKS=("$T/disk.img" "$T/disk3.img")
 enroll web --set ek_type=ecc
-cl --set ek_type=ecc --verify-only "$T/disk.img" >"$T/e.out" 2>&1 || fail "ECC: $(cat "$T/e.out")"
-ok "ECC EK: enroll → approve → unlock --verify-only"
+unset DISKS
+[ "$(cryptsetup token export --token-id 0 "$T/disk3.img" | jq -r .node_id)" = "$NODE" ] ||
+    fail "second volume has no token of node $NODE"
+cl --set ek_type=ecc --verify-only "$T/disk.img" "$T/disk3.img" >"$T/e.out" 2>&1 ||
+    fail "ECC, two volumes: $(cat "$T/e.out")"
+[ "$(grep -c 'released key verified' "$T/e.out")" = 2 ] || fail "two volumes: $(cat "$T/e.out")"
+ok "ECC EK: two volumes enrolled in one node, both unlocked in one run"
 
 # --- swtpm state replaced (new EPS): the client names the identity failure,
 # and the server refuses the new AK even without the client's check
