@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -366,8 +368,20 @@ static int unlock_volume(unlock_ctx *u, const char *dev)
 static void read_log(const client_opts *o, const char *path, size_t max, proto_bytes *ret)
 {
     bg_err err = {{0}};
-    if (!path[0] || read_file(path, max, &ret->data, &ret->size, &err) < 0) {
-        client_debug(o, "%s: %s (sent empty)", path, err.msg[0] ? err.msg : "not configured");
+    int r;
+
+    ret->data = NULL;
+    ret->size = 0;
+    if (!path[0])
+        return;
+    r = read_file(path, max, &ret->data, &ret->size, &err);
+    /* An initramfs without systemd may not have securityfs mounted yet. */
+    if (r == -ENOENT && !strncmp(path, "/sys/kernel/security/", 21) &&
+        access("/sys/kernel/security/tpm0", F_OK) < 0 &&
+        mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) == 0)
+        r = read_file(path, max, &ret->data, &ret->size, &err);
+    if (r < 0) {
+        client_debug(o, "%s: %s (sent empty)", path, bg_err_msg(&err));
         ret->data = NULL;
         ret->size = 0;
     }
@@ -441,6 +455,8 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         if (r != CLIENT_EXIT_OK && (worst == CLIENT_EXIT_OK || r > worst))
             worst = r;
     }
+    if (worst != CLIENT_EXIT_OK && o->console)
+        client_msg(o, "giving up (exit %d); the passphrase prompt follows", worst);
     client_debug(
         o, "done in %llu ms, exit %d",
         (unsigned long long)(http_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),
