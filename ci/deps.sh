@@ -16,6 +16,8 @@ PACKAGES=(
     busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod
     # servers and peers
     postgresql clevis clevis-luks clevis-dracut tang curl jq hyperfine
+    # client tests: reference server (client_refserver.py), hex dumps
+    python3 python3-cryptography xxd
 )
 
 need=()

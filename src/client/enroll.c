@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -26,12 +27,13 @@
 
 static void enroll_usage(FILE *f)
 {
-    fprintf(f, "Usage: bootgate-unlock enroll --server URL --ca FILE [--group G]\n"
-               "           [--key-file F] [--client-cert F --client-key F] [--hostname H] DEVICE\n"
-               "Reads the volume key with the passphrase in --key-file (or the first line of\n"
-               "stdin), registers this TPM and volume with the server and writes the bootgate\n"
-               "LUKS2 token. --client-cert/--client-key: a certificate with role enroller\n"
-               "(default: client_cert/client_key of the configuration).\n");
+    fprintf(f,
+            "Usage: bootgate-unlock enroll --server URL --ca FILE [--group G]\n"
+            "           [--key-file F] [--client-cert F --client-key F] [--hostname H] DEVICE...\n"
+            "Reads the volume key with the passphrase in --key-file (or the first line of\n"
+            "stdin), registers this TPM and volume with the server and writes the bootgate\n"
+            "LUKS2 token. --client-cert/--client-key: a certificate with role enroller\n"
+            "(default: client_cert/client_key of the configuration).\n");
 }
 
 /* POSTs req and decodes a 200 answer as JSON; prints and returns an exit code. */
@@ -76,7 +78,8 @@ static int enroll_post(const client_opts *o, const http_opts *h, const char *ser
     return CLIENT_EXIT_OK;
 }
 
-static int read_passphrase(const char *key_file, uint8_t **ret, size_t *ret_size, bg_err *err)
+static int read_passphrase(const char *dev, const char *key_file, uint8_t **ret, size_t *ret_size,
+                           bg_err *err)
 {
     _cleanup_(secmem_freep) uint8_t *pass = secmem_alloc(8192);
     size_t n = 0;
@@ -92,16 +95,52 @@ static int read_passphrase(const char *key_file, uint8_t **ret, size_t *ret_size
         memcpy(pass, buf, n);
         secmem_wipe(buf, n);
     } else {
-        /* First line of stdin, without its newline (as a prompt would give). */
-        int c;
-        while (n < 8191 && (c = getchar()) != EOF && c != '\n')
-            pass[n++] = (uint8_t)c;
+        /* First line of stdin, without its newline; on a terminal, prompt
+         * with echo off. */
+        struct termios old, quiet;
+        bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+        uint8_t c;
+        if (tty) {
+            fprintf(stderr, "Passphrase for %s: ", dev);
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+            (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        }
+        /* read(2) byte by byte: no stdio buffer keeps a copy of the passphrase */
+        while (n < 8191 && read(STDIN_FILENO, &c, 1) == 1 && c != '\n')
+            pass[n++] = c;
+        secmem_wipe(&c, sizeof(c));
+        if (tty) {
+            (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+            fputc('\n', stderr);
+        }
     }
     if (n == 0)
         return bg_err_set(err, -EINVAL, "empty passphrase");
     *ret = TAKE_PTR(pass);
     *ret_size = n;
     return 0;
+}
+
+typedef struct enroll_volume {
+    const char *dev;
+    struct crypt_device *cd;
+    uint8_t *key; /* secmem */
+    size_t key_size;
+} enroll_volume;
+
+typedef struct enroll_volumes {
+    size_t n;
+    enroll_volume v[PROTO_MAX_VOLUMES];
+} enroll_volumes;
+
+static void enroll_volumes_done(enroll_volumes *vs)
+{
+    for (size_t i = 0; i < vs->n; i++) {
+        secmem_free(vs->v[i].key);
+        crypt_free(vs->v[i].cd);
+    }
+    vs->n = 0;
 }
 
 int client_enroll_main(client_opts *o, int argc, char **argv)
@@ -121,13 +160,13 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     const char *cert = o->cfg.client_cert[0] ? o->cfg.client_cert : NULL;
     const char *ckey = o->cfg.client_key[0] ? o->cfg.client_key : NULL;
     char hostname[PROTO_MAX_ID + 1] = "";
-    _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+    _cleanup_(enroll_volumes_done) enroll_volumes vols = {0};
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
-    _cleanup_(secmem_freep) uint8_t *pass = NULL, *vk = NULL, *seed = NULL;
+    _cleanup_(secmem_freep) uint8_t *pass = NULL, *seed = NULL;
     _cleanup_(freep) uint8_t *ek_cert = NULL;
     _cleanup_(json_object_putp) json_object *jreq = NULL, *jresp = NULL;
     uint8_t ek_pub[TPM_BLOB_MAX], ak_pub[TPM_BLOB_MAX], ak_name[TPM_NAME_MAX];
-    size_t pass_size = 0, vk_size = 0, ek_pub_size, ak_pub_size, ak_name_size, cert_size = 0;
+    size_t pass_size = 0, ek_pub_size, ak_pub_size, ak_name_size, cert_size = 0;
     size_t seed_size = 0;
     proto_enroll_req req;
     proto_enroll_resp eresp;
@@ -169,12 +208,11 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
             return CLIENT_EXIT_USAGE;
         }
     }
-    if (!server || !ca || optind + 1 != argc) {
-        client_msg(o, "enroll: --server, --ca and exactly one DEVICE are required");
+    if (!server || !ca || optind >= argc || argc - optind > (int)PROTO_MAX_VOLUMES) {
+        client_msg(o, "enroll: --server, --ca and 1..%u DEVICEs are required", PROTO_MAX_VOLUMES);
         enroll_usage(stderr);
         return CLIENT_EXIT_USAGE;
     }
-    const char *dev = argv[optind];
     if (strlen(group) > PROTO_MAX_ID || strlen(server) >= sizeof(tok.server)) {
         client_msg(o, "enroll: --group or --server too long");
         return CLIENT_EXIT_USAGE;
@@ -182,23 +220,39 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     if (!hostname[0] && gethostname(hostname, sizeof(hostname) - 1) < 0)
         snprintf(hostname, sizeof(hostname), "unknown");
 
-    /* 1. the volume and its key */
-    if (luks_open(dev, &cd, &err) < 0) {
-        client_msg(o, "%s", bg_err_msg(&err));
-        return CLIENT_EXIT_USAGE;
+    /* 1. the volumes and their keys (one passphrase or key file for all, as
+     * an installer sets them up) */
+    for (int i = optind; i < argc; i++) {
+        enroll_volume *v = &vols.v[vols.n];
+        v->dev = argv[i];
+        if (luks_open(v->dev, &v->cd, &err) < 0) {
+            client_msg(o, "%s", bg_err_msg(&err));
+            return CLIENT_EXIT_USAGE;
+        }
+        vols.n++;
+        if (!pass) {
+            r = read_passphrase(v->dev, key_file, &pass, &pass_size, &err);
+            if (r < 0) {
+                client_msg(o, "%s: %s", v->dev, bg_err_msg(&err));
+                return CLIENT_EXIT_USAGE;
+            }
+        }
+        r = luks_volume_key_get(v->cd, (const char *)pass, pass_size, &v->key, &v->key_size, &err);
+        if (r < 0) {
+            client_msg(o, "%s: %s", v->dev, bg_err_msg(&err));
+            return CLIENT_EXIT_USAGE;
+        }
+        if (v->key_size > PROTO_MAX_VOLUME_KEY) {
+            client_msg(o, "%s: volume key of %zu bytes is too large", v->dev, v->key_size);
+            return CLIENT_EXIT_USAGE;
+        }
+        for (size_t j = 0; j + 1 < vols.n; j++)
+            if (!strcmp(luks_uuid(vols.v[j].cd), luks_uuid(v->cd))) {
+                client_msg(o, "%s and %s are the same volume", vols.v[j].dev, v->dev);
+                return CLIENT_EXIT_USAGE;
+            }
     }
-    r = read_passphrase(key_file, &pass, &pass_size, &err);
-    if (r >= 0)
-        r = luks_volume_key_get(cd, (const char *)pass, pass_size, &vk, &vk_size, &err);
     secmem_free(TAKE_PTR(pass));
-    if (r < 0) {
-        client_msg(o, "%s: %s", dev, bg_err_msg(&err));
-        return CLIENT_EXIT_USAGE;
-    }
-    if (vk_size > PROTO_MAX_VOLUME_KEY) {
-        client_msg(o, "%s: volume key of %zu bytes is too large", dev, vk_size);
-        return CLIENT_EXIT_USAGE;
-    }
 
     /* 2. the TPM: EK (+ certificate), AK */
     ex = client_tpm_setup(o, &t);
@@ -235,16 +289,21 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     req.ek_public = (proto_bytes){ek_pub, ek_pub_size};
     req.ek_cert = (proto_bytes){ek_cert, ek_cert ? cert_size : 0};
     req.ak_public = (proto_bytes){ak_pub, ak_pub_size};
-    req.n_volumes = 1;
-    snprintf(req.volumes[0].uuid, sizeof(req.volumes[0].uuid), "%s", luks_uuid(cd));
-    req.volumes[0].key = vk;
-    req.volumes[0].key_size = vk_size;
+    req.n_volumes = vols.n;
+    for (size_t i = 0; i < vols.n; i++) {
+        snprintf(req.volumes[i].uuid, sizeof(req.volumes[i].uuid), "%s", luks_uuid(vols.v[i].cd));
+        req.volumes[i].key = vols.v[i].key;
+        req.volumes[i].key_size = vols.v[i].key_size;
+    }
     jreq = proto_enroll_req_encode(&req);
     if (!jreq)
         return CLIENT_EXIT_USAGE;
     ex = enroll_post(o, &h, server, "/v1/enroll", jreq, &jresp);
     json_object_put(TAKE_PTR(jreq));
-    secmem_free(TAKE_PTR(vk));
+    for (size_t i = 0; i < vols.n; i++) {
+        secmem_free(TAKE_PTR(vols.v[i].key));
+        vols.v[i].key_size = 0;
+    }
     if (ex != 0)
         return ex;
     r = proto_enroll_resp_decode(jresp, &eresp, &err);
@@ -296,10 +355,15 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     snprintf(tok.node_id, sizeof(tok.node_id), "%s", eresp.node_id);
     hex_encode(ak_name, ak_name_size, tok.ak_name);
     proto_enroll_resp_done(&eresp);
-    if (http_file_sha256_hex(ca, tok.ca_sha256, &err) < 0 || luks_token_write(cd, &tok, &err) < 0) {
+    if (http_file_sha256_hex(ca, tok.ca_sha256, &err) < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
     }
+    for (size_t i = 0; i < vols.n; i++)
+        if (luks_token_write(vols.v[i].cd, &tok, &err) < 0) {
+            client_msg(o, "%s: %s", vols.v[i].dev, bg_err_msg(&err));
+            return CLIENT_EXIT_USAGE;
+        }
     if (strcmp(ca, o->cfg.ca) != 0) {
         _cleanup_(freep) uint8_t *pem = NULL;
         size_t pem_size;

@@ -37,49 +37,6 @@ const char *luks_uuid(struct crypt_device *cd)
     return crypt_get_uuid(cd);
 }
 
-static int copy_field(json_object *o, const char *key, char *dst, size_t size, bool required,
-                      bg_err *err)
-{
-    json_object *v;
-    const char *s;
-
-    if (!json_object_object_get_ex(o, key, &v)) {
-        dst[0] = 0;
-        return required ? bg_err_set(err, -EBADMSG, "bootgate token: no \"%s\"", key) : 0;
-    }
-    if (!json_object_is_type(v, json_type_string))
-        return bg_err_set(err, -EBADMSG, "bootgate token: \"%s\" is not a string", key);
-    s = json_object_get_string(v);
-    if (strlen(s) >= size)
-        return bg_err_set(err, -EBADMSG, "bootgate token: \"%s\" longer than %zu", key, size - 1);
-    memcpy(dst, s, strlen(s) + 1);
-    return 0;
-}
-
-int luks_token_parse(const char *json, luks_token *ret, bg_err *err)
-{
-    json_object *o = json_tokener_parse(json), *type;
-    int r;
-
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return bg_err_set(err, -EBADMSG, "bootgate token: not a JSON object");
-    }
-    memset(ret, 0, sizeof(*ret));
-    if (!json_object_object_get_ex(o, "type", &type) ||
-        strcmp(json_object_get_string(type), LUKS_TOKEN_TYPE) != 0)
-        r = bg_err_set(err, -EBADMSG, "token type is not \"%s\"", LUKS_TOKEN_TYPE);
-    else if ((r = copy_field(o, "server", ret->server, sizeof(ret->server), true, err)) < 0 ||
-             (r = copy_field(o, "node_id", ret->node_id, sizeof(ret->node_id), true, err)) < 0 ||
-             (r = copy_field(o, "ca_sha256", ret->ca_sha256, sizeof(ret->ca_sha256), false, err)) <
-                 0 ||
-             (r = copy_field(o, "ak_name", ret->ak_name, sizeof(ret->ak_name), false, err)) < 0) {
-        /* r and err say which field */
-    }
-    json_object_put(o);
-    return r < 0 ? r : 0;
-}
-
 int luks_token_read(struct crypt_device *cd, luks_token *ret, int *ret_id, bg_err *err)
 {
     int max = crypt_token_max(CRYPT_LUKS2);

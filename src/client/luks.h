@@ -13,21 +13,10 @@
 
 #include "bgerr.h"
 #include "cleanup.h"
+#include "token.h"
 
-#define LUKS_TOKEN_TYPE  "bootgate"
 #define LUKS_MAX_DEVICES 64
 #define LUKS_KEY_MAX     512 /* bytes; LUKS2 volume keys are 32..64 in practice */
-
-/* Token JSON: {"type":"bootgate","keyslots":[],"server":URL,"node_id":ID,
- * "ca_sha256":HEX,"ak_name":HEX}. ak_name (the AK name pinned at enrollment)
- * lets the client tell "this TPM was cleared or replaced" before asking the
- * server; it is optional for tokens written by other tools. */
-typedef struct luks_token {
-    char server[512];
-    char node_id[129]; /* PROTO_MAX_ID + 1 */
-    char ca_sha256[65];
-    char ak_name[2 * 68 + 1];
-} luks_token;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct crypt_device *, crypt_free)
 
@@ -39,8 +28,6 @@ const char *luks_uuid(struct crypt_device *cd);
 int luks_token_read(struct crypt_device *cd, luks_token *ret, int *ret_id, bg_err *err);
 /* Replaces any existing bootgate token. */
 int luks_token_write(struct crypt_device *cd, const luks_token *tok, bg_err *err);
-/* Parses a token JSON text (exposed for tests and the fuzzer). */
-int luks_token_parse(const char *json, luks_token *ret, bg_err *err);
 
 /* The volume key, unlocked with a passphrase (or key file contents, as
  * cryptsetup --key-file does). *ret_key is secmem. */

@@ -76,7 +76,7 @@ static void usage(FILE *f)
     fprintf(
         f, "Usage: bootgate-unlock [OPTIONS] [DEVICE...]      unlock (default)\n"
            "       bootgate-unlock [OPTIONS] enroll --server URL --ca FILE [--group G]\n"
-           "                                  [--key-file F] DEVICE\n"
+           "                                  [--key-file F] DEVICE...\n"
            "       bootgate-unlock [OPTIONS] status [DEVICE...]\n"
            "       bootgate-unlock [OPTIONS] debug COMMAND ...   (testing, see 'debug --help')\n"
            "\nOptions:\n"

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -366,8 +368,20 @@ static int unlock_volume(unlock_ctx *u, const char *dev)
 static void read_log(const client_opts *o, const char *path, size_t max, proto_bytes *ret)
 {
     bg_err err = {{0}};
-    if (!path[0] || read_file(path, max, &ret->data, &ret->size, &err) < 0) {
-        client_debug(o, "%s: %s (sent empty)", path, err.msg[0] ? err.msg : "not configured");
+    int r;
+
+    ret->data = NULL;
+    ret->size = 0;
+    if (!path[0])
+        return;
+    r = read_file(path, max, &ret->data, &ret->size, &err);
+    /* An initramfs without systemd may not have securityfs mounted yet. */
+    if (r == -ENOENT && !strncmp(path, "/sys/kernel/security/", 21) &&
+        access("/sys/kernel/security/tpm0", F_OK) < 0 &&
+        mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL) == 0)
+        r = read_file(path, max, &ret->data, &ret->size, &err);
+    if (r < 0) {
+        client_debug(o, "%s: %s (sent empty)", path, bg_err_msg(&err));
         ret->data = NULL;
         ret->size = 0;
     }
@@ -396,9 +410,19 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     if (argc > 0)
         devs = argv;
     else {
-        if (luks_find_devices(&found, &err) < 0) {
-            client_msg(o, "%s", bg_err_msg(&err));
-            return CLIENT_EXIT_USAGE;
+        /* Disks may still be appearing (udev) when the initrd unit starts:
+         * look again for a few seconds before concluding there is none. */
+        uint64_t until = http_now_ms() + (uint64_t)o->cfg.tpm_wait_s * 1000;
+        for (;;) {
+            if (luks_find_devices(&found, &err) < 0) {
+                client_msg(o, "%s", bg_err_msg(&err));
+                return CLIENT_EXIT_USAGE;
+            }
+            if (found[0] || http_now_ms() + 500 > until)
+                break;
+            luks_strv_free(TAKE_PTR(found));
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000000L};
+            nanosleep(&ts, NULL);
         }
         if (!found[0]) {
             client_msg(o, "no LUKS2 volume with a bootgate token");
@@ -431,6 +455,8 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         if (r != CLIENT_EXIT_OK && (worst == CLIENT_EXIT_OK || r > worst))
             worst = r;
     }
+    if (worst != CLIENT_EXIT_OK && o->console)
+        client_msg(o, "giving up (exit %d); the passphrase prompt follows", worst);
     client_debug(
         o, "done in %llu ms, exit %d",
         (unsigned long long)(http_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),

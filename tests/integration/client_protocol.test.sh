@@ -131,8 +131,14 @@ set -e
 ok "wrong CA refused (pin mismatch: exit 2; TLS: exit 4)"
 
 # --- ECC EK: enroll again with an ECC EK and unlock
-cl --set ek_type=ecc enroll --server "https://127.0.0.1:$PORT" --ca "$T/ca.pem" \
-    --key-file "$T/pass" "$T/disk.img" >/dev/null 2>"$T/e.err" || fail "ECC enroll: $(cat "$T/e.err")"
+# (passphrase on stdin this time; a wrong one is refused first)
+set +e
+echo 'not the passphrase' | cl --set ek_type=ecc enroll --server "https://127.0.0.1:$PORT" \
+    --ca "$T/ca.pem" "$T/disk.img" >/dev/null 2>"$T/e.err"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q 'no key slot' "$T/e.err" || fail "wrong passphrase: exit $rc $(cat "$T/e.err")"
+{ cat "$T/pass"; echo; } | cl --set ek_type=ecc enroll --server "https://127.0.0.1:$PORT" \
+    --ca "$T/ca.pem" "$T/disk.img" >/dev/null 2>"$T/e.err" || fail "ECC enroll: $(cat "$T/e.err")"
 cl --set ek_type=ecc --verify-only "$T/disk.img" >"$T/ecc.out" 2>&1 || fail "ECC unlock: $(cat "$T/ecc.out")"
 [ "$(cryptsetup token export --token-id 0 "$T/disk.img" | jq -r .node_id)" != "$NODE" ] ||
     fail "re-enroll did not replace the token"

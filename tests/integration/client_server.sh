@@ -50,10 +50,10 @@ policy() { # NAME VERSION: capture from the current log, sign, upload, activate
 cl() { unlock --set ca="$T/etc/ca.pem" --set event_log="$T/eventlog.bin" --set ima_log= \
     --set poll_interval=1 --set backoff_initial_ms=200 --set backoff_max_ms=1000 "$@"; }
 
-enroll() { # GROUP [extra options]
+enroll() { # GROUP [extra options]; enrolls "${DISKS[@]}" (default $T/disk.img)
     local g=$1; shift
     cl "$@" enroll --server "$URL" --ca "$S/ca.crt" --group "$g" --client-cert "$S/enroller.crt" \
-        --client-key "$S/enroller.key" --key-file "$T/pass" "$T/disk.img" >"$T/enroll.out" \
+        --client-key "$S/enroller.key" --key-file "$T/pass" "${DISKS[@]:-$T/disk.img}" >"$T/enroll.out" \
         2>"$T/enroll.err" || fail "enroll: $(cat "$T/enroll.err")"
     NODE=$(awk '/^node_id/{print $2}' "$T/enroll.out")
     local fp state
