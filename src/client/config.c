@@ -24,6 +24,7 @@ void config_defaults(client_config *c)
     c->backoff_initial_ms = 500;
     c->backoff_max_ms = 16000;
     c->poll_interval_s = 15;
+    c->tpm_wait_s = 10;
     c->ek_type = TPM_EK_AUTO;
 }
 
@@ -74,6 +75,8 @@ int config_set(client_config *c, const char *key, const char *v, bg_err *err)
         return parse_uint(key, v, 3600000, &c->backoff_max_ms, err);
     if (!strcmp(key, "poll_interval"))
         return parse_uint(key, v, 3600, &c->poll_interval_s, err);
+    if (!strcmp(key, "tpm_wait"))
+        return parse_uint(key, v, 600, &c->tpm_wait_s, err);
     if (!strcmp(key, "allow_discards")) {
         if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
             c->allow_discards = true;

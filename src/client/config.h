@@ -31,6 +31,7 @@ typedef struct client_config {
     unsigned backoff_initial_ms;
     unsigned backoff_max_ms;
     unsigned poll_interval_s; /* between attempts after a denial */
+    unsigned tpm_wait_s;      /* how long to wait for the TPM device to appear */
     bool allow_discards;
     tpm_ek_type ek_type;
 } client_config;

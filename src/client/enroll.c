@@ -1,8 +1,324 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `bootgate-unlock enroll` (DESIGN §2), from the installed OS:
+ * EK (+ certificate) and AK from the TPM, the volume key from an existing
+ * passphrase or key file, POST /v1/enroll as role enroller (client
+ * certificate), ActivateCredential of the server's challenge to prove that EK
+ * and AK live in one TPM, POST /v1/enroll/activate, then the LUKS2 token and
+ * the pinned CA for the initramfs. */
 #include "client.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "http.h"
+#include "luks.h"
+#include "proto.h"
+#include "secmem.h"
+#include "tpm.h"
+#include "util.h"
+
+static void enroll_usage(FILE *f)
+{
+    fprintf(f, "Usage: bootgate-unlock enroll --server URL --ca FILE [--group G]\n"
+               "           [--key-file F] [--client-cert F --client-key F] [--hostname H] DEVICE\n"
+               "Reads the volume key with the passphrase in --key-file (or the first line of\n"
+               "stdin), registers this TPM and volume with the server and writes the bootgate\n"
+               "LUKS2 token. --client-cert/--client-key: a certificate with role enroller\n"
+               "(default: client_cert/client_key of the configuration).\n");
+}
+
+/* POSTs req and decodes a 200 answer as JSON; prints and returns an exit code. */
+static int enroll_post(const client_opts *o, const http_opts *h, const char *server,
+                       const char *path, json_object *req, json_object **ret)
+{
+    _cleanup_(freep) char *url = NULL;
+    http_response resp = {0};
+    bg_err err = {{0}};
+    unsigned attempts = 0;
+    char *body;
+    int r;
+
+    if (asprintf(&url, "%s%s", server, path) < 0)
+        return CLIENT_EXIT_USAGE;
+    body = (char *)json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+    r = http_post_retry(h, url, body, http_now_ms() + (uint64_t)o->cfg.timeout_s * 1000, &resp,
+                        &attempts, &err);
+    /* The enroll body carries the volume key: wipe the serialization. */
+    secmem_wipe(body, strlen(body));
+    if (r < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
+    }
+    if (resp.status != 200) {
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        json_object *e = NULL, *reason = NULL;
+        if (proto_parse_body(resp.body, resp.size, &j, NULL) >= 0)
+            (void)(json_object_object_get_ex(j, "error", &e) &&
+                   json_object_object_get_ex(j, "reason", &reason));
+        client_msg(o, "%s: HTTP %ld %s%s%s", url, resp.status, e ? json_object_get_string(e) : "",
+                   reason ? ": " : "", reason ? json_object_get_string(reason) : "");
+        http_response_done(&resp);
+        return CLIENT_EXIT_DENIED;
+    }
+    r = proto_parse_body(resp.body, resp.size, ret, &err);
+    http_response_done(&resp);
+    if (r < 0) {
+        client_msg(o, "%s: %s", url, bg_err_msg(&err));
+        return CLIENT_EXIT_UNREACHABLE;
+    }
+    return CLIENT_EXIT_OK;
+}
+
+static int read_passphrase(const char *key_file, uint8_t **ret, size_t *ret_size, bg_err *err)
+{
+    _cleanup_(secmem_freep) uint8_t *pass = secmem_alloc(8192);
+    size_t n = 0;
+
+    if (!pass)
+        return bg_err_set(err, -ENOMEM, "out of secure memory");
+    if (key_file) {
+        /* As cryptsetup --key-file: the whole file is the passphrase. */
+        _cleanup_(freep) uint8_t *buf = NULL;
+        int r = read_file(key_file, 8191, &buf, &n, err);
+        if (r < 0)
+            return r;
+        memcpy(pass, buf, n);
+        secmem_wipe(buf, n);
+    } else {
+        /* First line of stdin, without its newline (as a prompt would give). */
+        int c;
+        while (n < 8191 && (c = getchar()) != EOF && c != '\n')
+            pass[n++] = (uint8_t)c;
+    }
+    if (n == 0)
+        return bg_err_set(err, -EINVAL, "empty passphrase");
+    *ret = TAKE_PTR(pass);
+    *ret_size = n;
+    return 0;
+}
 
 int client_enroll_main(client_opts *o, int argc, char **argv)
 {
-    client_msg(o, "enroll: not implemented yet (needs proto.h)");
-    return CLIENT_EXIT_USAGE;
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"server", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'c'},
+        {"group", required_argument, NULL, 'g'},
+        {"key-file", required_argument, NULL, 'k'},
+        {"client-cert", required_argument, NULL, 'C'},
+        {"client-key", required_argument, NULL, 'K'},
+        {"hostname", required_argument, NULL, 'H'},
+        {},
+    };
+    const char *server = NULL, *ca = NULL, *group = "default", *key_file = NULL;
+    const char *cert = o->cfg.client_cert[0] ? o->cfg.client_cert : NULL;
+    const char *ckey = o->cfg.client_key[0] ? o->cfg.client_key : NULL;
+    char hostname[PROTO_MAX_ID + 1] = "";
+    _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+    _cleanup_(tpm_closep) tpm_ctx *t = NULL;
+    _cleanup_(secmem_freep) uint8_t *pass = NULL, *vk = NULL, *seed = NULL;
+    _cleanup_(freep) uint8_t *ek_cert = NULL;
+    _cleanup_(json_object_putp) json_object *jreq = NULL, *jresp = NULL;
+    uint8_t ek_pub[TPM_BLOB_MAX], ak_pub[TPM_BLOB_MAX], ak_name[TPM_NAME_MAX];
+    size_t pass_size = 0, vk_size = 0, ek_pub_size, ak_pub_size, ak_name_size, cert_size = 0;
+    size_t seed_size = 0;
+    proto_enroll_req req;
+    proto_enroll_resp eresp;
+    proto_activate_req areq;
+    proto_activate_resp aresp;
+    luks_token tok;
+    bg_err err = {{0}};
+    int c, r, ex;
+
+    optind = 0; /* glibc: full reset after main's getopt */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'h':
+            enroll_usage(stdout);
+            return CLIENT_EXIT_OK;
+        case 's':
+            server = optarg;
+            break;
+        case 'c':
+            ca = optarg;
+            break;
+        case 'g':
+            group = optarg;
+            break;
+        case 'k':
+            key_file = optarg;
+            break;
+        case 'C':
+            cert = optarg;
+            break;
+        case 'K':
+            ckey = optarg;
+            break;
+        case 'H':
+            snprintf(hostname, sizeof(hostname), "%s", optarg);
+            break;
+        default:
+            enroll_usage(stderr);
+            return CLIENT_EXIT_USAGE;
+        }
+    }
+    if (!server || !ca || optind + 1 != argc) {
+        client_msg(o, "enroll: --server, --ca and exactly one DEVICE are required");
+        enroll_usage(stderr);
+        return CLIENT_EXIT_USAGE;
+    }
+    const char *dev = argv[optind];
+    if (strlen(group) > PROTO_MAX_ID || strlen(server) >= sizeof(tok.server)) {
+        client_msg(o, "enroll: --group or --server too long");
+        return CLIENT_EXIT_USAGE;
+    }
+    if (!hostname[0] && gethostname(hostname, sizeof(hostname) - 1) < 0)
+        snprintf(hostname, sizeof(hostname), "unknown");
+
+    /* 1. the volume and its key */
+    if (luks_open(dev, &cd, &err) < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return CLIENT_EXIT_USAGE;
+    }
+    r = read_passphrase(key_file, &pass, &pass_size, &err);
+    if (r >= 0)
+        r = luks_volume_key_get(cd, (const char *)pass, pass_size, &vk, &vk_size, &err);
+    secmem_free(TAKE_PTR(pass));
+    if (r < 0) {
+        client_msg(o, "%s: %s", dev, bg_err_msg(&err));
+        return CLIENT_EXIT_USAGE;
+    }
+    if (vk_size > PROTO_MAX_VOLUME_KEY) {
+        client_msg(o, "%s: volume key of %zu bytes is too large", dev, vk_size);
+        return CLIENT_EXIT_USAGE;
+    }
+
+    /* 2. the TPM: EK (+ certificate), AK */
+    ex = client_tpm_setup(o, &t);
+    if (ex != 0)
+        return ex;
+    if (tpm_ek_public(t, ek_pub, sizeof(ek_pub), &ek_pub_size, &err) < 0 ||
+        tpm_ak_public(t, ak_pub, sizeof(ak_pub), &ak_pub_size, &err) < 0 ||
+        tpm_ak_name(t, ak_name, sizeof(ak_name), &ak_name_size, &err) < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return CLIENT_EXIT_TPM;
+    }
+    r = tpm_ek_cert(t, &ek_cert, &cert_size, &err);
+    if (r == -ENOENT)
+        client_msg(o, "no EK certificate in NV: the server will hold this node 'pending' until "
+                      "an operator approves its EK fingerprint");
+    else if (r < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return CLIENT_EXIT_TPM;
+    }
+
+    /* 3. register */
+    http_opts h = {
+        .ca_file = ca,
+        .client_cert = cert,
+        .client_key = ckey,
+        .connect_timeout_ms = (long)o->cfg.connect_timeout_s * 1000,
+        .request_timeout_ms = (long)o->cfg.request_timeout_s * 1000,
+        .backoff_initial_ms = o->cfg.backoff_initial_ms,
+        .backoff_max_ms = o->cfg.backoff_max_ms,
+    };
+    memset(&req, 0, sizeof(req));
+    snprintf(req.hostname, sizeof(req.hostname), "%s", hostname);
+    snprintf(req.group, sizeof(req.group), "%s", group);
+    req.ek_public = (proto_bytes){ek_pub, ek_pub_size};
+    req.ek_cert = (proto_bytes){ek_cert, ek_cert ? cert_size : 0};
+    req.ak_public = (proto_bytes){ak_pub, ak_pub_size};
+    req.n_volumes = 1;
+    snprintf(req.volumes[0].uuid, sizeof(req.volumes[0].uuid), "%s", luks_uuid(cd));
+    req.volumes[0].key = vk;
+    req.volumes[0].key_size = vk_size;
+    jreq = proto_enroll_req_encode(&req);
+    if (!jreq)
+        return CLIENT_EXIT_USAGE;
+    ex = enroll_post(o, &h, server, "/v1/enroll", jreq, &jresp);
+    json_object_put(TAKE_PTR(jreq));
+    secmem_free(TAKE_PTR(vk));
+    if (ex != 0)
+        return ex;
+    r = proto_enroll_resp_decode(jresp, &eresp, &err);
+    json_object_put(TAKE_PTR(jresp));
+    if (r < 0) {
+        client_msg(o, "bad enroll answer: %s", bg_err_msg(&err));
+        return CLIENT_EXIT_UNREACHABLE;
+    }
+
+    /* 4. prove EK and AK are in this TPM */
+    seed = secmem_alloc(64);
+    if (!seed) {
+        proto_enroll_resp_done(&eresp);
+        return CLIENT_EXIT_USAGE;
+    }
+    r = tpm_activate_credential(t, eresp.credential_blob.data, eresp.credential_blob.size,
+                                eresp.encrypted_secret.data, eresp.encrypted_secret.size, seed, 64,
+                                &seed_size, &err);
+    if (r >= 0 && seed_size != PROTO_SEED_SIZE)
+        r = bg_err_set(&err, -EBADMSG, "credential of %zu bytes", seed_size);
+    if (r < 0) {
+        client_msg(o, "%s: %s", client_tpm_strerror(r), bg_err_msg(&err));
+        proto_enroll_resp_done(&eresp);
+        return CLIENT_EXIT_TPM;
+    }
+    memset(&areq, 0, sizeof(areq));
+    snprintf(areq.node_id, sizeof(areq.node_id), "%s", eresp.node_id);
+    memcpy(areq.secret, seed, PROTO_SEED_SIZE);
+    areq.secret_size = PROTO_SEED_SIZE;
+    jreq = proto_activate_req_encode(&areq);
+    secmem_wipe(&areq, sizeof(areq));
+    if (!jreq) {
+        proto_enroll_resp_done(&eresp);
+        return CLIENT_EXIT_USAGE;
+    }
+    ex = enroll_post(o, &h, server, "/v1/enroll/activate", jreq, &jresp);
+    if (ex == 0 && (r = proto_activate_resp_decode(jresp, &aresp, &err)) < 0) {
+        client_msg(o, "bad activate answer: %s", bg_err_msg(&err));
+        ex = CLIENT_EXIT_UNREACHABLE;
+    }
+    if (ex != 0) {
+        proto_enroll_resp_done(&eresp);
+        return ex;
+    }
+
+    /* 5. the token and the pinned CA for the initramfs */
+    memset(&tok, 0, sizeof(tok));
+    snprintf(tok.server, sizeof(tok.server), "%s", server);
+    snprintf(tok.node_id, sizeof(tok.node_id), "%s", eresp.node_id);
+    hex_encode(ak_name, ak_name_size, tok.ak_name);
+    proto_enroll_resp_done(&eresp);
+    if (http_file_sha256_hex(ca, tok.ca_sha256, &err) < 0 || luks_token_write(cd, &tok, &err) < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return CLIENT_EXIT_USAGE;
+    }
+    if (strcmp(ca, o->cfg.ca) != 0) {
+        _cleanup_(freep) uint8_t *pem = NULL;
+        size_t pem_size;
+        _cleanup_(freep) char *dir = strdup(o->cfg.ca);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash && slash != dir) {
+            *slash = 0;
+            (void)mkdir(dir, 0755); /* /etc/bootgate on a fresh install */
+        }
+        if (read_file(ca, 1u << 20, &pem, &pem_size, &err) < 0 ||
+            write_file_atomic(o->cfg.ca, pem, pem_size, 0644, &err) < 0) {
+            client_msg(o, "installing the CA as %s: %s", o->cfg.ca, bg_err_msg(&err));
+            return CLIENT_EXIT_USAGE;
+        }
+    }
+    printf("node_id %s\nstate %s\nek_fingerprint %s\nak_name %s\n", aresp.node_id, aresp.state,
+           aresp.ek_fingerprint, tok.ak_name);
+    if (!strcmp(aresp.state, "pending"))
+        client_msg(o, "enrolled, pending approval: bootgatectl node approve %s --ek %s",
+                   aresp.node_id, aresp.ek_fingerprint);
+    return CLIENT_EXIT_OK;
 }

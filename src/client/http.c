@@ -45,6 +45,17 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+http_session *http_session_new(void)
+{
+    return (http_session *)curl_easy_init();
+}
+
+void http_session_free(http_session *s)
+{
+    if (s)
+        curl_easy_cleanup((CURL *)s);
+}
+
 void http_response_done(http_response *r)
 {
     free(r->body);
@@ -101,7 +112,12 @@ int http_post(const http_opts *o, const char *url, const char *body, http_respon
         return bg_err_set(err, -EINVAL, "no CA file configured for %s", url);
     if (strncmp(url, "https://", 8) != 0)
         return bg_err_set(err, -EINVAL, "server URL must be https://: %s", url);
-    c = curl_easy_init();
+    if (o->session) {
+        /* reset drops every option but keeps the connection cache */
+        c = (CURL *)o->session;
+        curl_easy_reset(c);
+    } else
+        c = curl_easy_init();
     if (!c)
         return bg_err_set(err, -ENOMEM, "curl_easy_init failed");
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -150,7 +166,8 @@ int http_post(const http_opts *o, const char *url, const char *body, http_respon
             r = bg_err_set(err, -ENOMEM, "out of memory");
     }
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if (!o->session)
+        curl_easy_cleanup(c);
     return r;
 }
 

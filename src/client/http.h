@@ -23,7 +23,14 @@ typedef struct http_opts {
     size_t max_response; /* 0 = HTTP_MAX_RESPONSE */
     uint64_t backoff_initial_ms;
     uint64_t backoff_max_ms;
+    struct http_session *session; /* optional: reuse one connection across requests */
 } http_opts;
+
+/* A session keeps the TLS connection open between requests (challenge and
+ * unlock go to the same server: one handshake instead of two). */
+typedef struct http_session http_session;
+http_session *http_session_new(void);
+void http_session_free(http_session *s);
 
 typedef struct http_response {
     long status;

@@ -85,6 +85,8 @@ static void usage(FILE *f)
            "  --timeout SEC     total deadline (also rd.bootgate.timeout=)\n"
            "  --config FILE     configuration (default " CONFIG_DEFAULT_PATH ")\n"
            "  --set KEY=VALUE   override one configuration key\n"
+           "  --initrd          in the initramfs: messages also on the console and plymouth\n"
+           "                    (implied by /etc/initrd-release)\n"
            "  --verbose         debug messages (never secrets)\n"
            "  --help, --version\n"
            "\nWith no DEVICE, unlocks every block device whose LUKS2 header has a bootgate token.\n"
@@ -93,7 +95,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_TCTI = 0x100, OPT_TIMEOUT, OPT_CONFIG, OPT_SET, OPT_VERIFY, OPT_VERSION };
+    enum {
+        OPT_TCTI = 0x100,
+        OPT_TIMEOUT,
+        OPT_CONFIG,
+        OPT_SET,
+        OPT_VERIFY,
+        OPT_VERSION,
+        OPT_INITRD
+    };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -103,6 +113,7 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"set", required_argument, NULL, OPT_SET},
+        {"initrd", no_argument, NULL, OPT_INITRD},
         {},
     };
     /* Command-line settings are applied after the file: remember them. */
@@ -111,7 +122,7 @@ int main(int argc, char **argv)
     size_t n_sets = 0;
     client_opts o = {0};
     bg_err err = {{0}};
-    bool config_given = false;
+    bool config_given = false, initrd = false;
     int c, r;
 
     /* Secrets pass through this process: no core dumps, no ptrace. */
@@ -133,6 +144,9 @@ int main(int argc, char **argv)
             break;
         case OPT_VERIFY:
             o.verify_only = true;
+            break;
+        case OPT_INITRD:
+            initrd = true;
             break;
         case OPT_TCTI:
             tcti = optarg;
@@ -183,7 +197,7 @@ int main(int argc, char **argv)
         return CLIENT_EXIT_USAGE;
     }
     /* In the initramfs the console is where the operator looks. */
-    o.console = access("/etc/initrd-release", F_OK) == 0;
+    o.console = initrd || access("/etc/initrd-release", F_OK) == 0;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         client_msg(NULL, "curl_global_init failed");

@@ -1,8 +1,443 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The unlock flow of DESIGN §1, for every volume with a bootgate token:
+ * challenge -> quote -> unlock -> ActivateCredential -> unwrap -> activate
+ * (or verify). A denial is shown with its explanation and break-glass code
+ * and the client keeps polling until a grant or the deadline. */
 #include "client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "http.h"
+#include "luks.h"
+#include "proto.h"
+#include "secmem.h"
+#include "tpm.h"
+#include "util.h"
+
+typedef struct unlock_ctx {
+    client_opts *o;
+    tpm_ctx *tpm;
+    uint8_t ak_public[TPM_BLOB_MAX];
+    size_t ak_public_size;
+    char ak_name_hex[2 * TPM_NAME_MAX + 1];
+    proto_bytes event_log;
+    proto_bytes ima_log;
+    uint64_t deadline_ms;
+    uint64_t last_denial; /* hash of the last explanation shown, 0 = none */
+    http_session *session;
+} unlock_ctx;
+
+static http_opts unlock_http_opts(const unlock_ctx *u)
+{
+    const client_opts *o = u->o;
+    return (http_opts){
+        .session = u->session,
+        .ca_file = o->cfg.ca,
+        .connect_timeout_ms = (long)o->cfg.connect_timeout_s * 1000,
+        .request_timeout_ms = (long)o->cfg.request_timeout_s * 1000,
+        .backoff_initial_ms = o->cfg.backoff_initial_ms,
+        .backoff_max_ms = o->cfg.backoff_max_ms,
+    };
+}
+
+/* Outcome of one attempt, in order of severity for the final exit code. */
+typedef enum attempt_result {
+    ATTEMPT_UNLOCKED,
+    ATTEMPT_DENIED,      /* 403 with an explanation: poll again */
+    ATTEMPT_UNREACHABLE, /* deadline passed while the server was unreachable */
+    ATTEMPT_FATAL,       /* exit code in *ret_exit */
+} attempt_result;
+
+static char *url_join(const char *base, const char *path)
+{
+    size_t n = strlen(base);
+    char *s = NULL;
+    while (n && base[n - 1] == '/')
+        n--;
+    if (asprintf(&s, "%.*s%s", (int)n, base, path) < 0)
+        return NULL;
+    return s;
+}
+
+/* Prints the server's {"error","reason"} (or the status) for non-200/403. */
+static void print_server_error(const client_opts *o, const char *what, const http_response *resp)
+{
+    _cleanup_(json_object_putp) json_object *j = NULL;
+    json_object *e, *reason;
+
+    if (proto_parse_body(resp->body, resp->size, &j, NULL) >= 0 &&
+        json_object_object_get_ex(j, "error", &e)) {
+        const char *rs =
+            json_object_object_get_ex(j, "reason", &reason) ? json_object_get_string(reason) : "";
+        client_msg(o, "%s: server answered HTTP %ld: %s%s%s", what, resp->status,
+                   json_object_get_string(e), rs[0] ? ": " : "", rs);
+    } else
+        client_msg(o, "%s: server answered HTTP %ld", what, resp->status);
+}
+
+static int post_json(unlock_ctx *u, const char *url, json_object *req, http_response *resp,
+                     attempt_result *ret, int *ret_exit)
+{
+    http_opts h = unlock_http_opts(u);
+    bg_err err = {{0}};
+    unsigned attempts = 0;
+    uint64_t t0 = http_now_ms();
+    int r;
+
+    r = http_post_retry(&h, url, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
+                        u->deadline_ms, resp, &attempts, &err);
+    if (r < 0) {
+        client_msg(u->o, "%s (%u attempts)", bg_err_msg(&err), attempts);
+        *ret = r == -EINVAL ? ATTEMPT_FATAL : ATTEMPT_UNREACHABLE;
+        *ret_exit = r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
+        return r;
+    }
+    client_debug(u->o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", url, resp->status,
+                 attempts, (unsigned long long)(http_now_ms() - t0));
+    return 0;
+}
+
+/* FNV-1a over the verdict and explanation: a repeated denial is shown in
+ * one line so the console keeps the full explanation readable. */
+static uint64_t denial_hash(const proto_unlock_denied *d)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i <= d->n_explanation; i++) {
+        const char *s = i == 0 ? d->verdict : d->explanation[i - 1];
+        for (; *s; s++)
+            h = (h ^ (uint8_t)*s) * 0x100000001b3u;
+        h = (h ^ '\n') * 0x100000001b3u;
+    }
+    return h ? h : 1;
+}
+
+static void print_denial(unlock_ctx *u, const char *dev, const proto_unlock_denied *d)
+{
+    const client_opts *o = u->o;
+    uint64_t h = denial_hash(d);
+
+    if (h == u->last_denial) {
+        client_msg(o, "%s: still denied (%s); break-glass code: %s", dev, d->verdict,
+                   d->breakglass_code[0] ? d->breakglass_code : "none");
+        return;
+    }
+    u->last_denial = h;
+    client_msg(o, "%s: unlock DENIED (%s)", dev, d->verdict);
+    for (size_t i = 0; i < d->n_explanation && i < 16; i++)
+        client_msg(o, "  %s", d->explanation[i]);
+    if (d->n_explanation > 16)
+        client_msg(o, "  ... %zu more", d->n_explanation - 16);
+    if (d->breakglass_code[0])
+        client_msg(o, "  break-glass code: %s  (audit #%lld)", d->breakglass_code,
+                   (long long)d->audit_seq);
+}
+
+static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct crypt_device *cd,
+                                     const luks_token *tok, const char *server, int *ret_exit)
+{
+    const client_opts *o = u->o;
+    _cleanup_(freep) char *url_challenge = url_join(server, "/v1/challenge");
+    _cleanup_(freep) char *url_unlock = url_join(server, "/v1/unlock");
+    _cleanup_(json_object_putp) json_object *jreq = NULL, *jresp = NULL;
+    _cleanup_(secmem_freep) uint8_t *seed = NULL;
+    _cleanup_(secmem_freep) uint8_t *key = NULL;
+    proto_challenge_req creq = {{0}};
+    proto_challenge_resp chal;
+    proto_unlock_req ureq;
+    proto_unlock_ok ok = {0};
+    http_response resp = {0};
+    tpm_quote *q = NULL;
+    size_t seed_size = 0, key_size = 0;
+    attempt_result res = ATTEMPT_FATAL;
+    bg_err err = {{0}};
+    int r;
+
+    *ret_exit = CLIENT_EXIT_USAGE;
+    if (!url_challenge || !url_unlock)
+        return ATTEMPT_FATAL;
+
+    /* 1. challenge */
+    snprintf(creq.node_id, sizeof(creq.node_id), "%s", tok->node_id);
+    jreq = proto_challenge_req_encode(&creq);
+    if (!jreq || post_json(u, url_challenge, jreq, &resp, &res, ret_exit) < 0)
+        return jreq ? res : ATTEMPT_FATAL;
+    if (resp.status != 200) {
+        print_server_error(o, dev, &resp);
+        http_response_done(&resp);
+        *ret_exit = CLIENT_EXIT_DENIED;
+        return ATTEMPT_FATAL;
+    }
+    r = proto_parse_body(resp.body, resp.size, &jresp, &err);
+    if (r >= 0)
+        r = proto_challenge_resp_decode(jresp, &chal, &err);
+    http_response_done(&resp);
+    if (r < 0) {
+        client_msg(o, "%s: bad challenge answer: %s", dev, bg_err_msg(&err));
+        *ret_exit = CLIENT_EXIT_UNREACHABLE;
+        return ATTEMPT_FATAL;
+    }
+
+    /* 2. quote with the server's nonce */
+    uint64_t t0 = http_now_ms();
+    q = calloc(1, sizeof(*q));
+    if (!q)
+        return ATTEMPT_FATAL;
+    r = tpm_quote_pcrs(u->tpm, chal.nonce, sizeof(chal.nonce), q, &err);
+    if (r < 0) {
+        client_msg(o, "%s: %s", client_tpm_strerror(r), bg_err_msg(&err));
+        free(q);
+        *ret_exit = CLIENT_EXIT_TPM;
+        return ATTEMPT_FATAL;
+    }
+    client_debug(o, "quote: %u tr%s, %llu ms", q->tries, q->tries == 1 ? "y" : "ies",
+                 (unsigned long long)(http_now_ms() - t0));
+
+    /* 3. unlock request. The proto_bytes point at our buffers: never _done'd. */
+    memset(&ureq, 0, sizeof(ureq));
+    snprintf(ureq.node_id, sizeof(ureq.node_id), "%s", tok->node_id);
+    snprintf(ureq.volume_uuid, sizeof(ureq.volume_uuid), "%s", luks_uuid(cd));
+    memcpy(ureq.nonce, chal.nonce, sizeof(chal.nonce));
+    ureq.nonce_size = sizeof(chal.nonce);
+    ureq.ak_public = (proto_bytes){u->ak_public, u->ak_public_size};
+    ureq.attest = (proto_bytes){q->attest, q->attest_size};
+    ureq.signature = (proto_bytes){q->signature, q->signature_size};
+    ureq.pcrs.alg = TPMALG_SHA256;
+    ureq.pcrs.digest_size = 32;
+    ureq.pcrs.mask = TPM_QUOTE_PCR_MASK;
+    for (unsigned i = 0; i < PROTO_PCR_COUNT; i++)
+        memcpy(ureq.pcrs.pcr[i], q->pcrs[i], 32);
+    ureq.event_log = u->event_log;
+    ureq.ima_log = u->ima_log;
+    json_object_put(TAKE_PTR(jreq));
+    json_object_put(TAKE_PTR(jresp));
+    jreq = proto_unlock_req_encode(&ureq);
+    free(q);
+    if (!jreq || post_json(u, url_unlock, jreq, &resp, &res, ret_exit) < 0)
+        return jreq ? res : ATTEMPT_FATAL;
+
+    if (resp.status == 403) {
+        proto_unlock_denied d;
+        memset(&d, 0, sizeof(d));
+        r = proto_parse_body(resp.body, resp.size, &jresp, &err);
+        if (r >= 0)
+            r = proto_unlock_denied_decode(jresp, &d, &err);
+        if (r < 0) {
+            print_server_error(o, dev, &resp);
+            res = ATTEMPT_DENIED;
+        } else {
+            print_denial(u, dev, &d);
+            res = ATTEMPT_DENIED;
+        }
+        proto_unlock_denied_done(&d);
+        http_response_done(&resp);
+        *ret_exit = CLIENT_EXIT_DENIED;
+        return res;
+    }
+    if (resp.status != 200) {
+        print_server_error(o, dev, &resp);
+        http_response_done(&resp);
+        *ret_exit = CLIENT_EXIT_DENIED;
+        return ATTEMPT_FATAL;
+    }
+    r = proto_parse_body(resp.body, resp.size, &jresp, &err);
+    if (r >= 0)
+        r = proto_unlock_ok_decode(jresp, &ok, &err);
+    http_response_done(&resp);
+    if (r < 0) {
+        client_msg(o, "%s: bad unlock answer: %s", dev, bg_err_msg(&err));
+        *ret_exit = CLIENT_EXIT_UNREACHABLE;
+        return ATTEMPT_FATAL;
+    }
+
+    /* 4. the seed only comes out of this TPM's ActivateCredential */
+    seed = secmem_alloc(64);
+    if (!seed) {
+        proto_unlock_ok_done(&ok);
+        return ATTEMPT_FATAL;
+    }
+    t0 = http_now_ms();
+    r = tpm_activate_credential(u->tpm, ok.credential_blob.data, ok.credential_blob.size,
+                                ok.encrypted_secret.data, ok.encrypted_secret.size, seed, 64,
+                                &seed_size, &err);
+    if (r >= 0 && seed_size != PROTO_SEED_SIZE)
+        r = bg_err_set(&err, -EBADMSG, "credential of %zu bytes", seed_size);
+    if (r < 0) {
+        client_msg(o, "%s: %s: %s", dev, client_tpm_strerror(r), bg_err_msg(&err));
+        proto_unlock_ok_done(&ok);
+        *ret_exit = CLIENT_EXIT_TPM;
+        return ATTEMPT_FATAL;
+    }
+    client_debug(o, "ActivateCredential: %llu ms", (unsigned long long)(http_now_ms() - t0));
+    r = proto_unwrap_key(seed, chal.nonce, sizeof(chal.nonce), tok->node_id, luks_uuid(cd),
+                         ok.wrapped_key.data, ok.wrapped_key.size, &key, &key_size, &err);
+    secmem_wipe(seed, 64);
+    if (r < 0) {
+        client_msg(o, "%s: the released key does not unwrap: %s", dev, bg_err_msg(&err));
+        proto_unlock_ok_done(&ok);
+        *ret_exit = CLIENT_EXIT_DENIED;
+        return ATTEMPT_FATAL;
+    }
+
+    /* 5. open the volume (or only prove the key opens it) */
+    if (o->verify_only)
+        r = luks_volume_key_verify(cd, key, key_size, &err);
+    else
+        r = luks_activate(cd, key, key_size,
+                          o->cfg.allow_discards ? CRYPT_ACTIVATE_ALLOW_DISCARDS : 0, &err);
+    if (r < 0) {
+        client_msg(o, "%s: %s", dev, bg_err_msg(&err));
+        proto_unlock_ok_done(&ok);
+        *ret_exit = CLIENT_EXIT_DENIED;
+        return ATTEMPT_FATAL;
+    }
+    client_msg(o, "%s: %s (policy %s v%lld, %s; audit #%lld)", dev,
+               o->verify_only ? "released key verified against the LUKS header" : "unlocked",
+               ok.policy_name, (long long)ok.policy_version, ok.policy_mode,
+               (long long)ok.audit_seq);
+    proto_unlock_ok_done(&ok);
+    *ret_exit = CLIENT_EXIT_OK;
+    return ATTEMPT_UNLOCKED;
+}
+
+static int unlock_volume(unlock_ctx *u, const char *dev)
+{
+    const client_opts *o = u->o;
+    _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+    luks_token tok;
+    char ca_hex[65];
+    bg_err err = {{0}};
+    int exit_code = CLIENT_EXIT_USAGE;
+
+    if (luks_open(dev, &cd, &err) < 0 || luks_token_read(cd, &tok, NULL, &err) < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        return CLIENT_EXIT_USAGE;
+    }
+    const char *server = o->cfg.server[0] ? o->cfg.server : tok.server;
+    if (http_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0) {
+        client_msg(o, "CA file: %s", bg_err_msg(&err));
+        return CLIENT_EXIT_USAGE;
+    }
+    if (tok.ca_sha256[0] && strcmp(ca_hex, tok.ca_sha256) != 0) {
+        client_msg(o, "%s: CA file %s is not the CA pinned at enrollment (sha256 %s)", dev,
+                   o->cfg.ca, tok.ca_sha256);
+        return CLIENT_EXIT_USAGE;
+    }
+    /* The AK is derived from the EPS: a different name means this is not the
+     * TPM that was enrolled (cleared, replaced, or the disk moved). */
+    if (tok.ak_name[0] && strcmp(tok.ak_name, u->ak_name_hex) != 0) {
+        client_msg(o,
+                   "%s: TPM identity differs from enrollment (TPM cleared or replaced, or the "
+                   "disk moved): AK name %s, enrolled %s",
+                   dev, u->ak_name_hex, tok.ak_name);
+        return CLIENT_EXIT_TPM;
+    }
+    client_debug(o, "%s: uuid %s, server %s, node %s", dev, luks_uuid(cd), server, tok.node_id);
+
+    u->last_denial = 0;
+    for (bool denied = false;;) {
+        attempt_result res = unlock_attempt(u, dev, cd, &tok, server, &exit_code);
+        /* A server that stops answering after denying us leaves us denied. */
+        if (res == ATTEMPT_UNREACHABLE && denied)
+            return CLIENT_EXIT_DENIED;
+        if (res != ATTEMPT_DENIED)
+            return exit_code;
+        denied = true;
+        /* Denied: keep polling so that a break-glass grant or a newly
+         * activated policy takes effect without a reboot, as long as another
+         * attempt fits before the deadline. */
+        uint64_t now = http_now_ms(), wait = (uint64_t)o->cfg.poll_interval_s * 1000;
+        if (now >= u->deadline_ms || u->deadline_ms - now <= wait) {
+            client_msg(o, "%s: still denied; the deadline leaves no time to ask again", dev);
+            return CLIENT_EXIT_DENIED;
+        }
+        client_msg(o, "%s: asking again in %llu s", dev, (unsigned long long)(wait / 1000));
+        struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
+                              .tv_nsec = (long)(wait % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+static void read_log(const client_opts *o, const char *path, size_t max, proto_bytes *ret)
+{
+    bg_err err = {{0}};
+    if (!path[0] || read_file(path, max, &ret->data, &ret->size, &err) < 0) {
+        client_debug(o, "%s: %s (sent empty)", path, err.msg[0] ? err.msg : "not configured");
+        ret->data = NULL;
+        ret->size = 0;
+    }
+}
 
 int client_unlock_main(client_opts *o, int argc, char **argv)
 {
-    client_msg(o, "unlock: not implemented yet (needs proto.h)");
-    return CLIENT_EXIT_USAGE;
+    _cleanup_(tpm_closep) tpm_ctx *t = NULL;
+    unlock_ctx u = {.o = o};
+    char **devs = NULL, **found = NULL;
+    uint8_t name[TPM_NAME_MAX];
+    size_t n;
+    bg_err err = {{0}};
+    int worst = CLIENT_EXIT_OK, r;
+
+    if (argc > 0 && !strcmp(argv[0], "unlock")) {
+        argc--;
+        argv++;
+    }
+    for (int i = 0; i < argc; i++)
+        if (argv[i][0] == '-') {
+            client_msg(o, "unknown option '%s' (options go before the devices)", argv[i]);
+            return CLIENT_EXIT_USAGE;
+        }
+    u.deadline_ms = http_now_ms() + (uint64_t)o->cfg.timeout_s * 1000;
+    if (argc > 0)
+        devs = argv;
+    else {
+        if (luks_find_devices(&found, &err) < 0) {
+            client_msg(o, "%s", bg_err_msg(&err));
+            return CLIENT_EXIT_USAGE;
+        }
+        if (!found[0]) {
+            client_msg(o, "no LUKS2 volume with a bootgate token");
+            luks_strv_free(found);
+            return CLIENT_EXIT_USAGE;
+        }
+        devs = found;
+    }
+
+    r = client_tpm_setup(o, &t);
+    if (r != 0) {
+        luks_strv_free(found);
+        return r;
+    }
+    u.tpm = t;
+    if (tpm_ak_public(t, u.ak_public, sizeof(u.ak_public), &u.ak_public_size, &err) < 0 ||
+        tpm_ak_name(t, name, sizeof(name), &n, &err) < 0) {
+        client_msg(o, "%s", bg_err_msg(&err));
+        luks_strv_free(found);
+        return CLIENT_EXIT_TPM;
+    }
+    hex_encode(name, n, u.ak_name_hex);
+    u.session = http_session_new();
+    read_log(o, o->cfg.event_log, PROTO_MAX_EVENTLOG, &u.event_log);
+    read_log(o, o->cfg.ima_log, PROTO_MAX_IMALOG, &u.ima_log);
+
+    for (size_t i = 0; devs[i] && (found || (int)i < argc); i++) {
+        r = unlock_volume(&u, devs[i]);
+        /* Several volumes: report the highest exit code of any of them. */
+        if (r != CLIENT_EXIT_OK && (worst == CLIENT_EXIT_OK || r > worst))
+            worst = r;
+    }
+    client_debug(
+        o, "done in %llu ms, exit %d",
+        (unsigned long long)(http_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),
+        worst);
+    http_session_free(u.session);
+    proto_bytes_free(&u.event_log);
+    proto_bytes_free(&u.ima_log);
+    luks_strv_free(found);
+    return worst;
 }

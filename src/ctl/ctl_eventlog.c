@@ -51,10 +51,12 @@ static int load_eventlog(const char *path, eventlog **ret)
     int r;
 
     r = read_file(path, EVENTLOG_MAX_SIZE, &buf, &size, &err);
-    if (r == -EFBIG || r == -E2BIG)
-        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
+    /* read_file's message names the path already. A file over the cap is
+     * malformed input, not a runtime failure. */
+    if (r == -EFBIG)
+        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
     if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s: %s", path, bg_err_msg(&err));
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
     r = eventlog_parse(buf, size, ret, &err);
     if (r == -ENOMEM)
         return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
@@ -71,10 +73,12 @@ static int load_ima(const char *path, ima_log **ret)
     int r;
 
     r = read_file(path, IMA_MAX_SIZE, &buf, &size, &err);
-    if (r == -EFBIG || r == -E2BIG)
-        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
+    /* read_file's message names the path already. A file over the cap is
+     * malformed input, not a runtime failure. */
+    if (r == -EFBIG)
+        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
     if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s: %s", path, bg_err_msg(&err));
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
     r = ima_parse(buf, size, ret, &err);
     if (r == -ENOMEM)
         return ctl_error(CTL_EXIT_RUNTIME, "out of memory");

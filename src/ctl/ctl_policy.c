@@ -22,13 +22,20 @@ static void usage(FILE *f)
           "Offline:\n"
           "  capture --eventlog LOG [--ima IMA] --name N --version V [--mode enforce|audit]\n"
           "          [--pcrs 0-9,11] [--baseline NAME] [--not-after TIME] [--out FILE]\n"
-          "  predict --reference LOG --name N --version V [--kernel FILE | --kernel-digest HEX]\n"
-          "          [--initrd FILE] [--cmdline STR] [--baseline NAME] [--out FILE]\n"
+          "  predict --reference LOG --name N --version V [--kernel FILE | --kernel-digest HEX\n"
+          "          | --uki FILE] [--initrd FILE] [--cmdline STR] [--baseline NAME] [--out FILE]\n"
           "  sign --key KEY.pem [--out SIG] POLICY      detached Ed25519 (default POLICY.sig)\n"
           "  verify --signers DIR POLICY [SIG]\n"
           "  show [--json | --canonical] POLICY\n"
           "  diff [--json] A B                          exit 1 when they differ\n"
           "  explain --policy P --eventlog LOG [--ima IMA] [--at TIME] [--json]\n"
+          "  image-digest FILE...                       PE Authenticode SHA-256 (PCR 4)\n"
+          "\n"
+          "Online (bootgated admin API, mTLS; see each command's --help):\n"
+          "  publish POLICY [SIG]                       upload a signed version\n"
+          "  activate NAME VERSION                      make a stored version active (rollback)\n"
+          "  list                                       stored versions\n"
+          "  show --remote NAME [VERSION]               a stored version (default: active)\n"
           "\n"
           "TIME is UTC: YYYY-MM-DDTHH:MM:SSZ. Exit codes: 0 ok, 1 check failed / deny,\n"
           "2 usage, 3 runtime error.\n",
@@ -46,6 +53,11 @@ int ctl_policy_write_output(const char *path, const char *text)
     if (write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
         return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
     return CTL_EXIT_OK;
+}
+
+static void adminapi_opts_donep(adminapi_opts *o)
+{
+    adminapi_opts_done(o);
 }
 
 static int load_policy(const char *path, policy **ret)
@@ -193,7 +205,7 @@ static const char *type_label(uint32_t type, char buf[16])
     return buf;
 }
 
-static void show_human(const policy *p)
+void ctl_policy_show_human(const policy *p)
 {
     char gate[96], hex[65], tb[16];
     canonical_sha256(p, hex);
@@ -233,14 +245,24 @@ static void show_human(const policy *p)
 
 static int cmd_show(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+    static const struct option opts[] = {ADMINAPI_LONGOPTS,
+                                         {"remote", no_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"canonical", no_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {}};
-    bool json = false, canonical = false;
+    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    bool json = false, canonical = false, remote = false;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg)) {
+            remote = true;
+            continue;
+        }
         switch (c) {
+        case 'r':
+            remote = true;
+            break;
         case 'j':
             json = true;
             break;
@@ -248,13 +270,23 @@ static int cmd_show(int argc, char **argv)
             canonical = true;
             break;
         case 'h':
-            puts("Usage: bootgatectl policy show [--json | --canonical] POLICY\n"
-                 "Prints the policy; --canonical prints the exact bytes that are signed\n"
-                 "(the signature covers \"bootgate-policy-v1\\n\" followed by them).");
+            printf("Usage: bootgatectl policy show [--json | --canonical] POLICY\n"
+                   "       bootgatectl policy show --remote [OPTIONS] [--json] NAME [VERSION]\n"
+                   "Prints the policy; --canonical prints the exact bytes that are signed\n"
+                   "(the signature covers \"bootgate-policy-v1\\n\" followed by them).\n"
+                   "--remote (implied by --server) fetches a stored version from bootgated,\n"
+                   "by default the active one.\n\n%s",
+                   ADMINAPI_USAGE);
             return CTL_EXIT_OK;
         default:
             return ctl_usage_error("policy show", "bad option");
         }
+    }
+    if (remote) {
+        if (canonical)
+            return ctl_usage_error("policy show", "--canonical works on a local file");
+        return ctl_policy_show_remote(&o, json, argc - optind, argv + optind);
+    }
     if (optind + 1 != argc)
         return ctl_usage_error("policy show", "expected one POLICY file");
     _cleanup_(policy_freep) policy *p = NULL;
@@ -268,15 +300,15 @@ static int cmd_show(int argc, char **argv)
     if (json) {
         char hex[65];
         canonical_sha256(p, hex);
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "policy", json_object_get(p->doc));
-        json_object_object_add(o, "canonical_sha256", json_object_new_string(hex));
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
+        json_object *out = json_object_new_object();
+        json_object_object_add(out, "policy", json_object_get(p->doc));
+        json_object_object_add(out, "canonical_sha256", json_object_new_string(hex));
+        puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(out);
         return CTL_EXIT_OK;
     }
-    show_human(p);
+    ctl_policy_show_human(p);
     return CTL_EXIT_OK;
 }
 
@@ -430,6 +462,10 @@ int ctl_policy_main(int argc, char **argv)
         {"show", cmd_show},
         {"diff", cmd_diff},
         {"explain", ctl_policy_explain},
+        {"image-digest", ctl_policy_image_digest},
+        {"publish", ctl_policy_publish},
+        {"activate", ctl_policy_activate},
+        {"list", ctl_policy_list},
     };
     if (argc < 2)
         return usage(stderr), CTL_EXIT_USAGE;

@@ -73,17 +73,9 @@ static json_object *type_string(uint32_t type)
     return json_object_new_string(n);
 }
 
-/* Common state of capture and predict: the options that make the document. */
-typedef struct doc_opts {
-    const char *name, *baseline, *mode, *not_after, *out;
-    int64_t version;
-    uint32_t gate;
-    bool gate_set;
-} doc_opts;
-
 /* The baseline of a (possibly edited) log: replayed sha256 values of the
  * gated PCRs and the events that produced them. */
-static int baseline_json(const eventlog *log, const doc_opts *o, json_object **ret)
+int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_object **ret)
 {
     pcr_bank bank;
     bg_err err = {{0}};
@@ -146,7 +138,7 @@ static int ima_json(const ima_log *ima, json_object **ret)
 }
 
 /* Builds, validates and writes the policy document. */
-static int emit_document(const doc_opts *o, json_object *baseline, json_object *ima)
+int ctl_policy_emit_document(const ctl_doc_opts *o, json_object *baseline, json_object *ima)
 {
     json_object *doc = json_object_new_object(), *gate = json_object_new_array(),
                 *bl = json_object_new_array();
@@ -184,7 +176,7 @@ static int emit_document(const doc_opts *o, json_object *baseline, json_object *
     return ctl_policy_write_output(o->out, text);
 }
 
-static int check_doc_opts(const char *cmd, doc_opts *o, bool have_ima)
+int ctl_policy_check_doc_opts(const char *cmd, ctl_doc_opts *o, bool have_ima)
 {
     static char defname[POLICY_MAX_NAME + 32];
     if (!o->name)
@@ -204,52 +196,31 @@ static int check_doc_opts(const char *cmd, doc_opts *o, bool have_ima)
     return CTL_EXIT_OK;
 }
 
-enum {
-    OPT_NAME = 0x100,
-    OPT_VERSION,
-    OPT_MODE,
-    OPT_PCRS,
-    OPT_BASELINE,
-    OPT_NOT_AFTER,
-    OPT_OUT,
-};
-
-#define DOC_OPTIONS                                                                                \
-    {"name", required_argument, NULL, OPT_NAME},                                                   \
-        {"version", required_argument, NULL, OPT_VERSION},                                         \
-        {"mode", required_argument, NULL, OPT_MODE}, {"pcrs", required_argument, NULL, OPT_PCRS},  \
-        {"baseline", required_argument, NULL, OPT_BASELINE},                                       \
-        {"not-after", required_argument, NULL, OPT_NOT_AFTER},                                     \
-        {"out", required_argument, NULL, OPT_OUT},                                                 \
-    {                                                                                              \
-        "help", no_argument, NULL, 'h'                                                             \
-    }
-
 /* Returns -1 when c is not a document option, else a CTL_EXIT_* code. */
-static int doc_option(const char *cmd, int c, doc_opts *o)
+int ctl_policy_doc_option(const char *cmd, int c, ctl_doc_opts *o)
 {
     bg_err err = {{0}};
     switch (c) {
-    case OPT_NAME:
+    case DOC_OPT_NAME:
         o->name = optarg;
         return CTL_EXIT_OK;
-    case OPT_VERSION:
+    case DOC_OPT_VERSION:
         return parse_version(cmd, optarg, &o->version);
-    case OPT_MODE:
+    case DOC_OPT_MODE:
         o->mode = optarg;
         return CTL_EXIT_OK;
-    case OPT_PCRS:
+    case DOC_OPT_PCRS:
         if (policy_parse_pcr_list(optarg, &o->gate, &err) < 0)
             return ctl_usage_error(cmd, "--pcrs: %s", bg_err_msg(&err));
         o->gate_set = true;
         return CTL_EXIT_OK;
-    case OPT_BASELINE:
+    case DOC_OPT_BASELINE:
         o->baseline = optarg;
         return CTL_EXIT_OK;
-    case OPT_NOT_AFTER:
+    case DOC_OPT_NOT_AFTER:
         o->not_after = optarg;
         return CTL_EXIT_OK;
-    case OPT_OUT:
+    case DOC_OPT_OUT:
         o->out = optarg;
         return CTL_EXIT_OK;
     }
@@ -263,10 +234,10 @@ int ctl_policy_capture(int argc, char **argv)
                                          {"ima", required_argument, NULL, 'i'},
                                          {}};
     const char *log_path = NULL, *ima_path = NULL;
-    doc_opts o = {.mode = "enforce"};
+    ctl_doc_opts o = {.mode = "enforce"};
     int c, r;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-        if ((r = doc_option("policy capture", c, &o)) >= 0) {
+        if ((r = ctl_policy_doc_option("policy capture", c, &o)) >= 0) {
             if (r != CTL_EXIT_OK)
                 return r;
             continue;
@@ -295,7 +266,7 @@ int ctl_policy_capture(int argc, char **argv)
         return ctl_usage_error("policy capture", "unexpected argument '%s'", argv[optind]);
     if (!log_path)
         return ctl_usage_error("policy capture", "--eventlog is required");
-    if ((r = check_doc_opts("policy capture", &o, ima_path)) != CTL_EXIT_OK)
+    if ((r = ctl_policy_check_doc_opts("policy capture", &o, ima_path)) != CTL_EXIT_OK)
         return r;
 
     _cleanup_(eventlog_freep) eventlog *log = NULL;
@@ -305,196 +276,13 @@ int ctl_policy_capture(int argc, char **argv)
     if (ima_path && (r = ctl_policy_load_ima(ima_path, &ima)) != CTL_EXIT_OK)
         return r;
     json_object *b = NULL, *ij = NULL;
-    if ((r = baseline_json(log, &o, &b)) != CTL_EXIT_OK)
+    if ((r = ctl_policy_baseline_json(log, &o, &b)) != CTL_EXIT_OK)
         return r;
     if (ima && (r = ima_json(ima, &ij)) != CTL_EXIT_OK) {
         json_object_put(b);
         return r;
     }
-    return emit_document(&o, b, ij);
-}
-
-/* predict ---------------------------------------------------------------- */
-
-static int file_sha256(const char *path, uint8_t out[32])
-{
-    _cleanup_(freep) uint8_t *buf = NULL;
-    size_t size;
-    bg_err err = {{0}};
-    if (read_file(path, 1u << 30, &buf, &size, &err) < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    if (EVP_Digest(buf, size, out, NULL, EVP_sha256(), NULL) != 1)
-        return ctl_error(CTL_EXIT_RUNTIME, "sha256 failed");
-    return CTL_EXIT_OK;
-}
-
-/* Linux EFI stub (drivers/firmware/efi/libstub/efi-stub-helper.c,
- * efi_measure_tagged_event): the command line is measured as the
- * LOADED_IMAGE LoadOptions bytes, which a boot loader passes as UTF-16LE with
- * a terminating NUL. Non-ASCII command lines are refused rather than guessed. */
-static int cmdline_sha256(const char *cmdline, uint8_t out[32])
-{
-    size_t n = strlen(cmdline);
-    if (n > 65536)
-        return ctl_usage_error("policy predict", "--cmdline too long");
-    _cleanup_(freep) uint8_t *u = calloc(n + 1, 2);
-    if (!u)
-        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)cmdline[i] >= 0x80)
-            return ctl_usage_error("policy predict", "--cmdline: ASCII only");
-        u[2 * i] = (uint8_t)cmdline[i];
-    }
-    if (EVP_Digest(u, 2 * (n + 1), out, NULL, EVP_sha256(), NULL) != 1)
-        return ctl_error(CTL_EXIT_RUNTIME, "sha256 failed");
-    return CTL_EXIT_OK;
-}
-
-static eventlog_digest *sha256_slot(eventlog_event *ev)
-{
-    return (eventlog_digest *)eventlog_event_digest(ev, TPMALG_SHA256);
-}
-
-/* The last event matching pcr/type (and description substring when given). */
-static eventlog_event *find_last(eventlog *log, uint32_t pcr, uint32_t type, const char *desc)
-{
-    char d[256];
-    for (size_t i = log->n_events; i-- > 0;) {
-        eventlog_event *ev = &log->events[i];
-        if (ev->pcr != pcr || ev->type != type)
-            continue;
-        if (desc) {
-            eventlog_event_describe(ev, d, sizeof d);
-            if (!strstr(d, desc))
-                continue;
-        }
-        return ev;
-    }
-    return NULL;
-}
-
-static int substitute(eventlog *log, uint32_t pcr, uint32_t type, const char *desc,
-                      const uint8_t digest[32], const char *what)
-{
-    eventlog_event *ev = find_last(log, pcr, type, desc);
-    eventlog_digest *d = ev ? sha256_slot(ev) : NULL;
-    char tb[16];
-    const char *tn = eventlog_type_name(type);
-    if (!tn)
-        snprintf(tb, sizeof tb, "0x%08x", type), tn = tb;
-    if (!d || d->size != 32)
-        return ctl_error(CTL_EXIT_FAIL,
-                         "%s: the reference log has no PCR %u %s%s%s%s event with a sha256 "
-                         "digest to substitute",
-                         what, pcr, tn, desc ? " \"" : "", desc ? desc : "", desc ? "\"" : "");
-    memcpy(d->bytes, digest, 32);
-    return CTL_EXIT_OK;
-}
-
-int ctl_policy_predict(int argc, char **argv)
-{
-    static const struct option opts[] = {DOC_OPTIONS,
-                                         {"reference", required_argument, NULL, 'r'},
-                                         {"kernel", required_argument, NULL, 'k'},
-                                         {"kernel-digest", required_argument, NULL, 'K'},
-                                         {"uki", required_argument, NULL, 'u'},
-                                         {"initrd", required_argument, NULL, 'i'},
-                                         {"cmdline", required_argument, NULL, 'c'},
-                                         {}};
-    const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
-               *cmdline = NULL;
-    doc_opts o = {.mode = "enforce"};
-    int c, r;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-        if ((r = doc_option("policy predict", c, &o)) >= 0) {
-            if (r != CTL_EXIT_OK)
-                return r;
-            continue;
-        }
-        switch (c) {
-        case 'r':
-            ref = optarg;
-            break;
-        case 'k':
-            kernel = optarg;
-            break;
-        case 'K':
-            kernel_digest = optarg;
-            break;
-        case 'u':
-            uki = optarg;
-            break;
-        case 'i':
-            initrd = optarg;
-            break;
-        case 'c':
-            cmdline = optarg;
-            break;
-        case 'h':
-            puts("Usage: bootgatectl policy predict --reference LOG --name N --version V\n"
-                 "         [--kernel FILE | --kernel-digest HEX | --uki FILE] [--initrd FILE]\n"
-                 "         [--cmdline STR] [--mode M] [--pcrs LIST] [--baseline NAME]\n"
-                 "         [--not-after TIME] [--out FILE]\n"
-                 "Predicts the baseline of a new image before it boots: takes a reference\n"
-                 "log of the current image and substitutes the digests that change:\n"
-                 "  --kernel/--uki     PE Authenticode SHA-256 of the last PCR 4\n"
-                 "                     EV_EFI_BOOT_SERVICES_APPLICATION (the OS loader)\n"
-                 "  --initrd           PCR 9 EV_EVENT_TAG \"Linux initrd\" (Linux EFI stub)\n"
-                 "  --cmdline          PCR 9 EV_EVENT_TAG \"LOADED_IMAGE::LoadOptions\"\n"
-                 "                     (UTF-16LE with terminating NUL)\n"
-                 "then replays the log. The reference must contain the events to substitute.");
-            return CTL_EXIT_OK;
-        default:
-            return ctl_usage_error("policy predict", "bad option");
-        }
-    }
-    if (optind != argc)
-        return ctl_usage_error("policy predict", "unexpected argument '%s'", argv[optind]);
-    if (!ref)
-        return ctl_usage_error("policy predict", "--reference is required");
-    if (!!kernel + !!kernel_digest + !!uki > 1)
-        return ctl_usage_error("policy predict", "give one of --kernel, --kernel-digest, --uki");
-    if ((r = check_doc_opts("policy predict", &o, false)) != CTL_EXIT_OK)
-        return r;
-
-    _cleanup_(eventlog_freep) eventlog *log = NULL;
-    if ((r = ctl_policy_load_eventlog(ref, &log)) != CTL_EXIT_OK)
-        return r;
-    uint8_t d[32];
-    bg_err err = {{0}};
-    if (kernel || uki) {
-        const char *path = kernel ? kernel : uki;
-        _cleanup_(freep) uint8_t *buf = NULL;
-        size_t size;
-        if (read_file(path, AUTHENTICODE_MAX_SIZE, &buf, &size, &err) < 0)
-            return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-        if (authenticode_digest(buf, size, TPMALG_SHA256, d, sizeof d, &err) < 0)
-            return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
-    } else if (kernel_digest && hex_decode_exact(kernel_digest, d, sizeof d, &err) < 0)
-        return ctl_usage_error("policy predict", "--kernel-digest: 64 hex digits");
-    if ((kernel || uki || kernel_digest) &&
-        (r = substitute(log, 4, EV_EFI_BOOT_SERVICES_APPLICATION, NULL, d, "--kernel")) !=
-            CTL_EXIT_OK)
-        return r;
-    if (initrd) {
-        if ((r = file_sha256(initrd, d)) != CTL_EXIT_OK)
-            return r;
-        if ((r = substitute(log, 9, EV_EVENT_TAG, "Linux initrd", d, "--initrd")) != CTL_EXIT_OK)
-            return r;
-    }
-    if (cmdline) {
-        if ((r = cmdline_sha256(cmdline, d)) != CTL_EXIT_OK)
-            return r;
-        if ((r = substitute(log, 9, EV_EVENT_TAG, "LOADED_IMAGE::LoadOptions", d, "--cmdline")) !=
-            CTL_EXIT_OK)
-            return r;
-    }
-    /* The other banks' digests of substituted events are now stale; only the
-     * sha256 bank is replayed and used. */
-    json_object *b = NULL;
-    if ((r = baseline_json(log, &o, &b)) != CTL_EXIT_OK)
-        return r;
-    return emit_document(&o, b, NULL);
+    return ctl_policy_emit_document(&o, b, ij);
 }
 
 /* explain ---------------------------------------------------------------- */

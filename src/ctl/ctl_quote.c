@@ -18,36 +18,32 @@
 #include "tpmpub.h"
 #include "util.h"
 
-/* The event-log module is built by another part of the project; until it is
- * linked, --eventlog reports that it is unavailable instead of failing the link. */
-#pragma weak eventlog_parse
-#pragma weak eventlog_replay
-#pragma weak eventlog_free
-
 #define CTL_QUOTE_MAX_FILE (1u << 20)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 static void quote_help(FILE *f)
 {
-    fprintf(f,
-            "Usage: bootgatectl quote verify --ak AK_PUBLIC --attest FILE --sig FILE --nonce HEX\n"
-            "                                [--pcrs FILE] [--pcr-list SPEC] [--eventlog FILE]\n"
-            "                                [--allow-pem-ak] [--json]\n\n"
-            "Verifies a TPM2_Quote in a fixed order: AK attributes, signature, magic, type,\n"
-            "nonce, PCR selection, PCR digest (and, with --eventlog, log replay).\n\n"
-            "  --ak FILE        AK public: TPM2B_PUBLIC (tpm2_createak -u, tpm2_readpublic -o),\n"
-            "                   TPMT_PUBLIC, or PEM (needs --allow-pem-ak: no attribute check)\n"
-            "  --attest FILE    TPMS_ATTEST (tpm2_quote -m)\n"
-            "  --sig FILE       TPMT_SIGNATURE (tpm2_quote -s, default tss format)\n"
-            "  --nonce HEX      the qualifying data the quote must carry (tpm2_quote -q)\n"
-            "  --pcrs FILE      PCR values (tpm2_quote -o / tpm2_pcrread -o, serialized)\n"
-            "  --pcr-list SPEC  required selection, e.g. sha256:0-11 (default: --pcrs file's)\n"
-            "  --eventlog FILE  UEFI event log; replayed sha256 PCRs it touches (except 10)\n"
-            "                   must equal the quoted values\n"
-            "  --allow-pem-ak   accept a PEM AK (diagnostics only; attributes unchecked)\n"
-            "  --json           print the result as JSON on stdout\n\n"
-            "Exit: 0 valid, 1 invalid (verdict and reason on stderr), 2 usage, 3 runtime error.\n");
+    fprintf(
+        f, "Usage: bootgatectl quote verify --ak AK_PUBLIC --attest FILE --sig FILE --nonce HEX\n"
+           "                                [--pcrs FILE] [--pcr-list SPEC] [--eventlog FILE]\n"
+           "                                [--ak-name HEX] [--allow-pem-ak] [--json]\n\n"
+           "Verifies a TPM2_Quote in a fixed order: AK attributes, signature, magic, type,\n"
+           "nonce, PCR selection, PCR digest (and, with --eventlog, log replay).\n\n"
+           "  --ak FILE        AK public: TPM2B_PUBLIC (tpm2_createak -u, tpm2_readpublic -o),\n"
+           "                   TPMT_PUBLIC, or PEM (needs --allow-pem-ak: no attribute check)\n"
+           "  --attest FILE    TPMS_ATTEST (tpm2_quote -m)\n"
+           "  --sig FILE       TPMT_SIGNATURE (tpm2_quote -s, default tss format)\n"
+           "  --nonce HEX      the qualifying data the quote must carry (tpm2_quote -q)\n"
+           "  --pcrs FILE      PCR values: tpm2_quote -o / tpm2_pcrread -F serialized -o, or\n"
+           "                   bare digests (tpm2_pcrread -o default) together with --pcr-list\n"
+           "  --pcr-list SPEC  required selection, e.g. sha256:0-11 (default: --pcrs file's)\n"
+           "  --ak-name HEX    the AK's enrolled TPM name; refuse any other AK (ak-name-mismatch)\n"
+           "  --eventlog FILE  UEFI event log; replayed sha256 PCRs it touches (except 10)\n"
+           "                   must equal the quoted values\n"
+           "  --allow-pem-ak   accept a PEM AK (diagnostics only; attributes unchecked)\n"
+           "  --json           print the result as JSON on stdout\n\n"
+           "Exit: 0 valid, 1 invalid (verdict and reason on stderr), 2 usage, 3 runtime error.\n");
 }
 
 static int read_input(const char *what, const char *path, uint8_t **ret, size_t *ret_size)
@@ -78,8 +74,6 @@ static int check_eventlog(const char *path, const pcr_bank *banks, size_t n_bank
     bg_err err = {0};
     int r;
 
-    if (!eventlog_parse || !eventlog_replay || !eventlog_free)
-        return ctl_error(CTL_EXIT_RUNTIME, "--eventlog: event log support is not built in");
     if (read_input("event log", path, &buf, &size) != 0)
         return CTL_EXIT_RUNTIME;
     r = eventlog_parse(buf, size, &log, &err);
@@ -157,7 +151,8 @@ static int quote_verify_main(int argc, char **argv)
         OPT_PCR_LIST,
         OPT_EVENTLOG,
         OPT_ALLOW_PEM,
-        OPT_JSON
+        OPT_JSON,
+        OPT_AK_NAME
     };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
@@ -170,15 +165,17 @@ static int quote_verify_main(int argc, char **argv)
         {"eventlog", required_argument, NULL, OPT_EVENTLOG},
         {"allow-pem-ak", no_argument, NULL, OPT_ALLOW_PEM},
         {"json", no_argument, NULL, OPT_JSON},
+        {"ak-name", required_argument, NULL, OPT_AK_NAME},
         {},
     };
     const char *ak_path = NULL, *attest_path = NULL, *sig_path = NULL, *nonce_hex = NULL,
-               *pcrs_path = NULL, *pcr_list = NULL, *eventlog_path = NULL;
+               *pcrs_path = NULL, *pcr_list = NULL, *eventlog_path = NULL, *ak_name_hex = NULL;
     bool allow_pem = false, json = false, have_required = false;
     _cleanup_(freep) uint8_t *ak_buf = NULL, *attest = NULL, *sig = NULL, *nonce = NULL,
-                             *pcrs_buf = NULL;
+                             *pcrs_buf = NULL, *ak_name = NULL;
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
-    size_t ak_size = 0, attest_size = 0, sig_size = 0, nonce_size = 0, pcrs_size = 0, n_banks = 0;
+    size_t ak_size = 0, attest_size = 0, sig_size = 0, nonce_size = 0, pcrs_size = 0, n_banks = 0,
+           ak_name_size = 0;
     pcr_bank banks[QUOTE_MAX_BANKS];
     quote_selection required = {0}, file_sel = {0};
     quote_result res;
@@ -220,6 +217,9 @@ static int quote_verify_main(int argc, char **argv)
         case OPT_JSON:
             json = true;
             break;
+        case OPT_AK_NAME:
+            ak_name_hex = optarg;
+            break;
         default:
             return ctl_usage_error("quote", "invalid option");
         }
@@ -233,6 +233,8 @@ static int quote_verify_main(int argc, char **argv)
     if (nonce_size > QUOTE_MAX_NONCE)
         return ctl_usage_error("quote", "--nonce: %zu bytes, at most %u", nonce_size,
                                QUOTE_MAX_NONCE);
+    if (ak_name_hex && hex_decode_alloc(ak_name_hex, &ak_name, &ak_name_size, &err) < 0)
+        return ctl_usage_error("quote", "--ak-name: %s", bg_err_msg(&err));
     if (pcr_list) {
         if (quote_selection_parse(pcr_list, &required, &err) < 0)
             return ctl_usage_error("quote", "--pcr-list: %s", bg_err_msg(&err));
@@ -250,9 +252,34 @@ static int quote_verify_main(int argc, char **argv)
         print_invalid("ak-malformed", bg_err_msg(&err));
         return CTL_EXIT_FAIL;
     }
+    /* DESIGN.md §1 (b): the AK must be the enrolled one. Checked before the
+     * quote, as the server does. */
+    if (ak_name && (!ak->has_public || ak->name_size != ak_name_size ||
+                    memcmp(ak->name, ak_name, ak_name_size) != 0)) {
+        print_invalid("ak-name-mismatch", ak->has_public
+                                              ? "the AK's TPM name is not the given --ak-name"
+                                              : "a PEM AK has no TPM name to compare");
+        return CTL_EXIT_FAIL;
+    }
     if (pcrs_path) {
         r = quote_parse_tpm2_tools_pcrs(pcrs_buf, pcrs_size, banks, ELEMENTSOF(banks), &n_banks,
                                         &file_sel, &err);
+        /* Not the serialized dump: bare digests of the --pcr-list selection. */
+        if (r < 0 && have_required) {
+            bg_err verr = {0};
+            if (quote_parse_pcr_values(pcrs_buf, pcrs_size, &required, banks, ELEMENTSOF(banks),
+                                       &n_banks, &verr) >= 0)
+                r = 0, file_sel = required;
+            else {
+                char msg[sizeof(err.msg) * 2 + 64];
+                snprintf(msg, sizeof(msg),
+                         "not a tpm2-tools serialized PCR file (%s), nor bare "
+                         "digests of --pcr-list (%s)",
+                         bg_err_msg(&err), bg_err_msg(&verr));
+                print_invalid("pcrs-malformed", msg);
+                return CTL_EXIT_FAIL;
+            }
+        }
         if (r < 0) {
             print_invalid("pcrs-malformed", bg_err_msg(&err));
             return CTL_EXIT_FAIL;

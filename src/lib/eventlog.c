@@ -209,7 +209,7 @@ static int parse_records(eventlog *log, size_t first_off, eventlog_event *events
                          bool *have_locality, size_t *ret_n, bg_err *err)
 {
     cursor c = cursor_init(log->buf, log->size);
-    eventlog_event scratch;
+    eventlog_event scratch = {0};
     size_t n = 1;
     int r;
 
@@ -220,7 +220,8 @@ static int parse_records(eventlog *log, size_t first_off, eventlog_event *events
         if (n >= EVENTLOG_MAX_EVENTS)
             return bg_err_set(err, -E2BIG, "offset %zu: more than %u events", c.off,
                               EVENTLOG_MAX_EVENTS);
-        memset(ev, 0, sizeof(*ev));
+        /* No memset: the fill pass writes into calloc'd memory, and what the
+         * counting pass leaves in its scratch event is never read. */
         r = log->crypto_agile ? parse_agile_event(log, &c, ev, err)
                               : parse_legacy_event(&c, ev, err);
         if (r < 0)

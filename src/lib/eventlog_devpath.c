@@ -51,6 +51,49 @@ static bool render_acpi(textbuf *t, uint8_t sub, cursor *c)
     return true;
 }
 
+static void render_addr(textbuf *t, const uint8_t *a, bool v6)
+{
+    if (!v6) {
+        textbuf_printf(t, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+        return;
+    }
+    for (unsigned i = 0; i < 16; i += 2)
+        textbuf_printf(t, "%s%x", i ? ":" : "", (unsigned)(a[i] << 8 | a[i + 1]));
+}
+
+/* UEFI 2.10 10.3.5.12/13 and 10.6.1.6: IPv4(Remote,Protocol,Type,Local),
+ * IPv6(Remote,Protocol,Origin,Local). */
+static bool render_ip(textbuf *t, bool v6, cursor *c)
+{
+    static const char *const origins[] = {"Static", "StatelessAutoConfigure",
+                                          "StatefulAutoConfigure"};
+    size_t alen = v6 ? 16 : 4;
+    const uint8_t *local, *remote;
+    uint16_t lport, rport, proto;
+    uint8_t kind;
+
+    if (cursor_bytes(c, alen, &local, "", NULL) < 0 ||
+        cursor_bytes(c, alen, &remote, "", NULL) < 0 || cursor_u16le(c, &lport, "", NULL) < 0 ||
+        cursor_u16le(c, &rport, "", NULL) < 0 || cursor_u16le(c, &proto, "", NULL) < 0 ||
+        cursor_u8(c, &kind, "", NULL) < 0)
+        return false;
+    textbuf_printf(t, "IPv%c(", v6 ? '6' : '4');
+    render_addr(t, remote, v6);
+    if (proto == 6 || proto == 17)
+        textbuf_printf(t, ",%s,", proto == 6 ? "TCP" : "UDP");
+    else
+        textbuf_printf(t, ",0x%x,", proto);
+    if (!v6)
+        textbuf_printf(t, "%s,", kind ? "Static" : "DHCP");
+    else if (kind < ELEMENTSOF(origins))
+        textbuf_printf(t, "%s,", origins[kind]);
+    else
+        textbuf_printf(t, "0x%x,", kind);
+    render_addr(t, local, v6);
+    textbuf_printf(t, ")");
+    return true;
+}
+
 static bool render_messaging(textbuf *t, uint8_t sub, cursor *c)
 {
     uint16_t a, b, d;
@@ -83,6 +126,9 @@ static bool render_messaging(textbuf *t, uint8_t sub, cursor *c)
         textbuf_hex(t, g, 6, 6);
         textbuf_printf(t, ")");
         return true;
+    case 0x0c: /* IPv4: local, remote, local port, remote port, protocol, static */
+    case 0x0d: /* IPv6: local, remote, local port, remote port, protocol, origin */
+        return render_ip(t, sub == 0x0d, c);
     case 0x12: /* SATA: HBA port, port multiplier port, LUN */
         if (cursor_u16le(c, &a, "", NULL) < 0 || cursor_u16le(c, &b, "", NULL) < 0 ||
             cursor_u16le(c, &d, "", NULL) < 0)
@@ -160,6 +206,20 @@ static bool render_media(textbuf *t, uint8_t sub, cursor *c)
     return false;
 }
 
+/* UEFI 2.10 10.3.7: BIOS Boot Specification device: type, status, ASCII name. */
+static bool render_bbs(textbuf *t, uint8_t sub, cursor *c)
+{
+    uint16_t type, status;
+
+    if (sub != 0x01 || cursor_u16le(c, &type, "", NULL) < 0 ||
+        cursor_u16le(c, &status, "", NULL) < 0)
+        return false;
+    textbuf_printf(t, "BBS(0x%x,\"", type);
+    textbuf_ascii(t, c->buf + c->off, cursor_left(c));
+    textbuf_printf(t, "\",0x%x)", status);
+    return true;
+}
+
 void eventlog_devpath_text(textbuf *t, const uint8_t *p, size_t n)
 {
     cursor c = cursor_init(p, n);
@@ -206,6 +266,9 @@ void eventlog_devpath_text(textbuf *t, const uint8_t *p, size_t n)
             break;
         case DP_MEDIA:
             ok = render_media(t, sub, &nc);
+            break;
+        case DP_BBS:
+            ok = render_bbs(t, sub, &nc);
             break;
         }
         if (!ok) {

@@ -30,7 +30,7 @@ typedef struct ima_entry {
     uint16_t file_digest_alg; /* "d-ng" algorithm (TPMALG_*, 0 if unknown); ima: TPMALG_SHA1 */
     uint8_t file_digest[TPMALG_MAX_DIGEST];
     uint16_t file_digest_size;
-    const char *file_name; /* points into owned copy, NUL-terminated */
+    const char *file_name; /* NUL-terminated copy in the log's strings, "" when absent */
 } ima_entry;
 
 typedef struct ima_log {

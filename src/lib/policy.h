@@ -154,6 +154,13 @@ int policy_verify(const policy *p, const uint8_t sig[POLICY_SIG_SIZE], const cha
 int policy_verify_canonical(const char *canonical, size_t size, const uint8_t sig[POLICY_SIG_SIZE],
                             const char *signers_dir, policy_signer *ret_signer, bg_err *err);
 
+/* For bootgated's upload route: parses the policy text (exactly as sent),
+ * decodes the base64 signature and verifies it against signers_dir.
+ * -EINVAL (bad policy, message names the JSON path), -EBADMSG (bad signature
+ * encoding), -EPERM (no trusted signer), -ENOENT (no signer keys). ret may be NULL. */
+int policy_check_upload(const char *json, size_t size, const char *sig_b64, const char *signers_dir,
+                        policy **ret, policy_signer *ret_signer, bg_err *err);
+
 /* Evaluation ------------------------------------------------------------- */
 
 typedef enum policy_verdict {

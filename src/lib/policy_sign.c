@@ -221,3 +221,21 @@ int policy_verify(const policy *p, const uint8_t sig[POLICY_SIG_SIZE], const cha
     return policy_verify_canonical(p->canonical, p->canonical_size, sig, signers_dir, ret_signer,
                                    err);
 }
+
+int policy_check_upload(const char *json, size_t size, const char *sig_b64, const char *signers_dir,
+                        policy **ret, policy_signer *ret_signer, bg_err *err)
+{
+    _cleanup_(policy_freep) policy *p = NULL;
+    uint8_t sig[POLICY_SIG_SIZE];
+    int r = policy_parse(json, size, &p, err);
+    if (r < 0)
+        return r;
+    if (!sig_b64 ||
+        (r = policy_signature_decode((const uint8_t *)sig_b64, strlen(sig_b64), sig, err)) < 0)
+        return bg_err_set(err, -EBADMSG, "signature: not 64 bytes of base64");
+    if ((r = policy_verify(p, sig, signers_dir, ret_signer, err)) < 0)
+        return r;
+    if (ret)
+        *ret = TAKE_PTR(p);
+    return 0;
+}

@@ -598,3 +598,39 @@ int quote_parse_tpm2_tools_pcrs(const uint8_t *buf, size_t size, pcr_bank *ret_b
         *ret_sel = sel;
     return 0;
 }
+
+int quote_parse_pcr_values(const uint8_t *buf, size_t size, const quote_selection *sel,
+                           pcr_bank *ret_banks, size_t max_banks, size_t *ret_n_banks, bg_err *err)
+{
+    cursor c = cursor_init(buf, size);
+    size_t need = 0;
+    int r;
+
+    if (sel->n_banks > max_banks)
+        return bg_err_set(err, -EINVAL, "%u banks, room for %zu", sel->n_banks, max_banks);
+    for (unsigned b = 0; b < sel->n_banks; b++) {
+        const tpmalg *a = tpmalg_by_id(sel->banks[b].alg);
+        if (!a)
+            return bg_err_set(err, -EINVAL, "bank 0x%04x unknown", sel->banks[b].alg);
+        need += (size_t)__builtin_popcount(sel->banks[b].mask) * a->size;
+    }
+    if (size != need)
+        return bg_err_set(err, -EBADMSG, "PCR values file has %zu bytes, the selection needs %zu",
+                          size, need);
+    memset(ret_banks, 0, sizeof(*ret_banks) * sel->n_banks);
+    for (unsigned b = 0; b < sel->n_banks; b++) {
+        const tpmalg *a = tpmalg_by_id(sel->banks[b].alg);
+        ret_banks[b].alg = a->id;
+        ret_banks[b].digest_size = a->size;
+        for (unsigned i = 0; i < PCR_COUNT; i++) {
+            if (!(sel->banks[b].mask & (1u << i)))
+                continue;
+            r = cursor_copy(&c, ret_banks[b].pcr[i], a->size, "PCR value", err);
+            if (r < 0)
+                return r;
+            ret_banks[b].mask |= 1u << i;
+        }
+    }
+    *ret_n_banks = sel->n_banks;
+    return 0;
+}

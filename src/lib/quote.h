@@ -130,3 +130,9 @@ int quote_parse_signature(const uint8_t *buf, size_t size, TPMT_SIGNATURE *ret, 
 int quote_parse_tpm2_tools_pcrs(const uint8_t *buf, size_t size, pcr_bank *ret_banks,
                                 size_t max_banks, size_t *ret_n_banks, quote_selection *ret_sel,
                                 bg_err *err);
+
+/* The "values" format (tpm2_pcrread -o default, tpm2_quote -F values): the
+ * bare digests of sel, banks in order, PCRs ascending, nothing else; the
+ * size must match exactly. */
+int quote_parse_pcr_values(const uint8_t *buf, size_t size, const quote_selection *sel,
+                           pcr_bank *ret_banks, size_t max_banks, size_t *ret_n_banks, bg_err *err);

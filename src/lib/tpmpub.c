@@ -207,6 +207,14 @@ static int parse_pem(const uint8_t *buf, size_t size, tpmpub **ret, bg_err *err)
     pub->pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
     if (!pub->pkey)
         return bg_err_set(err, -EBADMSG, "PEM input is not a SubjectPublicKeyInfo public key");
+    /* One key, nothing after it but whitespace. */
+    for (;;) {
+        char ch;
+        if (BIO_read(bio, &ch, 1) != 1)
+            break;
+        if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t')
+            return bg_err_set(err, -EBADMSG, "data after the PEM public key");
+    }
     id = EVP_PKEY_get_base_id(pub->pkey);
     if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC)
         return bg_err_set(err, -EOPNOTSUPP, "PEM public key is neither RSA nor EC");

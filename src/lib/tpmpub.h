@@ -13,7 +13,8 @@
  *     name can be computed: has_public is false and tpmpub_check_ak refuses
  *     with TPMPUB_AK_NO_TPM_PUBLIC. Such a key is good for a signature check
  *     only, never for the release decision.
- * Every encoding must consume the whole buffer (trailing bytes are refused). */
+ * Every encoding must consume the whole buffer (trailing bytes are refused;
+ * PEM: one PUBLIC KEY block, then whitespace only). */
 
 #include <stdbool.h>
 #include <stddef.h>

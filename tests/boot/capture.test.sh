@@ -19,13 +19,8 @@ bg_log "ovmf-uki: boot to power-off $(cat "$out/ovmf-uki/boot-seconds")s," \
     "with image build $(awk -v a="$t0" -v b="$(bg_now)" 'BEGIN { printf "%.1f", b - a }')s"
 
 bg_check_capture_tpm2 "$out/ovmf-uki" || bg_die "live capture: tpm2_eventlog replay differs"
-if "$BOOTGATECTL" eventlog --help >/dev/null 2>&1; then
-    bg_check_capture_bootgate "$out/ovmf-uki" || bg_die "live capture: bootgatectl replay differs"
-    bg_check_capture_tamper "$out/ovmf-uki" || bg_die "live capture: tampered logs accepted"
-else
-    # TODO(capture): drop once main has the eventlog group.
-    bg_log "NOTE: this bootgatectl has no 'eventlog' group; only tpm2_eventlog checks ran"
-fi
+bg_check_capture_bootgate "$out/ovmf-uki" || bg_die "live capture: bootgatectl replay differs"
+bg_check_capture_tamper "$out/ovmf-uki" || bg_die "live capture: tampered logs accepted"
 # The UKI path: systemd-stub measured its sections into PCR 11.
 pcr11=$(jq -r '.["11"]' "$out/ovmf-uki/pcrs-sha256.json")
 [[ $pcr11 =~ ^[0-9a-f]{64}$ && $pcr11 != 0000000000000000000000000000000000000000000000000000000000000000 ]] ||

@@ -33,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pcr_bank banks[QUOTE_MAX_BANKS];
         size_t nb;
         (void)quote_parse_tpm2_tools_pcrs(data, size, banks, QUOTE_MAX_BANKS, &nb, &sel, &err);
+        if (quote_selection_parse("sha256:0-11+sha1:0,7", &sel, &err) == 0)
+            (void)quote_parse_pcr_values(data, size, &sel, banks, QUOTE_MAX_BANKS, &nb, &err);
     }
     return 0;
 }

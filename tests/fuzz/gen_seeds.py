@@ -71,6 +71,17 @@ def devpath():
             + node(3, 0x17, struct.pack("<I", 1) + bytes(range(8)))
             + node(4, 1, struct.pack("<IQQ", 1, 0x800, 0x100000) + PARTGUID + bytes([2, 2]))
             + node(4, 4, utf16("\\EFI\\BOOT\\BOOTX64.EFI")) + node(0x42, 9, b"\1\2")
+            + node(3, 0x0B, bytes(range(32)) + b"\1")
+            + node(3, 0x0C, bytes([10, 0, 0, 2, 192, 168, 1, 1]) + struct.pack("<HHHB", 68, 67, 17, 0) + bytes(8))
+            + node(3, 0x0D, bytes(32) + struct.pack("<HHHBB", 0, 0, 6, 1, 64) + bytes(16))
+            + node(0x7F, 0x01, b"") + node(5, 1, struct.pack("<HH", 2, 0) + b"Disk\0")
+            + node(3, 0x05, b"\1\0") + node(3, 0x02, struct.pack("<HH", 1, 0))
+            + node(3, 0x0A, PARTGUID) + node(3, 0x18, b"http://x/boot.efi")
+            + node(1, 4, PARTGUID) + node(2, 1, struct.pack("<II", 0x060141D0, 1))
+            + node(2, 1, struct.pack("<II", 0x12345678, 1)) + node(4, 2, struct.pack("<IQQ", 1, 2, 3))
+            + node(4, 3, PARTGUID) + node(4, 6, PARTGUID) + node(4, 7, PARTGUID)
+            + node(4, 8, struct.pack("<IQQ", 0, 0x1000, 0x1FFF))
+            + node(4, 1, struct.pack("<IQQ", 2, 63, 1000) + bytes([0x78, 0x56, 0x34, 0x12]) + bytes(12) + bytes([1, 1]))
             + node(0x7F, 0xFF, b""))
 
 

@@ -14,14 +14,6 @@ command -v jq >/dev/null || bg_die "jq not installed (ci/deps.sh)"
 command -v tpm2_eventlog >/dev/null || bg_die "tpm2_eventlog not installed (tpm2-tools)"
 [[ -x $BOOTGATECTL ]] || bg_die "no bootgatectl at '$BOOTGATECTL'"
 
-# Until the eventlog group is merged, bootgatectl cannot replay; the independent
-# tpm2_eventlog check still runs. TODO(capture): drop this once main has it.
-have_replay=1
-"$BOOTGATECTL" eventlog --help >/dev/null 2>&1 || {
-    have_replay=0
-    bg_log "NOTE: this bootgatectl has no 'eventlog' group; only tpm2_eventlog checks run"
-}
-
 n=0
 for dir in "$BOOTGATE_TEST_DATA"/captures/*/; do
     dir=${dir%/}
@@ -29,10 +21,8 @@ for dir in "$BOOTGATE_TEST_DATA"/captures/*/; do
         [[ -s $dir/$f ]] || bg_die "$dir/$f missing"
     done
     bg_check_capture_tpm2 "$dir" || bg_die "$dir: firmware log does not replay (tpm2_eventlog)"
-    if ((have_replay)); then
-        bg_check_capture_bootgate "$dir" || bg_die "$dir: bootgatectl replay differs from the TPM"
-        bg_check_capture_tamper "$dir" || bg_die "$dir: tampered logs were accepted"
-    fi
+    bg_check_capture_bootgate "$dir" || bg_die "$dir: bootgatectl replay differs from the TPM"
+    bg_check_capture_tamper "$dir" || bg_die "$dir: tampered logs were accepted"
     n=$((n + 1))
 done
 ((n >= 2)) || bg_die "expected at least 2 captures in $BOOTGATE_TEST_DATA/captures, found $n"

@@ -123,10 +123,24 @@ ok "lockout reported: $(head -1 "$T/err")"
 
 # --- No TPM
 stop_swtpm
+start=$(date +%s%N)
 set +e
-unlock debug keys >/dev/null 2>"$T/err"; rc=$?
+unlock --set tpm_wait=2 debug keys >/dev/null 2>"$T/err"; rc=$?
 set -e
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ $rc -eq 3 ] || fail "no TPM: exit $rc, want 3"
 grep -q 'no TPM' "$T/err" || fail "no TPM not named: $(cat "$T/err")"
-ok "absent TPM: exit 3, 'no TPM'"
+[ $ms -ge 1500 ] && [ $ms -le 4000 ] || fail "tpm_wait=2 gave up after $ms ms"
+ok "absent TPM: waited $ms ms (tpm_wait=2), exit 3, 'no TPM'"
+
+# A TPM that appears late (driver still probing) is waited for
+PORT_LATE=$(free_port_pair)
+( sleep 1; exec swtpm socket --tpm2 --tpmstate dir="$T/a" \
+    --server type=tcp,bindaddr=127.0.0.1,port="$PORT_LATE" \
+    --ctrl type=tcp,bindaddr=127.0.0.1,port=$((PORT_LATE + 1)) \
+    --flags not-need-init,startup-clear ) >/dev/null 2>&1 &
+PIDS+=($!)
+"$BOOTGATE_UNLOCK" --config /dev/null --tcti "swtpm:host=127.0.0.1,port=$PORT_LATE" \
+    --set tpm_wait=10 debug keys | grep -q '^ak_name' || fail "late TPM not waited for"
+ok "TPM appearing 1 s late is waited for"
 echo PASS

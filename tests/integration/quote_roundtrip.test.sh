@@ -51,6 +51,13 @@ for alg in ecc rsa; do
     check "$alg valid" 0 "valid: quote verifies" -- "${args[@]}"
     check "$alg required selection" 0 "sha256:0,1,2,3,4,5,6,7,8,9,10,11" -- "${args[@]}" --pcr-list sha256:0-11
     check "$alg other selection" 1 "pcr-selection-mismatch" -- "${args[@]}" --pcr-list sha256:0-7
+    akname=$(od -An -tx1 -v ak_$alg.name | tr -d ' \n')
+    check "$alg enrolled name" 0 "valid:" -- "${args[@]}" --ak-name "$akname"
+    check "$alg other name" 1 "(ak-name-mismatch)" -- "${args[@]}" --ak-name "000b$(openssl rand -hex 32)"
+    # bare digests (tpm2_pcrread -o default "values" format) with an explicit selection
+    tpm2_pcrread -o v_$alg.pcrs sha256:0,1,2,3,4,5,6,7,8,9,10,11 >/dev/null
+    check "$alg values file" 0 "valid:" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig --nonce "$nonce" --pcrs v_$alg.pcrs --pcr-list sha256:0-11
+    check "$alg values file, other selection" 1 "(pcrs-malformed)" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig --nonce "$nonce" --pcrs v_$alg.pcrs --pcr-list sha256:0-10
     check "$alg json" 0 '"verdict":"valid"' -- "${args[@]}" --json
     # tampering: one byte of each input
     flip q_$alg.msg -20
@@ -67,6 +74,13 @@ for alg in ecc rsa; do
     check "$alg order" 1 "(bad-signature)" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig.bad --nonce "$other" --pcrs q_$alg.pcrs
     check "$alg zero nonce" 1 "(nonce-missing)" -- "${args[@]/$nonce/0000000000000000}"
 done
+
+# two banks, more than 8 PCRs in the first: values span several TPML_DIGESTs
+nonce=$(openssl rand -hex 32)
+tpm2_quote -c ak_ecc.ctx -l sha1:0,1,2,3,4,5,6,7,8,9+sha256:0,4,7 -q "$nonce" -m m.msg -s m.sig \
+    -o m.pcrs -g sha256 >/dev/null; flush
+check "two banks" 0 "selection sha1:0,1,2,3,4,5,6,7,8,9+sha256:0,4,7" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs
+check "two banks, other order" 1 "(pcr-selection-mismatch)" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs --pcr-list sha256:0,4,7+sha1:0-9
 
 # RSA-PSS AK and quote (tpm2_quote --scheme rsapss)
 tpm2_createak -C ek.ctx -c ak_pss.ctx -G rsa -g sha256 -s rsapss -u ak_pss.pub >/dev/null; flush

@@ -589,6 +589,58 @@ static void d_image_truncated_path(logbuf *b)
     put_u16(b, 'A');
 }
 
+static void image_with_path(logbuf *b, const logbuf *dp)
+{
+    put_u64(b, 0);
+    put_u64(b, 0);
+    put_u64(b, 0);
+    put_u64(b, dp->len);
+    put(b, dp->buf, dp->len);
+}
+
+/* MAC(..)/IPv4(..)/IPv6(..), then a second instance holding a BBS node. */
+static void d_image_network(logbuf *b)
+{
+    logbuf dp = {0}, n = {0};
+    uint8_t mac[32] = {0x0c, 0xc4, 0x7a, 0xff, 0x60, 0x1c};
+    static const uint8_t v6_remote[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    static const uint8_t v6_local[16] = {0xfe, 0x80, [15] = 2};
+
+    put(&n, mac, sizeof(mac));
+    put(&n, "\x01", 1);
+    dp_node(&dp, 3, 0x0b, &n);
+    n.len = 0;
+    put(&n, "\x0a\x00\x00\x02", 4); /* local */
+    put(&n, "\xc0\xa8\x01\x01", 4); /* remote */
+    put_u16(&n, 68);
+    put_u16(&n, 67);
+    put_u16(&n, 17);
+    put_u8(&n, 0); /* DHCP */
+    put(&n, "\0\0\0\0\0\0\0\0", 8);
+    dp_node(&dp, 3, 0x0c, &n);
+    n.len = 0;
+    put(&n, v6_local, 16);
+    put(&n, v6_remote, 16);
+    put_u16(&n, 0);
+    put_u16(&n, 0);
+    put_u16(&n, 6);
+    put_u8(&n, 1); /* stateless */
+    put_u8(&n, 64);
+    put(&n, v6_local, 16);
+    dp_node(&dp, 3, 0x0d, &n);
+    n.len = 0;
+    dp_node(&dp, 0x7f, 0x01, &n); /* end of instance */
+    put_u16(&n, 2);
+    put_u16(&n, 0);
+    put(&n, "VirtScsi Disk", 14);
+    dp_node(&dp, 5, 1, &n);
+    n.len = 0;
+    dp_node(&dp, 0x7f, 0xff, &n);
+    image_with_path(b, &dp);
+    free(dp.buf);
+    free(n.buf);
+}
+
 static void d_tag_initrd(logbuf *b)
 {
     put_u32(b, 0x8f3b22ec);
@@ -726,6 +778,10 @@ static void test_describe(void **state)
         {EV_EFI_BOOT_SERVICES_DRIVER, d_image_unknown_node,
          "PciRoot(0x0)/Pci(0x1f,0x2)/Sata(0x1,0xffff,0x0)/HD(1,GPT," GUID_PART_TEXT
          ",0x800,0x100000)/Path(66,9,0102)/File(\\EFI\\BOOT\\BOOTX64.EFI)"},
+        {EV_EFI_BOOT_SERVICES_APPLICATION, d_image_network,
+         "MAC(0cc47aff601c)/IPv4(192.168.1.1,UDP,DHCP,10.0.0.2)/"
+         "IPv6(2001:db8:0:0:0:0:0:1,TCP,StatelessAutoConfigure,fe80:0:0:0:0:0:0:2),"
+         "BBS(0x2,\"VirtScsi Disk\",0x0)"},
         {EV_EFI_BOOT_SERVICES_APPLICATION, d_image_truncated_path,
          "<bad device path node at 0: 0404c8004100>"},
         {EV_EVENT_TAG, d_tag_initrd, "Linux initrd"},

@@ -16,6 +16,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
@@ -184,11 +185,12 @@ static size_t sign_attest(const spec *s, EVP_PKEY *key, const uint8_t *msg, size
         const unsigned char *p = sigbuf;
         ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
         assert_non_null(es);
+        int field = EVP_PKEY_get_bits(key) / 8;
         sig.signature.ecdsa.hash = s->sig_hash;
-        sig.signature.ecdsa.signatureR.size = 32;
-        BN_bn2binpad(ECDSA_SIG_get0_r(es), sig.signature.ecdsa.signatureR.buffer, 32);
-        sig.signature.ecdsa.signatureS.size = 32;
-        BN_bn2binpad(ECDSA_SIG_get0_s(es), sig.signature.ecdsa.signatureS.buffer, 32);
+        sig.signature.ecdsa.signatureR.size = (UINT16)field;
+        BN_bn2binpad(ECDSA_SIG_get0_r(es), sig.signature.ecdsa.signatureR.buffer, field);
+        sig.signature.ecdsa.signatureS.size = (UINT16)field;
+        BN_bn2binpad(ECDSA_SIG_get0_s(es), sig.signature.ecdsa.signatureS.buffer, field);
         ECDSA_SIG_free(es);
     } else {
         sig.signature.rsassa.hash = s->sig_hash;
@@ -198,6 +200,8 @@ static size_t sign_attest(const spec *s, EVP_PKEY *key, const uint8_t *msg, size
     assert_int_equal(Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, out, out_size, &off), TSS2_RC_SUCCESS);
     return off;
 }
+
+static bool allow_pem;
 
 static quote_verdict run(const spec *s, const tpmpub *ak, EVP_PKEY *key, const uint8_t *want_nonce,
                          size_t want_nonce_size, const char *required, quote_result *res)
@@ -225,6 +229,7 @@ static quote_verdict run(const spec *s, const tpmpub *ak, EVP_PKEY *key, const u
         .banks = &bank,
         .n_banks = 1,
         .required = &req,
+        .allow_pem_ak = allow_pem,
     };
     assert_int_equal(quote_verify(&ev, res, &err), 0);
     if (s->flip_pcr_after_signing)
@@ -525,12 +530,81 @@ static void test_tpm2_tools_pcrs(void **state)
                      -EBADMSG);
 }
 
+/* A PEM AK has no attributes: refused, unless the caller explicitly allows
+ * it (diagnostics), and then the result says so. P-384 + sha384 exercises
+ * the signature path that no TPM-attributed AK reaches (step 1 pins P-256). */
+static void test_pcr_values_file(void **state)
+{
+    uint8_t buf[32 * 3 + 20];
+    pcr_bank banks[QUOTE_MAX_BANKS];
+    quote_selection sel;
+    size_t n = 0;
+    bg_err err = {0};
+
+    assert_int_equal(quote_selection_parse("sha256:1,4+sha1:2", &sel, &err), 0);
+    memcpy(buf, bank.pcr[1], 32);
+    memcpy(buf + 32, bank.pcr[4], 32);
+    memset(buf + 64, 0x5a, 20);
+    assert_int_equal(quote_parse_pcr_values(buf, 84, &sel, banks, QUOTE_MAX_BANKS, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(banks[0].mask, (1u << 1) | (1u << 4));
+    assert_memory_equal(banks[0].pcr[4], bank.pcr[4], 32);
+    assert_int_equal(banks[1].alg, TPMALG_SHA1);
+    assert_int_equal(banks[1].digest_size, 20);
+    assert_int_equal(banks[1].mask, 1u << 2);
+    assert_int_equal(banks[1].pcr[2][19], 0x5a);
+    assert_int_equal(quote_parse_pcr_values(buf, 83, &sel, banks, QUOTE_MAX_BANKS, &n, &err),
+                     -EBADMSG);
+    assert_int_equal(quote_parse_pcr_values(buf, 85, &sel, banks, QUOTE_MAX_BANKS, &n, &err),
+                     -EBADMSG);
+}
+
+static void test_pem_ak(void **state)
+{
+    EVP_PKEY *k384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    BIO *bio = BIO_new(BIO_s_mem());
+    tpmpub *pem_ak = NULL;
+    quote_result res;
+    char *pem;
+    long len;
+    bg_err err = {0};
+    spec s = default_spec(TPM2_ALG_ECDSA);
+
+    assert_non_null(k384);
+    assert_true(PEM_write_bio_PUBKEY(bio, k384));
+    len = BIO_get_mem_data(bio, &pem);
+    assert_int_equal(tpmpub_parse((const uint8_t *)pem, (size_t)len, &pem_ak, &err), 0);
+    s.sig_hash = s.digest_hash = TPM2_ALG_SHA384;
+
+    assert_int_equal(run(&s, pem_ak, k384, nonce, 32, "sha256:0-11", &res), QUOTE_AK_REFUSED);
+    assert_non_null(strstr(res.reason, "no-tpm-public"));
+    allow_pem = true;
+    assert_int_equal(run(&s, pem_ak, k384, nonce, 32, "sha256:0-11", &res), QUOTE_VALID);
+    assert_true(res.ak_unchecked);
+    assert_non_null(strstr(res.reason, "NOT checked"));
+    s.flip_attest_after_signing = 1;
+    assert_int_equal(run(&s, pem_ak, k384, nonce, 32, "sha256:0-11", &res), QUOTE_BAD_SIGNATURE);
+    s.flip_attest_after_signing = 0;
+    s.sig_hash = s.digest_hash = TPM2_ALG_SHA256;
+    assert_int_equal(run(&s, pem_ak, k384, nonce, 32, "sha256:0-11", &res), QUOTE_VALID);
+    /* the allowance does not reach TPM AKs with bad attributes */
+    tpmpub bad = *ec_ak;
+    bad.public.objectAttributes &= ~TPMA_OBJECT_FIXEDTPM;
+    s = default_spec(TPM2_ALG_ECDSA);
+    assert_int_equal(run(&s, &bad, ec_key, nonce, 32, "sha256:0-11", &res), QUOTE_AK_REFUSED);
+    allow_pem = false;
+    tpmpub_free(pem_ak);
+    BIO_free(bio);
+    EVP_PKEY_free(k384);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),     cmocka_unit_test(test_each_step),
         cmocka_unit_test(test_order),     cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_selection), cmocka_unit_test(test_tpm2_tools_pcrs),
+        cmocka_unit_test(test_pem_ak),    cmocka_unit_test(test_pcr_values_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

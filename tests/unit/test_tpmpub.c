@@ -142,6 +142,14 @@ static void test_parse_formats(void **state)
         assert_int_equal(EVP_PKEY_eq(p->pkey, rsa_key), 1);
         assert_int_equal(tpmpub_check_ak(p, NULL, 0), TPMPUB_AK_NO_TPM_PUBLIC);
         tpmpub_free(p);
+        /* trailing whitespace is fine, anything else is not */
+        BIO_puts(bio, "\n \n");
+        len = BIO_get_mem_data(bio, &pem);
+        assert_int_equal(tpmpub_parse((const uint8_t *)pem, (size_t)len, &p, &err), 0);
+        tpmpub_free(p);
+        BIO_puts(bio, "x");
+        len = BIO_get_mem_data(bio, &pem);
+        assert_int_equal(tpmpub_parse((const uint8_t *)pem, (size_t)len, &p, &err), -EBADMSG);
         assert_int_equal(
             tpmpub_parse((const uint8_t *)"-----BEGIN PUBLIC KEY-----\nAAAA\n", 32, &p, &err),
             -EBADMSG);

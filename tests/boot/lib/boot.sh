@@ -9,3 +9,4 @@ BG_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BG_LIB/initramfs.sh"
 . "$BG_LIB/uki.sh"
 . "$BG_LIB/qemu.sh"
+. "$BG_LIB/luks.sh"

@@ -9,6 +9,9 @@
 #                                  copies each module and its dependencies (modprobe
 #                                  --show-depends for $BG_KVER; built-in ones are
 #                                  skipped) and lists them in load order for /init
+#   bg_initramfs_add_binary DIR BIN...
+#                                  copies each host binary (PATH lookup) to /bin and
+#                                  its shared libraries (ldd) to their host paths
 #   bg_initramfs_pack DIR OUT      newc cpio, gzip; prints nothing
 #   bg_initramfs_busybox OUT SCENARIO [MODULE...]
 #                                  all of the above in one call: SCENARIO is a
@@ -33,8 +36,8 @@ bg_kernel() {
 bg_initramfs_new() {
     local d=$1 bb
     bb=$(command -v busybox) || bg_skip "busybox-static not installed"
-    file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
-        [[ -x /bin/busybox ]] || bg_skip "busybox is not static"
+    # A dynamic busybox would need its libraries in the initramfs.
+    ldd "$bb" >/dev/null 2>&1 && bg_skip "$bb is not static (busybox-static)"
     mkdir -p "$d"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,mnt,newroot} || bg_die "mkdir $d"
     cp "$bb" "$d/bin/busybox" || bg_die "copy busybox"
     ln -sf busybox "$d/bin/sh"
@@ -72,6 +75,19 @@ bg_initramfs_add_modules() {
         *) bg_die "modprobe --show-depends: unexpected '$line'" ;;
         esac
     done < <(modprobe -S "$BG_KVER" -a --show-depends "$@" 2>&1 || echo "failed")
+}
+
+bg_initramfs_add_binary() {
+    local d=$1 b path lib
+    shift
+    for b in "$@"; do
+        path=$(command -v "$b") || bg_die "no $b on the host"
+        cp -L "$path" "$d/bin/${path##*/}" || bg_die "copy $path"
+        while read -r lib; do
+            [[ -e $d$lib ]] && continue
+            mkdir -p "$d$(dirname "$lib")" && cp -L "$lib" "$d$lib" || bg_die "copy $lib"
+        done < <(ldd "$path" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+    done
 }
 
 bg_initramfs_pack() {

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bootgatectl policy publish / activate / list / show --remote: the policy
+ * store of bootgated through the admin API (mTLS, role admin or auditor). */
+#include "ctl_policy.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "adminapi.h"
+#include "ctl.h"
+#include "policy.h"
+#include "util.h"
+
+static void adminapi_opts_donep(adminapi_opts *o)
+{
+    adminapi_opts_done(o);
+}
+
+/* Sends the request and turns the outcome into an exit code: transport
+ * failures are runtime errors, HTTP errors are refusals with the server's reason. */
+static int request(adminapi_opts *o, const char *what, const char *method, const char *path,
+                   json_object *body, json_object **ret)
+{
+    long status = 0;
+    bg_err err = {{0}};
+    json_object *reply = NULL;
+    int r = adminapi_request(o, method, path, body, &status, &reply, &err);
+    if (r < 0)
+        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s: %s", what,
+                         bg_err_msg(&err));
+    if (status != 200) {
+        r = ctl_error(status >= 500 ? CTL_EXIT_RUNTIME : CTL_EXIT_FAIL, "%s: HTTP %ld: %s", what,
+                      status, adminapi_reply_reason(reply));
+        json_object_put(reply);
+        return r;
+    }
+    *ret = reply;
+    return CTL_EXIT_OK;
+}
+
+static bool path_safe(const char *s)
+{
+    if (!*s || strlen(s) > POLICY_MAX_NAME)
+        return false;
+    for (; *s; s++)
+        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
+              strchr("._-+:@", *s)))
+            return false;
+    return true;
+}
+
+static int parse_u64(const char *s, long long *ret)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !*s || *end || v < 1)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+#define ONLINE_OPTIONS                                                                             \
+    ADMINAPI_LONGOPTS, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},         \
+    {                                                                                              \
+    }
+
+int ctl_policy_publish(int argc, char **argv)
+{
+    static const struct option opts[] = {ONLINE_OPTIONS};
+    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    bool json = false;
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg))
+            continue;
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("Usage: bootgatectl policy publish [OPTIONS] POLICY [SIG]\n"
+                   "Uploads a signed policy (SIG defaults to POLICY.sig). The server checks\n"
+                   "the signature against its policy-signers.d and accepts only a version\n"
+                   "greater than every stored version of the name. Publishing does not\n"
+                   "activate: see 'policy activate'.\n\n%s",
+                   ADMINAPI_USAGE);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy publish", "bad option");
+        }
+    }
+    if (optind >= argc || argc - optind > 2)
+        return ctl_usage_error("policy publish", "expected POLICY [SIG]");
+
+    const char *ppath = argv[optind];
+    _cleanup_(freep) char *def = NULL;
+    const char *spath = argv[optind + 1];
+    if (!spath) {
+        if (asprintf(&def, "%s.sig", ppath) < 0)
+            return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+        spath = def;
+    }
+    /* Validate locally first: a malformed policy is named with its JSON path here. */
+    _cleanup_(policy_freep) policy *p = NULL;
+    _cleanup_(freep) uint8_t *text = NULL;
+    size_t size;
+    bg_err err = {{0}};
+    uint8_t sig[POLICY_SIG_SIZE];
+    if ((r = read_file(ppath, POLICY_MAX_SIZE, &text, &size, &err)) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if ((r = policy_parse((const char *)text, size, &p, &err)) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", ppath, bg_err_msg(&err));
+    if ((r = policy_signature_read(spath, sig, &err)) < 0)
+        return ctl_error(r == -EBADMSG ? CTL_EXIT_FAIL : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    _cleanup_(freep) char *sig64 = policy_signature_encode(sig);
+    if (!sig64)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    sig64[strcspn(sig64, "\n")] = 0;
+
+    json_object *body = json_object_new_object(), *reply = NULL;
+    json_object_object_add(body, "policy",
+                           json_object_new_string_len((const char *)text, (int)size));
+    json_object_object_add(body, "signature", json_object_new_string(sig64));
+    r = request(&o, "policy publish", "POST", "/v1/admin/policies", body, &reply);
+    json_object_put(body);
+    if (r != CTL_EXIT_OK)
+        return r;
+    if (json)
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+    else
+        printf("published %s v%llu (audit record %lld); activate with: bootgatectl policy "
+               "activate %s %llu\n",
+               p->name, (unsigned long long)p->version,
+               (long long)json_object_get_int64(json_object_object_get(reply, "audit_seq")),
+               p->name, (unsigned long long)p->version);
+    json_object_put(reply);
+    return CTL_EXIT_OK;
+}
+
+int ctl_policy_activate(int argc, char **argv)
+{
+    static const struct option opts[] = {ONLINE_OPTIONS};
+    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    bool json = false;
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg))
+            continue;
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("Usage: bootgatectl policy activate [OPTIONS] NAME VERSION\n"
+                   "Makes a stored version the active policy of NAME (also to roll back).\n"
+                   "Audited on the server.\n\n%s",
+                   ADMINAPI_USAGE);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy activate", "bad option");
+        }
+    }
+    long long version;
+    if (optind + 2 != argc)
+        return ctl_usage_error("policy activate", "expected NAME VERSION");
+    if (!path_safe(argv[optind]))
+        return ctl_usage_error("policy activate", "bad policy name '%s'", argv[optind]);
+    if (parse_u64(argv[optind + 1], &version) < 0)
+        return ctl_usage_error("policy activate", "VERSION: a positive integer");
+    char path[256];
+    json_object *reply = NULL;
+    snprintf(path, sizeof path, "/v1/admin/policies/%s/%lld/activate", argv[optind], version);
+    if ((r = request(&o, "policy activate", "POST", path, NULL, &reply)) != CTL_EXIT_OK)
+        return r;
+    if (json)
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+    else
+        printf("activated %s v%lld (audit record %lld)\n", argv[optind], version,
+               (long long)json_object_get_int64(json_object_object_get(reply, "audit_seq")));
+    json_object_put(reply);
+    return CTL_EXIT_OK;
+}
+
+static void format_time(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, 32, "%lld", (long long)t);
+}
+
+int ctl_policy_list(int argc, char **argv)
+{
+    static const struct option opts[] = {ONLINE_OPTIONS};
+    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    bool json = false;
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg))
+            continue;
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("Usage: bootgatectl policy list [OPTIONS]\n"
+                   "Lists the stored policies: name, version, active, signer, upload time.\n\n%s",
+                   ADMINAPI_USAGE);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy list", "bad option");
+        }
+    }
+    if (optind != argc)
+        return ctl_usage_error("policy list", "no arguments expected");
+    json_object *reply = NULL, *a = NULL;
+    if ((r = request(&o, "policy list", "GET", "/v1/admin/policies", NULL, &reply)) != CTL_EXIT_OK)
+        return r;
+    if (json) {
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        json_object_put(reply);
+        return CTL_EXIT_OK;
+    }
+    printf("%-24s %8s  %-6s  %-20s  %s\n", "NAME", "VERSION", "ACTIVE", "UPLOADED", "SIGNER");
+    if (json_object_object_get_ex(reply, "policies", &a))
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+            json_object *p = json_object_array_get_idx(a, i);
+            char t[32];
+            format_time(json_object_get_int64(json_object_object_get(p, "created")), t);
+            printf("%-24s %8lld  %-6s  %-20s  %s\n",
+                   json_object_get_string(json_object_object_get(p, "name")),
+                   (long long)json_object_get_int64(json_object_object_get(p, "version")),
+                   json_object_get_boolean(json_object_object_get(p, "active")) ? "yes" : "", t,
+                   json_object_get_string(json_object_object_get(p, "signer")));
+        }
+    json_object_put(reply);
+    return CTL_EXIT_OK;
+}
+
+/* The active (else newest) stored version of name. */
+static int pick_version(adminapi_opts *o, const char *name, long long *ret)
+{
+    json_object *reply = NULL, *a = NULL;
+    int r = request(o, "policy show", "GET", "/v1/admin/policies", NULL, &reply);
+    if (r != CTL_EXIT_OK)
+        return r;
+    long long newest = 0, active = 0;
+    if (json_object_object_get_ex(reply, "policies", &a))
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+            json_object *p = json_object_array_get_idx(a, i);
+            if (strcmp(json_object_get_string(json_object_object_get(p, "name")), name))
+                continue;
+            long long v = (long long)json_object_get_int64(json_object_object_get(p, "version"));
+            if (v > newest)
+                newest = v;
+            if (json_object_get_boolean(json_object_object_get(p, "active")))
+                active = v;
+        }
+    json_object_put(reply);
+    if (!newest)
+        return ctl_error(CTL_EXIT_FAIL, "policy show: no policy named '%s' on the server", name);
+    *ret = active ? active : newest;
+    return CTL_EXIT_OK;
+}
+
+int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv)
+{
+    long long version = 0;
+    int r;
+    if (argc < 1 || argc > 2)
+        return ctl_usage_error("policy show", "--remote: expected NAME [VERSION]");
+    if (!path_safe(argv[0]))
+        return ctl_usage_error("policy show", "bad policy name '%s'", argv[0]);
+    if (argc == 2 && parse_u64(argv[1], &version) < 0)
+        return ctl_usage_error("policy show", "VERSION: a positive integer");
+    if (!version && (r = pick_version(o, argv[0], &version)) != CTL_EXIT_OK)
+        return r;
+
+    char path[256];
+    json_object *reply = NULL, *pj = NULL;
+    snprintf(path, sizeof path, "/v1/admin/policies/%s/%lld", argv[0], version);
+    if ((r = request(o, "policy show", "GET", path, NULL, &reply)) != CTL_EXIT_OK)
+        return r;
+    if (json) {
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        json_object_put(reply);
+        return CTL_EXIT_OK;
+    }
+    _cleanup_(policy_freep) policy *p = NULL;
+    bg_err err = {{0}};
+    if (!json_object_object_get_ex(reply, "policy", &pj) ||
+        policy_parse(json_object_get_string(pj), (size_t)json_object_get_string_len(pj), &p, &err) <
+            0) {
+        json_object_put(reply);
+        return ctl_error(CTL_EXIT_FAIL, "the server's copy does not parse: %s", bg_err_msg(&err));
+    }
+    char t[32];
+    format_time(json_object_get_int64(json_object_object_get(reply, "created")), t);
+    printf("stored: %s, signer %s, uploaded %s\n",
+           json_object_get_boolean(json_object_object_get(reply, "active")) ? "ACTIVE"
+                                                                            : "not active",
+           json_object_get_string(json_object_object_get(reply, "signer")), t);
+    ctl_policy_show_human(p);
+    json_object_put(reply);
+    return CTL_EXIT_OK;
+}

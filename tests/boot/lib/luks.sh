@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A LUKS2-encrypted busybox root, provisioned inside a VM (the host has no
+# device-mapper), and a full dracut (systemd) initramfs to boot it.
+#
+#   bg_rootfs_busybox OUT          ext4 image (mke2fs -d, no mounting) with busybox
+#                                  and an /sbin/init that prints "BOOTGATE-MARKER:
+#                                  root-reached", fetches http://HOST:PORT/index.html
+#                                  for bootgate.http=HOST:PORT ("net-ok BODY") and
+#                                  powers off
+#   bg_luks_provision DISK UUID PASS ROOTIMG
+#                                  boots a busybox initramfs with cryptsetup (SeaBIOS,
+#                                  -kernel) that luksFormats DISK (LUKS2, pbkdf2 1000
+#                                  iterations: fast under TCG, test only) with UUID and
+#                                  PASS and copies ROOTIMG into it. Sets BG_ELAPSED.
+#   bg_dracut_build OUT [DRACUT_ARG...]
+#                                  dracut --no-hostonly with systemd, networkd, crypt
+#                                  and the virtio drivers, for $BG_KVER, into OUT
+#                                  (never /boot). Sets BG_DRACUT_SECONDS.
+
+bg_rootfs_busybox() {
+    local out=$1 d
+    d=$(mktemp -d "${BG_WORK:-/tmp}/rootfs.XXXXXX") || bg_die "mktemp"
+    mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,etc}
+    cp "$(command -v busybox)" "$d/bin/busybox" || bg_die "copy busybox"
+    local a
+    for a in sh mount cut grep sed nc tail printf sync poweroff cat echo; do
+        ln -s busybox "$d/bin/$a"
+    done
+    cp "$BG_LIB/guest/root-init" "$d/sbin/init" && chmod 0755 "$d/sbin/init"
+    # systemd's switch-root refuses a /sysroot without os-release.
+    printf 'NAME="bootgate test root"\nID=bootgate-test-root\n' >"$d/etc/os-release"
+    rm -f "$out"
+    mke2fs -q -t ext4 -L bgroot -d "$d" "$out" 16M >/dev/null || bg_die "mke2fs $out"
+    rm -rf "$d"
+}
+
+bg_luks_provision() {
+    local disk=$1 uuid=$2 pass=$3 rootimg=$4 d
+    bg_kernel
+    d=$BG_WORK/provision.initramfs
+    rm -rf "$d"
+    bg_initramfs_new "$d"
+    bg_initramfs_add_file "$d" "$BG_LIB/guest/provision-scenario.sh" /scenario.sh
+    bg_initramfs_add_binary "$d" cryptsetup
+    bg_initramfs_add_modules "$d" virtio_pci virtio_blk dm_crypt xts ecb algif_skcipher
+    bg_initramfs_pack "$d" "$BG_WORK/provision.img"
+    rm -rf "$d"
+    bg_qemu_start provision --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/provision.img" \
+        --append "console=ttyS0,115200 panic=-1 quiet bootgate.luks_uuid=$uuid bootgate.luks_pass=$pass" \
+        --disk "$disk" --disk "$rootimg" --mem 512
+    bg_qemu_wait_marker provision "BOOTGATE-MARKER: (provisioned|provision-failed)"
+    grep -q "BOOTGATE-MARKER: provisioned" "$BG_WORK/provision.console.log" ||
+        bg_qemu_fail provision "LUKS2 provisioning failed in the VM"
+    bg_qemu_wait_exit provision
+}
+
+bg_dracut_build() {
+    local out=$1 t0
+    shift
+    bg_kernel
+    bg_need_cmd dracut
+    t0=$(bg_now)
+    dracut --quiet --force --no-hostonly --no-hostonly-cmdline \
+        --add "systemd network systemd-networkd crypt" \
+        --add-drivers "virtio_blk virtio_pci virtio_net dm_crypt ext4" \
+        --kver "$BG_KVER" --tmpdir "$BG_WORK" "$@" "$out" >"$BG_WORK/dracut.log" 2>&1 || {
+        bg_artifact "$BG_WORK/dracut.log"
+        bg_die "dracut failed"
+    }
+    BG_DRACUT_SECONDS=$(awk -v a="$t0" -v b="$(bg_now)" 'BEGIN { printf "%.1f", b - a }')
+}
