@@ -3,7 +3,8 @@
 # bootgated's HTTP surface without a TPM: health, metrics, roles, nonce
 # checks, malformed input, limits, audit verify and tamper detection.
 source "$(dirname "$0")/server_common.sh"
-start_bootgated
+SRV_EXTRA_CONF="request_timeout = 2
+workers = 3" start_bootgated
 
 check "healthz" 200 "$(api GET /healthz)"
 check "readyz" 200 "$(api GET /readyz)"
@@ -33,6 +34,20 @@ if curl -sS -o /dev/null --tls-max 1.2 --cacert "$SRV/ca.crt" "$URL/healthz" 2>/
 else
     pass "TLS 1.2 refused by default"
 fi
+
+# --- HTTP limits --------------------------------------------------------
+# keep-alive: curl reuses one connection for two requests
+curl -sv --cacert "$SRV/ca.crt" "$URL/healthz" "$URL/healthz" -o /dev/null -o /dev/null 2>"$WORK/ka.log" || true
+check "keep-alive: two requests on one connection" 1 "$(grep -c 'Re-using existing connection' "$WORK/ka.log")"
+check "three workers answer" 200 "$(api GET /readyz)"
+status=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$SRV/ca.crt" \
+    -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" "$URL/healthz" 2>/dev/null || true)
+check "a 20 KB header is refused" 1 "$([ "$status" != 200 ] && echo 1 || echo 0)"
+# an idle connection (no TLS handshake, no request) is closed after request_timeout
+start=$(date +%s)
+timeout 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <&3 >/dev/null" || true
+took=$(($(date +%s) - start))
+check "an idle connection is closed after request_timeout (2 s)" 1 "$([ "$took" -ge 1 ] && [ "$took" -le 8 ] && echo 1 || echo 0)"
 
 # --- challenge ---------------------------------------------------------
 echo '{"node_id":"0123456789abcdef0123456789abcdef"}' >"$WORK/ch.json"

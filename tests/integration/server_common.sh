@@ -41,7 +41,8 @@ finish() {
 start_bootgated() {
     SRV=$WORK/srv
     "$BOOTGATECTL" init-server --port 0 "$SRV" >/dev/null
-    [ -n "${EK_CA_BUNDLE:-}" ] && echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"
+    if [ -n "${EK_CA_BUNDLE:-}" ]; then echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"; fi
+    if [ -n "${SRV_EXTRA_CONF:-}" ]; then printf '%s\n' "$SRV_EXTRA_CONF" >>"$SRV/bootgated.conf"; fi
     "$BOOTGATED" -c "$SRV/bootgated.conf" >"$WORK/bootgated.log" 2>&1 &
     SRV_PID=$!
     PIDS+=($!)
