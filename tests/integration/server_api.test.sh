@@ -133,4 +133,17 @@ check "offline verify names the first bad record" 3 "$(echo "$out" | jq -r .firs
 check "offline verify exits 1" 1 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
 check "verify through the server detects it too" 1 "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"
 
+# --- configuration checks (ExecStartPre=bootgated --check) --------------
+check "bootgated --check accepts the config" 0 "$("$BOOTGATED" -c "$SRV/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+cp -r "$SRV" "$WORK/srv2"
+echo "listen_adress = 0.0.0.0" >>"$WORK/srv2/bootgated.conf"
+check "an unknown config key is an error" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+check "the error names the key" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check 2>&1 | grep -c listen_adress)"
+cp "$SRV/bootgated.conf" "$WORK/srv2/bootgated.conf"
+chmod 0644 "$WORK/srv2/kek"
+check "a KEK readable by others is refused" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+chmod 0600 "$WORK/srv2/kek"
+head -c 16 /dev/urandom >"$WORK/srv2/nonce-secret"
+check "a short nonce secret is refused" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+
 finish
