@@ -132,8 +132,9 @@ void srv_handle_enroll(srv_req *r)
     for (size_t i = 0; i < req.n_volumes; i++)
         free(wrapped[i]);
     if (r0 == -EEXIST)
-        return srv_reply_error(r, 409, "conflict",
-                               "node is already active or revoked; revoke and delete it first");
+        return srv_reply_error(
+            r, 409, "conflict",
+            "node is already active or revoked: `bootgatectl node revoke` and `node delete` first");
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
     srv_log_audit("node_enrolled", node.id, r->actor, seq, node.ek_fingerprint);

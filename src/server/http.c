@@ -160,7 +160,7 @@ static int worker_setup(worker *w, srv *s, bg_err *err)
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg.max_body);
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)s->cfg.max_headers);
     evhttp_set_timeout(w->http, (int)s->cfg.request_timeout);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
     evhttp_set_default_content_type(w->http, "application/json");
     if (!evhttp_accept_socket_with_handle(w->http, w->fd))
         return bg_err_set(err, -EIO, "cannot accept on the listening socket");

@@ -72,6 +72,7 @@ void srv_handle_admin_nodes(srv_req *r);
 void srv_handle_admin_node_show(srv_req *r);
 void srv_handle_admin_node_approve(srv_req *r);
 void srv_handle_admin_node_revoke(srv_req *r);
+void srv_handle_admin_node_delete(srv_req *r);
 void srv_handle_admin_policy_upload(srv_req *r);
 void srv_handle_admin_policies(srv_req *r);
 void srv_handle_admin_policy_show(srv_req *r);

@@ -71,6 +71,9 @@ typedef struct store_node {
 int store_node_put(store *s, const store_node *n);
 int store_node_get(store *s, const char *id, store_node *ret);
 int store_node_set_state(store *s, const char *id, store_node_state state);
+/* Removes a revoked node and its volume keys (-EPERM unless revoked), so that
+ * the same TPM can enroll again. The audit records stay. */
+int store_node_delete(store *s, const char *id);
 /* JSON array of node summaries (no key material). */
 int store_node_list(store *s, json_object **ret);
 

@@ -118,6 +118,7 @@ check "metrics has a latency histogram" 1 "$(grep -c '^bootgate_request_seconds_
 check "node list via bootgatectl" 0 "$("$BOOTGATECTL" node list >/dev/null 2>&1; echo $?)"
 check "node show of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node show abcdef >/dev/null 2>&1; echo $?)"
 check "node revoke of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node revoke abcdef >/dev/null 2>&1; echo $?)"
+check "node delete of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node delete abcdef >/dev/null 2>&1; echo $?)"
 check "node approve needs --ek-fingerprint" 2 "$("$BOOTGATECTL" node approve abcdef >/dev/null 2>&1; echo $?)"
 check "audit list --json via the API" 0 "$("$BOOTGATECTL" audit list --json >"$WORK/audit.json" 2>&1; echo $?)"
 check "the denials are audit records" 8 "$(jq '[.[] | select(.action == "unlock_denied")] | length' "$WORK/audit.json")"
