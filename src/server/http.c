@@ -167,6 +167,13 @@ static int worker_setup(worker *w, srv *s, bg_err *err)
     return 0;
 }
 
+static void on_audit_timer(evutil_socket_t fd, short events, void *arg)
+{
+    bg_err err = {0};
+    if (srv_audit_sign_head(arg, &err) < 0)
+        fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
+}
+
 static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
     srv_http_stop();
@@ -183,7 +190,7 @@ void srv_http_stop(void)
 
 int srv_http_run(srv *s, bg_err *err)
 {
-    struct event *sigint = NULL, *sigterm = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *audit_timer = NULL;
     unsigned port = s->cfg.port;
     int r = 0;
 
@@ -209,6 +216,12 @@ int srv_http_run(srv *s, bg_err *err)
     if (!sigint || !sigterm || evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0)
         return bg_err_set(err, -EIO, "cannot install signal handlers");
     signal(SIGPIPE, SIG_IGN);
+    if (s->audit_key) {
+        struct timeval tv = {.tv_sec = s->cfg.audit_sign_interval};
+        audit_timer = event_new(main_base, -1, EV_PERSIST, on_audit_timer, s);
+        if (!audit_timer || event_add(audit_timer, &tv) < 0)
+            return bg_err_set(err, -EIO, "cannot start the audit head timer");
+    }
 
     for (unsigned i = 0; i < n_workers; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
@@ -227,6 +240,8 @@ int srv_http_run(srv *s, bg_err *err)
         evhttp_free(workers[i].http);
         event_base_free(workers[i].base);
     }
+    if (audit_timer)
+        event_free(audit_timer);
     event_free(sigint);
     event_free(sigterm);
     event_base_free(main_base);

@@ -756,6 +756,26 @@ int store_audit_append(store *s, const char *actor, const char *action, const ch
     return r;
 }
 
+int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],
+                     char *ret_action, size_t action_size)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s, "SELECT seq, hash, action FROM audit ORDER BY seq DESC LIMIT 1", &st);
+    if (r >= 0) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *ret_seq = sqlite3_column_int64(st, 0);
+            copy_text(st, 1, ret_hash, 2 * AUDITCHAIN_HASH_SIZE + 1);
+            copy_text(st, 2, ret_action, action_size);
+        } else
+            r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+    }
+    unlock(s);
+    return r;
+}
+
 int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
