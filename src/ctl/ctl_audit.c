@@ -16,6 +16,8 @@
 #include <sqlite3.h>
 
 #include "adminapi.h"
+#include <openssl/evp.h>
+
 #include "auditchain.h"
 #include "util.h"
 
@@ -27,7 +29,11 @@ static void usage(FILE *f)
                "  --db PATH             read the SQLite database directly (offline, read-only)\n"
                "  --since SEQ           records after SEQ (default 0)\n"
                "  --limit N             at most N records (list; default 1000)\n"
-               "  --json                JSON output\n" ADMINAPI_USAGE
+               "  --json                JSON output\n"
+               "  --signer PUB          verify: also check the signed heads with this Ed25519\n"
+               "                        public key (init-server: audit-signer.pub); without it a\n"
+               "                        chain rewritten from the edited record on still "
+               "passes\n" ADMINAPI_USAGE
                "Exit: verify returns 1 when the chain is broken and names the first bad record.\n");
 }
 
@@ -87,6 +93,68 @@ static const char *jstr(json_object *o, const char *key)
                    : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
     return "";
+}
+
+/* Checks every signed head against the chain: the signature, and that the
+ * record it names still has the hash that was signed. A rewritten chain
+ * (edited record, every later hash recomputed) passes verify_records but not
+ * this. *ret_heads = heads verified, *ret_last = seq of the last signed head. */
+static int verify_heads(json_object *a, EVP_PKEY *signer, int64_t *ret_heads, int64_t *ret_last,
+                        int64_t *ret_bad, bg_err *err)
+{
+    size_t n = json_object_array_length(a);
+    int64_t good = 0;
+
+    *ret_heads = 0;
+    *ret_last = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(a, i), *d, *v;
+        int64_t seq;
+        const char *hash, *sig_b64;
+        uint8_t *sig = NULL;
+        size_t sig_size = 0;
+        int r;
+
+        if (strcmp(jstr(o, "action"), AUDITCHAIN_HEAD_ACTION) != 0)
+            continue;
+        d = json_tokener_parse(jstr(o, "details"));
+        if (!d || !json_object_object_get_ex(d, "seq", &v) ||
+            (seq = json_object_get_int64(v)) < 1 || (size_t)seq > n) {
+            json_object_put(d);
+            *ret_bad = json_object_get_int64(json_object_object_get(o, "seq"));
+            return bg_err_set(err, -EBADMSG, "record %lld: malformed signed head",
+                              (long long)*ret_bad);
+        }
+        hash = jstr(d, "hash");
+        sig_b64 = jstr(d, "signature");
+        r = base64_decode_alloc(sig_b64, &sig, &sig_size, NULL);
+        if (r >= 0)
+            r = auditchain_head_verify(signer, seq, hash, sig, sig_size, err);
+        free(sig);
+        if (r < 0) {
+            *ret_bad = json_object_get_int64(json_object_object_get(o, "seq"));
+            json_object_put(d);
+            return bg_err_set(err, -EBADMSG,
+                              "record %lld: signed head for record %lld does not verify",
+                              (long long)*ret_bad, (long long)seq);
+        }
+        if (strcmp(hash, jstr(json_object_array_get_idx(a, (size_t)seq - 1), "hash")) != 0) {
+            json_object_put(d);
+            *ret_bad = good + 1;
+            return bg_err_set(err, -EBADMSG,
+                              "the chain was rewritten: record %lld no longer has the hash signed "
+                              "for it; the change is after record %lld (the last signed head that "
+                              "still matches)",
+                              (long long)seq, (long long)good);
+        }
+        json_object_put(d);
+        good = seq;
+        (*ret_heads)++;
+        *ret_last = seq;
+    }
+    if (*ret_heads == 0)
+        return bg_err_set(err, -EBADMSG, "no signed head in the log");
+    return 0;
 }
 
 static int verify_records(json_object *a, int64_t *ret_count, int64_t *ret_bad, bg_err *err)
@@ -150,11 +218,12 @@ int ctl_audit_main(int argc, char **argv)
         {"since", required_argument, NULL, 's'},
         {"limit", required_argument, NULL, 'l'},
         {"json", no_argument, NULL, 'j'},
+        {"signer", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {},
     };
     adminapi_opts o = {0};
-    const char *db = NULL, *verb;
+    const char *db = NULL, *verb, *signer_path = NULL;
     long long since = 0, limit = 1000;
     bool json = false;
     json_object *reply = NULL, *records = NULL;
@@ -182,6 +251,9 @@ int ctl_audit_main(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'S':
+            signer_path = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -241,20 +313,37 @@ int ctl_audit_main(int argc, char **argv)
     adminapi_opts_done(&o);
 
     if (!strcmp(verb, "verify")) {
-        int64_t count = 0, bad = 0;
+        int64_t count = 0, bad = 0, heads = 0, last = 0;
         r = verify_records(records, &count, &bad, &err);
+        if (r >= 0 && signer_path) {
+            EVP_PKEY *key = NULL;
+            r = auditchain_load_key(signer_path, false, &key, &err);
+            if (r < 0) {
+                json_object_put(records);
+                return ctl_error(CTL_EXIT_USAGE, "%s", bg_err_msg(&err));
+            }
+            r = verify_heads(records, key, &heads, &last, &bad, &err);
+            EVP_PKEY_free(key);
+        }
         if (json) {
             json_object *out = json_object_new_object();
             json_object_object_add(out, "valid", json_object_new_boolean(r >= 0));
             json_object_object_add(
                 out, "records",
                 json_object_new_int64(r >= 0 ? count : (int64_t)json_object_array_length(records)));
+            if (signer_path && r >= 0) {
+                json_object_object_add(out, "signed_heads", json_object_new_int64(heads));
+                json_object_object_add(out, "last_signed_seq", json_object_new_int64(last));
+            }
             if (r < 0) {
                 json_object_object_add(out, "first_bad_seq", json_object_new_int64(bad));
                 json_object_object_add(out, "reason", json_object_new_string(bg_err_msg(&err)));
             }
             puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
             json_object_put(out);
+        } else if (r >= 0 && signer_path) {
+            printf("audit chain intact: %lld records, %lld signed heads, last signed record %lld\n",
+                   (long long)count, (long long)heads, (long long)last);
         } else if (r >= 0) {
             printf("audit chain intact: %lld records\n", (long long)count);
         } else {

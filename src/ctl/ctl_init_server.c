@@ -7,6 +7,7 @@
  *   kek nonce-secret              32 random bytes each, mode 0600
  *   policy-signer.key             Ed25519; policy-signers.d/policy-signer.pub
  *   approver1.key approver2.key   Ed25519; approvers.d/approver{1,2}.pub
+ *   audit-signer.key              Ed25519 that signs audit heads; audit-signer.pub
  *   bootgated.conf                server configuration pointing at the above
  *   admin.conf                    bootgatectl admin connection (role admin) */
 #include "ctl.h"
@@ -303,6 +304,7 @@ int ctl_init_server_main(int argc, char **argv)
             {"policy-signer.key", "policy-signers.d/policy-signer.pub"},
             {"approver1.key", "approvers.d/approver1.pub"},
             {"approver2.key", "approvers.d/approver2.pub"},
+            {"audit-signer.key", "audit-signer.pub"},
         };
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(eds); i++) {
             _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = new_ed25519_key();
@@ -321,6 +323,7 @@ int ctl_init_server_main(int argc, char **argv)
                  "#ek_ca_bundle = /var/lib/swtpm-localca/swtpm-localca-rootca-cert.pem\n"
                  "kek_file = kek\nnonce_secret_file = nonce-secret\ndb = bootgate.db\n"
                  "policy_signers_dir = policy-signers.d\napprovers_dir = approvers.d\n"
+                 "audit_signing_key = audit-signer.key\naudit_sign_interval = 300\n"
                  "nonce_ttl = 120\n",
                  listen, port);
         r = write_text(dir, "bootgated.conf", conf, &err);

@@ -15,7 +15,8 @@ static void usage(FILE *f)
             "Usage: bootgatectl node list [--json]\n"
             "       bootgatectl node show NODE_ID [--json]\n"
             "       bootgatectl node approve NODE_ID --ek-fingerprint HEX [--json]\n"
-            "       bootgatectl node revoke NODE_ID [--json]\n\n"
+            "       bootgatectl node revoke NODE_ID [--json]\n"
+            "       bootgatectl node delete NODE_ID [--json]   (revoked nodes only)\n\n"
             "approve activates a pending node (its EK had no trusted certificate) after the\n"
             "operator compared the EK fingerprint with the one read on the machine:\n"
             "  tpm2_createek -c ek.ctx -G rsa -u ek.pub; sha256 of ek.pub without its 2-byte "
@@ -76,7 +77,7 @@ int ctl_node_main(int argc, char **argv)
     }
     if (optind >= argc) {
         adminapi_opts_done(&o);
-        return ctl_usage_error("node", "expected list, show, approve or revoke");
+        return ctl_usage_error("node", "expected list, show, approve, revoke or delete");
     }
     verb = argv[optind++];
     if (strcmp(verb, "list") != 0) {
@@ -111,6 +112,9 @@ int ctl_node_main(int argc, char **argv)
     } else if (!strcmp(verb, "revoke")) {
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s/revoke", id);
         r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
+    } else if (!strcmp(verb, "delete")) {
+        snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
+        r = adminapi_request(&o, "DELETE", path, NULL, &status, &reply, &err);
     } else {
         adminapi_opts_done(&o);
         return ctl_usage_error("node", "unknown command '%s'", verb);

@@ -2,9 +2,13 @@
 #include "auditchain.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 int auditchain_hash(const uint8_t prev[AUDITCHAIN_HASH_SIZE], const auditchain_record *rec,
                     uint8_t ret[AUDITCHAIN_HASH_SIZE], bg_err *err)
@@ -43,4 +47,70 @@ int auditchain_hash(const uint8_t prev[AUDITCHAIN_HASH_SIZE], const auditchain_r
 out:
     json_object_put(a);
     return r;
+}
+
+static char *head_message(int64_t seq, const char *hash_hex, size_t *ret_size)
+{
+    char *m = NULL;
+    int n = asprintf(&m, "%s%lld\n%s", AUDITCHAIN_HEAD_CONTEXT, (long long)seq, hash_hex);
+    if (n < 0)
+        return NULL;
+    *ret_size = (size_t)n;
+    return m;
+}
+
+int auditchain_head_sign(EVP_PKEY *key, int64_t seq, const char *hash_hex,
+                         uint8_t ret_sig[AUDITCHAIN_SIG_SIZE], bg_err *err)
+{
+    size_t n = 0, siglen = AUDITCHAIN_SIG_SIZE;
+    char *m = head_message(seq, hash_hex, &n);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int r = 0;
+    if (!m || !md)
+        r = -ENOMEM;
+    else if (EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+             EVP_DigestSign(md, ret_sig, &siglen, (const uint8_t *)m, n) != 1 ||
+             siglen != AUDITCHAIN_SIG_SIZE)
+        r = bg_err_set(err, -EIO, "Ed25519 signing of the audit head failed");
+    EVP_MD_CTX_free(md);
+    free(m);
+    return r;
+}
+
+int auditchain_head_verify(EVP_PKEY *key, int64_t seq, const char *hash_hex, const uint8_t *sig,
+                           size_t sig_size, bg_err *err)
+{
+    size_t n = 0;
+    char *m = head_message(seq, hash_hex, &n);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int r = 0;
+    if (!m || !md)
+        r = -ENOMEM;
+    else if (sig_size != AUDITCHAIN_SIG_SIZE ||
+             EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) != 1 ||
+             EVP_DigestVerify(md, sig, sig_size, (const uint8_t *)m, n) != 1)
+        r = bg_err_set(err, -EBADMSG, "signature over head %lld does not verify", (long long)seq);
+    EVP_MD_CTX_free(md);
+    free(m);
+    return r;
+}
+
+int auditchain_load_key(const char *path, bool private_key, EVP_PKEY **ret, bg_err *err)
+{
+    FILE *f = fopen(path, "re");
+    EVP_PKEY *k;
+    if (!f)
+        return bg_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+    k = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL)
+                    : PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!k)
+        return bg_err_set(err, -EINVAL, "%s is not a PEM %s key", path,
+                          private_key ? "private" : "public");
+    if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(k);
+        return bg_err_set(err, -EINVAL, "%s is not an Ed25519 key", path);
+    }
+    *ret = k;
+    return 0;
 }

@@ -14,6 +14,8 @@
  * An array with a fixed order needs no key sorting, and carrying details as
  * a string makes the stored text, byte for byte, what is hashed. */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bgerr.h"
@@ -31,3 +33,24 @@ typedef struct auditchain_record {
 
 int auditchain_hash(const uint8_t prev[AUDITCHAIN_HASH_SIZE], const auditchain_record *rec,
                     uint8_t ret[AUDITCHAIN_HASH_SIZE], bg_err *err);
+
+/* Signed heads: the hash chain alone can be recomputed by anyone who can
+ * write the database, so the server periodically signs the head with an
+ * Ed25519 key kept outside the database and appends the signature as an
+ * "audit_head_signed" record (details {"seq", "hash", "signature"}).
+ *
+ *   message = AUDITCHAIN_HEAD_CONTEXT || decimal(seq) || "\n" || hex(hash)
+ */
+#define AUDITCHAIN_HEAD_CONTEXT "bootgate-audit-head-v1\n"
+#define AUDITCHAIN_HEAD_ACTION  "audit_head_signed"
+#define AUDITCHAIN_SIG_SIZE     64
+
+typedef struct evp_pkey_st EVP_PKEY;
+
+int auditchain_head_sign(EVP_PKEY *key, int64_t seq, const char *hash_hex,
+                         uint8_t ret_sig[AUDITCHAIN_SIG_SIZE], bg_err *err);
+/* 0 when sig is a valid signature by key; -EBADMSG otherwise. */
+int auditchain_head_verify(EVP_PKEY *key, int64_t seq, const char *hash_hex, const uint8_t *sig,
+                           size_t sig_size, bg_err *err);
+/* Loads an Ed25519 PEM private (private = true) or public key. */
+int auditchain_load_key(const char *path, bool private_key, EVP_PKEY **ret, bg_err *err);

@@ -158,6 +158,31 @@ void srv_handle_admin_node_revoke(srv_req *r)
     srv_reply_json(r, 200, o);
 }
 
+static int delete_node(srv_req *r, void *arg)
+{
+    return store_node_delete(r->srv->store, arg);
+}
+
+/* DELETE /v1/admin/nodes/ID: only a revoked node, so that removing a node
+ * always leaves a revocation record first */
+void srv_handle_admin_node_delete(srv_req *r)
+{
+    json_object *o;
+    int64_t seq = 0;
+    int r0 = audited(r, "node_deleted", r->params[0], NULL, delete_node, r->params[0], &seq);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "node_unknown", NULL);
+    if (r0 == -EPERM)
+        return srv_reply_error(r, 409, "conflict", "revoke the node first");
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "node_id", json_object_new_string(r->params[0]));
+    json_object_object_add(o, "state", json_object_new_string("deleted"));
+    json_object_object_add(o, "audit_seq", json_object_new_int64(seq));
+    srv_reply_json(r, 200, o);
+}
+
 static int put_policy(srv_req *r, void *arg)
 {
     return store_policy_put(r->srv->store, arg);

@@ -24,6 +24,7 @@ void srv_config_defaults(srv_config *c)
     snprintf(c->policy_signers_dir, sizeof(c->policy_signers_dir),
              "/etc/bootgate/policy-signers.d");
     snprintf(c->approvers_dir, sizeof(c->approvers_dir), "/etc/bootgate/approvers.d");
+    c->audit_sign_interval = 300;
     c->nonce_ttl = 120;
     c->enroll_ttl = 600;
     c->max_body = 16u << 20;
@@ -118,6 +119,8 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         PATHKEY(db);
         PATHKEY(policy_signers_dir);
         PATHKEY(approvers_dir);
+        PATHKEY(audit_signing_key);
+        UINTKEY(audit_sign_interval, 1, 86400)
         UINTKEY(nonce_ttl, 5, 3600)
         UINTKEY(enroll_ttl, 30, 86400)
         UINTKEY(max_body, 1024, 64u << 20)

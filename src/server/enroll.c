@@ -46,6 +46,7 @@ void srv_handle_enroll(srv_req *r)
     uint8_t *wrapped[PROTO_MAX_VOLUMES] = {0};
     size_t wrapped_size[PROTO_MAX_VOLUMES] = {0};
     store_node node = {0};
+    int64_t seq = -1;
     const char *verdict = NULL;
     char cert_reason[256] = "no EK certificate";
     json_object *det;
@@ -121,7 +122,7 @@ void srv_handle_enroll(srv_req *r)
             r0 = store_volume_put(r->srv->store, node.id, req.volumes[i].uuid, wrapped[i],
                                   wrapped_size[i]);
         if (r0 >= 0)
-            r0 = store_audit_append(r->srv->store, r->actor, "node_enrolled", node.id, det, NULL);
+            r0 = store_audit_append(r->srv->store, r->actor, "node_enrolled", node.id, det, &seq);
         if (r0 >= 0)
             r0 = store_commit(r->srv->store);
         else
@@ -131,11 +132,12 @@ void srv_handle_enroll(srv_req *r)
     for (size_t i = 0; i < req.n_volumes; i++)
         free(wrapped[i]);
     if (r0 == -EEXIST)
-        return srv_reply_error(r, 409, "conflict",
-                               "node is already active or revoked; revoke and delete it first");
+        return srv_reply_error(
+            r, 409, "conflict",
+            "node is already active or revoked: `bootgatectl node revoke` and `node delete` first");
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
-    srv_log_audit("node_enrolled", node.id, r->actor, -1, node.ek_fingerprint);
+    srv_log_audit("node_enrolled", node.id, r->actor, seq, node.ek_fingerprint);
 
     snprintf(resp.node_id, sizeof(resp.node_id), "%s", node.id);
     snprintf(resp.ek_fingerprint, sizeof(resp.ek_fingerprint), "%s", node.ek_fingerprint);
@@ -148,6 +150,7 @@ void srv_handle_enroll_activate(srv_req *r)
     _cleanup_(json_object_putp) json_object *body = NULL;
     proto_activate_req req = {0};
     proto_activate_resp resp = {0};
+    int64_t seq = -1;
     store_node node;
     uint8_t h[32];
     json_object *det;
@@ -180,12 +183,22 @@ void srv_handle_enroll_activate(srv_req *r)
                                "the secret does not match: AK and EK are not in one TPM");
     }
     node.state = node.ek_cert_verified ? NODE_ACTIVE : NODE_PENDING;
-    if (store_node_set_state(r->srv->store, node.id, node.state) < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
     det = json_object_new_object();
     json_object_object_add(det, "state", json_object_new_string(store_node_state_name(node.state)));
-    audit(r, "node_activated", node.id, det, store_node_state_name(node.state));
+    r0 = store_begin(r->srv->store);
+    if (r0 >= 0) {
+        r0 = store_node_set_state(r->srv->store, node.id, node.state);
+        if (r0 >= 0)
+            r0 = store_audit_append(r->srv->store, r->actor, "node_activated", node.id, det, &seq);
+        if (r0 >= 0)
+            r0 = store_commit(r->srv->store);
+        else
+            store_rollback(r->srv->store);
+    }
     json_object_put(det);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_log_audit("node_activated", node.id, r->actor, seq, store_node_state_name(node.state));
 
     snprintf(resp.node_id, sizeof(resp.node_id), "%s", node.id);
     snprintf(resp.state, sizeof(resp.state), "%s", store_node_state_name(node.state));

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,6 +121,9 @@ static int listen_socket(const srv_config *c, unsigned port, unsigned *ret_port,
     if (sfd < 0)
         return bg_err_set(err, -errno, "socket: %s", strerror(errno));
     (void)setsockopt(sfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* accepted sockets inherit it: a reply goes out as several TLS records,
+     * and Nagle + the client's delayed ACK would add 40 ms to each request */
+    (void)setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (setsockopt(sfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         return bg_err_set(err, -errno, "SO_REUSEPORT: %s", strerror(errno));
     if (bind(sfd, (struct sockaddr *)&ss, len) < 0)
@@ -156,11 +160,18 @@ static int worker_setup(worker *w, srv *s, bg_err *err)
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg.max_body);
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)s->cfg.max_headers);
     evhttp_set_timeout(w->http, (int)s->cfg.request_timeout);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
     evhttp_set_default_content_type(w->http, "application/json");
     if (!evhttp_accept_socket_with_handle(w->http, w->fd))
         return bg_err_set(err, -EIO, "cannot accept on the listening socket");
     return 0;
+}
+
+static void on_audit_timer(evutil_socket_t fd, short events, void *arg)
+{
+    bg_err err = {0};
+    if (srv_audit_sign_head(arg, &err) < 0)
+        fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
 }
 
 static void on_signal(evutil_socket_t sig, short events, void *arg)
@@ -179,7 +190,7 @@ void srv_http_stop(void)
 
 int srv_http_run(srv *s, bg_err *err)
 {
-    struct event *sigint = NULL, *sigterm = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *audit_timer = NULL;
     unsigned port = s->cfg.port;
     int r = 0;
 
@@ -205,6 +216,12 @@ int srv_http_run(srv *s, bg_err *err)
     if (!sigint || !sigterm || evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0)
         return bg_err_set(err, -EIO, "cannot install signal handlers");
     signal(SIGPIPE, SIG_IGN);
+    if (s->audit_key) {
+        struct timeval tv = {.tv_sec = s->cfg.audit_sign_interval};
+        audit_timer = event_new(main_base, -1, EV_PERSIST, on_audit_timer, s);
+        if (!audit_timer || event_add(audit_timer, &tv) < 0)
+            return bg_err_set(err, -EIO, "cannot start the audit head timer");
+    }
 
     for (unsigned i = 0; i < n_workers; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
@@ -223,6 +240,8 @@ int srv_http_run(srv *s, bg_err *err)
         evhttp_free(workers[i].http);
         event_base_free(workers[i].base);
     }
+    if (audit_timer)
+        event_free(audit_timer);
     event_free(sigint);
     event_free(sigterm);
     event_base_free(main_base);

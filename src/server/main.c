@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "auditchain.h"
 #include "kek.h"
 #include "nonce.h"
 #include "secmem.h"
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
         r = kek_load_secret_file(s.cfg.nonce_secret_file, &s.nonce_secret, &err);
     if (r >= 0)
         r = load_ek_cas(&s, &err);
+    if (r >= 0 && s.cfg.audit_signing_key[0])
+        r = auditchain_load_key(s.cfg.audit_signing_key, true, &s.audit_key, &err);
     if (r >= 0)
         r = srv_tls_init(&s, &err);
     if (r >= 0)
@@ -107,6 +110,12 @@ int main(int argc, char **argv)
         (void)store_audit_append(s.store, "bootgated", "server_start", "", NULL, &seq);
     }
     r = srv_http_run(&s, &err);
+    {
+        /* the last records of this run get a signed head too */
+        bg_err serr = {0};
+        if (srv_audit_sign_head(&s, &serr) < 0)
+            fprintf(stderr, "bootgated: %s\n", bg_err_msg(&serr));
+    }
     if (r < 0) {
         fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
         r = 1;
@@ -117,6 +126,7 @@ out:
     store_close(s.store);
     SSL_CTX_free(s.ssl);
     X509_STORE_free(s.ek_cas);
+    EVP_PKEY_free(s.audit_key);
     secmem_free(s.kek);
     secmem_free(s.nonce_secret);
     return r;

@@ -43,6 +43,7 @@ static const route routes[] = {
      srv_handle_admin_node_show},
     {EVHTTP_REQ_POST, "/v1/admin/nodes/*/approve", ROLE_ADMIN, true, srv_handle_admin_node_approve},
     {EVHTTP_REQ_POST, "/v1/admin/nodes/*/revoke", ROLE_ADMIN, false, srv_handle_admin_node_revoke},
+    {EVHTTP_REQ_DELETE, "/v1/admin/nodes/*", ROLE_ADMIN, false, srv_handle_admin_node_delete},
     {EVHTTP_REQ_POST, "/v1/admin/policies", ROLE_ADMIN, true, srv_handle_admin_policy_upload},
     {EVHTTP_REQ_GET, "/v1/admin/policies", ROLE_ADMIN | ROLE_AUDITOR, false,
      srv_handle_admin_policies},

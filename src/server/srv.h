@@ -31,7 +31,8 @@ typedef struct srv {
     uint8_t *kek;          /* secmem, KEK_SIZE */
     uint8_t *nonce_secret; /* secmem, NONCE_SECRET_SIZE */
     SSL_CTX *ssl;
-    X509_STORE *ek_cas; /* NULL: no EK certificate is trusted, every node needs approval */
+    X509_STORE *ek_cas;  /* NULL: no EK certificate is trusted, every node needs approval */
+    EVP_PKEY *audit_key; /* NULL: audit heads are not signed */
     unsigned bound_port;
     atomic_bool ready;
 } srv;
@@ -72,6 +73,7 @@ void srv_handle_admin_nodes(srv_req *r);
 void srv_handle_admin_node_show(srv_req *r);
 void srv_handle_admin_node_approve(srv_req *r);
 void srv_handle_admin_node_revoke(srv_req *r);
+void srv_handle_admin_node_delete(srv_req *r);
 void srv_handle_admin_policy_upload(srv_req *r);
 void srv_handle_admin_policies(srv_req *r);
 void srv_handle_admin_policy_show(srv_req *r);
@@ -82,6 +84,10 @@ void srv_handle_admin_audit_verify(srv_req *r);
 /* routes.c: the gencb installed on every worker's evhttp. */
 void srv_routes_init(void);
 void srv_dispatch(struct evhttp_request *req, void *arg);
+
+/* auditsign.c: appends a signed-head record when records arrived since the
+ * last one (no-op without audit_key). */
+int srv_audit_sign_head(srv *s, bg_err *err);
 
 /* http.c */
 int srv_tls_init(srv *s, bg_err *err);

@@ -71,6 +71,9 @@ typedef struct store_node {
 int store_node_put(store *s, const store_node *n);
 int store_node_get(store *s, const char *id, store_node *ret);
 int store_node_set_state(store *s, const char *id, store_node_state state);
+/* Removes a revoked node and its volume keys (-EPERM unless revoked), so that
+ * the same TPM can enroll again. The audit records stay. */
+int store_node_delete(store *s, const char *id);
 /* JSON array of node summaries (no key material). */
 int store_node_list(store *s, json_object **ret);
 
@@ -109,6 +112,9 @@ int store_policy_list(store *s, json_object **ret);
  * or takes the lock itself. *ret_seq gets the record's seq. details may be NULL. */
 int store_audit_append(store *s, const char *actor, const char *action, const char *node,
                        json_object *details, int64_t *ret_seq);
+/* The last record: seq, hash (hex) and action. -ENOENT when the log is empty. */
+int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],
+                     char *ret_action, size_t action_size);
 /* Records with seq > since, at most limit (0 = all), as a JSON array of
  * {seq,time,actor,action,node,details,prev_hash,hash}. */
 int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret);

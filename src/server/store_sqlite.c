@@ -360,6 +360,39 @@ int store_node_set_state(store *s, const char *id, store_node_state state)
     return r;
 }
 
+int store_node_delete(store *s, const char *id)
+{
+    _cleanup_(finalizep) sqlite3_stmt *v = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *n = NULL;
+    store_node old;
+    int r;
+    lock(s);
+    r = store_node_get(s, id, &old);
+    if (r >= 0 && old.state != NODE_REVOKED)
+        r = -EPERM;
+    if (r >= 0)
+        r = exec(s, "SAVEPOINT node_delete;", NULL);
+    if (r >= 0) {
+        r = prep(s, "DELETE FROM volumes WHERE node_id = ?", &v);
+        if (r >= 0) {
+            sqlite3_bind_text(v, 1, id, -1, SQLITE_STATIC);
+            r = step_done(s, v);
+        }
+        if (r >= 0)
+            r = prep(s, "DELETE FROM nodes WHERE id = ?", &n);
+        if (r >= 0) {
+            sqlite3_bind_text(n, 1, id, -1, SQLITE_STATIC);
+            r = step_done(s, n);
+        }
+        if (r >= 0)
+            r = exec(s, "RELEASE node_delete;", NULL);
+        else
+            (void)exec(s, "ROLLBACK TO node_delete; RELEASE node_delete;", NULL);
+    }
+    unlock(s);
+    return r;
+}
+
 int store_node_list(store *s, json_object **ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
@@ -720,6 +753,26 @@ int store_audit_append(store *s, const char *actor, const char *action, const ch
     unlock(s);
     if (r >= 0 && ret_seq)
         *ret_seq = seq;
+    return r;
+}
+
+int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],
+                     char *ret_action, size_t action_size)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s, "SELECT seq, hash, action FROM audit ORDER BY seq DESC LIMIT 1", &st);
+    if (r >= 0) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *ret_seq = sqlite3_column_int64(st, 0);
+            copy_text(st, 1, ret_hash, 2 * AUDITCHAIN_HASH_SIZE + 1);
+            copy_text(st, 2, ret_action, action_size);
+        } else
+            r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+    }
+    unlock(s);
     return r;
 }
 

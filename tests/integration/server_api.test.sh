@@ -3,7 +3,9 @@
 # bootgated's HTTP surface without a TPM: health, metrics, roles, nonce
 # checks, malformed input, limits, audit verify and tamper detection.
 source "$(dirname "$0")/server_common.sh"
-start_bootgated
+SRV_EXTRA_CONF="request_timeout = 2
+workers = 3
+audit_sign_interval = 1" start_bootgated
 
 check "healthz" 200 "$(api GET /healthz)"
 check "readyz" 200 "$(api GET /readyz)"
@@ -33,6 +35,28 @@ if curl -sS -o /dev/null --tls-max 1.2 --cacert "$SRV/ca.crt" "$URL/healthz" 2>/
 else
     pass "TLS 1.2 refused by default"
 fi
+
+# --- HTTP limits --------------------------------------------------------
+# keep-alive: curl reuses one connection for two requests
+curl -sv --cacert "$SRV/ca.crt" "$URL/healthz" "$URL/healthz" -o /dev/null -o /dev/null 2>"$WORK/ka.log" || true
+check "keep-alive: two requests on one connection" 1 "$(grep -c 'Re-using existing connection' "$WORK/ka.log")"
+check "three workers answer" 200 "$(api GET /readyz)"
+# 50 requests on one connection: with Nagle on the server each would wait for
+# the client's delayed ACK (~40 ms, 2 s in all); TCP_NODELAY keeps it ~ms
+args=()
+for _ in $(seq 50); do args+=(--cacert "$SRV/ca.crt" -o /dev/null "$URL/healthz" --next); done
+start=$(date +%s%N)
+curl -s "${args[@]}" --cacert "$SRV/ca.crt" -o /dev/null "$URL/healthz" || true
+ms=$((($(date +%s%N) - start) / 1000000))
+check "50 keep-alive requests take < 1.5 s (no Nagle stall; took ${ms} ms)" 1 "$([ "$ms" -lt 1500 ] && echo 1 || echo 0)"
+status=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$SRV/ca.crt" \
+    -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" "$URL/healthz" 2>/dev/null || true)
+check "a 20 KB header is refused" 1 "$([ "$status" != 200 ] && echo 1 || echo 0)"
+# an idle connection (no TLS handshake, no request) is closed after request_timeout
+start=$(date +%s)
+timeout 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <&3 >/dev/null" || true
+took=$(($(date +%s) - start))
+check "an idle connection is closed after request_timeout (2 s)" 1 "$([ "$took" -ge 1 ] && [ "$took" -le 8 ] && echo 1 || echo 0)"
 
 # --- challenge ---------------------------------------------------------
 echo '{"node_id":"0123456789abcdef0123456789abcdef"}' >"$WORK/ch.json"
@@ -95,6 +119,7 @@ check "metrics has a latency histogram" 1 "$(grep -c '^bootgate_request_seconds_
 check "node list via bootgatectl" 0 "$("$BOOTGATECTL" node list >/dev/null 2>&1; echo $?)"
 check "node show of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node show abcdef >/dev/null 2>&1; echo $?)"
 check "node revoke of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node revoke abcdef >/dev/null 2>&1; echo $?)"
+check "node delete of an unknown node fails with 1" 1 "$("$BOOTGATECTL" node delete abcdef >/dev/null 2>&1; echo $?)"
 check "node approve needs --ek-fingerprint" 2 "$("$BOOTGATECTL" node approve abcdef >/dev/null 2>&1; echo $?)"
 check "audit list --json via the API" 0 "$("$BOOTGATECTL" audit list --json >"$WORK/audit.json" 2>&1; echo $?)"
 check "the denials are audit records" 8 "$(jq '[.[] | select(.action == "unlock_denied")] | length' "$WORK/audit.json")"
@@ -104,6 +129,35 @@ check "server-side verify agrees" true "$(api GET /v1/admin/audit/verify '' audi
 check "offline audit verify on the database passes" 0 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
 N=$("$BOOTGATECTL" audit export --db "$SRV/bootgate.db" | wc -l)
 check "audit export --since 3 skips 3 records" $((N - 3)) "$("$BOOTGATECTL" audit export --db "$SRV/bootgate.db" --since 3 | wc -l)"
+
+# --- signed heads ----------------------------------------------------------
+sleep 2 # audit_sign_interval = 1: the head is signed
+check "a signed head was appended" yes "$("$BOOTGATECTL" audit list --json | jq -r 'if any(.[]; .action == "audit_head_signed") then "yes" else "no" end')"
+check "audit verify --signer passes" 0 "$("$BOOTGATECTL" audit verify --signer "$SRV/audit-signer.pub" >/dev/null 2>&1; echo $?)"
+check "a foreign key does not verify the heads" 1 \
+    "$("$BOOTGATECTL" audit verify --signer "$SRV/approvers.d/approver1.pub" >/dev/null 2>&1; echo $?)"
+# an attacker with write access edits record 3 and recomputes every later hash
+sqlite3 "$SRV/bootgate.db" ".backup '$WORK/rewritten.db'"
+python3 - "$WORK/rewritten.db" <<'PY'
+import hashlib, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("DROP TRIGGER audit_no_update;")
+db.execute("UPDATE audit SET actor = 'nobody' WHERE seq = 3")
+prev = bytes(32)
+for seq, t, actor, action, node, details in db.execute(
+        "SELECT seq, time, actor, action, node, details FROM audit ORDER BY seq").fetchall():
+    canon = json.dumps([seq, t, actor, action, node, details], separators=(",", ":"), ensure_ascii=False)
+    h = hashlib.sha256(prev + canon.encode()).digest()
+    db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev.hex(), h.hex(), seq))
+    prev = h
+db.commit()
+PY
+check "a recomputed chain passes the plain hash check (why heads are signed)" 0 \
+    "$("$BOOTGATECTL" audit verify --db "$WORK/rewritten.db" >/dev/null 2>&1; echo $?)"
+out=$("$BOOTGATECTL" audit verify --db "$WORK/rewritten.db" --signer "$SRV/audit-signer.pub" --json || true)
+check "the signed head exposes the rewritten chain" false "$(echo "$out" | jq -r .valid)"
+check "it bounds the change to after the last matching head (<= record 3)" yes \
+    "$(echo "$out" | jq -r 'if .first_bad_seq >= 1 and .first_bad_seq <= 3 then "yes" else "no" end')"
 
 # --- tamper --------------------------------------------------------------
 if sqlite3 "$SRV/bootgate.db" "UPDATE audit SET actor='mallory' WHERE seq=2" 2>/dev/null; then
@@ -117,5 +171,18 @@ check "offline verify detects the edited row" false "$(echo "$out" | jq -r .vali
 check "offline verify names the first bad record" 3 "$(echo "$out" | jq -r .first_bad_seq)"
 check "offline verify exits 1" 1 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
 check "verify through the server detects it too" 1 "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"
+
+# --- configuration checks (ExecStartPre=bootgated --check) --------------
+check "bootgated --check accepts the config" 0 "$("$BOOTGATED" -c "$SRV/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+cp -r "$SRV" "$WORK/srv2"
+echo "listen_adress = 0.0.0.0" >>"$WORK/srv2/bootgated.conf"
+check "an unknown config key is an error" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+check "the error names the key" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check 2>&1 | grep -c listen_adress)"
+cp "$SRV/bootgated.conf" "$WORK/srv2/bootgated.conf"
+chmod 0644 "$WORK/srv2/kek"
+check "a KEK readable by others is refused" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
+chmod 0600 "$WORK/srv2/kek"
+head -c 16 /dev/urandom >"$WORK/srv2/nonce-secret"
+check "a short nonce secret is refused" 1 "$("$BOOTGATED" -c "$WORK/srv2/bootgated.conf" --check >/dev/null 2>&1; echo $?)"
 
 finish

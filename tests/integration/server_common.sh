@@ -22,6 +22,18 @@ fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
 # check NAME EXPECTED ACTUAL
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (expected '$2', got '$3')"; fi; }
 finish() {
+    # the server must have survived every request, and stop cleanly without
+    # sanitizer reports (a -DBOOTGATE_SANITIZE=ON build aborts on the first one)
+    if [ -n "${SRV_PID:-}" ]; then
+        if kill -0 "$SRV_PID" 2>/dev/null; then pass "bootgated survived the run"; else fail "bootgated survived the run"; fi
+        kill "$SRV_PID" 2>/dev/null || true
+        wait "$SRV_PID" 2>/dev/null || true
+        if grep -qE 'Sanitizer|runtime error' "$WORK/bootgated.log"; then
+            fail "no sanitizer reports"; grep -E -A20 'Sanitizer|runtime error' "$WORK/bootgated.log" | head -60
+        else
+            pass "no sanitizer reports"
+        fi
+    fi
     if [ "$FAILS" -ne 0 ]; then echo "$FAILS assertion(s) failed"; exit 1; fi
     echo "all assertions passed"
 }
@@ -29,8 +41,10 @@ finish() {
 start_bootgated() {
     SRV=$WORK/srv
     "$BOOTGATECTL" init-server --port 0 "$SRV" >/dev/null
-    [ -n "${EK_CA_BUNDLE:-}" ] && echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"
+    if [ -n "${EK_CA_BUNDLE:-}" ]; then echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"; fi
+    if [ -n "${SRV_EXTRA_CONF:-}" ]; then printf '%s\n' "$SRV_EXTRA_CONF" >>"$SRV/bootgated.conf"; fi
     "$BOOTGATED" -c "$SRV/bootgated.conf" >"$WORK/bootgated.log" 2>&1 &
+    SRV_PID=$!
     PIDS+=($!)
     for _ in $(seq 100); do
         PORT=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/bootgated.log")

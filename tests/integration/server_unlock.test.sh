@@ -198,13 +198,17 @@ check "a policy denial carries a break-glass code" 1 "$(jreply .breakglass_code 
 # revocation
 check "revoke" 0 "$("$BOOTGATECTL" node revoke "$NODE_ID" >/dev/null 2>&1; echo $?)"
 check "revoked node is denied" node_revoked "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
+check "a revoked node cannot re-enroll" 409 "$(api POST /v1/enroll "$WORK/enroll.json" enroller)"
+check "node delete (revoked only)" 0 "$("$BOOTGATECTL" node delete "$NODE_ID" >/dev/null 2>&1; echo $?)"
+check "a deleted node is unknown" node_unknown "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
+check "the same TPM can enroll again after delete" 200 "$(api POST /v1/enroll "$WORK/enroll.json" enroller)"
 
 # --- audit ----------------------------------------------------------------------
 "$BOOTGATECTL" audit list --json >"$WORK/audit.json"
 check "exactly one key_released record" 1 "$(jq '[.[] | select(.action == "key_released")] | length' "$WORK/audit.json")"
 check "the release record is the audit_seq of the response" "$(jq -r .audit_seq "$WORK/release.json")" \
     "$(jq '.[] | select(.action == "key_released") | .seq' "$WORK/audit.json")"
-for a in node_enrolled node_activated node_approved policy_uploaded policy_activated node_revoked unlock_denied; do
+for a in node_enrolled node_activated node_approved policy_uploaded policy_activated node_revoked node_deleted unlock_denied; do
     check "audit has $a" yes "$(jq -r --arg a "$a" 'if any(.[]; .action == $a) then "yes" else "no" end' "$WORK/audit.json")"
 done
 check "audit verify passes after the run" 0 "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"

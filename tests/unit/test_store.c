@@ -152,6 +152,25 @@ static void test_policies(void **state)
     json_object_put(list);
 }
 
+static void test_delete_only_revoked(void **state)
+{
+    store *s = *state;
+    store_node n = {0}, got;
+    strcpy(n.id, "gone");
+    strcpy(n.group, "web");
+    strcpy(n.ek_fingerprint, "ff");
+    n.state = NODE_ACTIVATING;
+    assert_int_equal(store_node_put(s, &n), 0);
+    assert_int_equal(store_volume_put(s, "gone", "v", (const uint8_t *)"x", 1), 0);
+    assert_int_equal(store_node_set_state(s, "gone", NODE_ACTIVE), 0);
+    assert_int_equal(store_node_delete(s, "gone"), -EPERM);
+    assert_int_equal(store_node_set_state(s, "gone", NODE_REVOKED), 0);
+    assert_int_equal(store_node_delete(s, "gone"), 0);
+    assert_int_equal(store_node_get(s, "gone", &got), -ENOENT);
+    assert_int_equal(store_volume_count(s, "gone"), 0);
+    assert_int_equal(store_node_delete(s, "gone"), -ENOENT);
+}
+
 static void test_reopen_keeps_schema(void **state)
 {
     store *s2 = NULL;
@@ -170,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_volumes_and_kek),
         cmocka_unit_test(test_nonce_single_use),
         cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_delete_only_revoked),
         cmocka_unit_test(test_reopen_keeps_schema),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
