@@ -78,6 +78,8 @@ bg_qemu_wait_marker unlock 'Switching root|Reached target.*Switch Root' 300
 timing "switch_root" "${BG_ELAPSED}s"
 bg_qemu_wait_marker unlock 'BOOTGATE-MARKER: root-reached' 120
 timing "root init (LUKS2 root)" "${BG_ELAPSED}s"
+timing "  guest uptime at root init" \
+    "$(tr -d '\r' <"$BG_WORK/unlock.console.log" | sed -n 's/.*root-reached uptime=\([0-9.]*\).*/\1/p')s"
 bg_qemu_wait_marker unlock 'BOOTGATE-MARKER: net-(ok|failed)' 60
 grep -q 'BOOTGATE-MARKER: net-ok bootgate-host-reached' "$BG_WORK/unlock.console.log" ||
     bg_qemu_fail unlock "the root could not reach the host at 10.0.2.2:$port"
