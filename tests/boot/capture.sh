@@ -10,6 +10,8 @@
 #                 (ima-ng, ima-sig for exec, ima-buf for the kernel_version
 #                 critical data).
 #   seabios-kernel SeaBIOS with -kernel/-initrd; IMA with the ima-sig template.
+#   seabios-tpm12  the same with a TPM 1.2: legacy SHA-1 event log (no Spec ID
+#                  event), one sha1 bank.
 # Each case writes OUTDIR/<case>/ (default tests/data/captures/<case>/):
 #   eventlog.bin (binary_bios_measurements), ima.bin (binary_runtime_measurements),
 #   pcrs-<bank>.json ({"0":"hex",...,"23":"hex"} as the guest's TPM reported them),
@@ -27,7 +29,7 @@ while getopts o: opt; do
 done
 shift $((OPTIND - 1))
 CASES=("$@")
-[[ ${#CASES[@]} -gt 0 ]] || CASES=(ovmf-uki seabios-kernel)
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(ovmf-uki seabios-kernel seabios-tpm12)
 
 bg_need_cmd swtpm qemu-system-x86_64 objcopy mkfs.fat mcopy sfdisk cpio jq
 bg_workdir
@@ -71,6 +73,13 @@ run_case() {
             --append "$cmdline" --tpm
         how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm, -kernel/-initrd"
         ;;
+    seabios-tpm12)
+        cmdline="$CONSOLE ima_policy=tcb ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+        bg_swtpm_start "$BG_WORK/$c.tpm" tpm12
+        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/initrd.img" \
+            --append "$cmdline" --tpm
+        how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm TPM 1.2, -kernel/-initrd"
+        ;;
     *) bg_die "unknown case $c" ;;
     esac
     bg_qemu_wait_marker "$c" 'BOOTGATE-MARKER: capture-done'
@@ -92,7 +101,8 @@ run_case() {
         pcrs_json "$bank" <"$BG_WORK/$c.pcrs" >"$dir/pcrs-$bank.json" ||
             bg_qemu_fail "$c" "bad PCR dump"
     done
-    [[ -s $dir/pcrs-sha256.json ]] || bg_qemu_fail "$c" "no sha256 PCR bank in the guest"
+    [[ -s $dir/pcrs-sha256.json || -s $dir/pcrs-sha1.json ]] ||
+        bg_qemu_fail "$c" "no sha1/sha256 PCRs from the guest"
     echo "$t" >"$dir/boot-seconds"
     printf '%s: %s; kernel %s (Debian), busybox initramfs, tests/boot/capture.sh %s, %s.\n' \
         "$c" "$how" "$(cat "$dir/uname-r")" "$c" "$(date -u +%Y-%m-%d)" >"$dir/README"

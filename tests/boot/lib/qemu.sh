@@ -3,6 +3,10 @@
 #
 #   bg_qemu_start NAME [options] [-- extra qemu args]
 #       --ovmf DISK       UEFI boot (OVMF, fresh vars copy) from DISK (bg_esp_build)
+#       --ovmf-kernel EFI UEFI boot of EFI (e.g. a UKI) handed to OVMF by QEMU (-kernel,
+#                         fw_cfg): much faster than reading a big UKI from a disk under
+#                         TCG; the firmware still measures it (PCR 4), but the event
+#                         log has no GPT event and other boot variables than a disk boot
 #       --seabios         legacy BIOS (QEMU's default firmware)
 #       --kernel K --initrd I --append CMDLINE   direct kernel boot (SeaBIOS)
 #       --disk IMG        extra virtio disk (raw, read-write), repeatable
@@ -35,6 +39,7 @@ bg_qemu_start() {
     while [[ $# -gt 0 ]]; do
         case $1 in
         --ovmf) fw=ovmf esp=$2; shift ;;
+        --ovmf-kernel) fw=ovmf kernel=$2; shift ;;
         --seabios) fw=seabios ;;
         --kernel) kernel=$2; shift ;;
         --initrd) initrd=$2; shift ;;
@@ -70,8 +75,8 @@ bg_qemu_start() {
         cp "$BG_OVMF_VARS" "$BG_WORK/$name.vars.fd" || bg_die "copy OVMF vars"
         args+=(-machine q35
             -drive "if=pflash,format=raw,unit=0,readonly=on,file=$BG_OVMF_CODE"
-            -drive "if=pflash,format=raw,unit=1,file=$BG_WORK/$name.vars.fd"
-            -drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
+            -drive "if=pflash,format=raw,unit=1,file=$BG_WORK/$name.vars.fd")
+        [[ -z $esp ]] || args+=(-drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
             -device virtio-blk-pci,drive=esp,bootindex=0)
     else
         args+=(-machine pc)
