@@ -82,6 +82,12 @@ bg_qemu_wait_marker unlock 'dracut-initqueue|Starting.*initqueue' 300
 timing "dracut initqueue" "${BG_ELAPSED}s"
 bg_qemu_wait_marker unlock 'Please enter passphrase|[Pp]assphrase for' 300
 timing "passphrase prompt" "${BG_ELAPSED}s"
+# A wrong passphrase first: the volume must refuse it and ask again.
+bg_qemu_type unlock "not-$pass"
+bg_qemu_wait_count unlock 2 'Please enter passphrase|[Pp]assphrase for' 120
+timing "second prompt (wrong passphrase)" "${BG_ELAPSED}s"
+grep -q 'BOOTGATE-MARKER: root-reached' "$BG_WORK/unlock.console.log" &&
+    bg_qemu_fail unlock "root reached with a wrong passphrase"
 bg_qemu_type unlock "$pass"
 bg_qemu_wait_marker unlock 'Switching root|Reached target.*Switch Root' 300
 timing "switch_root" "${BG_ELAPSED}s"

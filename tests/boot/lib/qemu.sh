@@ -20,6 +20,8 @@
 #       wait until a console line matches REGEX (grep -E); on timeout or VM exit
 #       keeps the logs as artifacts and fails. Sets BG_ELAPSED (seconds since
 #       bg_qemu_start, e.g. 14.2).
+#   bg_qemu_wait_count NAME N REGEX [TIMEOUT]
+#       the same, until N console lines match (the second prompt, ...)
 #   bg_qemu_type NAME TEXT       type TEXT + newline on the serial console
 #   bg_qemu_wait_exit NAME [TIMEOUT]
 #       wait for the VM to power off (sets BG_ELAPSED); fails (keeping artifacts) on
@@ -132,20 +134,23 @@ bg_qemu_fail() {
 
 _bg_elapsed() { BG_ELAPSED=$(awk -v a="$1" -v b="$(bg_now)" 'BEGIN { printf "%.1f\n", b - a }'); }
 
-bg_qemu_wait_marker() {
-    local name=$1 re=$2 limit=${3:-${BG_QEMU_TIMEOUT:-300}} start
+bg_qemu_wait_marker() { bg_qemu_wait_count "$1" 1 "$2" "${3:-}"; }
+
+bg_qemu_wait_count() {
+    local name=$1 count=$2 re=$3 limit=${4:-} start
+    [[ -n $limit ]] || limit=${BG_QEMU_TIMEOUT:-300}
     start=$(bg_now)
     while :; do
-        if tr -d '\r' <"$BG_WORK/$name.console.log" | grep -Eq -- "$re"; then
+        if (($(tr -d "\r" <"$BG_WORK/$name.console.log" | grep -Eo -- "$re" | wc -l) >= count)); then
             _bg_elapsed "$BG_QEMU_T0"
             return 0
         fi
         if ! kill -0 "$BG_QEMU_PID" 2>/dev/null; then
             bg_log "VM $name exited before '$re'"
-            bg_qemu_fail "$name" "no '$re' on the console of $name" || return 1
+            bg_qemu_fail "$name" "no '$re' (x$count) on the console of $name"
         fi
         if awk -v a="$start" -v b="$(bg_now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
-            bg_qemu_fail "$name" "timeout (${limit}s) waiting for '$re' on $name" || return 1
+            bg_qemu_fail "$name" "timeout (${limit}s) waiting for '$re' (x$count) on $name"
         fi
         sleep 0.2
     done
