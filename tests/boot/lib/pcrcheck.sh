@@ -95,19 +95,28 @@ bg_check_capture_bootgate() {
     done
 }
 
-# _bg_replay_matches DIR EVENTLOG IMA: true if bootgatectl's replay of these logs
-# (sha256 bank, sha1 for a TPM 1.2) equals every reported PCR it prints.
+# _bg_replay_matches DIR EVENTLOG IMA: 0 if bootgatectl's replay of these logs
+# (sha256 bank, sha1 for a TPM 1.2) equals every reported PCR it prints, 1 if not
+# or if bootgatectl rejects the logs (exit 1), 2 on any other exit (a crash, a
+# sanitizer report, a runtime error: never an acceptable answer to bad input).
 _bg_replay_matches() {
-    local out bank
+    local out bank rc=0
     bank=$(_bg_banks "$1" | tail -n 1)
-    out=$("$BOOTGATECTL" eventlog replay --json --bank "$bank" --ima "$3" "$2" 2>/dev/null) ||
-        return 1
+    out=$("$BOOTGATECTL" eventlog replay --json --bank "$bank" --ima "$3" "$2" 2>"$2.err") || rc=$?
+    case $rc in
+    0) ;;
+    1) return 1 ;;
+    *)
+        bg_log "bootgatectl eventlog replay exited $rc: $(head -c 2000 "$2.err")"
+        return 2
+        ;;
+    esac
     jq -e --slurpfile r "$1/pcrs-$bank.json" --arg b "$bank" \
         '.[$b] | to_entries | all(.value == $r[0][.key])' <<<"$out" >/dev/null
 }
 
 bg_check_capture_tamper() {
-    local dir=$1 tmp
+    local dir=$1 tmp rc
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/bootgate-tamper.XXXXXX") || return 1
     # The reference: unchanged copies must match (else the checks below prove nothing).
     cp "$dir/eventlog.bin" "$dir/ima.bin" "$tmp/"
@@ -124,20 +133,24 @@ bg_check_capture_tamper() {
         rm -rf "$tmp"
         return 1
     fi
-    if _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
-        bg_log "$dir: a changed IMA log still replays to the reported PCRs"
+    rc=0
+    _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin" || rc=$?
+    if ((rc != 1)); then
+        bg_log "$dir: a changed IMA log: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
         rm -rf "$tmp"
         return 1
     fi
     # Firmware log: change a digest of the last measured event.
     cp "$dir/ima.bin" "$tmp/ima.bin"
     _bg_flip_last_digest "$dir/eventlog.bin" "$tmp/eventlog.bin" || {
-        bg_log "$dir: no sha256 digest found to change"
+        bg_log "$dir: no event digest found to change"
         rm -rf "$tmp"
         return 1
     }
-    if _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
-        bg_log "$dir: a log with a changed digest still replays to the reported PCRs"
+    rc=0
+    _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin" || rc=$?
+    if ((rc != 1)); then
+        bg_log "$dir: a changed event digest: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
         rm -rf "$tmp"
         return 1
     fi
