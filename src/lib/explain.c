@@ -40,24 +40,27 @@ const char *explain_kind_name(explain_kind k)
     return "?";
 }
 
-static explain_event *add_event(explanation *e, explain_kind kind, uint32_t pcr, uint32_t type)
+/* Appends an event entry; *ret is NULL (and the entry counted as omitted)
+ * beyond EXPLAIN_MAX_ITEMS. */
+static int add_event(explanation *e, explain_kind kind, uint32_t pcr, uint32_t type,
+                     explain_event **ret)
 {
+    *ret = NULL;
     if (e->n_events >= EXPLAIN_MAX_ITEMS) {
         e->events_omitted++;
-        return NULL;
+        return 0;
     }
     if (!e->events && !(e->events = calloc(EXPLAIN_MAX_ITEMS, sizeof *e->events)))
-        return (explain_event *)-1; /* ENOMEM marker, checked by callers */
+        return -ENOMEM;
     explain_event *ev = &e->events[e->n_events++];
     memset(ev, 0, sizeof *ev);
     ev->kind = kind;
     ev->pcr = pcr;
     ev->type = type;
     ev->log_index = -1;
-    return ev;
+    *ret = ev;
+    return 0;
 }
-
-#define ADD_FAILED(p) ((p) == (explain_event *)-1)
 
 static void from_log(explain_event *x, const eventlog_event *ev)
 {
@@ -102,16 +105,14 @@ static int emit_run(explanation *e, uint32_t pcr, const policy_event **dels, siz
         explain_event *x;
         if (j < nd && j < ELEMENTSOF(used)) {
             used[j] = true;
-            x = add_event(e, EXPLAIN_CHANGED, pcr, ins[i]->type);
-            if (ADD_FAILED(x))
+            if (add_event(e, EXPLAIN_CHANGED, pcr, ins[i]->type, &x) < 0)
                 return -ENOMEM;
             if (x) {
                 from_log(x, ins[i]);
                 from_baseline(x, dels[j]);
             }
         } else {
-            x = add_event(e, EXPLAIN_NEW, pcr, ins[i]->type);
-            if (ADD_FAILED(x))
+            if (add_event(e, EXPLAIN_NEW, pcr, ins[i]->type, &x) < 0)
                 return -ENOMEM;
             if (x)
                 from_log(x, ins[i]);
@@ -120,8 +121,8 @@ static int emit_run(explanation *e, uint32_t pcr, const policy_event **dels, siz
     for (size_t j = 0; j < nd; j++) {
         if (j < ELEMENTSOF(used) && used[j])
             continue;
-        explain_event *x = add_event(e, EXPLAIN_MISSING, pcr, dels[j]->type);
-        if (ADD_FAILED(x))
+        explain_event *x;
+        if (add_event(e, EXPLAIN_MISSING, pcr, dels[j]->type, &x) < 0)
             return -ENOMEM;
         if (x)
             from_baseline(x, dels[j]);
@@ -257,8 +258,8 @@ int explain_rules(explanation *e, const policy *p, uint32_t mask, const eventlog
             dup = e->events[j].log_index == (int64_t)ev->index;
         if (dup)
             continue;
-        explain_event *x = add_event(e, EXPLAIN_NOT_ALLOWED, ev->pcr, ev->type);
-        if (ADD_FAILED(x))
+        explain_event *x;
+        if (add_event(e, EXPLAIN_NOT_ALLOWED, ev->pcr, ev->type, &x) < 0)
             return -ENOMEM;
         if (x)
             from_log(x, ev);
@@ -393,19 +394,23 @@ int explanation_format(const explanation *e, size_t max_events, char **ret)
             snprintf(tbuf, sizeof tbuf, "0x%08x", x->type), tn = tbuf;
         short_hex(x->expected, x->has_expected, d1);
         short_hex(x->actual, x->has_actual, d2);
+        char at[40] = "";
+        if (x->log_index >= 0)
+            snprintf(at, sizeof at, " (event #%lld)", (long long)x->log_index);
         switch (x->kind) {
         case EXPLAIN_CHANGED:
-            fprintf(f, "    PCR %u changed %s \"%.60s\": %s -> %s\n", x->pcr, tn, x->desc, d1, d2);
+            fprintf(f, "    PCR %u changed %s \"%.60s\": %s -> %s%s\n", x->pcr, tn, x->desc, d1, d2,
+                    at);
             break;
         case EXPLAIN_MISSING:
             fprintf(f, "    PCR %u missing %s \"%.60s\": %s\n", x->pcr, tn, x->desc, d1);
             break;
         case EXPLAIN_NEW:
-            fprintf(f, "    PCR %u new     %s \"%.60s\": %s\n", x->pcr, tn, x->desc, d2);
+            fprintf(f, "    PCR %u new     %s \"%.60s\": %s%s\n", x->pcr, tn, x->desc, d2, at);
             break;
         case EXPLAIN_NOT_ALLOWED:
-            fprintf(f, "    PCR %u not allowed by any rule: %s \"%.60s\": %s\n", x->pcr, tn,
-                    x->desc, d2);
+            fprintf(f, "    PCR %u not allowed by any rule: %s \"%.60s\": %s%s\n", x->pcr, tn,
+                    x->desc, d2, at);
             break;
         }
     }

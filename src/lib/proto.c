@@ -322,7 +322,8 @@ int proto_unlock_req_decode(json_object *j, proto_unlock_req *ret, bg_err *err)
         r = get_b64(j, "nonce", PROTO_NONCE_SIZE, true, &nonce, err);
         if (r >= 0) {
             ret->nonce_size = nonce.size;
-            memcpy(ret->nonce, nonce.data, nonce.size);
+            if (nonce.size > 0) /* a missing nonce decodes to (NULL, 0) */
+                memcpy(ret->nonce, nonce.data, nonce.size);
             proto_bytes_free(&nonce);
         }
     }

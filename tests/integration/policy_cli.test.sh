@@ -116,6 +116,10 @@ expect 0 ctl policy show --json "$W/p.json"
 expect 0 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin" --ima "$OVMF/ima.bin"
 has "PASS"
 has "matches baseline image-2026.11.2"
+# With the PCR values the TPM reported after that boot.
+expect 0 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin" \
+    --ima "$OVMF/ima.bin" --pcrs "$OVMF/pcrs-sha256.json"
+has "PASS"
 # The IMA section needs the IMA log.
 expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin"
 has "no IMA log"
@@ -151,6 +155,15 @@ jq -e --arg old "$old" --arg new "$new" '
     .explanation.events[0].expected_digest == $old and
     .explanation.events[0].actual_digest == $new' "$W/out" >/dev/null ||
     fail "explanation JSON: $(cat "$W/out")"
+
+# The edited log against the TPM's values: a failure of evidence, not of policy.
+expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$W/changed.bin" --ima "$OVMF/ima.bin" \
+    --pcrs "$OVMF/pcrs-sha256.json"
+has "DENIED: evidence does not verify"
+has "event log does not replay to quoted PCR 9"
+echo '{"4": "xyz"}' >"$W/badpcrs.json"
+expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$OVMF/eventlog.bin" --pcrs "$W/badpcrs.json"
+has "not a PCR index with 64 hex digits"
 
 # Another machine (SeaBIOS): far from the baseline, and still explained per PCR.
 expect 1 ctl policy explain --policy "$W/p.json" --eventlog "$SEABIOS/eventlog.bin" \
@@ -252,6 +265,69 @@ for k in /boot/vmlinuz-*; do
     fi
 done
 expect 1 ctl policy image-digest /etc/hostname
+
+# --- predict --uki: a UKI made like ukify/objcopy from systemd-stub and the kernel
+# the OVMF capture booted; the PCR 11 section digests, PCR 9 events and the
+# embedded kernel's PCR 4 digest are recomputed here independently.
+STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+KERNEL=/boot/vmlinuz-$(cat "$OVMF/uname-r" 2>/dev/null || echo none)
+if [ -f "$STUB" ] && [ -f "$KERNEL" ] && command -v objcopy >/dev/null; then
+    printf 'ID=bootgate-test\n' >"$W/osrel"
+    printf 'console=ttyS0 root=/dev/vda2 ro' >"$W/cmdline"
+    head -c 4099 /dev/urandom >"$W/uki-initrd"
+    objcopy --add-section .osrel="$W/osrel" --change-section-vma .osrel=0x20000 \
+        --add-section .cmdline="$W/cmdline" --change-section-vma .cmdline=0x30000 \
+        --add-section .linux="$KERNEL" --change-section-vma .linux=0x2000000 \
+        --add-section .initrd="$W/uki-initrd" --change-section-vma .initrd=0x3000000 \
+        "$STUB" "$W/uki.efi"
+    expect 0 ctl policy predict --reference "$OVMF/eventlog.bin" --name web --version 11 \
+        --uki "$W/uki.efi" --out "$W/pred-uki.json"
+    ctl eventlog show --json "$OVMF/eventlog.bin" >"$W/ref-events.json"
+    python3 - "$W/uki.efi" "$W/ref-events.json" "$W/pred-uki.json" "$W/uki-initrd" \
+        "$W/cmdline" "$kdigest" <<'PYEOF'
+import hashlib, json, struct, sys
+img = open(sys.argv[1], "rb").read()
+ref = json.load(open(sys.argv[2]))
+pred = json.load(open(sys.argv[3]))["baselines"][0]
+lf = struct.unpack_from("<I", img, 0x3c)[0]
+n, osz = struct.unpack_from("<H", img, lf + 6)[0], struct.unpack_from("<H", img, lf + 20)[0]
+sec = {}
+for i in range(n):
+    s = lf + 24 + osz + 40 * i
+    name = img[s:s + 8].rstrip(b"\0").decode()
+    vs, va, rs, ro = struct.unpack_from("<IIII", img, s + 8)
+    sec[name] = img[ro:ro + min(vs, rs)] + bytes(max(0, vs - rs))
+pcr, prev = bytes(32), None
+for e in ref:
+    if e["pcr"] != 11:
+        continue
+    d = bytes.fromhex(e["digests"]["sha256"])
+    if e["description"] == prev:  # content event: the new section's digest
+        d = hashlib.sha256(sec[prev]).digest()
+        prev = None
+    else:
+        prev = e["description"]
+    pcr = hashlib.sha256(pcr + d).digest()
+assert pred["pcrs"]["11"] == pcr.hex(), ("PCR 11", pred["pcrs"]["11"], pcr.hex())
+ev = pred["events"]
+tag = {e["desc"]: e["digest"] for e in ev if e["pcr"] == 9}
+assert tag["Linux initrd"] == hashlib.sha256(open(sys.argv[4], "rb").read()).hexdigest()
+cmd = open(sys.argv[5]).read()
+assert tag["LOADED_IMAGE::LoadOptions"] == hashlib.sha256((cmd + "\0").encode("utf-16-le")).hexdigest()
+apps = [e for e in ev if e["pcr"] == 4 and e["type"] == "EV_EFI_BOOT_SERVICES_APPLICATION"]
+assert apps[-1]["digest"] == sys.argv[6], "embedded kernel digest"
+assert apps[-2]["digest"] != sys.argv[6]
+PYEOF
+    [ "$(jq -r '[.baselines[0].events[] | select(.pcr == 4 and .type ==
+        "EV_EFI_BOOT_SERVICES_APPLICATION")][-2].digest' "$W/pred-uki.json")" = \
+        "$(ctl policy image-digest "$W/uki.efi" | cut -d' ' -f1)" ] || fail "UKI digest in PCR 4"
+    # A reference without UKI measurements cannot take a UKI.
+    expect 1 ctl policy predict --reference "$SEABIOS/eventlog.bin" --name web --version 1 \
+        --uki "$W/uki.efi"
+    has "no UKI section measurements in PCR 11"
+else
+    echo "note: no systemd-stub, $KERNEL or objcopy: predict --uki not exercised"
+fi
 
 # --- parse errors name the JSON path ---------------------------------------------------
 jq '.baselines[0].pcrs."4" = "abc"' "$W/p.json" >"$W/bad.json"

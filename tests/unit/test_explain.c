@@ -30,9 +30,10 @@ typedef struct variant {
     const char *initrd;    /* name hashed into the initrd tag digest */
     bool with_options;     /* the LoadOptions tag */
     const char *extra_ipl; /* an extra PCR 8 EV_IPL string */
+    int n_extra;           /* that many more PCR 8 EV_IPL events */
 } variant;
 
-static const variant REF = {"vmlinuz-6.1.0-56", "initrd-6.1.0-56", true, NULL};
+static const variant REF = {"vmlinuz-6.1.0-56", "initrd-6.1.0-56", true, NULL, 0};
 
 static void digest_of(const char *s, uint8_t out[32])
 {
@@ -54,6 +55,11 @@ static eventlog *make_log(const variant *v)
     tl_string(&b, 8, EV_IPL, "grub_cmd: linux /vmlinuz root=/dev/vda2");
     if (v->extra_ipl)
         tl_string(&b, 8, EV_IPL, v->extra_ipl);
+    for (int i = 0; i < v->n_extra; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "grub_cmd: echo %d", i);
+        tl_string(&b, 8, EV_IPL, cmd);
+    }
     digest_of(v->initrd, d);
     tl_tag(&b, 9, TAG_INITRD, "Linux initrd", d);
     if (v->with_options) {
@@ -303,11 +309,38 @@ static void test_new_and_missing_event(void **state)
     eventlog_free(ref);
 }
 
+static void test_explanation_cap(void **state)
+{
+    /* 300 new events: the first EXPLAIN_MAX_ITEMS are listed, the rest counted. */
+    variant v = REF;
+    v.n_extra = 300;
+    eventlog *ref = make_log(&REF), *log = make_log(&v);
+    policy *p = policy_for(ref, "ref", NULL);
+    policy_result res;
+    evaluate(p, log, NULL, T_NOW, &res);
+    assert_int_equal(res.verdict, POLICY_FAIL);
+    assert_int_equal(res.explanation->n_events, EXPLAIN_MAX_ITEMS);
+    assert_int_equal(res.explanation->events_omitted, 300 - EXPLAIN_MAX_ITEMS);
+    assert_int_equal(count_kind(res.explanation, EXPLAIN_NEW), EXPLAIN_MAX_ITEMS);
+    char *s = policy_result_summary(&res);
+    assert_non_null(strstr(s, "... 288 more event differences"));
+    free(s);
+    json_object *j = policy_result_to_json(&res);
+    assert_int_equal(json_object_get_int(json_object_object_get(
+                         json_object_object_get(j, "explanation"), "events_omitted")),
+                     300 - EXPLAIN_MAX_ITEMS);
+    json_object_put(j);
+    policy_result_done(&res);
+    policy_free(p);
+    eventlog_free(ref);
+    eventlog_free(log);
+}
+
 static void test_closest_baseline(void **state)
 {
     /* Two baselines: old image (kernel 55 + initrd 55) and new (56). A boot of
      * kernel 56 with a changed initrd is one PCR away from "new". */
-    variant old = {"vmlinuz-6.1.0-55", "initrd-6.1.0-55", true, NULL};
+    variant old = {"vmlinuz-6.1.0-55", "initrd-6.1.0-55", true, NULL, 0};
     eventlog *lo = make_log(&old), *ln = make_log(&REF);
     policy *po = policy_for(lo, "old", NULL), *pn = policy_for(ln, "new", NULL);
     json_object *doc = json_object_get(po->doc);
@@ -640,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_pass_exact),
         cmocka_unit_test(test_changed_initrd),
         cmocka_unit_test(test_new_and_missing_event),
+        cmocka_unit_test(test_explanation_cap),
         cmocka_unit_test(test_closest_baseline),
         cmocka_unit_test(test_audit_and_expiry),
         cmocka_unit_test(test_evidence),
