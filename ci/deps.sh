@@ -13,7 +13,7 @@ PACKAGES=(
     swtpm swtpm-tools tpm2-tools openssl sqlite3 cryptsetup-bin
     # boot tests
     qemu-system-x86 qemu-utils ovmf linux-image-amd64 dracut dracut-network dracut-core
-    busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod
+    busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod zstd
     # servers and peers
     postgresql clevis clevis-luks clevis-dracut tang curl jq hyperfine
     # client tests: reference server (client_refserver.py), hex dumps

@@ -9,7 +9,11 @@
 #                 measures its sections into PCR 11; IMA tcb + a runtime policy
 #                 (ima-ng, ima-sig for exec, ima-buf for the kernel_version
 #                 critical data).
+#   ovmf-uki-kernel the same UKI handed to OVMF by QEMU (-kernel, fw_cfg): no GPT
+#                 event, no disk; sha256-only PCR banks (swtpm_setup --pcr-banks).
 #   seabios-kernel SeaBIOS with -kernel/-initrd; IMA with the ima-sig template.
+#   seabios-tpm12  the same with a TPM 1.2: legacy SHA-1 event log (no Spec ID
+#                  event), one sha1 bank.
 # Each case writes OUTDIR/<case>/ (default tests/data/captures/<case>/):
 #   eventlog.bin (binary_bios_measurements), ima.bin (binary_runtime_measurements),
 #   pcrs-<bank>.json ({"0":"hex",...,"23":"hex"} as the guest's TPM reported them),
@@ -27,7 +31,7 @@ while getopts o: opt; do
 done
 shift $((OPTIND - 1))
 CASES=("$@")
-[[ ${#CASES[@]} -gt 0 ]] || CASES=(ovmf-uki seabios-kernel)
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(ovmf-uki ovmf-uki-kernel seabios-kernel seabios-tpm12)
 
 bg_need_cmd swtpm qemu-system-x86_64 objcopy mkfs.fat mcopy sfdisk cpio jq
 bg_workdir
@@ -64,12 +68,26 @@ run_case() {
         bg_qemu_start "$c" --ovmf "$BG_WORK/$c.disk" --tpm
         how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm, UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as \\EFI\\BOOT\\BOOTX64.EFI on a GPT ESP"
         ;;
+    ovmf-uki-kernel)
+        cmdline="$CONSOLE ima_policy=tcb ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+        bg_uki_build "$BG_WORK/$c.efi" "$BG_KERNEL" "$BG_WORK/initrd.img" "$cmdline"
+        bg_swtpm_start "$BG_WORK/$c.tpm" sha256
+        bg_qemu_start "$c" --ovmf-kernel "$BG_WORK/$c.efi" --tpm
+        how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm (sha256 bank only), UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as QEMU -kernel"
+        ;;
     seabios-kernel)
         cmdline="$CONSOLE ima_policy=tcb ima_template=ima-sig ima_hash=sha256 bootgate.ima_policy=file"
         bg_swtpm_start "$BG_WORK/$c.tpm"
         bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/initrd.img" \
             --append "$cmdline" --tpm
         how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm, -kernel/-initrd"
+        ;;
+    seabios-tpm12)
+        cmdline="$CONSOLE ima_policy=tcb ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+        bg_swtpm_start "$BG_WORK/$c.tpm" tpm12
+        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/initrd.img" \
+            --append "$cmdline" --tpm
+        how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm TPM 1.2, -kernel/-initrd"
         ;;
     *) bg_die "unknown case $c" ;;
     esac
@@ -92,9 +110,10 @@ run_case() {
         pcrs_json "$bank" <"$BG_WORK/$c.pcrs" >"$dir/pcrs-$bank.json" ||
             bg_qemu_fail "$c" "bad PCR dump"
     done
-    [[ -s $dir/pcrs-sha256.json ]] || bg_qemu_fail "$c" "no sha256 PCR bank in the guest"
+    [[ -s $dir/pcrs-sha256.json || -s $dir/pcrs-sha1.json ]] ||
+        bg_qemu_fail "$c" "no sha1/sha256 PCRs from the guest"
     echo "$t" >"$dir/boot-seconds"
-    printf '%s: %s; kernel %s (Debian), busybox initramfs, tests/boot/capture.sh %s, %s.\n' \
+    printf '%s: %s; kernel %s (Debian), busybox initramfs (IMA: see cmdline, runtime policy tests/boot/lib/guest/ima-policy), tests/boot/capture.sh %s, %s.\n' \
         "$c" "$how" "$(cat "$dir/uname-r")" "$c" "$(date -u +%Y-%m-%d)" >"$dir/README"
     bg_log "$c: captured into $dir (boot to power-off ${t}s)"
 }

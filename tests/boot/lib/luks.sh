@@ -15,7 +15,13 @@
 #   bg_dracut_build OUT [DRACUT_ARG...]
 #                                  dracut --no-hostonly with systemd, networkd, crypt
 #                                  and the virtio drivers, for $BG_KVER, into OUT
-#                                  (never /boot). Sets BG_DRACUT_SECONDS.
+#                                  (never /boot). BG_DRACUT_PROFILE=lean (default:
+#                                  explicit module list, zstd) or full (--add, every
+#                                  module that applies). Cached in
+#                                  $BOOTGATE_BUILDDIR/boot-cache/ by a key over the
+#                                  arguments, package versions and the files under
+#                                  BG_DRACUT_KEY_PATHS (BG_DRACUT_NOCACHE=1: rebuild).
+#                                  Sets BG_DRACUT_SECONDS (0 when cached).
 
 bg_rootfs_busybox() {
     local out=$1 d
@@ -55,17 +61,41 @@ bg_luks_provision() {
 }
 
 bg_dracut_build() {
-    local out=$1 t0
+    local out=$1 t0 key cache args
     shift
     bg_kernel
     bg_need_cmd dracut
+    if [[ ${BG_DRACUT_PROFILE:-lean} == full ]]; then
+        # Every dracut module that applies and every storage/network driver: ~57 MB.
+        args=(--add "systemd network systemd-networkd crypt"
+            --add-drivers "virtio_blk virtio_pci virtio_net dm_crypt ext4 xts ecb")
+    else
+        # Only what a systemd initrd with networkd and LUKS needs; the network
+        # module still pulls in every NIC driver (kernel-network-modules): ~26 MB.
+        args=(-m "systemd systemd-initrd systemd-networkd network crypt dm kernel-modules rootfs-block udev-rules base fs-lib dracut-systemd"
+            --drivers "virtio_blk virtio_pci virtio_net dm_crypt ext4 xts ecb" --compress zstd)
+    fi
+    args+=(--no-hostonly --no-hostonly-cmdline --kver "$BG_KVER" "$@")
+    # Cache by everything that goes in: arguments, kernel, package versions, and
+    # the files under BG_DRACUT_KEY_PATHS (e.g. a dracut module being developed).
+    key=$({
+        printf '%s\n' "${args[@]}"
+        dpkg-query -W dracut dracut-core systemd cryptsetup-bin "linux-image-$BG_KVER" 2>/dev/null
+        [[ -z ${BG_DRACUT_KEY_PATHS:-} ]] ||
+            find $BG_DRACUT_KEY_PATHS -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    } | sha256sum | cut -c1-16)
+    cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache/dracut-$key.img
+    if [[ -s $cache && ${BG_DRACUT_NOCACHE:-0} != 1 ]]; then
+        cp "$cache" "$out" || bg_die "copy $cache"
+        BG_DRACUT_SECONDS=0
+        bg_log "dracut initramfs from cache $cache"
+        return 0
+    fi
     t0=$(bg_now)
-    dracut --quiet --force --no-hostonly --no-hostonly-cmdline \
-        --add "systemd network systemd-networkd crypt" \
-        --add-drivers "virtio_blk virtio_pci virtio_net dm_crypt ext4" \
-        --kver "$BG_KVER" --tmpdir "$BG_WORK" "$@" "$out" >"$BG_WORK/dracut.log" 2>&1 || {
+    dracut --force --tmpdir "$BG_WORK" "${args[@]}" "$out" >"$BG_WORK/dracut.log" 2>&1 || {
         bg_artifact "$BG_WORK/dracut.log"
         bg_die "dracut failed"
     }
     BG_DRACUT_SECONDS=$(awk -v a="$t0" -v b="$(bg_now)" 'BEGIN { printf "%.1f", b - a }')
+    mkdir -p "${cache%/*}" && cp "$out" "$cache.tmp" && mv "$cache.tmp" "$cache" || true
 }

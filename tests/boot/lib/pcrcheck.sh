@@ -8,7 +8,7 @@
 #       every PCR it computes (sha1 and sha256; 10 is IMA's) equals the reported one
 #   bg_check_capture_bootgate DIR
 #       `$BOOTGATECTL eventlog replay --json --ima ima.bin eventlog.bin`: sha1 and
-#       sha256 must be present, include PCR 10 and every PCR tpm2_eventlog computes,
+#       sha256 (those the capture has; a TPM 1.2 only sha1) must be present, include PCR 10 and every PCR tpm2_eventlog computes,
 #       and equal the reported PCRs. Other banks (sha384, sha512) must match except
 #       PCR 10: a kernel without that hash built in (Debian: CONFIG_CRYPTO_SHA512=m,
 #       "ima: Can not allocate sha384") extends those banks with the SHA-1 template
@@ -29,9 +29,18 @@ _bg_tpm2_pcrs() {
 # _bg_reported DIR BANK PCR: the PCR value the guest reported ("" if none).
 _bg_reported() { jq -r --arg p "$3" '.[$p] // empty' "$1/pcrs-$2.json" 2>/dev/null; }
 
+# _bg_banks DIR: sha1 and/or sha256, those the capture has PCRs for (a TPM 1.2 has
+# only sha1).
+_bg_banks() {
+    local b
+    for b in sha1 sha256; do
+        [[ -s $1/pcrs-$b.json ]] && echo "$b"
+    done
+}
+
 bg_check_capture_tpm2() {
     local dir=$1 bank idx hex want n
-    for bank in sha1 sha256; do
+    for bank in $(_bg_banks "$dir"); do
         n=0
         while read -r idx hex; do
             want=$(_bg_reported "$dir" "$bank" "$idx")
@@ -55,7 +64,7 @@ bg_check_capture_bootgate() {
         bg_log "$dir: bootgatectl eventlog replay failed"
         return 1
     }
-    for bank in sha1 sha256; do
+    for bank in $(_bg_banks "$dir"); do
         jq -e --arg b "$bank" '.[$b]["10"]' <<<"$out" >/dev/null || {
             bg_log "$dir: replay has no $bank PCR 10"
             return 1
@@ -86,18 +95,28 @@ bg_check_capture_bootgate() {
     done
 }
 
-# _bg_replay_matches DIR EVENTLOG IMA: true if bootgatectl's sha256 replay of
-# these logs equals every reported sha256 PCR it prints.
+# _bg_replay_matches DIR EVENTLOG IMA: 0 if bootgatectl's replay of these logs
+# (sha256 bank, sha1 for a TPM 1.2) equals every reported PCR it prints, 1 if not
+# or if bootgatectl rejects the logs (exit 1), 2 on any other exit (a crash, a
+# sanitizer report, a runtime error: never an acceptable answer to bad input).
 _bg_replay_matches() {
-    local out
-    out=$("$BOOTGATECTL" eventlog replay --json --bank sha256 --ima "$3" "$2" 2>/dev/null) ||
-        return 1
-    jq -e --slurpfile r "$1/pcrs-sha256.json" \
-        '.sha256 | to_entries | all(.value == $r[0][.key])' <<<"$out" >/dev/null
+    local out bank rc=0
+    bank=$(_bg_banks "$1" | tail -n 1)
+    out=$("$BOOTGATECTL" eventlog replay --json --bank "$bank" --ima "$3" "$2" 2>"$2.err") || rc=$?
+    case $rc in
+    0) ;;
+    1) return 1 ;;
+    *)
+        bg_log "bootgatectl eventlog replay exited $rc: $(head -c 2000 "$2.err")"
+        return 2
+        ;;
+    esac
+    jq -e --slurpfile r "$1/pcrs-$bank.json" --arg b "$bank" \
+        '.[$b] | to_entries | all(.value == $r[0][.key])' <<<"$out" >/dev/null
 }
 
 bg_check_capture_tamper() {
-    local dir=$1 tmp
+    local dir=$1 tmp rc
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/bootgate-tamper.XXXXXX") || return 1
     # The reference: unchanged copies must match (else the checks below prove nothing).
     cp "$dir/eventlog.bin" "$dir/ima.bin" "$tmp/"
@@ -114,20 +133,24 @@ bg_check_capture_tamper() {
         rm -rf "$tmp"
         return 1
     fi
-    if _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
-        bg_log "$dir: a changed IMA log still replays to the reported PCRs"
+    rc=0
+    _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin" || rc=$?
+    if ((rc != 1)); then
+        bg_log "$dir: a changed IMA log: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
         rm -rf "$tmp"
         return 1
     fi
-    # Firmware log: change the sha256 digest of the last measured event.
+    # Firmware log: change a digest of the last measured event.
     cp "$dir/ima.bin" "$tmp/ima.bin"
     _bg_flip_last_digest "$dir/eventlog.bin" "$tmp/eventlog.bin" || {
-        bg_log "$dir: no sha256 digest found to change"
+        bg_log "$dir: no event digest found to change"
         rm -rf "$tmp"
         return 1
     }
-    if _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
-        bg_log "$dir: a log with a changed digest still replays to the reported PCRs"
+    rc=0
+    _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin" || rc=$?
+    if ((rc != 1)); then
+        bg_log "$dir: a changed event digest: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
         rm -rf "$tmp"
         return 1
     fi
@@ -136,15 +159,16 @@ bg_check_capture_tamper() {
 }
 
 # _bg_flip_last_digest IN OUT: copy IN to OUT with the first byte of the last
-# event's sha256 digest (as tpm2_eventlog prints it) inverted.
+# event's last digest (as tpm2_eventlog prints it: sha256, or sha1 in a legacy
+# log) inverted.
 _bg_flip_last_digest() {
     local in=$1 out=$2 digest hex pos byte
     digest=$(tpm2_eventlog "$in" 2>/dev/null | awk '
-        /AlgorithmId: sha256/ { want = 1; next }
+        /AlgorithmId: sha(1|256)$/ { want = 1; next }
         want && /Digest:/ { gsub(/"/, "", $2); d = $2; want = 0 }
         /^pcrs:/ { exit }
         END { print tolower(d) }')
-    [[ ${#digest} == 64 ]] || return 1
+    [[ ${#digest} == 64 || ${#digest} == 40 ]] || return 1
     hex=$(od -An -v -tx1 "$in" | tr -d " \\n")
     # The digest's last occurrence on a byte boundary.
     pos=$(awk -v h="$hex" -v d="$digest" 'BEGIN {

@@ -3,6 +3,10 @@
 #
 #   bg_qemu_start NAME [options] [-- extra qemu args]
 #       --ovmf DISK       UEFI boot (OVMF, fresh vars copy) from DISK (bg_esp_build)
+#       --ovmf-kernel EFI UEFI boot of EFI (e.g. a UKI) handed to OVMF by QEMU (-kernel,
+#                         fw_cfg): much faster than reading a big UKI from a disk under
+#                         TCG; the firmware still measures it (PCR 4), but the event
+#                         log has no GPT event and other boot variables than a disk boot
 #       --seabios         legacy BIOS (QEMU's default firmware)
 #       --kernel K --initrd I --append CMDLINE   direct kernel boot (SeaBIOS)
 #       --disk IMG        extra virtio disk (raw, read-write), repeatable
@@ -16,6 +20,8 @@
 #       wait until a console line matches REGEX (grep -E); on timeout or VM exit
 #       keeps the logs as artifacts and fails. Sets BG_ELAPSED (seconds since
 #       bg_qemu_start, e.g. 14.2).
+#   bg_qemu_wait_count NAME N REGEX [TIMEOUT]
+#       the same, until N console lines match (the second prompt, ...)
 #   bg_qemu_type NAME TEXT       type TEXT + newline on the serial console
 #   bg_qemu_wait_exit NAME [TIMEOUT]
 #       wait for the VM to power off (sets BG_ELAPSED); fails (keeping artifacts) on
@@ -35,6 +41,7 @@ bg_qemu_start() {
     while [[ $# -gt 0 ]]; do
         case $1 in
         --ovmf) fw=ovmf esp=$2; shift ;;
+        --ovmf-kernel) fw=ovmf kernel=$2; shift ;;
         --seabios) fw=seabios ;;
         --kernel) kernel=$2; shift ;;
         --initrd) initrd=$2; shift ;;
@@ -70,8 +77,8 @@ bg_qemu_start() {
         cp "$BG_OVMF_VARS" "$BG_WORK/$name.vars.fd" || bg_die "copy OVMF vars"
         args+=(-machine q35
             -drive "if=pflash,format=raw,unit=0,readonly=on,file=$BG_OVMF_CODE"
-            -drive "if=pflash,format=raw,unit=1,file=$BG_WORK/$name.vars.fd"
-            -drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
+            -drive "if=pflash,format=raw,unit=1,file=$BG_WORK/$name.vars.fd")
+        [[ -z $esp ]] || args+=(-drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
             -device virtio-blk-pci,drive=esp,bootindex=0)
     else
         args+=(-machine pc)
@@ -127,20 +134,23 @@ bg_qemu_fail() {
 
 _bg_elapsed() { BG_ELAPSED=$(awk -v a="$1" -v b="$(bg_now)" 'BEGIN { printf "%.1f\n", b - a }'); }
 
-bg_qemu_wait_marker() {
-    local name=$1 re=$2 limit=${3:-${BG_QEMU_TIMEOUT:-300}} start
+bg_qemu_wait_marker() { bg_qemu_wait_count "$1" 1 "$2" "${3:-}"; }
+
+bg_qemu_wait_count() {
+    local name=$1 count=$2 re=$3 limit=${4:-} start
+    [[ -n $limit ]] || limit=${BG_QEMU_TIMEOUT:-300}
     start=$(bg_now)
     while :; do
-        if tr -d '\r' <"$BG_WORK/$name.console.log" | grep -Eq -- "$re"; then
+        if (($(tr -d "\r" <"$BG_WORK/$name.console.log" | grep -Eo -- "$re" | wc -l) >= count)); then
             _bg_elapsed "$BG_QEMU_T0"
             return 0
         fi
         if ! kill -0 "$BG_QEMU_PID" 2>/dev/null; then
             bg_log "VM $name exited before '$re'"
-            bg_qemu_fail "$name" "no '$re' on the console of $name" || return 1
+            bg_qemu_fail "$name" "no '$re' (x$count) on the console of $name"
         fi
         if awk -v a="$start" -v b="$(bg_now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
-            bg_qemu_fail "$name" "timeout (${limit}s) waiting for '$re' on $name" || return 1
+            bg_qemu_fail "$name" "timeout (${limit}s) waiting for '$re' (x$count) on $name"
         fi
         sleep 0.2
     done

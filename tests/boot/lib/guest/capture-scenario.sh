@@ -26,6 +26,11 @@ if [ -r $SEC/tpm0/binary_bios_measurements ]; then
 fi
 pcrs() {
     local b i
+    # TPM 1.2: one SHA-1 bank, "PCR-00: 3A 3F ..." lines.
+    if [ -r /sys/class/tpm/tpm0/pcrs ]; then
+        sed -n 's/^PCR-\([0-9]*\): *//p; ' /sys/class/tpm/tpm0/pcrs | tr -d ' ' |
+            awk '{ printf "sha1 %d %s\n", NR - 1, tolower($0) }'
+    fi
     for b in sha1 sha256 sha384 sha512; do
         [ -d /sys/class/tpm/tpm0/pcr-$b ] || continue
         for i in $(seq 0 23); do
