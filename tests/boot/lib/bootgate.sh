@@ -20,14 +20,17 @@
 #                            the host: swtpm has no EK certificate), keeps the
 #                            boot's event log as $BGB_REFLOG. Sets BGB_UUID,
 #                            BGB_PASS, BGB_NODE
-#   bgb_dracut OUT           dracut initramfs with 90bootgate from the source tree
+#   bgb_dracut OUT [DRACUT_ARG...]
+#                            dracut initramfs with 90bootgate from the source tree
 #                            (private copy of dracut's base dir; the host is not
-#                            modified) and the server CA as /etc/bootgate/ca.pem
+#                            modified) and the server CA ($BGB_CA, default the
+#                            init-server one) as /etc/bootgate/ca.pem
 #   bgb_cmdline [EXTRA...]   the kernel command line of the image ($BGB_CMDLINE)
 #   bgb_uki OUT INITRD CMDLINE   UKI + ESP disk OUT.disk
 #   bgb_policy NAME VERSION UKI  predict the image's baseline from $BGB_REFLOG and
-#                            the final UKI, sign with the init-server key, publish,
-#                            activate
+#                            the final UKI, sign ($BGB_SIGN_KEY, default the
+#                            init-server key) into $BGB_POLICY, then publish +
+#                            activate (unless BGB_PUBLISH=0)
 #   bgb_boot NAME ESPDISK [--timeout S]   boot the machine (swtpm state kept)
 #   bgb_audit_since SEQ ACTION   prints the audit records (JSON array) after SEQ
 #                            with ACTION for $BGB_NODE
@@ -35,7 +38,7 @@
 #   bgb_console NAME         the console log without CRs
 #   bgb_expect NAME REGEX MSG / bgb_reject NAME REGEX MSG   assert on a console log
 
-: "${BOOTGATECTL:?}" "${BOOTGATED:?}" "${BOOTGATE_UNLOCK:?}"
+: "${BOOTGATECTL:?}" "${BOOTGATE_UNLOCK:?}"
 BGB_SRC=${BOOTGATE_SRCDIR:-$(cd "$BG_LIB/../../.." && pwd)}
 BGB_MEM=1024
 # Fixed identities of the test machine's ESP disk (PCR 5: EV_EFI_GPT_EVENT).
@@ -162,13 +165,14 @@ bgb_provision() {
 
 bgb_dracut() {
     local out=$1 base=$BG_WORK/dracut-base etc=$BG_WORK/etc-bootgate bindir=$BG_WORK/bin
+    shift
     rm -rf "$base" "$etc" "$bindir"
     cp -a /usr/lib/dracut "$base" || bg_die "copy /usr/lib/dracut"
     mkdir -p "$base/modules.d/90bootgate" "$etc" "$bindir"
     cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$base/modules.d/90bootgate/"
     cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$base/modules.d/90bootgate/"
     ln -s "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock"
-    cp "$BGB_SRV/ca.crt" "$etc/ca.pem"
+    cp "${BGB_CA:-$BGB_SRV/ca.crt}" "$etc/ca.pem" || bg_die "no server CA"
     dracutbasedir=$base DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
         bg_dracut_build "$out" --add bootgate --include "$etc" /etc/bootgate "$@"
 }
@@ -193,8 +197,10 @@ bgb_policy() {
         bg_artifact "$BG_WORK/predict.out" "$BGB_REFLOG"
         bg_die "policy predict: $(tail -n 3 "$BG_WORK/predict.out")"
     }
-    "$BOOTGATECTL" policy sign --key "$BGB_SRV/policy-signer.key" "$pol" >/dev/null 2>&1 ||
-        bg_die "policy sign"
+    "$BOOTGATECTL" policy sign --key "${BGB_SIGN_KEY:-$BGB_SRV/policy-signer.key}" "$pol" \
+        >/dev/null 2>&1 || bg_die "policy sign"
+    BGB_POLICY=$pol
+    [[ ${BGB_PUBLISH:-1} == 1 ]] || return 0
     "$BOOTGATECTL" policy publish "$pol" >/dev/null || bg_die "policy publish"
     "$BOOTGATECTL" policy activate "$name" "$version" >/dev/null || bg_die "policy activate"
 }
@@ -221,10 +227,23 @@ bgb_audit_since() {
 
 bgb_console() { tr -d '\r' <"$BG_WORK/$1.console.log"; }
 
+# grep reads a process substitution, not a pipe: with pipefail, grep -q closing
+# the pipe early would fail the pipeline (SIGPIPE) although it matched.
 bgb_expect() {
-    bgb_console "$1" | grep -Eq -- "$2" || bg_qemu_fail "$1" "$3 (no '$2' on the console)"
+    grep -Eq -- "$2" < <(bgb_console "$1") || bg_qemu_fail "$1" "$3 (no '$2' on the console)"
 }
 
 bgb_reject() {
-    if bgb_console "$1" | grep -Eq -- "$2"; then bg_qemu_fail "$1" "$3 ('$2' on the console)"; fi
+    if grep -Eq -- "$2" < <(bgb_console "$1"); then bg_qemu_fail "$1" "$3 ('$2' on the console)"; fi
+}
+
+# bgb_show NAME ACTION SEQ: with BGB_SHOW=1, the client's console lines of boot
+# NAME and the ACTION audit records after SEQ (for ci/demo.sh).
+bgb_show() {
+    [[ ${BGB_SHOW:-0} == 1 ]] || return 0
+    printf '\n--- %s: bootgate-unlock on the serial console ---\n' "$1"
+    bgb_console "$1" | grep -E '^bootgate-unlock: ' | sed 's/\x1b\[[0-9;]*m//g'
+    printf -- '--- %s: audit records (%s) ---\n' "$1" "$2"
+    bgb_audit_since "$3" "$2" | jq -c '.[] | {seq, time, action, node, details: (.details | fromjson? // .)}'
+    echo
 }
