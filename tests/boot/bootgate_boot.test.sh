@@ -108,8 +108,8 @@ scenario_tamper() {
 
 scenario_late_server() {
     local seq
-    bgb_server_stop
     seq=$(bgb_audit_last)
+    bgb_server_stop
     bgb_boot late "$BG_WORK/good.efi.disk"
     # 20 s after the client started asking (an earlier start would be up before
     # the initrd under TCG and prove nothing).
