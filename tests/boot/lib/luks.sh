@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash disable=SC2034 # BG_* globals are outputs for the caller
 # A LUKS2-encrypted busybox root, provisioned inside a VM (the host has no
 # device-mapper), and a full dracut (systemd) initramfs to boot it.
 #
@@ -106,7 +107,7 @@ bg_dracut_build() {
         bg_log "dracut initramfs from cache $cache"
         return 0
     fi
-    local base= m env=()
+    local base='' m env=()
     if [[ -n ${BG_DRACUT_MODULE_DIRS:-} ]]; then
         base=$BG_WORK/dracutbase
         rm -rf "$base"
