@@ -80,6 +80,18 @@ void srv_handle_admin_policy_show(srv_req *r);
 void srv_handle_admin_policy_activate(srv_req *r);
 void srv_handle_admin_audit(srv_req *r);
 void srv_handle_admin_audit_verify(srv_req *r);
+void srv_handle_breakglass_request(srv_req *r);
+void srv_handle_breakglass_list(srv_req *r);
+void srv_handle_breakglass_show(srv_req *r);
+void srv_handle_breakglass_approve(srv_req *r);
+void srv_handle_breakglass_revoke(srv_req *r);
+
+/* breakglass.c: an active grant that waives the policy for this attempt
+ * (scope any, or observed with exactly these PCRs). 0 and *ret_grant filled,
+ * -ENOENT when none. */
+int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store_grant *ret_grant);
+/* The observed PCRs as the JSON object text stored with a denial. */
+char *srv_pcrs_json(const pcr_bank *pcrs);
 
 /* routes.c: the gencb installed on every worker's evhttp. */
 void srv_routes_init(void);
