@@ -4,6 +4,8 @@
 # optionally a swtpm, and small assertion helpers. Everything started here is
 # killed by the EXIT trap, by pid.
 set -euo pipefail
+# an unexpected failure names its command instead of ending the test silently
+trap 'echo "error: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND exited $?" >&2' ERR
 
 : "${BOOTGATECTL:?}" "${BOOTGATED:?}"
 WORK=$(mktemp -d /tmp/bootgate-srvtest.XXXXXX)

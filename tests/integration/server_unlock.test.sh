@@ -240,10 +240,17 @@ PY
 check "scope observed does not cover another boot state" policy_denied \
     "$(EVENTLOG=$N/eventlog-newer.bin try_unlock >/dev/null; jreply .verdict)"
 CODE2=$(jreply .breakglass_code)
-check "break-glass scope any" 200 "$(bg_request "$CODE2" any 1 600)"
-GRANT2=$(jreply .id)
-bg_approve "$GRANT2" "$SRV/approver1.key" >/dev/null
-bg_approve "$GRANT2" "$SRV/approver2.key" >/dev/null
+# the same with bootgatectl breakglass
+out=$("$BOOTGATECTL" breakglass request --code "$CODE2" --reason "rollout" --ttl 10m --uses 1 \
+    --scope any --json --cert "$SRV/approver.crt" --key "$SRV/approver.key")
+GRANT2=$(echo "$out" | jq -r .id)
+check "bootgatectl breakglass request (scope any, --ttl 10m)" 600 "$(echo "$out" | jq '.not_after - .not_before')"
+for k in 1 2; do
+    "$BOOTGATECTL" breakglass approve "$GRANT2" --approver-key "$SRV/approver$k.key" \
+        --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null
+done
+check "bootgatectl breakglass approve x2: active" active \
+    "$("$BOOTGATECTL" breakglass show "$GRANT2" --json | jq -r .state)"
 check "scope any releases" 200 "$(EVENTLOG=$N/eventlog-newer.bin try_unlock)"
 check "uses are counted: the next attempt is denied" policy_denied \
     "$(EVENTLOG=$N/eventlog-newer.bin try_unlock >/dev/null; jreply .verdict)"
