@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "metrics.h"
+#include "secmem.h"
 
 static void handle_healthz(srv_req *r);
 static void handle_readyz(srv_req *r);
@@ -318,5 +319,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
     }
     routes[r.route].handler(&r);
 out:
+    /* enrollment bodies carry volume keys */
+    if (body)
+        secmem_wipe(body, r.body_size);
     metrics_request(r.route, r.status, now_mono() - r.start);
 }
