@@ -344,6 +344,35 @@ void srv_handle_breakglass_revoke(srv_req *r)
     srv_reply_json(r, 200, grant_reply(&g, NULL));
 }
 
+int srv_breakglass_expire(srv *s, bg_err *err)
+{
+    store_grant *a = NULL;
+    size_t n = 0;
+    int r = store_begin(s->store);
+    if (r < 0)
+        return bg_err_set(err, r, "grant expiry: store busy");
+    r = store_grant_expire(s->store, (int64_t)time(NULL), &a, &n);
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        json_object *det;
+        a[i].state = GRANT_EXPIRED;
+        det = store_grant_to_json(&a[i]);
+        r = store_audit_append(s->store, "bootgated", "breakglass_expired", a[i].node_id, det,
+                               NULL);
+        json_object_put(det);
+    }
+    if (r >= 0)
+        r = store_commit(s->store);
+    else
+        store_rollback(s->store);
+    for (size_t i = 0; i < n; i++) {
+        if (r >= 0)
+            srv_log_audit("breakglass_expired", a[i].node_id, "bootgated", -1, a[i].id);
+        store_grant_done(&a[i]);
+    }
+    free(a);
+    return r < 0 ? bg_err_set(err, r, "grant expiry: store error") : 0;
+}
+
 int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store_grant *ret_grant)
 {
     store_grant *a = NULL;

@@ -100,6 +100,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg);
 /* auditsign.c: appends a signed-head record when records arrived since the
  * last one (no-op without audit_key). */
 int srv_audit_sign_head(srv *s, bg_err *err);
+/* breakglass.c: marks grants past not_after expired, one audit record each. */
+int srv_breakglass_expire(srv *s, bg_err *err);
 
 /* http.c */
 int srv_tls_init(srv *s, bg_err *err);

@@ -112,6 +112,7 @@ typedef enum store_grant_state {
     GRANT_REQUESTED = 0, /* waiting for approvals */
     GRANT_ACTIVE,
     GRANT_REVOKED,
+    GRANT_EXPIRED, /* not_after passed (recorded by the server's periodic sweep) */
 } store_grant_state;
 
 const char *store_grant_state_name(store_grant_state s);
@@ -147,6 +148,9 @@ int store_grant_list_usable(store *s, const char *node_id, int64_t now, store_gr
 /* uses_left - 1; -ENOENT when none left. */
 int store_grant_use(store *s, const char *id);
 int store_grant_list(store *s, json_object **ret);
+/* Marks requested/active grants whose not_after passed as expired; returns
+ * them (malloc'd array) so that each gets an audit record. */
+int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n);
 
 /* ---- audit ---- */
 /* Appends a record (computing prev_hash/hash); must run inside a transaction

@@ -708,6 +708,8 @@ const char *store_grant_state_name(store_grant_state st)
         return "active";
     case GRANT_REVOKED:
         return "revoked";
+    case GRANT_EXPIRED:
+        return "expired";
     }
     return "unknown";
 }
@@ -932,6 +934,46 @@ int store_grant_list(store *s, json_object **ret)
         return r;
     }
     *ret = a;
+    return 0;
+}
+
+int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *up = NULL;
+    store_grant *a = NULL;
+    size_t n = 0;
+    int r;
+    lock(s);
+    r = prep(s, GRANT_COLS "WHERE state IN (0, 1) AND not_after <= ? LIMIT 256", &st);
+    if (r >= 0)
+        sqlite3_bind_int64(st, 1, now);
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        store_grant *na = realloc(a, (n + 1) * sizeof(*a));
+        if (!na) {
+            r = -ENOMEM;
+            break;
+        }
+        a = na;
+        r = grant_row(st, &a[n]);
+        if (r >= 0)
+            n++;
+    }
+    if (r >= 0)
+        r = prep(s, "UPDATE grants SET state = 3 WHERE state IN (0, 1) AND not_after <= ?", &up);
+    if (r >= 0) {
+        sqlite3_bind_int64(up, 1, now);
+        r = step_done(s, up);
+    }
+    unlock(s);
+    if (r < 0) {
+        for (size_t i = 0; i < n; i++)
+            store_grant_done(&a[i]);
+        free(a);
+        return r;
+    }
+    *ret = a;
+    *ret_n = n;
     return 0;
 }
 
