@@ -227,8 +227,6 @@ static int step_done(store *s, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return 0;
-    if (getenv("BOOTGATE_DEBUG_SQL"))
-        fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(s->db));
     if (rc == SQLITE_CONSTRAINT)
         return -EEXIST;
     return -EIO;
