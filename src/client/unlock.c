@@ -266,9 +266,11 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         return ATTEMPT_FATAL;
     }
     t0 = http_now_ms();
+    uint64_t t_us = timing_now_us();
     r = tpm_activate_credential(u->tpm, ok.credential_blob.data, ok.credential_blob.size,
                                 ok.encrypted_secret.data, ok.encrypted_secret.size, seed, 64,
                                 &seed_size, &err);
+    timing_add(TIMING_TPM_ACTIVATE, t_us);
     if (r >= 0 && seed_size != PROTO_SEED_SIZE)
         r = bg_err_set(&err, -EBADMSG, "credential of %zu bytes", seed_size);
     if (r < 0) {
@@ -278,7 +280,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         return ATTEMPT_FATAL;
     }
     client_debug(o, "ActivateCredential: %llu ms", (unsigned long long)(http_now_ms() - t0));
-    uint64_t t_us = timing_now_us();
+    t_us = timing_now_us();
     r = proto_unwrap_key(seed, chal.nonce, sizeof(chal.nonce), tok->node_id, luks_uuid(cd),
                          ok.wrapped_key.data, ok.wrapped_key.size, &key, &key_size, &err);
     timing_add(TIMING_UNWRAP, t_us);
