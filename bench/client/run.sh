@@ -5,6 +5,10 @@
 # by run so that both see the same load. Run by hand (not a ctest test):
 #   bench/client/run.sh [N]        N runs of each (default 50); `run.sh 3` is the smoke run
 #   BUILD=build-asan bench/client/run.sh 10
+#   EK=ecc|persistent bench/client/run.sh  (default rsa: the client's auto mode on a TPM
+#       without a persistent EK creates the RSA EK each run; persistent = an RSA EK at
+#       0x81010001 as provisioned on many machines; ecc = ek_type=ecc)
+#   OUT=file: also keep the per-run JSON lines
 # Needs a build (BUILD, default ./build), swtpm, tpm2-tools, cryptsetup, clevis,
 # clevis-luks, tang, socat, curl, jq, python3.
 #
@@ -42,18 +46,28 @@ HERE=$SRC/tests/integration
 source "$HERE/client_common.sh"
 source "$HERE/client_server.sh"
 say() { echo "bench: $*" >&2; }
+EK=${EK:-rsa}
+case $EK in
+rsa | persistent) EKOPT=() ;;
+ecc) EKOPT=(--set ek_type=ecc) ;;
+*) echo "EK must be rsa, ecc or persistent" >&2; exit 2 ;;
+esac
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- bootgate: swtpm, bootgated, LUKS2 image, enrollment, a passing policy ---
 say "setup: swtpm, bootgated, LUKS2 image, enroll, policy"
 server_init
 mkdir -p "$T/etc"
 start_swtpm tpm
+if [ "$EK" = persistent ]; then # TCG EK Credential Profile template L-1 at 0x81010001
+    tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek"
+fi
 make_luks "$T/disk.img" "$T/vk" "$T/pass"
 boot "${EVENTS[@]}" # extends swtpm so that its PCRs match the event log
 start_server
 wait_server
 policy web 1 # captured from that log: PCRs 0-9,11 of the running swtpm
-enroll web
+enroll web "${EKOPT[@]}"
 
 # --- clevis: tangd behind socat on a free loopback port, a tang-bound keyslot ---
 say "setup: tangd, clevis luks bind"
@@ -100,12 +114,13 @@ us() { # elapsed µs since $1 (an $EPOCHREALTIME value)
 
 run_bootgate() { # writes the --timing JSON line to $T/bg.json, prints wall µs
     local t0=$EPOCHREALTIME
-    cl --timing --verify-only "$T/disk.img" 2>"$T/bg.err" >/dev/null ||
+    cl "${EKOPT[@]}" --timing --verify-only "$T/disk.img" 2>"$T/bg.err" >/dev/null ||
         fail "bootgate-unlock: $(grep -v bootgate_timing "$T/bg.err")"
     us "$t0"
     grep '^{"bootgate_timing"' "$T/bg.err" >"$T/bg.json" || fail "no --timing line"
 }
 clevis_decrypt() { clevis decrypt <"$T/jwe" >/dev/null; }
+bg_version() { "$BOOTGATE_UNLOCK" --version >/dev/null; }
 run_timed() { # CMD...: prints wall µs
     local t0=$EPOCHREALTIME
     "$@" || fail "$*"
@@ -133,12 +148,17 @@ for i in $(seq "$N"); do
     cl_decrypt=$(run_timed clevis_decrypt)
     cl_check=$(run_timed cryptsetup open --test-passphrase --key-file "$T/clevis.pass" "$T/clevis.img")
     spawn=$(run_timed /bin/true)
+    # exec + dynamic linking (libcurl, tss2, cryptsetup, OpenSSL, json-c) + exit
+    version=$(run_timed bg_version)
     # one Tang HTTP exchange (socat accept + fork/exec tangd + reply), curl's own clock
     tang_http=$(curl -sf -o /dev/null -w '%{time_total}' "$TANG/adv" | awk '{ printf "%.0f", $1 * 1e6 }')
     jq -c --argjson w "$bg_wall" --argjson s "$server" --argjson u "$cl_unlock" \
-        --argjson d "$cl_decrypt" --argjson k "$cl_check" --argjson t "$tang_http" --argjson b "$spawn" \
+        --argjson d "$cl_decrypt" --argjson k "$cl_check" --argjson t "$tang_http" --argjson b "$spawn" --argjson v "$version" \
         '. + {wall_us: $w, server_us: $s, clevis_unlock_us: $u, clevis_decrypt_us: $d,
-              clevis_check_us: $k, tang_http_us: $t, true_us: $b}' "$T/bg.json" >>"$T/runs"
+              clevis_check_us: $k, tang_http_us: $t, true_us: $b,
+              version_us: $v}' "$T/bg.json" >>"$T/runs"
 done
 
-python3 "$SRC/bench/client/report.py" "$T/runs" "$SCRAPE_US"
+[ -z "${OUT:-}" ] || cp "$T/runs" "$OUT"
+python3 "$SRC/bench/client/report.py" "$T/runs" "$SCRAPE_US" "EK $EK" \
+    "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, $(nproc) CPUs"

@@ -2,6 +2,7 @@
 #include "timing.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cleanup.h"
@@ -50,10 +51,15 @@ void timing_add(timing_phase p, uint64_t start_us)
 
 void timing_print(int exit_code)
 {
-    uint64_t total = timing_now_us() - t_start, in_phases = 0;
+    uint64_t total = timing_now_us() - t_start, in_phases = 0, cpu = 0;
+    struct rusage ru;
 
     if (!t_print)
         return;
+    /* CPU time of the whole process (user + system), load-independent. */
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+              (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
     fprintf(stderr, "{\"bootgate_timing\":1,\"exit\":%d,\"total_us\":%llu", exit_code,
             (unsigned long long)total);
     for (size_t i = 0; i < ELEMENTSOF(phase_names); i++) {
@@ -62,6 +68,7 @@ void timing_print(int exit_code)
         if (i != TIMING_HTTP_CONNECT)
             in_phases += phase_us[i];
     }
-    fprintf(stderr, ",\"http_requests\":%u,\"other_us\":%llu}\n", n_http,
-            (unsigned long long)(total > in_phases ? total - in_phases : 0));
+    fprintf(stderr, ",\"http_requests\":%u,\"other_us\":%llu,\"cpu_us\":%llu}\n", n_http,
+            (unsigned long long)(total > in_phases ? total - in_phases : 0),
+            (unsigned long long)cpu);
 }

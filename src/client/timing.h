@@ -31,5 +31,6 @@ void timing_add(timing_phase p, uint64_t start_us);
 /* Adds a duration measured elsewhere (e.g. libcurl's own clock). */
 void timing_add_us(timing_phase p, uint64_t us);
 /* With --timing: {"bootgate_timing":1,"exit":N,"total_us":...,"<phase>_us":...,
- * "http_requests":N,"other_us":...} on stderr; other_us is the time in no phase. */
+ * "http_requests":N,"other_us":...,"cpu_us":...} on stderr; other_us is the time in
+ * no phase, cpu_us the process's user + system CPU time so far. */
 void timing_print(int exit_code);
