@@ -48,6 +48,8 @@ ROWS = [
     ("reference", None, 0),
     ("/bin/true (fork + exec + exit)", "true_us", 1),
     ("bootgate-unlock --version", "version_us", 1),
+    ("empty main() linked with -lcurl", "link_curl_us", 1),
+    ("empty main() + cryptsetup,tss2,crypto,json-c", "link_rest_us", 1),
 ]
 
 

@@ -8,6 +8,8 @@
 #   EK=ecc|persistent bench/client/run.sh  (default rsa: the client's auto mode on a TPM
 #       without a persistent EK creates the RSA EK each run; persistent = an RSA EK at
 #       0x81010001 as provisioned on many machines; ecc = ek_type=ecc)
+#   DB=tmpfs: bootgated's SQLite database in /dev/shm (shows what the fsync of the
+#       synchronous=FULL audit/nonce commit costs; default: in the temp dir on disk)
 #   OUT=file: also keep the per-run JSON lines
 # Needs a build (BUILD, default ./build), swtpm, tpm2-tools, cryptsetup, clevis,
 # clevis-luks, tang, socat, curl, jq, python3.
@@ -52,12 +54,19 @@ rsa | persistent) EKOPT=() ;;
 ecc) EKOPT=(--set ek_type=ecc) ;;
 *) echo "EK must be rsa, ecc or persistent" >&2; exit 2 ;;
 esac
+DB=${DB:-disk}
+case $DB in disk | tmpfs) ;; *) echo "DB must be disk or tmpfs" >&2; exit 2 ;; esac
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- bootgate: swtpm, bootgated, LUKS2 image, enrollment, a passing policy ---
 say "setup: swtpm, bootgated, LUKS2 image, enroll, policy"
 server_init
 mkdir -p "$T/etc"
+if [ "$DB" = tmpfs ]; then
+    SHM=$(mktemp -d /dev/shm/bootgate-bench.XXXXXX)
+    trap 'cleanup; rm -rf "$SHM"' EXIT
+    sed -i "s|^db = .*|db = $SHM/bootgate.db|" "$S/bootgated.conf"
+fi
 start_swtpm tpm
 if [ "$EK" = persistent ]; then # TCG EK Credential Profile template L-1 at 0x81010001
     tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek"
@@ -107,6 +116,13 @@ read -r s0 c0 < <(metrics)
 for _ in 1 2 3 4 5 6; do read -r s1 c1 < <(metrics); done
 SCRAPE_US=$(((s1 - s0) / (c1 - c0)))
 
+# What linking costs by itself: an empty main() linked against bootgate-unlock's
+# direct libraries, libcurl apart (Debian's libcurl pulls in ldap, krb5, gnutls, ssh2...).
+echo 'int main(void) { return 0; }' >"$T/empty.c"
+cc -o "$T/empty_curl" "$T/empty.c" -Wl,--no-as-needed -lcurl
+cc -o "$T/empty_rest" "$T/empty.c" -Wl,--no-as-needed -lcryptsetup -ltss2-esys -ltss2-tctildr \
+    -ltss2-mu -lcrypto -ljson-c
+
 us() { # elapsed µs since $1 (an $EPOCHREALTIME value)
     local a=${1/./} b=${EPOCHREALTIME/./}
     echo $((10#$b - 10#$a))
@@ -150,15 +166,18 @@ for i in $(seq "$N"); do
     spawn=$(run_timed /bin/true)
     # exec + dynamic linking (libcurl, tss2, cryptsetup, OpenSSL, json-c) + exit
     version=$(run_timed bg_version)
+    link_curl=$(run_timed "$T/empty_curl")
+    link_rest=$(run_timed "$T/empty_rest")
     # one Tang HTTP exchange (socat accept + fork/exec tangd + reply), curl's own clock
     tang_http=$(curl -sf -o /dev/null -w '%{time_total}' "$TANG/adv" | awk '{ printf "%.0f", $1 * 1e6 }')
     jq -c --argjson w "$bg_wall" --argjson s "$server" --argjson u "$cl_unlock" \
         --argjson d "$cl_decrypt" --argjson k "$cl_check" --argjson t "$tang_http" --argjson b "$spawn" --argjson v "$version" \
+        --argjson lc "$link_curl" --argjson lr "$link_rest" \
         '. + {wall_us: $w, server_us: $s, clevis_unlock_us: $u, clevis_decrypt_us: $d,
               clevis_check_us: $k, tang_http_us: $t, true_us: $b,
-              version_us: $v}' "$T/bg.json" >>"$T/runs"
+              version_us: $v, link_curl_us: $lc, link_rest_us: $lr}' "$T/bg.json" >>"$T/runs"
 done
 
 [ -z "${OUT:-}" ] || cp "$T/runs" "$OUT"
-python3 "$SRC/bench/client/report.py" "$T/runs" "$SCRAPE_US" "EK $EK" \
+python3 "$SRC/bench/client/report.py" "$T/runs" "$SCRAPE_US" "EK $EK, bootgated DB on $DB" \
     "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, $(nproc) CPUs"
