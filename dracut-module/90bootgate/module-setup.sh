@@ -6,6 +6,9 @@
 # systemd-cryptsetup runs. Add it to an image with
 #   dracut --add bootgate ...        or
 #   add_dracutmodules+=" bootgate "  in /etc/dracut.conf.d/bootgate.conf
+# The client configuration and the pinned server CA come from /etc/bootgate
+# of the system the image is built for (written by `bootgate-unlock enroll`);
+# an image builder can also add them with --include DIR /etc/bootgate.
 
 check() {
     require_binaries bootgate-unlock || return 1
@@ -25,14 +28,16 @@ installkernel() {
 }
 
 install() {
-    local _arch=${DRACUT_ARCH:-$(uname -m)}
+    local _arch=${DRACUT_ARCH:-$(uname -m)} _bin
 
-    inst_multiple bootgate-unlock
+    # Always /usr/bin in the image (the unit's ExecStart), wherever the
+    # builder found it (DRACUT_PATH may point at a build tree).
+    _bin=$(find_binary bootgate-unlock) || return 1
+    inst_binary "$_bin" /usr/bin/bootgate-unlock
     # tss2-tctildr dlopen()s the TCTI named in the config; dracut's library
     # scan cannot see a dlopen, so install the TCTIs by name.
-    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tcti-device.so.*"
-    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tcti-swtpm.so.*"
-    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tctildr.so.*"
+    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tcti-device.so*"
+    inst_libdir_file {"tls/$_arch/",tls/,"$_arch/",}"libtss2-tctildr.so*"
 
     # Client configuration and the pinned server CA written by
     # `bootgate-unlock enroll` (the CA's hash is also in the LUKS2 token).
@@ -44,7 +49,10 @@ install() {
     fi
 
     inst_simple "$moddir/bootgate-unlock.service" "$systemdsystemunitdir/bootgate-unlock.service"
-    $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup-pre.target bootgate-unlock.service
+    # cryptsetup-pre.target is passive: nothing pulls it in unless a unit
+    # wants it, so the unit is wanted by cryptsetup.target (which the initrd
+    # always reaches) and orders itself before cryptsetup-pre.target.
+    $SYSTEMCTL -q --root "$initdir" add-wants cryptsetup.target bootgate-unlock.service
 
     # The unlock needs the network in the initramfs.
     mkdir -p "$initdir/etc/cmdline.d"

@@ -160,6 +160,11 @@ int config_load_cmdline(client_config *c, const char *path, bg_err *err)
             r = parse_uint("rd.bootgate.timeout", tok + 20, 86400, &c->timeout_s, err);
             if (r < 0)
                 return r;
+        } else if (!strncmp(tok, "rd.bootgate.url=", 16)) {
+            /* Overrides the server named in the LUKS2 token (a moved server). */
+            r = set_str("rd.bootgate.url", tok + 16, c->server, sizeof(c->server), err);
+            if (r < 0)
+                return r;
         }
     }
     return 0;

@@ -2,7 +2,7 @@
 #pragma once
 
 /* /etc/bootgate/unlock.conf: "key = value" lines, '#' comments. Precedence:
- * built-in defaults < config file < rd.bootgate.timeout= on /proc/cmdline <
+ * built-in defaults < config file < rd.bootgate.timeout=/url= on /proc/cmdline <
  * command-line options. */
 
 #include <stdbool.h>
@@ -41,5 +41,6 @@ void config_defaults(client_config *c);
 int config_load(client_config *c, const char *path, bool required, bg_err *err);
 /* Parses one "key = value" pair; also used for command-line overrides. */
 int config_set(client_config *c, const char *key, const char *value, bg_err *err);
-/* Applies rd.bootgate.timeout= from a kernel command line file (/proc/cmdline). */
+/* Applies rd.bootgate.timeout= and rd.bootgate.url= (server) from a kernel
+ * command line file (/proc/cmdline). */
 int config_load_cmdline(client_config *c, const char *path, bg_err *err);

@@ -107,6 +107,12 @@ static void test_cmdline(void **state)
     assert_int_equal(c.timeout_s, 90);
     unlink(p);
     free(p);
+    p = write_tmp("quiet rd.bootgate.url=https://10.0.2.2:8443 rd.bootgate.timeout=30\n");
+    assert_int_equal(config_load_cmdline(&c, p, &err), 0);
+    assert_string_equal(c.server, "https://10.0.2.2:8443");
+    assert_int_equal(c.timeout_s, 30);
+    unlink(p);
+    free(p);
     /* Absent /proc/cmdline: nothing changes. */
     assert_int_equal(config_load_cmdline(&c, "/nonexistent/cmdline", &err), 0);
 }

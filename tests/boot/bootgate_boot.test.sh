@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Issue 5 end to end: a Debian kernel + dracut initramfs with 90bootgate in a UKI on
+# a GPT ESP; OVMF + swtpm + QEMU user net (bootgated on the host loopback, the VM
+# sees it as 10.0.2.2); a busybox root inside LUKS2. The expensive parts (kernel,
+# initramfs, provisioned disk + TPM state, policy) are made once, then the
+# scenarios boot the same machine in sequence:
+#   good        attested unlock, the root's marker, audit key_released
+#   tamper      UKI with a changed kernel command line: denied, the explanation
+#               names the PCR, a BG- break-glass code; root not unlocked; audit
+#               unlock_denied
+#   late-server bootgated starts 20 s into the boot; the VM unlocks once it is up
+#   no-server   bootgated never answers: the client gives up at rd.bootgate.timeout=,
+#               the passphrase prompt appears, the test types it, the boot completes
+#
+#   tests/boot/bootgate_boot.test.sh [SCENARIO...]     (default: all, in this order)
+# Also: measure-keyfile (boot time with a plain key file instead), measure-clevis
+# (initramfs size with Debian's clevis modules instead). BGB_SHOW=1 prints the
+# client's console lines and the audit records (ci/demo.sh).
+# Prints "timing:" lines. BG_KEEP=1 keeps the work dir. Failures keep the console
+# logs in $BOOTGATE_BUILDDIR/test-artifacts/bootgate_boot/.
+set -euo pipefail
+BG_NAME=bootgate_boot
+. "$(dirname "$0")/lib/boot.sh"
+. "$BG_LIB/bootgate.sh"
+
+SCENARIOS=("$@")
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server)
+bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3
+[[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || bg_die "BOOTGATED and BOOTGATE_UNLOCK must be built"
+bg_workdir
+bg_kernel
+T_ALL=$(bg_now)
+timing() { printf 'timing: %-34s %s\n' "$1" "$2"; }
+since() { awk -v a="$1" -v b="$(bg_now)" 'BEGIN { printf "%.1fs", b - a }'; }
+GROUP=bootlab
+
+# --- the machine and its image (image-builder path) ---------------------------
+t=$(bg_now)
+bgb_server_init
+bgb_server_start
+bgb_provision "$GROUP"
+timing "provision + enroll boot" "$(since "$t")"
+t=$(bg_now)
+bgb_dracut "$BG_WORK/initrd.img"
+timing "dracut build (90bootgate)" "$(since "$t")"
+timing "initramfs size" "$(stat -c %s "$BG_WORK/initrd.img") bytes"
+bgb_cmdline
+GOOD_CMDLINE=$BGB_CMDLINE
+bgb_uki "$BG_WORK/good.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE"
+t=$(bg_now)
+bgb_policy "$GROUP" 1 "$BG_WORK/good.efi"
+timing "predict + sign + publish + activate" "$(since "$t")"
+
+# --- scenarios ------------------------------------------------------------------
+# Each boots the machine, asserts on the console and the audit log, and leaves no
+# VM behind.
+scenario_good() {
+    local seq n
+    seq=$(bgb_audit_last)
+    bgb_boot good "$BG_WORK/good.efi.disk"
+    bg_qemu_wait_marker good 'bootgate-unlock: .*: unlocked \(policy' 400
+    timing "good: attested unlock" "${BG_ELAPSED}s"
+    bg_qemu_wait_marker good 'BOOTGATE-MARKER: root-reached' 200
+    timing "good: root marker" "${BG_ELAPSED}s"
+    bgb_reject good 'Please enter passphrase' "the passphrase was asked for although bootgate unlocked"
+    bgb_expect good "BOOTGATE-MARKER: root-reached .*root=/dev/mapper/luks-$BGB_UUID" \
+        "the root is not the unlocked LUKS2 volume"
+    bg_qemu_wait_exit good 120
+    n=$(bgb_audit_since "$seq" key_released | jq length)
+    [[ $n -ge 1 ]] || bg_qemu_fail good "no key_released audit record for node $BGB_NODE"
+    bgb_show good key_released "$seq"
+    bg_log "good: PASS (audit key_released x$n)"
+}
+
+scenario_tamper() {
+    local seq n
+    [[ -e $BG_WORK/tamper.efi.disk ]] || {
+        # The attacker's change: one more kernel argument (here a short deadline,
+        # so the test does not wait for the default one).
+        bgb_uki "$BG_WORK/tamper.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=45"
+    }
+    seq=$(bgb_audit_last)
+    bgb_boot tamper "$BG_WORK/tamper.efi.disk"
+    bg_qemu_wait_marker tamper 'bootgate-unlock: .*unlock DENIED' 400
+    timing "tamper: denial on the console" "${BG_ELAPSED}s"
+    bg_qemu_wait_marker tamper 'break-glass code: BG-' 30
+    # The command line is measured by the stub into PCR 11 (.cmdline) and by the
+    # kernel's EFI stub into PCR 9 (LoadOptions): the explanation names both events.
+    bgb_expect tamper 'PCR 11 changed EV_IPL "\.cmdline"' "the explanation does not name PCR 11 (.cmdline)"
+    bgb_expect tamper 'PCR 9 changed EV_EVENT_TAG "LOADED_IMAGE::LoadOptions"' \
+        "the explanation does not name PCR 9 (LoadOptions)"
+    # After the deadline the passphrase prompt is the last resort; the root was
+    # never unlocked by bootgate.
+    bg_qemu_wait_marker tamper 'Please enter passphrase|[Pp]assphrase for' 200
+    timing "tamper: passphrase prompt" "${BG_ELAPSED}s"
+    bgb_reject tamper 'BOOTGATE-MARKER: root-reached' "the root was reached on a tampered boot"
+    bgb_reject tamper 'bootgate-unlock: .*: unlocked' "bootgate unlocked a tampered boot"
+    bg_artifact "$BG_WORK/tamper.console.log"
+    bg_qemu_stop
+    n=$(bgb_audit_since "$seq" unlock_denied | jq length)
+    [[ $n -ge 1 ]] || bg_qemu_fail tamper "no unlock_denied audit record"
+    [[ $(bgb_audit_since "$seq" key_released | jq length) == 0 ]] ||
+        bg_qemu_fail tamper "a key was released for the tampered boot"
+    bgb_show tamper unlock_denied "$seq"
+    bg_log "tamper: PASS (audit unlock_denied x$n)"
+}
+
+scenario_late_server() {
+    local seq
+    bgb_server_stop
+    seq=$(bgb_audit_last)
+    bgb_boot late "$BG_WORK/good.efi.disk"
+    # 20 s after the client started asking (an earlier start would be up before
+    # the initrd under TCG and prove nothing).
+    bg_qemu_wait_marker late 'Starting.*bootgate-unlock' 400
+    bgb_server_start 20
+    bg_qemu_wait_marker late 'bootgate-unlock: .*: unlocked \(policy' 400
+    timing "late-server: attested unlock" "${BG_ELAPSED}s"
+    bg_qemu_wait_marker late 'BOOTGATE-MARKER: root-reached' 200
+    bgb_reject late 'Please enter passphrase' "the passphrase was asked for"
+    bg_qemu_wait_exit late 120
+    bgb_server_wait
+    [[ $(bgb_audit_since "$seq" key_released | jq length) -ge 1 ]] ||
+        bg_qemu_fail late "no key_released audit record"
+    bg_log "late-server: PASS"
+}
+
+scenario_no_server() {
+    [[ -e $BG_WORK/noserver.efi.disk ]] ||
+        bgb_uki "$BG_WORK/noserver.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=30"
+    bgb_server_stop
+    bgb_boot noserver "$BG_WORK/noserver.efi.disk"
+    bg_qemu_wait_marker noserver 'Please enter passphrase|[Pp]assphrase for' 400
+    timing "no-server: passphrase prompt" "${BG_ELAPSED}s"
+    bgb_expect noserver 'bootgate-unlock: ' "the client said nothing before giving up"
+    bg_qemu_type noserver "$BGB_PASS"
+    bg_qemu_wait_marker noserver 'BOOTGATE-MARKER: root-reached' 200
+    timing "no-server: root marker" "${BG_ELAPSED}s"
+    bg_qemu_wait_exit noserver 120
+    bgb_server_start
+    bg_log "no-server: PASS"
+}
+
+# --- measurements (not in the default list) --------------------------------------
+# measure-keyfile: the same kernel and dracut base without 90bootgate, the root
+# opened with a key file in the initramfs (rd.luks.key=): boot time to the marker.
+scenario_measure_keyfile() {
+    local key=$BG_WORK/keyfile.d
+    mkdir -p "$key"
+    printf '%s' "$BGB_PASS" >"$key/root.key"
+    bg_dracut_build "$BG_WORK/initrd-keyfile.img" --include "$key/root.key" /etc/bootgate-test/root.key
+    timing "initramfs size (no bootgate, key file)" "$(stat -c %s "$BG_WORK/initrd-keyfile.img") bytes"
+    bgb_uki "$BG_WORK/keyfile.efi" "$BG_WORK/initrd-keyfile.img" \
+        "$GOOD_CMDLINE rd.luks.key=/etc/bootgate-test/root.key"
+    bgb_boot keyfile "$BG_WORK/keyfile.efi.disk"
+    bg_qemu_wait_marker keyfile 'BOOTGATE-MARKER: root-reached' 400
+    timing "keyfile: root marker" "${BG_ELAPSED}s"
+    bgb_reject keyfile 'Please enter passphrase' "the key file did not open the root"
+    bg_qemu_wait_exit keyfile 120
+}
+
+# measure-clevis: initramfs size with Debian's clevis dracut modules (tang + tpm2
+# pins) instead of 90bootgate, same dracut base and arguments.
+scenario_measure_clevis() {
+    bg_dracut_build "$BG_WORK/initrd-clevis.img" --add "clevis clevis-pin-tang clevis-pin-tpm2"
+    timing "initramfs size (clevis tang+tpm2)" "$(stat -c %s "$BG_WORK/initrd-clevis.img") bytes"
+    timing "initramfs size (90bootgate)" "$(stat -c %s "$BG_WORK/initrd.img") bytes"
+}
+
+for s in "${SCENARIOS[@]}"; do
+    t=$(bg_now)
+    "scenario_${s//-/_}"
+    timing "scenario $s total" "$(since "$t")"
+done
+timing "all" "$(since "$T_ALL")"
+bg_log "PASS: ${SCENARIOS[*]}"

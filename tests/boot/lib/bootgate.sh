@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bootgate end-to-end boot harness: one "machine" (OVMF + swtpm + a GPT ESP with a
+# UKI + a LUKS2 root disk) that boots a Debian kernel with a dracut initramfs
+# carrying the 90bootgate module, against a bootgated on the host's loopback.
+# Source after lib/boot.sh. Everything lives in $BG_WORK (see bg_workdir).
+#
+#   bgb_server_init          init-server in $BG_WORK/srv (random free port, server
+#                            certificate also for IP:10.0.2.2); sets BGB_SRV,
+#                            BGB_PORT, BGB_URL (host), BGB_GUEST_URL (VM view) and
+#                            exports the admin environment for bootgatectl
+#   bgb_server_start [DELAY] start bootgated (after DELAY seconds, in the
+#                            background); bgb_server_wait waits for /healthz
+#   bgb_server_stop
+#   bgb_esp OUT EFI          GPT ESP disk with EFI as \EFI\BOOT\BOOTX64.EFI, with a
+#                            fixed disk/partition GUID and size: OVMF measures the
+#                            GPT into PCR 5, so every image of this machine must
+#                            present the same GPT for a predicted PCR 5 to hold
+#   bgb_provision GROUP      the machine's "installer" boot (OVMF, busybox UKI):
+#                            LUKS2 root on $BGB_DISK, enrolls the node (approved on
+#                            the host: swtpm has no EK certificate), keeps the
+#                            boot's event log as $BGB_REFLOG. Sets BGB_UUID,
+#                            BGB_PASS, BGB_NODE
+#   bgb_dracut OUT [DRACUT_ARG...]
+#                            dracut initramfs with 90bootgate from the source tree
+#                            (private copy of dracut's base dir; the host is not
+#                            modified) and the server CA ($BGB_CA, default the
+#                            init-server one) as /etc/bootgate/ca.pem
+#   bgb_cmdline [EXTRA...]   the kernel command line of the image ($BGB_CMDLINE)
+#   bgb_uki OUT INITRD CMDLINE   UKI + ESP disk OUT.disk
+#   bgb_policy NAME VERSION UKI  predict the image's baseline from $BGB_REFLOG and
+#                            the final UKI, sign ($BGB_SIGN_KEY, default the
+#                            init-server key) into $BGB_POLICY, then publish +
+#                            activate (unless BGB_PUBLISH=0)
+#   bgb_boot NAME ESPDISK [--timeout S]   boot the machine (swtpm state kept)
+#   bgb_audit_since SEQ ACTION   prints the audit records (JSON array) after SEQ
+#                            with ACTION for $BGB_NODE
+#   bgb_audit_last           highest audit seq now
+#   bgb_console NAME         the console log without CRs
+#   bgb_expect NAME REGEX MSG / bgb_reject NAME REGEX MSG   assert on a console log
+
+: "${BOOTGATECTL:?}" "${BOOTGATE_UNLOCK:?}"
+BGB_SRC=${BOOTGATE_SRCDIR:-$(cd "$BG_LIB/../../.." && pwd)}
+BGB_MEM=1024
+# Fixed identities of the test machine's ESP disk (PCR 5: EV_EFI_GPT_EVENT).
+BGB_ESP_DISK_GUID=6c0e4f8a-3b2d-4e59-9a41-b007ca7e0001
+BGB_ESP_PART_GUID=6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002
+BGB_ESP_MIB=${BGB_ESP_MIB:-96}
+
+_bgb_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+bgb_server_init() {
+    BGB_SRV=$BG_WORK/srv
+    BGB_PORT=$(_bgb_free_port)
+    "$BOOTGATECTL" init-server --port "$BGB_PORT" --san IP:10.0.2.2 "$BGB_SRV" >/dev/null ||
+        bg_die "init-server"
+    BGB_URL=https://127.0.0.1:$BGB_PORT
+    BGB_GUEST_URL=https://10.0.2.2:$BGB_PORT
+    export BOOTGATE_ADMIN_SERVER=$BGB_URL BOOTGATE_ADMIN_CONFIG=$BGB_SRV/admin.conf
+    BGB_SRV_PID=
+    bg_on_exit "bgb_server_stop"
+}
+
+bgb_server_start() {
+    local delay=${1:-0}
+    (
+        sleep "$delay"
+        exec "$BOOTGATED" -c "$BGB_SRV/bootgated.conf"
+    ) >>"$BG_WORK/bootgated.log" 2>&1 &
+    BGB_SRV_PID=$!
+    ((delay > 0)) || bgb_server_wait
+}
+
+bgb_server_wait() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        curl -sf --cacert "$BGB_SRV/ca.crt" "$BGB_URL/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    bg_artifact "$BG_WORK/bootgated.log"
+    bg_die "bootgated did not come up on $BGB_URL"
+}
+
+bgb_server_stop() {
+    [[ -n ${BGB_SRV_PID:-} ]] || return 0
+    # The subshell sleeps before exec'ing bootgated: kill its child too.
+    pkill -P "$BGB_SRV_PID" 2>/dev/null || true
+    kill "$BGB_SRV_PID" 2>/dev/null || true
+    wait "$BGB_SRV_PID" 2>/dev/null || true
+    BGB_SRV_PID=
+}
+
+bgb_esp() {
+    local out=$1 efi=$2 part=$1.part
+    (($(stat -c %s "$efi") < (BGB_ESP_MIB - 8) * 1048576)) || bg_die "$efi too big for the ESP"
+    rm -f "$part" "$out"
+    mkfs.fat -i b0071a7e -C "$part" $((BGB_ESP_MIB * 1024)) >/dev/null || bg_die "mkfs.fat"
+    mmd -i "$part" ::/EFI ::/EFI/BOOT || bg_die "mmd"
+    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || bg_die "mcopy"
+    truncate -s $(((BGB_ESP_MIB + 2) * 1048576)) "$out" || bg_die "truncate"
+    printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
+        "$BGB_ESP_DISK_GUID" $((BGB_ESP_MIB * 2048)) "$BGB_ESP_PART_GUID" |
+        sfdisk -q "$out" >/dev/null || bg_die "sfdisk"
+    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || bg_die "dd ESP"
+    rm -f "$part"
+}
+
+# The TCTI library is dlopen()ed: ldd does not list it.
+_bgb_tcti_libs() {
+    local d=$1 f
+    for f in /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0*; do
+        bg_initramfs_add_file "$d" "$f" "$f"
+    done
+}
+
+bgb_provision() {
+    local group=$1 d=$BG_WORK/prov.initramfs p
+    bg_kernel
+    BGB_UUID=$(cat /proc/sys/kernel/random/uuid)
+    BGB_PASS=bootgate-test-$RANDOM$RANDOM
+    BGB_DISK=$BG_WORK/luks.img
+    BGB_TPM=$BG_WORK/tpm
+    rm -f "$BGB_DISK"
+    truncate -s 64M "$BGB_DISK"
+    bg_rootfs_busybox "$BG_WORK/root.ext4"
+    rm -rf "$d"
+    bg_initramfs_new "$d"
+    bg_initramfs_add_file "$d" "$BG_LIB/bootgate-provision-guest.sh" /scenario.sh
+    bg_initramfs_add_binary "$d" cryptsetup "$BOOTGATE_UNLOCK"
+    _bgb_tcti_libs "$d"
+    bg_initramfs_add_modules "$d" virtio_pci virtio_blk virtio_net dm_crypt xts ecb algif_skcipher
+    bg_initramfs_add_file "$d" "$BG_WORK/root.ext4" /root.ext4
+    p=$d/etc/bootgate-prov
+    mkdir -p "$p"
+    echo "$BGB_UUID" >"$p/uuid"
+    printf '%s' "$BGB_PASS" >"$p/pass"
+    echo "$BGB_GUEST_URL" >"$p/server"
+    echo "$group" >"$p/group"
+    cp "$BGB_SRV/ca.crt" "$p/ca.pem"
+    cp "$BGB_SRV/enroller.crt" "$BGB_SRV/enroller.key" "$p/"
+    bg_initramfs_pack "$d" "$BG_WORK/prov.img"
+    rm -rf "$d"
+    bgb_uki "$BG_WORK/prov.efi" "$BG_WORK/prov.img" "console=ttyS0,115200 panic=-1 quiet"
+    bgb_boot provision "$BG_WORK/prov.efi.disk" --timeout 600
+    bg_qemu_wait_marker provision "BOOTGATE-MARKER: (provisioned|provision-failed)" 600
+    grep -q "BOOTGATE-MARKER: provisioned" "$BG_WORK/provision.console.log" ||
+        bg_qemu_fail provision "provisioning failed in the VM"
+    bg_qemu_wait_exit provision 120
+    BGB_REFLOG=$BG_WORK/reference-eventlog.bin
+    bg_qemu_fetch provision eventlog "$BGB_REFLOG"
+    bg_qemu_fetch provision enroll "$BG_WORK/enroll.out"
+    BGB_NODE=$(awk '/^node_id/ { print $2 }' "$BG_WORK/enroll.out")
+    local fp state
+    fp=$(awk '/^ek_fingerprint/ { print $2 }' "$BG_WORK/enroll.out")
+    state=$(awk '/^state/ { print $2 }' "$BG_WORK/enroll.out")
+    [[ -n $BGB_NODE && -n $fp ]] || bg_die "enroll output without node_id/ek_fingerprint"
+    if [[ $state == pending ]]; then
+        "$BOOTGATECTL" node approve "$BGB_NODE" --ek-fingerprint "$fp" >/dev/null ||
+            bg_die "node approve $BGB_NODE"
+    fi
+    cryptsetup luksDump "$BGB_DISK" | grep -q "bootgate" ||
+        bg_die "$BGB_DISK has no bootgate token after enrollment"
+}
+
+bgb_dracut() {
+    local out=$1 base=$BG_WORK/dracut-base etc=$BG_WORK/etc-bootgate bindir=$BG_WORK/bin
+    shift
+    rm -rf "$base" "$etc" "$bindir"
+    cp -a /usr/lib/dracut "$base" || bg_die "copy /usr/lib/dracut"
+    mkdir -p "$base/modules.d/90bootgate" "$etc" "$bindir"
+    cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$base/modules.d/90bootgate/"
+    cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$base/modules.d/90bootgate/"
+    ln -s "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock"
+    cp "${BGB_CA:-$BGB_SRV/ca.crt}" "$etc/ca.pem" || bg_die "no server CA"
+    dracutbasedir=$base DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
+        bg_dracut_build "$out" --add bootgate --include "$etc" /etc/bootgate "$@"
+}
+
+bgb_cmdline() {
+    BGB_CMDLINE="console=ttyS0,115200 panic=-1 rd.luks.uuid=$BGB_UUID root=/dev/mapper/luks-$BGB_UUID"
+    BGB_CMDLINE+=" rootfstype=ext4 rw rd.neednet=1 ip=dhcp systemd.show_status=1"
+    [[ $# -eq 0 ]] || BGB_CMDLINE+=" $*"
+}
+
+bgb_uki() {
+    local out=$1 initrd=$2 cmdline=$3
+    bg_kernel
+    bg_uki_build "$out" "$BG_KERNEL" "$initrd" "$cmdline"
+    bgb_esp "$out.disk" "$out"
+}
+
+bgb_policy() {
+    local name=$1 version=$2 uki=$3 pol=$BG_WORK/policy-$1-$2.json
+    "$BOOTGATECTL" policy predict --reference "$BGB_REFLOG" --uki "$uki" --name "$name" \
+        --version "$version" --out "$pol" >"$BG_WORK/predict.out" 2>&1 || {
+        bg_artifact "$BG_WORK/predict.out" "$BGB_REFLOG"
+        bg_die "policy predict: $(tail -n 3 "$BG_WORK/predict.out")"
+    }
+    "$BOOTGATECTL" policy sign --key "${BGB_SIGN_KEY:-$BGB_SRV/policy-signer.key}" "$pol" \
+        >/dev/null 2>&1 || bg_die "policy sign"
+    BGB_POLICY=$pol
+    [[ ${BGB_PUBLISH:-1} == 1 ]] || return 0
+    "$BOOTGATECTL" policy publish "$pol" >/dev/null || bg_die "policy publish"
+    "$BOOTGATECTL" policy activate "$name" "$version" >/dev/null || bg_die "policy activate"
+}
+
+bgb_boot() {
+    local name=$1 disk=$2 timeout=600
+    [[ ${3:-} == --timeout ]] && timeout=$4
+    # One machine: the previous VM and its swtpm are gone before the next boot.
+    bg_qemu_stop
+    bg_swtpm_stop
+    bg_swtpm_start "$BGB_TPM"
+    bg_qemu_start "$name" --ovmf "$disk" --disk "$BGB_DISK" --net --tpm --mem "$BGB_MEM" \
+        --timeout "$timeout"
+}
+
+bgb_audit_last() {
+    "$BOOTGATECTL" audit list --json | jq 'map(.seq) | max // 0'
+}
+
+bgb_audit_since() {
+    "$BOOTGATECTL" audit list --json --since "$1" |
+        jq --arg a "$2" --arg n "$BGB_NODE" '[.[] | select(.action == $a and .node == $n)]'
+}
+
+bgb_console() { tr -d '\r' <"$BG_WORK/$1.console.log"; }
+
+# grep reads a process substitution, not a pipe: with pipefail, grep -q closing
+# the pipe early would fail the pipeline (SIGPIPE) although it matched.
+bgb_expect() {
+    grep -Eq -- "$2" < <(bgb_console "$1") || bg_qemu_fail "$1" "$3 (no '$2' on the console)"
+}
+
+bgb_reject() {
+    if grep -Eq -- "$2" < <(bgb_console "$1"); then bg_qemu_fail "$1" "$3 ('$2' on the console)"; fi
+}
+
+# bgb_show NAME ACTION SEQ: with BGB_SHOW=1, the client's console lines of boot
+# NAME and the ACTION audit records after SEQ (for ci/demo.sh).
+bgb_show() {
+    [[ ${BGB_SHOW:-0} == 1 ]] || return 0
+    printf '\n--- %s: bootgate-unlock on the serial console ---\n' "$1"
+    bgb_console "$1" | grep -E '^bootgate-unlock: ' | sed 's/\x1b\[[0-9;]*m//g'
+    printf -- '--- %s: audit records (%s) ---\n' "$1" "$2"
+    bgb_audit_since "$3" "$2" | jq -c '.[] | {seq, time, action, node, details: (.details | fromjson? // .)}'
+    echo
+}
