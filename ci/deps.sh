@@ -18,6 +18,8 @@ PACKAGES=(
     postgresql clevis clevis-luks clevis-dracut clevis-tpm2 tang curl jq hyperfine
     # client tests: reference server (client_refserver.py), hex dumps
     python3 python3-cryptography xxd
+    # bench/client: tangd on a loopback port for the clevis comparison
+    socat
 )
 
 need=()

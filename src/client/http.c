@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "cleanup.h"
+#include "timing.h"
 #include "util.h"
 
 typedef struct sink {
@@ -159,6 +160,9 @@ int http_post(const http_opts *o, const char *url, const char *body, http_respon
         bg_err_set(err, r, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         free(s.buf);
     } else {
+        curl_off_t connect_us = 0;
+        if (curl_easy_getinfo(c, CURLINFO_APPCONNECT_TIME_T, &connect_us) == CURLE_OK)
+            timing_add_us(TIMING_HTTP_CONNECT, (uint64_t)connect_us);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
         ret->body = s.buf ? s.buf : strdup("");
         ret->size = s.size;

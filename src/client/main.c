@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "secmem.h"
+#include "timing.h"
 
 static void console_write(const char *line)
 {
@@ -88,6 +89,7 @@ static void usage(FILE *f)
            "  --initrd          in the initramfs: messages also on the console and plymouth\n"
            "                    (implied by /etc/initrd-release)\n"
            "  --verbose         debug messages (never secrets)\n"
+           "  --timing          one JSON line of per-phase durations on stderr (bench/client)\n"
            "  --help, --version\n"
            "\nWith no DEVICE, unlocks every block device whose LUKS2 header has a bootgate token.\n"
            "Exit codes: 0 unlocked, 1 denied, 2 usage/config, 3 TPM, 4 server unreachable.\n");
@@ -102,7 +104,8 @@ int main(int argc, char **argv)
         OPT_SET,
         OPT_VERIFY,
         OPT_VERSION,
-        OPT_INITRD
+        OPT_INITRD,
+        OPT_TIMING
     };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -114,6 +117,7 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, OPT_CONFIG},
         {"set", required_argument, NULL, OPT_SET},
         {"initrd", no_argument, NULL, OPT_INITRD},
+        {"timing", no_argument, NULL, OPT_TIMING},
         {},
     };
     /* Command-line settings are applied after the file: remember them. */
@@ -125,6 +129,7 @@ int main(int argc, char **argv)
     bool config_given = false, initrd = false;
     int c, r;
 
+    timing_start(false);
     /* Secrets pass through this process: no core dumps, no ptrace. */
     (void)secmem_harden_process();
     /* tss2 logs failed commands (e.g. probing an absent EK handle) to stderr
@@ -147,6 +152,9 @@ int main(int argc, char **argv)
             break;
         case OPT_INITRD:
             initrd = true;
+            break;
+        case OPT_TIMING:
+            timing_start(true);
             break;
         case OPT_TCTI:
             tcti = optarg;
@@ -214,5 +222,6 @@ int main(int argc, char **argv)
     else
         r = client_unlock_main(&o, argc, argv);
     curl_global_cleanup();
+    timing_print(r);
     return r;
 }

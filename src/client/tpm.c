@@ -13,6 +13,7 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "secmem.h"
+#include "timing.h"
 
 struct tpm_ctx {
     TSS2_TCTI_CONTEXT *tcti;
@@ -82,6 +83,8 @@ int tpm_open(const char *tcti, tpm_ctx **ret, bg_err *err)
 
 void tpm_close(tpm_ctx *t)
 {
+    uint64_t t_us = timing_now_us();
+
     if (!t)
         return;
     if (t->esys) {
@@ -98,6 +101,7 @@ void tpm_close(tpm_ctx *t)
     if (t->tcti)
         Tss2_TctiLdr_Finalize(&t->tcti);
     free(t);
+    timing_add(TIMING_TPM_CLOSE, t_us);
 }
 
 /* TCG EK Credential Profile 2.x B.3.3 template L-1 (RSA 2048) and B.3.4
@@ -431,9 +435,11 @@ int tpm_quote_pcrs(tpm_ctx *t, const uint8_t *nonce, size_t nonce_size, tpm_quot
         uint8_t digest[32];
         size_t off = 0;
         TSS2_RC rc;
+        uint64_t t_us = timing_now_us();
 
         rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
                         &scheme, &sel, &attest, &sig);
+        timing_add(TIMING_TPM_QUOTE, t_us);
         if (rc != TSS2_RC_SUCCESS) {
             r = tpm_rc_to_errno(rc, err, "Quote");
             if (r == -EAGAIN)
@@ -456,7 +462,9 @@ int tpm_quote_pcrs(tpm_ctx *t, const uint8_t *nonce, size_t nonce_size, tpm_quot
         if (r < 0)
             return r;
 
+        t_us = timing_now_us();
         r = read_pcrs(t, ret->pcrs, err);
+        timing_add(TIMING_TPM_PCR_READ, t_us);
         if (r < 0)
             return r;
         off = 0;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "timing.h"
 #include "tpm.h"
 
 const char *client_tpm_strerror(int r)
@@ -27,7 +28,7 @@ int client_tpm_setup(const client_opts *o, tpm_ctx **ret)
 {
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
     bg_err err = {{0}};
-    uint64_t t0 = http_now_ms(), t1 = 0, t2 = 0;
+    uint64_t t0 = http_now_ms(), t1 = 0, t2 = 0, t_us = timing_now_us();
     int r;
 
     /* In the initramfs the TPM driver may still be probing when the unit
@@ -54,6 +55,7 @@ int client_tpm_setup(const client_opts *o, tpm_ctx **ret)
     }
     client_debug(o, "TPM: open %llu ms, EK %llu ms, AK %llu ms", (unsigned long long)(t1 - t0),
                  (unsigned long long)(t2 - t1), (unsigned long long)(http_now_ms() - t2));
+    timing_add(TIMING_TPM_SETUP, t_us);
     *ret = TAKE_PTR(t);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "luks.h"
 #include "proto.h"
 #include "secmem.h"
+#include "timing.h"
 #include "tpm.h"
 #include "util.h"
 
@@ -89,10 +90,12 @@ static int post_json(unlock_ctx *u, const char *url, json_object *req, http_resp
     bg_err err = {{0}};
     unsigned attempts = 0;
     uint64_t t0 = http_now_ms();
+    const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+    uint64_t t_us = timing_now_us();
     int r;
 
-    r = http_post_retry(&h, url, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
-                        u->deadline_ms, resp, &attempts, &err);
+    r = http_post_retry(&h, url, body, u->deadline_ms, resp, &attempts, &err);
+    timing_add(TIMING_HTTP, t_us);
     if (r < 0) {
         client_msg(u->o, "%s (%u attempts)", bg_err_msg(&err), attempts);
         *ret = r == -EINVAL ? ATTEMPT_FATAL : ATTEMPT_UNREACHABLE;
@@ -263,9 +266,11 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         return ATTEMPT_FATAL;
     }
     t0 = http_now_ms();
+    uint64_t t_us = timing_now_us();
     r = tpm_activate_credential(u->tpm, ok.credential_blob.data, ok.credential_blob.size,
                                 ok.encrypted_secret.data, ok.encrypted_secret.size, seed, 64,
                                 &seed_size, &err);
+    timing_add(TIMING_TPM_ACTIVATE, t_us);
     if (r >= 0 && seed_size != PROTO_SEED_SIZE)
         r = bg_err_set(&err, -EBADMSG, "credential of %zu bytes", seed_size);
     if (r < 0) {
@@ -275,8 +280,10 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         return ATTEMPT_FATAL;
     }
     client_debug(o, "ActivateCredential: %llu ms", (unsigned long long)(http_now_ms() - t0));
+    t_us = timing_now_us();
     r = proto_unwrap_key(seed, chal.nonce, sizeof(chal.nonce), tok->node_id, luks_uuid(cd),
                          ok.wrapped_key.data, ok.wrapped_key.size, &key, &key_size, &err);
+    timing_add(TIMING_UNWRAP, t_us);
     secmem_wipe(seed, 64);
     if (r < 0) {
         client_msg(o, "%s: the released key does not unwrap: %s", dev, bg_err_msg(&err));
@@ -286,11 +293,13 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     }
 
     /* 5. open the volume (or only prove the key opens it) */
+    t_us = timing_now_us();
     if (o->verify_only)
         r = luks_volume_key_verify(cd, key, key_size, &err);
     else
         r = luks_activate(cd, key, key_size,
                           o->cfg.allow_discards ? CRYPT_ACTIVATE_ALLOW_DISCARDS : 0, &err);
+    timing_add(TIMING_LUKS_VERIFY, t_us);
     if (r < 0) {
         client_msg(o, "%s: %s", dev, bg_err_msg(&err));
         proto_unlock_ok_done(&ok);
@@ -314,11 +323,13 @@ static int unlock_volume(unlock_ctx *u, const char *dev)
     char ca_hex[65];
     bg_err err = {{0}};
     int exit_code = CLIENT_EXIT_USAGE;
+    uint64_t t_us = timing_now_us();
 
     if (luks_open(dev, &cd, &err) < 0 || luks_token_read(cd, &tok, NULL, &err) < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
     }
+    timing_add(TIMING_LUKS_LOAD, t_us);
     const char *server = o->cfg.server[0] ? o->cfg.server : tok.server;
     if (http_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0) {
         client_msg(o, "CA file: %s", bg_err_msg(&err));
@@ -438,12 +449,14 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         return r;
     }
     u.tpm = t;
+    uint64_t t_us = timing_now_us();
     if (tpm_ak_public(t, u.ak_public, sizeof(u.ak_public), &u.ak_public_size, &err) < 0 ||
         tpm_ak_name(t, name, sizeof(name), &n, &err) < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         luks_strv_free(found);
         return CLIENT_EXIT_TPM;
     }
+    timing_add(TIMING_TPM_SETUP, t_us);
     hex_encode(name, n, u.ak_name_hex);
     u.session = http_session_new();
     read_log(o, o->cfg.event_log, PROTO_MAX_EVENTLOG, &u.event_log);

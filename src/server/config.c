@@ -25,6 +25,9 @@ void srv_config_defaults(srv_config *c)
              "/etc/bootgate/policy-signers.d");
     snprintf(c->approvers_dir, sizeof(c->approvers_dir), "/etc/bootgate/approvers.d");
     c->audit_sign_interval = 300;
+    c->breakglass_approvals = 2;
+    c->breakglass_max_ttl = 3600;
+    c->breakglass_max_uses = 5;
     c->nonce_ttl = 120;
     c->enroll_ttl = 600;
     c->max_body = 16u << 20;
@@ -121,6 +124,9 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         PATHKEY(approvers_dir);
         PATHKEY(audit_signing_key);
         UINTKEY(audit_sign_interval, 1, 86400)
+        UINTKEY(breakglass_approvals, 1, 16)
+        UINTKEY(breakglass_max_ttl, 60, 86400)
+        UINTKEY(breakglass_max_uses, 1, 100)
         UINTKEY(nonce_ttl, 5, 3600)
         UINTKEY(enroll_ttl, 30, 86400)
         UINTKEY(max_body, 1024, 64u << 20)

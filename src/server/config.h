@@ -27,14 +27,17 @@ typedef struct srv_config {
     char db[4096];
     char policy_signers_dir[4096];
     char approvers_dir[4096];
-    char audit_signing_key[4096]; /* Ed25519 PEM; empty = heads are not signed */
-    unsigned audit_sign_interval; /* seconds between signed heads */
-    unsigned nonce_ttl;           /* seconds */
-    unsigned enroll_ttl;          /* seconds for the activation step */
-    size_t max_body;              /* bytes */
-    size_t max_headers;           /* bytes */
-    unsigned request_timeout;     /* seconds */
-    bool tls12;                   /* also accept TLS 1.2 with AEAD suites */
+    char audit_signing_key[4096];  /* Ed25519 PEM; empty = heads are not signed */
+    unsigned audit_sign_interval;  /* seconds between signed heads */
+    unsigned breakglass_approvals; /* distinct approvers a grant needs */
+    unsigned breakglass_max_ttl;   /* seconds, never more than 24 h */
+    unsigned breakglass_max_uses;
+    unsigned nonce_ttl;       /* seconds */
+    unsigned enroll_ttl;      /* seconds for the activation step */
+    size_t max_body;          /* bytes */
+    size_t max_headers;       /* bytes */
+    unsigned request_timeout; /* seconds */
+    bool tls12;               /* also accept TLS 1.2 with AEAD suites */
 } srv_config;
 
 void srv_config_defaults(srv_config *c);

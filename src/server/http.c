@@ -174,6 +174,13 @@ static void on_audit_timer(evutil_socket_t fd, short events, void *arg)
         fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
 }
 
+static void on_housekeeping(evutil_socket_t fd, short events, void *arg)
+{
+    bg_err err = {0};
+    if (srv_breakglass_expire(arg, &err) < 0)
+        fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
+}
+
 static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
     srv_http_stop();
@@ -190,7 +197,7 @@ void srv_http_stop(void)
 
 int srv_http_run(srv *s, bg_err *err)
 {
-    struct event *sigint = NULL, *sigterm = NULL, *audit_timer = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *audit_timer = NULL, *housekeeping = NULL;
     unsigned port = s->cfg.port;
     int r = 0;
 
@@ -216,6 +223,13 @@ int srv_http_run(srv *s, bg_err *err)
     if (!sigint || !sigterm || evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0)
         return bg_err_set(err, -EIO, "cannot install signal handlers");
     signal(SIGPIPE, SIG_IGN);
+    {
+        /* grants expire on their own; the sweep writes their expiry record */
+        struct timeval tv = {.tv_sec = 5};
+        housekeeping = event_new(main_base, -1, EV_PERSIST, on_housekeeping, s);
+        if (!housekeeping || event_add(housekeeping, &tv) < 0)
+            return bg_err_set(err, -EIO, "cannot start the housekeeping timer");
+    }
     if (s->audit_key) {
         struct timeval tv = {.tv_sec = s->cfg.audit_sign_interval};
         audit_timer = event_new(main_base, -1, EV_PERSIST, on_audit_timer, s);
@@ -242,6 +256,8 @@ int srv_http_run(srv *s, bg_err *err)
     }
     if (audit_timer)
         event_free(audit_timer);
+    if (housekeeping)
+        event_free(housekeeping);
     event_free(sigint);
     event_free(sigterm);
     event_base_free(main_base);

@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "metrics.h"
+#include "secmem.h"
 
 static void handle_healthz(srv_req *r);
 static void handle_readyz(srv_req *r);
@@ -51,6 +52,16 @@ static const route routes[] = {
      srv_handle_admin_policy_show},
     {EVHTTP_REQ_POST, "/v1/admin/policies/*/*/activate", ROLE_ADMIN, false,
      srv_handle_admin_policy_activate},
+    {EVHTTP_REQ_POST, "/v1/admin/breakglass", ROLE_ADMIN | ROLE_APPROVER, true,
+     srv_handle_breakglass_request},
+    {EVHTTP_REQ_GET, "/v1/admin/breakglass", ROLE_ADMIN | ROLE_APPROVER | ROLE_AUDITOR, false,
+     srv_handle_breakglass_list},
+    {EVHTTP_REQ_GET, "/v1/admin/breakglass/*", ROLE_ADMIN | ROLE_APPROVER | ROLE_AUDITOR, false,
+     srv_handle_breakglass_show},
+    {EVHTTP_REQ_POST, "/v1/admin/breakglass/*/approve", ROLE_APPROVER, true,
+     srv_handle_breakglass_approve},
+    {EVHTTP_REQ_POST, "/v1/admin/breakglass/*/revoke", ROLE_ADMIN | ROLE_APPROVER, false,
+     srv_handle_breakglass_revoke},
     {EVHTTP_REQ_GET, "/v1/admin/audit", ROLE_AUDITOR | ROLE_ADMIN, false, srv_handle_admin_audit},
     {EVHTTP_REQ_GET, "/v1/admin/audit/verify", ROLE_AUDITOR | ROLE_ADMIN, false,
      srv_handle_admin_audit_verify},
@@ -308,5 +319,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
     }
     routes[r.route].handler(&r);
 out:
+    /* enrollment bodies carry volume keys */
+    if (body)
+        secmem_wipe(body, r.body_size);
     metrics_request(r.route, r.status, now_mono() - r.start);
 }

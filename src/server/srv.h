@@ -80,6 +80,18 @@ void srv_handle_admin_policy_show(srv_req *r);
 void srv_handle_admin_policy_activate(srv_req *r);
 void srv_handle_admin_audit(srv_req *r);
 void srv_handle_admin_audit_verify(srv_req *r);
+void srv_handle_breakglass_request(srv_req *r);
+void srv_handle_breakglass_list(srv_req *r);
+void srv_handle_breakglass_show(srv_req *r);
+void srv_handle_breakglass_approve(srv_req *r);
+void srv_handle_breakglass_revoke(srv_req *r);
+
+/* breakglass.c: an active grant that waives the policy for this attempt
+ * (scope any, or observed with exactly these PCRs). 0 and *ret_grant filled,
+ * -ENOENT when none. */
+int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store_grant *ret_grant);
+/* The observed PCRs as the JSON object text stored with a denial. */
+char *srv_pcrs_json(const pcr_bank *pcrs);
 
 /* routes.c: the gencb installed on every worker's evhttp. */
 void srv_routes_init(void);
@@ -88,6 +100,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg);
 /* auditsign.c: appends a signed-head record when records arrived since the
  * last one (no-op without audit_key). */
 int srv_audit_sign_head(srv *s, bg_err *err);
+/* breakglass.c: marks grants past not_after expired, one audit record each. */
+int srv_breakglass_expire(srv *s, bg_err *err);
 
 /* http.c */
 int srv_tls_init(srv *s, bg_err *err);

@@ -107,6 +107,51 @@ int store_policy_get_active(store *s, const char *name, store_policy *ret);
 int store_policy_activate(store *s, const char *name, int64_t version);
 int store_policy_list(store *s, json_object **ret);
 
+/* ---- break-glass grants (DESIGN §4) ---- */
+typedef enum store_grant_state {
+    GRANT_REQUESTED = 0, /* waiting for approvals */
+    GRANT_ACTIVE,
+    GRANT_REVOKED,
+    GRANT_EXPIRED, /* not_after passed (recorded by the server's periodic sweep) */
+} store_grant_state;
+
+const char *store_grant_state_name(store_grant_state s);
+
+typedef struct store_grant {
+    char id[33];
+    char node_id[PROTO_MAX_ID + 1];
+    char code[16];
+    char scope[16]; /* "observed" or "any" */
+    char *pcrs;     /* observed PCRs of the denied attempt (JSON object text), malloc'd */
+    char reason[256];
+    int64_t not_before, not_after;
+    int64_t uses, uses_left;
+    store_grant_state state;
+    char requested_by[192];
+    int64_t created;
+    int64_t approvals; /* distinct approvers so far */
+} store_grant;
+
+void store_grant_done(store_grant *g);
+json_object *store_grant_to_json(const store_grant *g);
+/* The denied attempt a break-glass code names: its node and observed PCRs. */
+int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size,
+                      char **ret_pcrs);
+int store_grant_put(store *s, const store_grant *g);
+int store_grant_get(store *s, const char *id, store_grant *ret);
+/* -EEXIST when this approver already approved. */
+int store_grant_approve(store *s, const char *id, const char *approver, const char *sig_b64);
+int store_grant_set_state(store *s, const char *id, store_grant_state state);
+/* Active, in their time window, with uses left (malloc'd array). */
+int store_grant_list_usable(store *s, const char *node_id, int64_t now, store_grant **ret,
+                            size_t *ret_n);
+/* uses_left - 1; -ENOENT when none left. */
+int store_grant_use(store *s, const char *id);
+int store_grant_list(store *s, json_object **ret);
+/* Marks requested/active grants whose not_after passed as expired; returns
+ * them (malloc'd array) so that each gets an audit record. */
+int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n);
+
 /* ---- audit ---- */
 /* Appends a record (computing prev_hash/hash); must run inside a transaction
  * or takes the lock itself. *ret_seq gets the record's seq. details may be NULL. */

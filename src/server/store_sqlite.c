@@ -46,6 +46,16 @@ static const char *const migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+    /* 2: break-glass grants (DESIGN §4) */
+    "CREATE TABLE grants ("
+    " id TEXT PRIMARY KEY, node_id TEXT NOT NULL, code TEXT NOT NULL, scope TEXT NOT NULL,"
+    " pcrs TEXT NOT NULL, reason TEXT NOT NULL, not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL, uses INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, requested_by TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE INDEX grants_node ON grants(node_id, state);"
+    "CREATE TABLE grant_approvals ("
+    " grant_id TEXT NOT NULL REFERENCES grants(id), approver TEXT NOT NULL,"
+    " signature TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (grant_id, approver));",
 };
 
 static int64_t now_s(void)
@@ -217,8 +227,6 @@ static int step_done(store *s, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return 0;
-    if (getenv("BOOTGATE_DEBUG_SQL"))
-        fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(s->db));
     if (rc == SQLITE_CONSTRAINT)
         return -EEXIST;
     return -EIO;
@@ -685,6 +693,304 @@ int store_policy_list(store *s, json_object **ret)
     }
     *ret = a;
     return 0;
+}
+
+/* ---- break-glass grants ---- */
+
+const char *store_grant_state_name(store_grant_state st)
+{
+    switch (st) {
+    case GRANT_REQUESTED:
+        return "requested";
+    case GRANT_ACTIVE:
+        return "active";
+    case GRANT_REVOKED:
+        return "revoked";
+    case GRANT_EXPIRED:
+        return "expired";
+    }
+    return "unknown";
+}
+
+int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size, char **ret_pcrs)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s,
+             "SELECT node, json_extract(details, '$.pcrs') FROM audit"
+             " WHERE action = 'unlock_denied' AND json_extract(details, '$.breakglass_code') = ?"
+             " ORDER BY seq DESC LIMIT 1",
+             &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *p = sqlite3_column_text(st, 1);
+            copy_text(st, 0, ret_node, node_size);
+            *ret_pcrs = strdup(p ? (const char *)p : "{}");
+            if (!*ret_pcrs)
+                r = -ENOMEM;
+        } else
+            r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+    }
+    unlock(s);
+    return r;
+}
+
+void store_grant_done(store_grant *g)
+{
+    if (!g)
+        return;
+    free(g->pcrs);
+    g->pcrs = NULL;
+}
+
+int store_grant_put(store *s, const store_grant *g)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s,
+             "INSERT INTO grants (id, node_id, code, scope, pcrs, reason, not_before, not_after,"
+             " uses, uses_left, state, requested_by, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, g->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, g->scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, g->pcrs, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, g->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, g->not_before);
+        sqlite3_bind_int64(st, 8, g->not_after);
+        sqlite3_bind_int64(st, 9, g->uses);
+        sqlite3_bind_int64(st, 10, g->uses_left);
+        sqlite3_bind_int(st, 11, (int)g->state);
+        sqlite3_bind_text(st, 12, g->requested_by, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, now_s());
+        r = step_done(s, st);
+    }
+    unlock(s);
+    return r;
+}
+
+#define GRANT_COLS                                                                                 \
+    "SELECT id, node_id, code, scope, pcrs, reason, not_before, not_after, uses, uses_left,"       \
+    " state, requested_by, created, (SELECT count(*) FROM grant_approvals a"                       \
+    " WHERE a.grant_id = grants.id) FROM grants "
+
+static int grant_row(sqlite3_stmt *st, store_grant *g)
+{
+    memset(g, 0, sizeof(*g));
+    copy_text(st, 0, g->id, sizeof(g->id));
+    copy_text(st, 1, g->node_id, sizeof(g->node_id));
+    copy_text(st, 2, g->code, sizeof(g->code));
+    copy_text(st, 3, g->scope, sizeof(g->scope));
+    g->pcrs = strdup(sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "");
+    copy_text(st, 5, g->reason, sizeof(g->reason));
+    g->not_before = sqlite3_column_int64(st, 6);
+    g->not_after = sqlite3_column_int64(st, 7);
+    g->uses = sqlite3_column_int64(st, 8);
+    g->uses_left = sqlite3_column_int64(st, 9);
+    g->state = (store_grant_state)sqlite3_column_int(st, 10);
+    copy_text(st, 11, g->requested_by, sizeof(g->requested_by));
+    g->created = sqlite3_column_int64(st, 12);
+    g->approvals = sqlite3_column_int64(st, 13);
+    return g->pcrs ? 0 : -ENOMEM;
+}
+
+int store_grant_get(store *s, const char *id, store_grant *ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r, rc;
+    lock(s);
+    r = prep(s, GRANT_COLS "WHERE id = ?", &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? grant_row(st, ret) : rc == SQLITE_DONE ? -ENOENT : -EIO;
+    }
+    unlock(s);
+    return r;
+}
+
+int store_grant_list_usable(store *s, const char *node_id, int64_t now, store_grant **ret,
+                            size_t *ret_n)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    store_grant *a = NULL;
+    size_t n = 0;
+    int r;
+    lock(s);
+    r = prep(s,
+             GRANT_COLS "WHERE node_id = ? AND state = 1 AND uses_left > 0 AND not_before <= ?"
+                        " AND not_after > ? ORDER BY created LIMIT 16",
+             &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_int64(st, 3, now);
+    }
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        store_grant *na = realloc(a, (n + 1) * sizeof(*a));
+        if (!na) {
+            r = -ENOMEM;
+            break;
+        }
+        a = na;
+        r = grant_row(st, &a[n]);
+        if (r >= 0)
+            n++;
+    }
+    unlock(s);
+    if (r < 0) {
+        for (size_t i = 0; i < n; i++)
+            store_grant_done(&a[i]);
+        free(a);
+        return r;
+    }
+    *ret = a;
+    *ret_n = n;
+    return 0;
+}
+
+int store_grant_approve(store *s, const char *id, const char *approver, const char *sig_b64)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s,
+             "INSERT INTO grant_approvals (grant_id, approver, signature, created)"
+             " VALUES (?,?,?,?)",
+             &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, approver, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, sig_b64, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now_s());
+        r = step_done(s, st);
+    }
+    unlock(s);
+    return r;
+}
+
+int store_grant_set_state(store *s, const char *id, store_grant_state state)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s, "UPDATE grants SET state = ? WHERE id = ?", &st);
+    if (r >= 0) {
+        sqlite3_bind_int(st, 1, (int)state);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+            r = -ENOENT;
+    }
+    unlock(s);
+    return r;
+}
+
+int store_grant_use(store *s, const char *id)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r;
+    lock(s);
+    r = prep(s, "UPDATE grants SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0", &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+            r = -ENOENT;
+    }
+    unlock(s);
+    return r;
+}
+
+int store_grant_list(store *s, json_object **ret)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    json_object *a = json_object_new_array();
+    int r;
+    if (!a)
+        return -ENOMEM;
+    lock(s);
+    r = prep(s, GRANT_COLS "ORDER BY created DESC LIMIT 1000", &st);
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        store_grant g;
+        if (grant_row(st, &g) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        json_object_array_add(a, store_grant_to_json(&g));
+        store_grant_done(&g);
+    }
+    unlock(s);
+    if (r < 0) {
+        json_object_put(a);
+        return r;
+    }
+    *ret = a;
+    return 0;
+}
+
+int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    _cleanup_(finalizep) sqlite3_stmt *up = NULL;
+    store_grant *a = NULL;
+    size_t n = 0;
+    int r;
+    lock(s);
+    r = prep(s, GRANT_COLS "WHERE state IN (0, 1) AND not_after <= ? LIMIT 256", &st);
+    if (r >= 0)
+        sqlite3_bind_int64(st, 1, now);
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        store_grant *na = realloc(a, (n + 1) * sizeof(*a));
+        if (!na) {
+            r = -ENOMEM;
+            break;
+        }
+        a = na;
+        r = grant_row(st, &a[n]);
+        if (r >= 0)
+            n++;
+    }
+    if (r >= 0)
+        r = prep(s, "UPDATE grants SET state = 3 WHERE state IN (0, 1) AND not_after <= ?", &up);
+    if (r >= 0) {
+        sqlite3_bind_int64(up, 1, now);
+        r = step_done(s, up);
+    }
+    unlock(s);
+    if (r < 0) {
+        for (size_t i = 0; i < n; i++)
+            store_grant_done(&a[i]);
+        free(a);
+        return r;
+    }
+    *ret = a;
+    *ret_n = n;
+    return 0;
+}
+
+json_object *store_grant_to_json(const store_grant *g)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(g->id));
+    json_object_object_add(o, "node_id", json_object_new_string(g->node_id));
+    json_object_object_add(o, "code", json_object_new_string(g->code));
+    json_object_object_add(o, "scope", json_object_new_string(g->scope));
+    json_object_object_add(o, "reason", json_object_new_string(g->reason));
+    json_object_object_add(o, "not_before", json_object_new_int64(g->not_before));
+    json_object_object_add(o, "not_after", json_object_new_int64(g->not_after));
+    json_object_object_add(o, "uses", json_object_new_int64(g->uses));
+    json_object_object_add(o, "uses_left", json_object_new_int64(g->uses_left));
+    json_object_object_add(o, "state", json_object_new_string(store_grant_state_name(g->state)));
+    json_object_object_add(o, "approvals", json_object_new_int64(g->approvals));
+    json_object_object_add(o, "requested_by", json_object_new_string(g->requested_by));
+    return o;
 }
 
 /* ---- audit ---- */

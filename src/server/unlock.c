@@ -105,6 +105,8 @@ void srv_handle_unlock(srv_req *r)
     _cleanup_(eventlog_freep) eventlog *log = NULL;
     _cleanup_(ima_log_freep) ima_log *ima = NULL;
     _cleanup_(json_object_putp) json_object *policy_detail = NULL;
+    _cleanup_(store_grant_done) store_grant grant = {0};
+    bool waived = false;
     store_node node;
     uint8_t ak_name[68];
     size_t ak_name_size = 0, stored_size = 0, vkey_size = 0;
@@ -159,19 +161,32 @@ void srv_handle_unlock(srv_req *r)
     if (evidence_logs_replay(&req, &log, &ima, &verdict, &expl, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
 
-    /* g. the active signed policy of the node's group */
+    /* g. the active signed policy of the node's group, or an active
+     * break-glass grant that waives it (never steps a-f) */
     r0 = store_policy_get_active(r->srv->store, node.group, &policy);
-    if (r0 == -ENOENT)
-        return deny(r, &req, "policy_missing", &expl, "no active policy for the node's group",
-                    true);
-    if (r0 < 0)
+    if (r0 == -ENOENT) {
+        verdict = "policy_missing";
+        (void)evidence_explain_add(&expl, "no active policy for group '%s'", node.group);
+    } else if (r0 < 0) {
         return srv_reply_error(r, 503, "unavailable", "store error");
-    if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &policy, &req, log, ima, &pass,
-                                 ok.policy_mode, sizeof(ok.policy_mode), &verdict, &policy_detail,
-                                 &expl, &err) < 0)
+    } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &policy, &req, log, ima,
+                                        &pass, ok.policy_mode, sizeof(ok.policy_mode), &verdict,
+                                        &policy_detail, &expl, &err) < 0) {
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
-    if (!pass)
-        return deny(r, &req, verdict, &expl, "boot state is not allowed by the policy", true);
+    }
+    if (!pass) {
+        bool waivable = !strcmp(verdict, "policy_missing") || !strcmp(verdict, "policy_denied") ||
+                        !strcmp(verdict, "policy_expired");
+        if (!waivable)
+            return deny(r, &req, verdict, &expl, "the boot state is not allowed", false);
+        r0 = srv_breakglass_find(r->srv, node.id, &req.pcrs, &grant);
+        if (r0 == -ENOENT)
+            return deny(r, &req, verdict, &expl, "boot state is not allowed by the policy", true);
+        if (r0 < 0)
+            return srv_reply_error(r, 503, "unavailable", "store error");
+        waived = true;
+        snprintf(ok.policy_mode, sizeof(ok.policy_mode), "breakglass");
+    }
 
     /* the volume key at rest */
     r0 = store_volume_get(r->srv->store, node.id, req.volume_uuid, &stored, &stored_size);
@@ -194,7 +209,7 @@ void srv_handle_unlock(srv_req *r)
     if (proto_wrap_key(seed, req.nonce, req.nonce_size, node.id, req.volume_uuid, vkey, vkey_size,
                        &ok.wrapped_key.data, &ok.wrapped_key.size, &err) < 0)
         return srv_reply_error(r, 500, "internal", bg_err_msg(&err));
-    snprintf(ok.policy_name, sizeof(ok.policy_name), "%s", policy.name);
+    snprintf(ok.policy_name, sizeof(ok.policy_name), "%s", policy.name[0] ? policy.name : "-");
     ok.policy_version = policy.version;
 
     /* h. audit record committed, then the key leaves */
@@ -214,7 +229,29 @@ void srv_handle_unlock(srv_req *r)
                 json_object_array_add(lines, json_object_new_string(expl.lines[i]));
             json_object_object_add(det, "explanation", lines);
         }
+        if (waived) {
+            json_object_object_add(det, "breakglass_grant", json_object_new_string(grant.id));
+            json_object_object_add(det, "policy_verdict", json_object_new_string(verdict));
+        }
         r0 = store_begin(r->srv->store);
+        if (r0 >= 0 && waived) {
+            /* the use is counted in the same transaction as the release */
+            json_object *u = json_object_new_object();
+            json_object_object_add(u, "grant", json_object_new_string(grant.id));
+            json_object_object_add(u, "uses_left", json_object_new_int64(grant.uses_left - 1));
+            json_object_object_add(u, "scope", json_object_new_string(grant.scope));
+            r0 = store_grant_use(r->srv->store, grant.id);
+            if (r0 >= 0)
+                r0 = store_audit_append(r->srv->store, "bootgated", "breakglass_used", node.id, u,
+                                        NULL);
+            json_object_put(u);
+            if (r0 < 0) {
+                store_rollback(r->srv->store);
+                r0 = -EIO;
+                json_object_put(det);
+                return srv_reply_error(r, 503, "unavailable", "break-glass use not recorded");
+            }
+        }
         if (r0 >= 0) {
             r0 = store_audit_append(r->srv->store, "bootgated", "key_released", node.id, det,
                                     &ok.audit_seq);

@@ -19,7 +19,7 @@
 #   pcrs-<bank>.json ({"0":"hex",...,"23":"hex"} as the guest's TPM reported them),
 #   cmdline, uname-r, README (how it was made), boot-seconds.
 set -euo pipefail
-BG_NAME=capture
+export BG_NAME=capture
 . "$(dirname "$0")/lib/boot.sh"
 
 OUT=${BOOTGATE_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/data/captures

@@ -5,7 +5,7 @@
 # guest's TPM reported (tpm2_eventlog and bootgatectl eventlog replay), and that
 # changed logs do not. Prints the boot time.
 set -euo pipefail
-BG_NAME=capture.test
+export BG_NAME=capture.test
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/pcrcheck.sh"
 

@@ -14,7 +14,7 @@
 # BG_PCR_BANKS (default sha256) selects the swtpm's active PCR banks;
 # BG_BOOT_FROM=esp boots the UKI from a GPT ESP instead of -kernel.
 set -euo pipefail
-BG_NAME=dracut-luks
+export BG_NAME=dracut-luks
 . "$(dirname "$0")/lib/boot.sh"
 
 initrd=

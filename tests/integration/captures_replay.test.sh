@@ -6,7 +6,7 @@
 # `bootgatectl eventlog replay --ima` (PCRs 0-9, 11.. and PCR 10 from IMA), for
 # sha1 and sha256 (and every other bank bootgatectl prints). Changed logs must not.
 set -euo pipefail
-BG_NAME=captures_replay
+export BG_NAME=captures_replay
 . "$BOOTGATE_SRCDIR/tests/boot/lib/common.sh"
 . "$BOOTGATE_SRCDIR/tests/boot/lib/pcrcheck.sh"
 

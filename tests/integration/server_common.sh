@@ -4,6 +4,8 @@
 # optionally a swtpm, and small assertion helpers. Everything started here is
 # killed by the EXIT trap, by pid.
 set -euo pipefail
+# an unexpected failure names its command instead of ending the test silently
+trap 'echo "error: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND exited $?" >&2' ERR
 
 : "${BOOTGATECTL:?}" "${BOOTGATED:?}"
 WORK=$(mktemp -d /tmp/bootgate-srvtest.XXXXXX)
@@ -84,10 +86,18 @@ start_swtpm() {
         swtpm socket --tpm2 --tpmstate dir="$state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
             --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
             --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
-        PIDS+=($!)
+        local pid=$!
+        PIDS+=($pid)
         export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
         for _ in $(seq 50); do
-            tpm2_getrandom 4 >/dev/null 2>&1 && return 0
+            # alive check first: if the port was taken meanwhile, our swtpm
+            # exits and another test's swtpm would answer
+            kill -0 "$pid" 2>/dev/null || break
+            if tpm2_getrandom 4 >/dev/null 2>&1; then
+                sleep 0.2
+                kill -0 "$pid" 2>/dev/null && return 0
+                break
+            fi
             sleep 0.1
         done
     done

@@ -195,6 +195,72 @@ cp "$WORK/reply" "$WORK/denial.json"
 check "the denial explains PCR 4" yes "$(jq -r '.explanation[]' "$WORK/reply" | grep -q 'PCR 4' && echo yes || echo no)"
 check "a policy denial carries a break-glass code" 1 "$(jreply .breakglass_code | grep -cE '^BG-')"
 
+# --- break-glass (DESIGN §4) ------------------------------------------------
+CODE=$(jq -r .breakglass_code "$WORK/denial.json")
+bg_request() { # CODE SCOPE USES TTL
+    jq -n --arg c "$1" --arg s "$2" --argjson u "$3" --argjson t "$4" \
+        '{code:$c, reason:"kernel rollout INC-42", scope:$s, uses:$u, ttl:$t}' >"$WORK/bg.json"
+    api POST /v1/admin/breakglass "$WORK/bg.json" "${5:-admin}"
+}
+bg_approve() { # ID KEY ROLE -> status
+    # the approver fetches the canonical grant and signs it offline
+    api GET "/v1/admin/breakglass/$1" '' auditor >/dev/null
+    printf '%s' "$(jreply .to_sign)" >"$WORK/to_sign"
+    openssl pkeyutl -sign -rawin -inkey "$2" -in "$WORK/to_sign" -out "$WORK/grant.sig"
+    jq -n --arg s "$(base64 -w0 "$WORK/grant.sig")" '{signature:$s}' >"$WORK/approve.json"
+    api POST "/v1/admin/breakglass/$1/approve" "$WORK/approve.json" "${3:-approver}"
+}
+check "break-glass for an unknown code is 404" 404 "$(bg_request BG-AAAA-AAAA observed 1 600)"
+check "an auditor cannot request break-glass" 403 "$(bg_request "$CODE" observed 1 600 auditor)"
+check "break-glass request" 200 "$(bg_request "$CODE" observed 2 999999)"
+GRANT=$(jreply .id)
+check "the grant is for the denied node" "$NODE_ID" "$(jreply .node_id)"
+check "the TTL is capped by the server (1 h)" 3600 "$(jq '.not_after - .not_before' "$WORK/reply")"
+check "a requested grant waives nothing" policy_denied "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
+check "an admin cannot approve" 403 "$(bg_approve "$GRANT" "$SRV/approver1.key" admin)"
+check "a key outside approvers.d cannot approve" 403 "$(bg_approve "$GRANT" "$SRV/policy-signer.key")"
+check "first approval" 200 "$(bg_approve "$GRANT" "$SRV/approver1.key")"
+check "one approval is not enough" requested "$(jreply .state)"
+check "the same approver twice is refused" 409 "$(bg_approve "$GRANT" "$SRV/approver1.key")"
+check "second approval" 200 "$(bg_approve "$GRANT" "$SRV/approver2.key")"
+check "two approvers: active" active "$(jreply .state)"
+check "the grant waives the policy for the observed state" 200 "$(EVENTLOG=$N/eventlog-new.bin try_unlock)"
+check "the release says break-glass" breakglass "$(jreply .policy.mode)"
+activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$N/seed2.bin"
+check "break-glass never waives identity: the seed still needs the TPM" 32 "$(stat -c %s "$N/seed2.bin" 2>/dev/null || echo 0)"
+# the boot state moves again: scope observed does not cover it
+tpm2_pcrextend "4:sha256=$(printf 'newer kernel' | sha256sum | cut -d' ' -f1)"
+python3 - "$N/eventlog-new.bin" "$N/eventlog-newer.bin" <<'PY'
+import hashlib, struct, sys
+b = open(sys.argv[1], "rb").read()
+d = hashlib.sha256(b"newer kernel").digest()
+b += struct.pack("<IIIH", 4, 0x80000003, 1, 0x0B) + d + struct.pack("<I", 12) + b"newer kernel"
+open(sys.argv[2], "wb").write(b)
+PY
+check "scope observed does not cover another boot state" policy_denied \
+    "$(EVENTLOG=$N/eventlog-newer.bin try_unlock >/dev/null; jreply .verdict)"
+CODE2=$(jreply .breakglass_code)
+# the same with bootgatectl breakglass
+out=$("$BOOTGATECTL" breakglass request --code "$CODE2" --reason "rollout" --ttl 10m --uses 1 \
+    --scope any --json --cert "$SRV/approver.crt" --key "$SRV/approver.key")
+GRANT2=$(echo "$out" | jq -r .id)
+check "bootgatectl breakglass request (scope any, --ttl 10m)" 600 "$(echo "$out" | jq '.not_after - .not_before')"
+for k in 1 2; do
+    "$BOOTGATECTL" breakglass approve "$GRANT2" --approver-key "$SRV/approver$k.key" \
+        --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null
+done
+check "bootgatectl breakglass approve x2: active" active \
+    "$("$BOOTGATECTL" breakglass show "$GRANT2" --json | jq -r .state)"
+check "scope any releases" 200 "$(EVENTLOG=$N/eventlog-newer.bin try_unlock)"
+check "uses are counted: the next attempt is denied" policy_denied \
+    "$(EVENTLOG=$N/eventlog-newer.bin try_unlock >/dev/null; jreply .verdict)"
+check "break-glass never waives evidence" eventlog_mismatch \
+    "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
+check "grant revoke" 200 "$(api POST "/v1/admin/breakglass/$GRANT/revoke" "$WORK/empty.json" admin)"
+check "a revoked grant waives nothing" policy_denied \
+    "$(EVENTLOG=$N/eventlog-newer.bin try_unlock >/dev/null; jreply .verdict)"
+check "grant list" 2 "$(api GET /v1/admin/breakglass '' auditor >/dev/null; jreply '.grants | length')"
+
 # revocation
 check "revoke" 0 "$("$BOOTGATECTL" node revoke "$NODE_ID" >/dev/null 2>&1; echo $?)"
 check "revoked node is denied" node_revoked "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
@@ -205,15 +271,17 @@ check "the same TPM can enroll again after delete" 200 "$(api POST /v1/enroll "$
 
 # --- audit ----------------------------------------------------------------------
 "$BOOTGATECTL" audit list --json >"$WORK/audit.json"
-check "exactly one key_released record" 1 "$(jq '[.[] | select(.action == "key_released")] | length' "$WORK/audit.json")"
-check "the release record is the audit_seq of the response" "$(jq -r .audit_seq "$WORK/release.json")" \
-    "$(jq '.[] | select(.action == "key_released") | .seq' "$WORK/audit.json")"
-for a in node_enrolled node_activated node_approved policy_uploaded policy_activated node_revoked node_deleted unlock_denied; do
+check "three key_released records (policy, two break-glass)" 3 "$(jq '[.[] | select(.action == "key_released")] | length' "$WORK/audit.json")"
+check "the first release record is the audit_seq of the response" "$(jq -r .audit_seq "$WORK/release.json")" \
+    "$(jq '[.[] | select(.action == "key_released")][0].seq' "$WORK/audit.json")"
+for a in node_enrolled node_activated node_approved policy_uploaded policy_activated node_revoked \
+    node_deleted unlock_denied breakglass_requested breakglass_approved breakglass_activated \
+    breakglass_used breakglass_revoked; do
     check "audit has $a" yes "$(jq -r --arg a "$a" 'if any(.[]; .action == $a) then "yes" else "no" end' "$WORK/audit.json")"
 done
 check "audit verify passes after the run" 0 "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"
-sqlite3 "$SRV/bootgate.db" "DROP TRIGGER audit_no_update; UPDATE audit SET node='someone-else' WHERE action='key_released'"
-SEQ=$(jq '.[] | select(.action == "key_released") | .seq' "$WORK/audit.json")
+SEQ=$(jq '[.[] | select(.action == "key_released")][0].seq' "$WORK/audit.json")
+sqlite3 "$SRV/bootgate.db" "DROP TRIGGER audit_no_update; UPDATE audit SET node='someone-else' WHERE seq=$SEQ"
 check "audit verify fails after the release record is edited" 1 "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" >/dev/null 2>&1; echo $?)"
 check "and names it" "$SEQ" "$("$BOOTGATECTL" audit verify --db "$SRV/bootgate.db" --json | jq .first_bad_seq)"
 check "the database holds no plaintext volume key" 0 \

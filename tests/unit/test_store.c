@@ -171,6 +171,67 @@ static void test_delete_only_revoked(void **state)
     assert_int_equal(store_node_delete(s, "gone"), -ENOENT);
 }
 
+static void test_grants(void **state)
+{
+    store *s = *state;
+    store_grant g = {.not_before = 100,
+                     .not_after = 200,
+                     .uses = 2,
+                     .uses_left = 2,
+                     .state = GRANT_REQUESTED,
+                     .pcrs = "{\"0\":\"00\"}"};
+    store_grant got, *a = NULL;
+    size_t n = 0;
+
+    strcpy(g.id, "g1");
+    strcpy(g.node_id, "n1");
+    strcpy(g.code, "BG-AAAA-BBBB");
+    strcpy(g.scope, "observed");
+    strcpy(g.reason, "test");
+    assert_int_equal(store_grant_put(s, &g), 0);
+    /* requested: not usable */
+    assert_int_equal(store_grant_list_usable(s, "n1", 150, &a, &n), 0);
+    assert_int_equal(n, 0);
+    free(a);
+    assert_int_equal(store_grant_approve(s, "g1", "approver1", "sig"), 0);
+    assert_int_equal(store_grant_approve(s, "g1", "approver1", "sig"), -EEXIST);
+    assert_int_equal(store_grant_approve(s, "g1", "approver2", "sig"), 0);
+    assert_int_equal(store_grant_set_state(s, "g1", GRANT_ACTIVE), 0);
+    assert_int_equal(store_grant_get(s, "g1", &got), 0);
+    assert_int_equal(got.approvals, 2);
+    store_grant_done(&got);
+    /* the time window counts */
+    assert_int_equal(store_grant_list_usable(s, "n1", 99, &a, &n), 0);
+    assert_int_equal(n, 0);
+    free(a);
+    assert_int_equal(store_grant_list_usable(s, "n1", 150, &a, &n), 0);
+    assert_int_equal(n, 1);
+    store_grant_done(&a[0]);
+    free(a);
+    /* uses are counted */
+    assert_int_equal(store_grant_use(s, "g1"), 0);
+    assert_int_equal(store_grant_use(s, "g1"), 0);
+    assert_int_equal(store_grant_use(s, "g1"), -ENOENT);
+    assert_int_equal(store_grant_list_usable(s, "n1", 150, &a, &n), 0);
+    assert_int_equal(n, 0);
+    free(a);
+    /* the sweep marks it expired exactly once */
+    assert_int_equal(store_grant_expire(s, 150, &a, &n), 0);
+    assert_int_equal(n, 0);
+    free(a);
+    assert_int_equal(store_grant_expire(s, 200, &a, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(a[0].id, "g1");
+    store_grant_done(&a[0]);
+    free(a);
+    assert_int_equal(store_grant_expire(s, 300, &a, &n), 0);
+    assert_int_equal(n, 0);
+    free(a);
+    assert_int_equal(store_grant_get(s, "g1", &got), 0);
+    assert_int_equal(got.state, GRANT_EXPIRED);
+    store_grant_done(&got);
+}
+
 static void test_reopen_keeps_schema(void **state)
 {
     store *s2 = NULL;
@@ -190,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_nonce_single_use),
         cmocka_unit_test(test_policies),
         cmocka_unit_test(test_delete_only_revoked),
+        cmocka_unit_test(test_grants),
         cmocka_unit_test(test_reopen_keeps_schema),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

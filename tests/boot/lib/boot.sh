@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # bootgate boot-test harness. Scripts do:
 #   . "$(dirname "$0")/lib/boot.sh"
 # See each part for its functions: common.sh (log, cleanup, artifacts), swtpm.sh,

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # bootgate boot-test harness: common helpers (logging, work dir, cleanup stack,
 # artifacts). Source tests/boot/lib/boot.sh, not this file directly.
 #

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # A tiny busybox-static initramfs whose /init runs one scenario script.
 #
 #   bg_kernel                      sets BG_KERNEL (newest /boot/vmlinuz-*) and BG_KVER

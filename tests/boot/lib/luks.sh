@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash disable=SC2034 # BG_* globals are outputs for the caller
 # A LUKS2-encrypted busybox root, provisioned inside a VM (the host has no
 # device-mapper), and a full dracut (systemd) initramfs to boot it.
 #
@@ -22,6 +23,14 @@
 #                                  arguments, package versions and the files under
 #                                  BG_DRACUT_KEY_PATHS (BG_DRACUT_NOCACHE=1: rebuild).
 #                                  Sets BG_DRACUT_SECONDS (0 when cached).
+#                                  BG_DRACUT_MODULE_DIRS="DIR..." : dracut module
+#                                  directories from the tree (e.g. dracut-module/
+#                                  90bootgate), used from a private copy of
+#                                  /usr/lib/dracut (dracutbasedir), never installed;
+#                                  add them with --add NAME. BG_DRACUT_PATH: prepended
+#                                  to PATH for dracut (e.g. the build dir, for
+#                                  require_binaries bootgate-unlock). Both are part
+#                                  of the cache key.
 
 bg_rootfs_busybox() {
     local out=$1 d
@@ -81,8 +90,15 @@ bg_dracut_build() {
     key=$({
         printf '%s\n' "${args[@]}"
         dpkg-query -W dracut dracut-core systemd cryptsetup-bin "linux-image-$BG_KVER" 2>/dev/null
-        [[ -z ${BG_DRACUT_KEY_PATHS:-} ]] ||
-            find $BG_DRACUT_KEY_PATHS -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+        local p
+        for p in ${BG_DRACUT_KEY_PATHS:-} ${BG_DRACUT_MODULE_DIRS:-}; do
+            find "$p" -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+        done
+        echo "${BG_DRACUT_PATH:-}"
+        if [[ -n ${BG_DRACUT_PATH:-} ]]; then
+            find ${BG_DRACUT_PATH//:/ } -maxdepth 1 -type f -perm -u+x -print0 2>/dev/null |
+                LC_ALL=C sort -z | xargs -0 -r sha256sum
+        fi
     } | sha256sum | cut -c1-16)
     cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache/dracut-$key.img
     if [[ -s $cache && ${BG_DRACUT_NOCACHE:-0} != 1 ]]; then
@@ -91,8 +107,19 @@ bg_dracut_build() {
         bg_log "dracut initramfs from cache $cache"
         return 0
     fi
+    local base='' m env=()
+    if [[ -n ${BG_DRACUT_MODULE_DIRS:-} ]]; then
+        base=$BG_WORK/dracutbase
+        rm -rf "$base"
+        cp -a /usr/lib/dracut "$base" || bg_die "copy /usr/lib/dracut"
+        for m in $BG_DRACUT_MODULE_DIRS; do
+            cp -r "$m" "$base/modules.d/" || bg_die "copy dracut module $m"
+        done
+        env+=(dracutbasedir="$base")
+    fi
+    [[ -z ${BG_DRACUT_PATH:-} ]] || env+=(PATH="$BG_DRACUT_PATH:$PATH")
     t0=$(bg_now)
-    dracut --force --tmpdir "$BG_WORK" "${args[@]}" "$out" >"$BG_WORK/dracut.log" 2>&1 || {
+    env "${env[@]}" dracut --force --tmpdir "$BG_WORK" "${args[@]}" "$out" >"$BG_WORK/dracut.log" 2>&1 || {
         bg_artifact "$BG_WORK/dracut.log"
         bg_die "dracut failed"
     }

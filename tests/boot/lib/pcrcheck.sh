@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # Checks that a capture (eventlog.bin, ima.bin, pcrs-<bank>.json as written by
 # tests/boot/capture.sh) is self-consistent: the logs replay to the PCRs the
 # guest's TPM reported. Needs common.sh; used by tests/integration and tests/boot.

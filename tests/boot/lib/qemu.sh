@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash disable=SC2034,SC2054 # globals are outputs; QEMU options have commas
 # One QEMU VM at a time, under TCG (KVM cannot run OVMF on the CI machine).
 #
 #   bg_qemu_start NAME [options] [-- extra qemu args]
@@ -34,7 +35,7 @@ BG_OVMF_CODE=${BG_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 BG_OVMF_VARS=${BG_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 
 bg_qemu_start() {
-    local name=$1 fw=seabios esp= kernel= initrd= append= net=0 tpm=0
+    local name=$1 fw=seabios esp='' kernel='' initrd='' append='' net=0 tpm=0
     local mem=${BG_QEMU_MEM:-512} timeout=${BG_QEMU_TIMEOUT:-300}
     local args=() disks=() d i=0
     shift
@@ -57,7 +58,6 @@ bg_qemu_start() {
         shift
     done
     [[ -n ${BG_WORK:-} ]] || bg_workdir
-    BG_QEMU_NAME=$name
     local con=$BG_WORK/$name.console data=$BG_WORK/$name.data.log
     rm -f "$con.in" "$con.out" "$con.log" "$data"
     mkfifo "$con.in" "$con.out" || bg_die "mkfifo"

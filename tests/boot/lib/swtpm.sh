@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash disable=SC2034 # BG_* globals are outputs for the caller
 # swtpm for one VM.
 #
 #   bg_swtpm_start DIR [BANKS]

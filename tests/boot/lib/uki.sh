@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # Unified kernel image and a GPT disk with an EFI system partition, built as plain
 # files (no loop devices, no mounting).
 #

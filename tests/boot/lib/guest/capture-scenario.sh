@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=dash
 # Guest scenario for tests/boot/capture.sh: make IMA measure a few files, then send
 # the firmware event log, the IMA log and every PCR of every active bank to the host.
 #

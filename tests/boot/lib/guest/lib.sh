@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=dash
 # Guest side of the bootgate boot harness (busybox sh).
 # Data leaves the VM on the second serial port (/dev/ttyS1), never on the console,
 # so kernel messages cannot interleave with it.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=dash
 # Guest scenario: provision a LUKS2 root (the host has no device-mapper).
 # /dev/vda: blank disk that becomes LUKS2 (UUID bootgate.luks_uuid=, passphrase
 # bootgate.luks_pass= -- a test secret, never a real one); /dev/vdb: the ext4 root

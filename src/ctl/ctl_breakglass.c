@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bootgatectl breakglass request|approve|list|show|revoke (DESIGN §4), over
+ * the admin API. approve signs the server's canonical grant ("to_sign")
+ * with the approver's Ed25519 key locally; the key never leaves the machine. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "adminapi.h"
+#include "auditchain.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: bootgatectl breakglass request --code BG-XXXX-XXXX --reason TEXT\n"
+               "                              [--ttl 30m] [--uses 1] [--scope observed|any]\n"
+               "       bootgatectl breakglass approve ID --approver-key APPROVER.key\n"
+               "       bootgatectl breakglass list | show ID | revoke ID\n\n"
+               "A grant waives the policy (never nonce, quote or enrolled EK/AK) for the node of\n"
+               "the denied attempt named by the code; it is active after the server's number of\n"
+               "distinct approvers signed it. Scope observed (default) covers only the PCR values\n"
+               "of that attempt. TTL and uses are capped by the server. (--key is the TLS client\n"
+               "key, as for every admin command; the Ed25519 approver key is "
+               "--approver-key.)\n\n" ADMINAPI_USAGE
+               "  --json                print the server's JSON reply\n");
+}
+
+static int parse_ttl(const char *s, long long *ret)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0)
+        return -EINVAL;
+    if (!strcmp(end, "") || !strcmp(end, "s"))
+        *ret = v;
+    else if (!strcmp(end, "m"))
+        *ret = v * 60;
+    else if (!strcmp(end, "h"))
+        *ret = v * 3600;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static int sign_grant(const char *key_path, const char *msg, char **ret_b64, bg_err *err)
+{
+    EVP_PKEY *key = NULL;
+    EVP_MD_CTX *md = NULL;
+    uint8_t sig[64];
+    size_t siglen = sizeof(sig);
+    int r = auditchain_load_key(key_path, true, &key, err);
+    if (r < 0)
+        return r;
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+        EVP_DigestSign(md, sig, &siglen, (const uint8_t *)msg, strlen(msg)) != 1)
+        r = bg_err_set(err, -EIO, "Ed25519 signing failed");
+    else if (!(*ret_b64 = base64_encode_alloc(sig, siglen)))
+        r = -ENOMEM;
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    return r;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+int ctl_breakglass_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        ADMINAPI_LONGOPTS,
+        {"code", required_argument, NULL, 'c'},
+        {"reason", required_argument, NULL, 'r'},
+        {"ttl", required_argument, NULL, 't'},
+        {"uses", required_argument, NULL, 'u'},
+        {"scope", required_argument, NULL, 's'},
+        {"approver-key", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
+    adminapi_opts o = {0};
+    const char *code = NULL, *reason = NULL, *scope = "observed", *key = NULL, *verb, *id = NULL;
+    long long ttl = 1800, uses = 1;
+    json_object *body = NULL, *reply = NULL;
+    char path[256];
+    bool json = false;
+    long status = 0;
+    bg_err err = {0};
+    int c, r, ret = CTL_EXIT_OK;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg))
+            continue;
+        switch (c) {
+        case 'c':
+            code = optarg;
+            break;
+        case 'r':
+            reason = optarg;
+            break;
+        case 't':
+            if (parse_ttl(optarg, &ttl) < 0)
+                return adminapi_opts_done(&o), ctl_usage_error("breakglass", "bad --ttl");
+            break;
+        case 'u':
+            uses = strtoll(optarg, NULL, 10);
+            if (uses < 1)
+                return adminapi_opts_done(&o), ctl_usage_error("breakglass", "bad --uses");
+            break;
+        case 's':
+            scope = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            adminapi_opts_done(&o);
+            return CTL_EXIT_OK;
+        default:
+            adminapi_opts_done(&o);
+            return ctl_usage_error("breakglass", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return adminapi_opts_done(&o),
+               ctl_usage_error("breakglass", "expected request, approve, list, show or revoke");
+    verb = argv[optind++];
+    if (!strcmp(verb, "approve") || !strcmp(verb, "show") || !strcmp(verb, "revoke")) {
+        if (optind + 1 != argc || strspn(argv[optind], "0123456789abcdef") != 32 ||
+            strlen(argv[optind]) != 32)
+            return adminapi_opts_done(&o),
+                   ctl_usage_error("breakglass", "%s needs one grant ID (32 hex digits)", verb);
+        id = argv[optind];
+    } else if (optind != argc) {
+        return adminapi_opts_done(&o), ctl_usage_error("breakglass", "unexpected argument");
+    }
+
+    if (!strcmp(verb, "request")) {
+        if (!code || !reason)
+            return adminapi_opts_done(&o),
+                   ctl_usage_error("breakglass", "request needs --code and --reason");
+        body = json_object_new_object();
+        json_object_object_add(body, "code", json_object_new_string(code));
+        json_object_object_add(body, "reason", json_object_new_string(reason));
+        json_object_object_add(body, "ttl", json_object_new_int64(ttl));
+        json_object_object_add(body, "uses", json_object_new_int64(uses));
+        json_object_object_add(body, "scope", json_object_new_string(scope));
+        r = adminapi_request(&o, "POST", "/v1/admin/breakglass", body, &status, &reply, &err);
+    } else if (!strcmp(verb, "approve")) {
+        _cleanup_(freep) char *sig = NULL;
+        if (!key)
+            return adminapi_opts_done(&o),
+                   ctl_usage_error("breakglass", "approve needs --approver-key");
+        snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
+        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+        if (r >= 0 && status == 200) {
+            r = sign_grant(key, jstr(reply, "to_sign"), &sig, &err);
+            json_object_put(reply);
+            reply = NULL;
+            if (r >= 0) {
+                body = json_object_new_object();
+                json_object_object_add(body, "signature", json_object_new_string(sig));
+                snprintf(path, sizeof(path), "/v1/admin/breakglass/%s/approve", id);
+                r = adminapi_request(&o, "POST", path, body, &status, &reply, &err);
+            }
+        }
+    } else if (!strcmp(verb, "list")) {
+        r = adminapi_request(&o, "GET", "/v1/admin/breakglass", NULL, &status, &reply, &err);
+    } else if (!strcmp(verb, "show")) {
+        snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
+        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+    } else if (!strcmp(verb, "revoke")) {
+        snprintf(path, sizeof(path), "/v1/admin/breakglass/%s/revoke", id);
+        r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
+    } else {
+        adminapi_opts_done(&o);
+        return ctl_usage_error("breakglass", "unknown command '%s'", verb);
+    }
+    json_object_put(body);
+    adminapi_opts_done(&o);
+    if (r < 0) {
+        json_object_put(reply);
+        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    }
+    if (status != 200) {
+        if (json && reply)
+            puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ret = ctl_error(CTL_EXIT_FAIL, "breakglass %s: HTTP %ld: %s", verb, status,
+                        adminapi_reply_reason(reply));
+    } else if (json) {
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+    } else if (!strcmp(verb, "list")) {
+        json_object *a = NULL;
+        printf("%-32s  %-9s  %-8s  %-32s  %s\n", "GRANT", "STATE", "SCOPE", "NODE", "USES LEFT");
+        if (json_object_object_get_ex(reply, "grants", &a))
+            for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *g = json_object_array_get_idx(a, i);
+                printf("%-32s  %-9s  %-8s  %-32s  %s\n", jstr(g, "id"), jstr(g, "state"),
+                       jstr(g, "scope"), jstr(g, "node_id"), jstr(g, "uses_left"));
+            }
+    } else {
+        printf("grant %s: %s, scope %s, node %s, %s approval(s), %s use(s) left\n",
+               jstr(reply, "id"), jstr(reply, "state"), jstr(reply, "scope"),
+               jstr(reply, "node_id"), jstr(reply, "approvals"), jstr(reply, "uses_left"));
+    }
+    json_object_put(reply);
+    return ret;
+}

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Break-glass (DESIGN §4): a grant names one denied attempt by its code,
+ * waives the policy (never identity: steps a-f of the unlock still run) for
+ * that node, for a capped time and number of uses, and becomes active after
+ * breakglass_approvals distinct approvers signed its canonical form with the
+ * Ed25519 keys in approvers_dir.
+ *
+ *   canonical = "bootgate-grant-v1\n" || json-c plain array
+ *               [id, node_id, ek_fingerprint, scope, sha256hex(observed pcrs JSON) or "",
+ *                not_before, not_after, uses, reason]
+ *
+ * Requests, approvals, activation, every use and revocation are audit records. */
+#include "srv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auditchain.h"
+#include "util.h"
+
+#define GRANT_CONTEXT "bootgate-grant-v1\n"
+
+char *srv_pcrs_json(const pcr_bank *pcrs)
+{
+    json_object *p = json_object_new_object();
+    char *out;
+    for (unsigned i = 0; i < PCR_COUNT; i++)
+        if (pcrs->mask & (1u << i)) {
+            char k[4], hex[2 * TPMALG_MAX_DIGEST + 1];
+            snprintf(k, sizeof(k), "%u", i);
+            hex_encode(pcrs->pcr[i], pcrs->digest_size, hex);
+            json_object_object_add(p, k, json_object_new_string(hex));
+        }
+    out = strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+    json_object_put(p);
+    return out;
+}
+
+/* observed PCRs equal: same PCR set, same values (the stored text may have
+ * been re-serialized by SQLite, so compare parsed) */
+static bool pcrs_equal(const char *stored, const char *now)
+{
+    json_object *a = json_tokener_parse(stored), *b = json_tokener_parse(now);
+    bool eq = a && b && json_object_is_type(a, json_type_object) &&
+              json_object_is_type(b, json_type_object) &&
+              json_object_object_length(a) == json_object_object_length(b);
+    if (eq) {
+        json_object_object_foreach(a, k, v)
+        {
+            json_object *w;
+            if (!json_object_object_get_ex(b, k, &w) ||
+                strcmp(json_object_get_string(v), json_object_get_string(w)) != 0) {
+                eq = false;
+                break;
+            }
+        }
+    }
+    json_object_put(a);
+    json_object_put(b);
+    return eq;
+}
+
+static char *grant_canonical(const store_grant *g, const char *ek_fingerprint)
+{
+    json_object *a = json_object_new_array();
+    char pcr_hash[65] = "";
+    char *out = NULL;
+    if (!strcmp(g->scope, "observed")) {
+        uint8_t md[32];
+        unsigned n = 0;
+        if (EVP_Digest(g->pcrs, strlen(g->pcrs), md, &n, EVP_sha256(), NULL) != 1) {
+            json_object_put(a);
+            return NULL;
+        }
+        hex_encode(md, sizeof(md), pcr_hash);
+    }
+    json_object_array_add(a, json_object_new_string(g->id));
+    json_object_array_add(a, json_object_new_string(g->node_id));
+    json_object_array_add(a, json_object_new_string(ek_fingerprint));
+    json_object_array_add(a, json_object_new_string(g->scope));
+    json_object_array_add(a, json_object_new_string(pcr_hash));
+    json_object_array_add(a, json_object_new_int64(g->not_before));
+    json_object_array_add(a, json_object_new_int64(g->not_after));
+    json_object_array_add(a, json_object_new_int64(g->uses));
+    json_object_array_add(a, json_object_new_string(g->reason));
+    if (asprintf(&out, "%s%s", GRANT_CONTEXT,
+                 json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+        out = NULL;
+    json_object_put(a);
+    return out;
+}
+
+/* Tries every *.pub in dir; the approver is the file name without .pub. */
+static int verify_approver(const char *dir, const char *msg, const uint8_t *sig, size_t sig_size,
+                           char *ret_name, size_t name_size)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int r = -EPERM;
+    if (!d)
+        return -ENOENT;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        char path[4096];
+        EVP_PKEY *key = NULL;
+        EVP_MD_CTX *md;
+        if (len < 5 || strcmp(de->d_name + len - 4, ".pub") != 0)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+            auditchain_load_key(path, false, &key, NULL) < 0)
+            continue;
+        md = EVP_MD_CTX_new();
+        if (md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1 &&
+            EVP_DigestVerify(md, sig, sig_size, (const uint8_t *)msg, strlen(msg)) == 1) {
+            snprintf(ret_name, name_size, "%.*s", (int)(len - 4), de->d_name);
+            r = 0;
+        }
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(key);
+        if (r == 0)
+            break;
+    }
+    closedir(d);
+    return r;
+}
+
+static void audit(srv_req *r, const char *action, const char *node, json_object *det)
+{
+    int64_t seq = -1;
+    (void)store_audit_append(r->srv->store, r->actor, action, node, det, &seq);
+    srv_log_audit(action, node, r->actor, seq,
+                  det ? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN) : "");
+}
+
+static json_object *grant_reply(const store_grant *g, const char *canonical)
+{
+    json_object *o = store_grant_to_json(g);
+    if (canonical)
+        json_object_object_add(o, "to_sign", json_object_new_string(canonical));
+    return o;
+}
+
+/* POST /v1/admin/breakglass {"code", "reason", "ttl": seconds, "uses": n, "scope":
+ * "observed"|"any"} */
+void srv_handle_breakglass_request(srv_req *r)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    _cleanup_(store_grant_done) store_grant g = {0};
+    _cleanup_(freep) char *canonical = NULL;
+    json_object *v, *det;
+    store_node node;
+    int64_t ttl = 1800, now = (int64_t)time(NULL);
+    uint8_t rnd[16];
+    bg_err err = {0};
+    int r0;
+
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    if (!json_object_object_get_ex(body, "code", &v) || !json_object_is_type(v, json_type_string) ||
+        json_object_get_string_len(v) >= (int)sizeof(g.code))
+        return srv_reply_error(r, 400, "bad_request", "code (BG-XXXX-XXXX) is required");
+    snprintf(g.code, sizeof(g.code), "%s", json_object_get_string(v));
+    if (!json_object_object_get_ex(body, "reason", &v) ||
+        !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) < 3 ||
+        json_object_get_string_len(v) >= (int)sizeof(g.reason))
+        return srv_reply_error(r, 400, "bad_request", "a reason (3..255 characters) is required");
+    snprintf(g.reason, sizeof(g.reason), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(body, "ttl", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_int) || (ttl = json_object_get_int64(v)) < 60)
+            return srv_reply_error(r, 400, "bad_request", "ttl is seconds, at least 60");
+    }
+    /* capped by the server, never more than 24 h (config enforces the max) */
+    if (ttl > (int64_t)r->srv->cfg.breakglass_max_ttl)
+        ttl = r->srv->cfg.breakglass_max_ttl;
+    g.uses = 1;
+    if (json_object_object_get_ex(body, "uses", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_int) || (g.uses = json_object_get_int64(v)) < 1)
+            return srv_reply_error(r, 400, "bad_request", "uses must be at least 1");
+    }
+    if (g.uses > (int64_t)r->srv->cfg.breakglass_max_uses)
+        g.uses = r->srv->cfg.breakglass_max_uses;
+    snprintf(g.scope, sizeof(g.scope), "observed");
+    if (json_object_object_get_ex(body, "scope", &v) && !json_object_is_type(v, json_type_null)) {
+        const char *sc = json_object_get_string(v);
+        if (!json_object_is_type(v, json_type_string) ||
+            (strcmp(sc, "observed") != 0 && strcmp(sc, "any") != 0))
+            return srv_reply_error(r, 400, "bad_request", "scope is observed or any");
+        snprintf(g.scope, sizeof(g.scope), "%s", sc);
+    }
+    r0 = store_denial_find(r->srv->store, g.code, g.node_id, sizeof(g.node_id), &g.pcrs);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "code_unknown", "no denied attempt has this code");
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    if (store_node_get(r->srv->store, g.node_id, &node) < 0 || node.state != NODE_ACTIVE)
+        return srv_reply_error(r, 409, "conflict", "break-glass is only for active nodes");
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return srv_reply_error(r, 500, "internal", "no random id");
+    hex_encode(rnd, sizeof(rnd), g.id);
+    g.not_before = now;
+    g.not_after = now + ttl;
+    g.uses_left = g.uses;
+    g.state = GRANT_REQUESTED;
+    snprintf(g.requested_by, sizeof(g.requested_by), "%s", r->actor);
+    canonical = grant_canonical(&g, node.ek_fingerprint);
+    if (!canonical)
+        return srv_reply_error(r, 500, "internal", "out of memory");
+    r0 = store_grant_put(r->srv->store, &g);
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    det = store_grant_to_json(&g);
+    audit(r, "breakglass_requested", g.node_id, det);
+    json_object_put(det);
+    srv_reply_json(r, 200, grant_reply(&g, canonical));
+}
+
+void srv_handle_breakglass_list(srv_req *r)
+{
+    json_object *a = NULL, *o;
+    if (store_grant_list(r->srv->store, &a) < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    json_object_object_add(o, "grants", a);
+    srv_reply_json(r, 200, o);
+}
+
+static int load_grant(srv_req *r, store_grant *g, store_node *node, char **ret_canonical)
+{
+    int r0 = store_grant_get(r->srv->store, r->params[0], g);
+    if (r0 == -ENOENT) {
+        srv_reply_error(r, 404, "grant_unknown", NULL);
+        return r0;
+    }
+    if (r0 < 0 || store_node_get(r->srv->store, g->node_id, node) < 0) {
+        srv_reply_error(r, 503, "unavailable", "store error");
+        return r0 < 0 ? r0 : -EIO;
+    }
+    *ret_canonical = grant_canonical(g, node->ek_fingerprint);
+    if (!*ret_canonical) {
+        srv_reply_error(r, 500, "internal", "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void srv_handle_breakglass_show(srv_req *r)
+{
+    _cleanup_(store_grant_done) store_grant g = {0};
+    _cleanup_(freep) char *canonical = NULL;
+    store_node node;
+    if (load_grant(r, &g, &node, &canonical) < 0)
+        return;
+    srv_reply_json(r, 200, grant_reply(&g, canonical));
+}
+
+/* POST /v1/admin/breakglass/ID/approve {"signature": b64 Ed25519 over to_sign} */
+void srv_handle_breakglass_approve(srv_req *r)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    _cleanup_(store_grant_done) store_grant g = {0};
+    _cleanup_(freep) char *canonical = NULL;
+    _cleanup_(freep) uint8_t *sig = NULL;
+    json_object *v, *det;
+    store_node node;
+    char approver[256];
+    size_t sig_size = 0;
+    bg_err err = {0};
+    int r0;
+
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    if (!json_object_object_get_ex(body, "signature", &v) ||
+        !json_object_is_type(v, json_type_string) ||
+        base64_decode_alloc(json_object_get_string(v), &sig, &sig_size, NULL) < 0 || sig_size != 64)
+        return srv_reply_error(r, 400, "bad_request", "signature: base64 of 64 bytes (Ed25519)");
+    if (load_grant(r, &g, &node, &canonical) < 0)
+        return;
+    if (g.state == GRANT_REVOKED)
+        return srv_reply_error(r, 409, "conflict", "grant is revoked");
+    if (g.not_after <= (int64_t)time(NULL))
+        return srv_reply_error(r, 409, "conflict", "grant has expired");
+    if (verify_approver(r->srv->cfg.approvers_dir, canonical, sig, sig_size, approver,
+                        sizeof(approver)) < 0)
+        return srv_reply_error(r, 403, "bad_signature",
+                               "signature does not verify with any key in approvers_dir");
+    r0 = store_begin(r->srv->store);
+    if (r0 >= 0) {
+        r0 = store_grant_approve(r->srv->store, g.id, approver, json_object_get_string(v));
+        if (r0 >= 0) {
+            g.approvals++;
+            det = json_object_new_object();
+            json_object_object_add(det, "grant", json_object_new_string(g.id));
+            json_object_object_add(det, "approver", json_object_new_string(approver));
+            json_object_object_add(det, "approvals", json_object_new_int64(g.approvals));
+            r0 = store_audit_append(r->srv->store, r->actor, "breakglass_approved", g.node_id, det,
+                                    NULL);
+            json_object_put(det);
+        }
+        if (r0 >= 0 && g.state == GRANT_REQUESTED &&
+            g.approvals >= (int64_t)r->srv->cfg.breakglass_approvals) {
+            g.state = GRANT_ACTIVE;
+            r0 = store_grant_set_state(r->srv->store, g.id, GRANT_ACTIVE);
+            if (r0 >= 0) {
+                det = store_grant_to_json(&g);
+                r0 = store_audit_append(r->srv->store, "bootgated", "breakglass_activated",
+                                        g.node_id, det, NULL);
+                json_object_put(det);
+            }
+        }
+        if (r0 >= 0)
+            r0 = store_commit(r->srv->store);
+        else
+            store_rollback(r->srv->store);
+    }
+    if (r0 == -EEXIST)
+        return srv_reply_error(r, 409, "conflict", "this approver already approved the grant");
+    if (r0 < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_log_audit("breakglass_approved", g.node_id, r->actor, -1, approver);
+    srv_reply_json(r, 200, grant_reply(&g, NULL));
+}
+
+void srv_handle_breakglass_revoke(srv_req *r)
+{
+    _cleanup_(store_grant_done) store_grant g = {0};
+    json_object *det;
+    int r0 = store_grant_get(r->srv->store, r->params[0], &g);
+    if (r0 == -ENOENT)
+        return srv_reply_error(r, 404, "grant_unknown", NULL);
+    if (r0 < 0 || store_grant_set_state(r->srv->store, g.id, GRANT_REVOKED) < 0)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    g.state = GRANT_REVOKED;
+    det = store_grant_to_json(&g);
+    audit(r, "breakglass_revoked", g.node_id, det);
+    json_object_put(det);
+    srv_reply_json(r, 200, grant_reply(&g, NULL));
+}
+
+int srv_breakglass_expire(srv *s, bg_err *err)
+{
+    store_grant *a = NULL;
+    size_t n = 0;
+    int r = store_begin(s->store);
+    if (r < 0)
+        return bg_err_set(err, r, "grant expiry: store busy");
+    r = store_grant_expire(s->store, (int64_t)time(NULL), &a, &n);
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        json_object *det;
+        a[i].state = GRANT_EXPIRED;
+        det = store_grant_to_json(&a[i]);
+        r = store_audit_append(s->store, "bootgated", "breakglass_expired", a[i].node_id, det,
+                               NULL);
+        json_object_put(det);
+    }
+    if (r >= 0)
+        r = store_commit(s->store);
+    else
+        store_rollback(s->store);
+    for (size_t i = 0; i < n; i++) {
+        if (r >= 0)
+            srv_log_audit("breakglass_expired", a[i].node_id, "bootgated", -1, a[i].id);
+        store_grant_done(&a[i]);
+    }
+    free(a);
+    return r < 0 ? bg_err_set(err, r, "grant expiry: store error") : 0;
+}
+
+int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store_grant *ret_grant)
+{
+    store_grant *a = NULL;
+    size_t n = 0;
+    _cleanup_(freep) char *now_pcrs = srv_pcrs_json(pcrs);
+    int r = store_grant_list_usable(s->store, node_id, (int64_t)time(NULL), &a, &n);
+    if (r < 0)
+        return r;
+    r = -ENOENT;
+    for (size_t i = 0; i < n; i++) {
+        if (r < 0 &&
+            (!strcmp(a[i].scope, "any") || (now_pcrs && pcrs_equal(a[i].pcrs, now_pcrs)))) {
+            *ret_grant = a[i];
+            a[i].pcrs = NULL; /* ownership moves to ret_grant */
+            r = 0;
+        }
+        store_grant_done(&a[i]);
+    }
+    free(a);
+    return r;
+}
