@@ -164,17 +164,17 @@ bgb_provision() {
 }
 
 bgb_dracut() {
-    local out=$1 base=$BG_WORK/dracut-base etc=$BG_WORK/etc-bootgate bindir=$BG_WORK/bin
+    local out=$1 mod=$BG_WORK/dracut-modules/90bootgate etc=$BG_WORK/etc-bootgate bindir=$BG_WORK/bin
     shift
-    rm -rf "$base" "$etc" "$bindir"
-    cp -a /usr/lib/dracut "$base" || bg_die "copy /usr/lib/dracut"
-    mkdir -p "$base/modules.d/90bootgate" "$etc" "$bindir"
-    cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$base/modules.d/90bootgate/"
-    cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$base/modules.d/90bootgate/"
+    rm -rf "$mod" "$etc" "$bindir"
+    mkdir -p "$mod" "$etc" "$bindir"
+    cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$mod/"
+    cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$mod/"
     # A copy, not a symlink: dracut would install the link's target path too.
     cp "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock" || bg_die "copy $BOOTGATE_UNLOCK"
     cp "${BGB_CA:-$BGB_SRV/ca.crt}" "$etc/ca.pem" || bg_die "no server CA"
-    dracutbasedir=$base DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
+    # dracut builds its PATH from DRACUT_PATH (PATH itself is ignored).
+    BG_DRACUT_MODULE_DIRS=$mod DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
         bgb_dracut_nocache "$out" --add bootgate --include "$etc" /etc/bootgate "$@"
 }
 
