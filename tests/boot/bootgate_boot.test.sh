@@ -14,7 +14,8 @@
 #               the passphrase prompt appears, the test types it, the boot completes
 #
 #   tests/boot/bootgate_boot.test.sh [SCENARIO...]     (default: all, in this order)
-# Also: measure-keyfile (boot time with a plain key file instead), measure-clevis
+# Also: breakglass (a tampered boot unlocked by a two-approver grant for the code
+# on its console), policy-update (run last: activates version 2), measure-keyfile (boot time with a plain key file instead), measure-clevis
 # (initramfs size with Debian's clevis modules instead). BGB_SHOW=1 prints the
 # client's console lines and the audit records (ci/demo.sh).
 # Prints "timing:" lines. BG_KEEP=1 keeps the work dir. Failures keep the console
@@ -140,6 +141,49 @@ scenario_no_server() {
     bg_qemu_wait_exit noserver 120
     bgb_server_start
     bg_log "no-server: PASS"
+}
+
+# --- more scenarios (not in the default list) ------------------------------------
+# breakglass: a tampered boot is denied; an operator requests a grant for the code
+# shown on the console, two approvers sign it, the client's next poll unlocks.
+scenario_breakglass() {
+    local seq code id k
+    [[ -e $BG_WORK/bg.efi.disk ]] ||
+        bgb_uki "$BG_WORK/bg.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=240"
+    seq=$(bgb_audit_last)
+    bgb_boot breakglass "$BG_WORK/bg.efi.disk"
+    bg_qemu_wait_marker breakglass 'break-glass code: BG-' 400
+    code=$(bgb_console breakglass | sed -n 's/^bootgate-unlock: .*break-glass code: \(BG-[A-Z0-9-]*\).*/\1/p' | head -n 1)
+    [[ -n $code ]] || bg_qemu_fail breakglass "no break-glass code on the console"
+    id=$("$BOOTGATECTL" breakglass request --code "$code" --reason "boot test" --json \
+        --cert "$BGB_SRV/approver.crt" --key "$BGB_SRV/approver.key" | jq -r .id)
+    for k in 1 2; do
+        "$BOOTGATECTL" breakglass approve "$id" --approver-key "$BGB_SRV/approver$k.key" \
+            --cert "$BGB_SRV/approver.crt" --key "$BGB_SRV/approver.key" >/dev/null ||
+            bg_qemu_fail breakglass "breakglass approve $id with approver$k"
+    done
+    timing "breakglass: grant active" "$(awk -v a="$BG_QEMU_T0" -v b="$(bg_now)" 'BEGIN { printf "%.1fs", b - a }')"
+    bg_qemu_wait_marker breakglass 'bootgate-unlock: .*: unlocked' 200
+    timing "breakglass: unlocked by the grant" "${BG_ELAPSED}s"
+    bg_qemu_wait_marker breakglass 'BOOTGATE-MARKER: root-reached' 200
+    bg_qemu_wait_exit breakglass 120
+    [[ $(bgb_audit_since "$seq" key_released | jq length) -ge 1 ]] ||
+        bg_qemu_fail breakglass "no key_released audit record"
+    bg_log "breakglass: PASS ($code)"
+}
+
+# policy-update: a new image (one more kernel argument) gets its policy predicted
+# before it boots (version 2), is published and activated, and unlocks. Leaves
+# version 2 active: run it last.
+scenario_policy_update() {
+    bgb_uki "$BG_WORK/v2.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE quiet"
+    bgb_policy "$GROUP" 2 "$BG_WORK/v2.efi"
+    bgb_boot v2 "$BG_WORK/v2.efi.disk"
+    bg_qemu_wait_marker v2 "bootgate-unlock: .*: unlocked \\(policy $GROUP v2" 400
+    timing "policy-update: unlocked with v2" "${BG_ELAPSED}s"
+    bg_qemu_wait_marker v2 'BOOTGATE-MARKER: root-reached' 200
+    bg_qemu_wait_exit v2 120
+    bg_log "policy-update: PASS"
 }
 
 # --- measurements (not in the default list) --------------------------------------

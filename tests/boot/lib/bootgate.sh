@@ -255,6 +255,6 @@ bgb_show() {
     printf '\n--- %s: bootgate-unlock on the serial console ---\n' "$1"
     bgb_console "$1" | grep -E '^bootgate-unlock: ' | sed 's/\x1b\[[0-9;]*m//g'
     printf -- '--- %s: audit records (%s) ---\n' "$1" "$2"
-    bgb_audit_since "$3" "$2" | jq -c '.[] | {seq, time, action, node, details: (.details | fromjson? // .)}'
+    bgb_audit_since "$3" "$2" | jq -c '.[] | {seq, time, action, node, details: (.details | fromjson? // . | if type == "object" then del(.pcrs) else . end)}'
     echo
 }
