@@ -163,12 +163,14 @@ scenario_breakglass() {
             bg_qemu_fail breakglass "breakglass approve $id with approver$k"
     done
     timing "breakglass: grant active" "$(awk -v a="$BG_QEMU_T0" -v b="$(bg_now)" 'BEGIN { printf "%.1fs", b - a }')"
-    bg_qemu_wait_marker breakglass 'bootgate-unlock: .*: unlocked' 200
+    bg_qemu_wait_marker breakglass 'bootgate-unlock: .*: unlocked \(policy .*, breakglass' 200
     timing "breakglass: unlocked by the grant" "${BG_ELAPSED}s"
     bg_qemu_wait_marker breakglass 'BOOTGATE-MARKER: root-reached' 200
     bg_qemu_wait_exit breakglass 120
     [[ $(bgb_audit_since "$seq" key_released | jq length) -ge 1 ]] ||
         bg_qemu_fail breakglass "no key_released audit record"
+    [[ $(bgb_audit_since "$seq" breakglass_used | jq length) -ge 1 ]] ||
+        bg_qemu_fail breakglass "no breakglass_used audit record"
     bg_log "breakglass: PASS ($code)"
 }
 
