@@ -6,6 +6,7 @@
  * can be checked on another machine. verify recomputes the hash chain
  * (auditchain.h) and names the first bad record. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -290,18 +291,13 @@ int ctl_audit_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/audit?since=%lld&limit=%lld", since,
                  limit > 0 ? limit : 0);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
-        if (r < 0) {
-            adminapi_opts_done(&o);
-            return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s",
-                             bg_err_msg(&err));
-        }
-        if (status != 200) {
-            ret = ctl_error(CTL_EXIT_FAIL, "audit %s: HTTP %ld: %s", verb, status,
-                            adminapi_reply_reason(reply));
-            json_object_put(reply);
+        /* no JSON echo of an error reply: --json here formats the records */
+        ret = ctl_admin_failed("audit", verb, r, &err, status, reply, false);
+        if (ret >= 0) {
             adminapi_opts_done(&o);
             return ret;
         }
+        ret = CTL_EXIT_OK;
         if (!json_object_object_get_ex(reply, "records", &records)) {
             json_object_put(reply);
             adminapi_opts_done(&o);
@@ -339,7 +335,7 @@ int ctl_audit_main(int argc, char **argv)
                 json_object_object_add(out, "first_bad_seq", json_object_new_int64(bad));
                 json_object_object_add(out, "reason", json_object_new_string(bg_err_msg(&err)));
             }
-            puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
+            ctl_print_json(out);
             json_object_put(out);
         } else if (r >= 0 && signer_path) {
             printf("audit chain intact: %lld records, %lld signed heads, last signed record %lld\n",
@@ -357,7 +353,7 @@ int ctl_audit_main(int argc, char **argv)
                                                 JSON_C_TO_STRING_PLAIN |
                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
     } else if (json) {
-        puts(json_object_to_json_string_ext(records, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(records);
     } else {
         for (size_t i = 0; i < json_object_array_length(records); i++) {
             json_object *rec = json_object_array_get_idx(records, i);

@@ -3,6 +3,7 @@
  * the admin API. approve signs the server's canonical grant ("to_sign")
  * with the approver's Ed25519 key locally; the key never leaves the machine. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -66,12 +67,6 @@ static int sign_grant(const char *key_path, const char *msg, char **ret_b64, bg_
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     return r;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
 }
 
 int ctl_breakglass_main(int argc, char **argv)
@@ -169,7 +164,7 @@ int ctl_breakglass_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
         if (r >= 0 && status == 200) {
-            r = sign_grant(key, jstr(reply, "to_sign"), &sig, &err);
+            r = sign_grant(key, ctl_jstr(reply, "to_sign"), &sig, &err);
             json_object_put(reply);
             reply = NULL;
             if (r >= 0) {
@@ -193,30 +188,26 @@ int ctl_breakglass_main(int argc, char **argv)
     }
     json_object_put(body);
     adminapi_opts_done(&o);
-    if (r < 0) {
-        json_object_put(reply);
-        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    }
-    if (status != 200) {
-        if (json && reply)
-            puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-        ret = ctl_error(CTL_EXIT_FAIL, "breakglass %s: HTTP %ld: %s", verb, status,
-                        adminapi_reply_reason(reply));
-    } else if (json) {
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+    ret = ctl_admin_failed("breakglass", verb, r, &err, status, reply, json);
+    if (ret >= 0)
+        return ret;
+    ret = CTL_EXIT_OK;
+    if (json) {
+        ctl_print_json(reply);
     } else if (!strcmp(verb, "list")) {
         json_object *a = NULL;
         printf("%-32s  %-9s  %-8s  %-32s  %s\n", "GRANT", "STATE", "SCOPE", "NODE", "USES LEFT");
         if (json_object_object_get_ex(reply, "grants", &a))
             for (size_t i = 0; i < json_object_array_length(a); i++) {
                 json_object *g = json_object_array_get_idx(a, i);
-                printf("%-32s  %-9s  %-8s  %-32s  %s\n", jstr(g, "id"), jstr(g, "state"),
-                       jstr(g, "scope"), jstr(g, "node_id"), jstr(g, "uses_left"));
+                printf("%-32s  %-9s  %-8s  %-32s  %s\n", ctl_jstr(g, "id"), ctl_jstr(g, "state"),
+                       ctl_jstr(g, "scope"), ctl_jstr(g, "node_id"), ctl_jstr(g, "uses_left"));
             }
     } else {
         printf("grant %s: %s, scope %s, node %s, %s approval(s), %s use(s) left\n",
-               jstr(reply, "id"), jstr(reply, "state"), jstr(reply, "scope"),
-               jstr(reply, "node_id"), jstr(reply, "approvals"), jstr(reply, "uses_left"));
+               ctl_jstr(reply, "id"), ctl_jstr(reply, "state"), ctl_jstr(reply, "scope"),
+               ctl_jstr(reply, "node_id"), ctl_jstr(reply, "approvals"),
+               ctl_jstr(reply, "uses_left"));
     }
     json_object_put(reply);
     return ret;

@@ -2,6 +2,7 @@
 /* bootgatectl credential make: software TPM2_MakeCredential (credential.h)
  * writing the file tpm2_activatecredential -i reads. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -134,11 +135,6 @@ static int credential_make_main(int argc, char **argv)
 
 int ctl_credential_main(int argc, char **argv)
 {
-    if (argc < 2)
-        return ctl_usage_error("credential", "missing subcommand (make)");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-        return credential_help(stdout), CTL_EXIT_OK;
-    if (!strcmp(argv[1], "make"))
-        return credential_make_main(argc - 1, argv + 1);
-    return ctl_usage_error("credential", "unknown subcommand '%s'", argv[1]);
+    return ctl_single_subcommand("credential", argc, argv, credential_help, "make",
+                                 credential_make_main);
 }

@@ -2,6 +2,7 @@
 /* bootgatectl eventlog show|replay: print and replay UEFI event logs (and the
  * IMA log into PCR 10). */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -96,15 +97,6 @@ static const char *alg_label(uint16_t alg, char tmp[8])
     return tmp;
 }
 
-static const char *type_label(uint32_t type, char tmp[16])
-{
-    const char *n = eventlog_type_name(type);
-    if (n)
-        return n;
-    snprintf(tmp, 16, "0x%08x", type);
-    return tmp;
-}
-
 static int show(const eventlog *log, bool json)
 {
     _cleanup_(json_putp) json_object *arr = json ? json_object_new_array() : NULL;
@@ -127,12 +119,12 @@ static int show(const eventlog *log, bool json)
             }
             json_object_object_add(o, "index", json_object_new_int64(ev->index));
             json_object_object_add(o, "pcr", json_object_new_int64(ev->pcr));
-            json_object_object_add(o, "type",
-                                   json_object_new_string(type_label(ev->type, type_tmp)));
+            json_object_object_add(
+                o, "type", json_object_new_string(ctl_event_type_label(ev->type, type_tmp)));
             json_object_object_add(o, "digests", digests);
         } else {
             printf("%u: PCR %u %s (offset %zu, %u bytes)\n", ev->index, ev->pcr,
-                   type_label(ev->type, type_tmp), ev->offset, ev->data_size);
+                   ctl_event_type_label(ev->type, type_tmp), ev->offset, ev->data_size);
         }
         for (unsigned k = 0; k < ev->n_digests; k++) {
             const eventlog_digest *d = &ev->digests[k];
@@ -218,7 +210,7 @@ static int replay(const eventlog *log, const ima_log *ima, const char *bank_name
         }
     }
     if (json)
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(root);
     return CTL_EXIT_OK;
 }
 

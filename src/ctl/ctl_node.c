@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "adminapi.h"
+#include "ctlutil.h"
 
 static void usage(FILE *f)
 {
@@ -23,18 +24,10 @@ static void usage(FILE *f)
             "size.\n\n" ADMINAPI_USAGE "  --json                print the server's JSON reply\n");
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    if (o && json_object_object_get_ex(o, key, &v))
-        return json_object_get_string(v);
-    return "";
-}
-
 static void print_node_line(json_object *n)
 {
-    printf("%-32s  %-10s  %-12s  %-20s  %s\n", jstr(n, "node_id"), jstr(n, "state"),
-           jstr(n, "group"), jstr(n, "hostname"), jstr(n, "ek_fingerprint"));
+    printf("%-32s  %-10s  %-12s  %-20s  %s\n", ctl_jstr(n, "node_id"), ctl_jstr(n, "state"),
+           ctl_jstr(n, "group"), ctl_jstr(n, "hostname"), ctl_jstr(n, "ek_fingerprint"));
 }
 
 int ctl_node_main(int argc, char **argv)
@@ -121,18 +114,11 @@ int ctl_node_main(int argc, char **argv)
     }
     json_object_put(body);
     adminapi_opts_done(&o);
-    if (r < 0)
-        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    if (status != 200) {
-        if (json && reply)
-            puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-        ret = ctl_error(CTL_EXIT_FAIL, "node %s: HTTP %ld: %s", verb, status,
-                        adminapi_reply_reason(reply));
-        json_object_put(reply);
+    ret = ctl_admin_failed("node", verb, r, &err, status, reply, json);
+    if (ret >= 0)
         return ret;
-    }
     if (json) {
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(reply);
     } else if (!strcmp(verb, "list")) {
         json_object *a = NULL;
         printf("%-32s  %-10s  %-12s  %-20s  %s\n", "NODE", "STATE", "GROUP", "HOSTNAME",
@@ -146,8 +132,8 @@ int ctl_node_main(int argc, char **argv)
             printf("%-18s %s\n", k, json_object_get_string(v));
         }
     } else {
-        printf("node %s: %s (audit #%s)\n", jstr(reply, "node_id"), jstr(reply, "state"),
-               jstr(reply, "audit_seq"));
+        printf("node %s: %s (audit #%s)\n", ctl_jstr(reply, "node_id"), ctl_jstr(reply, "state"),
+               ctl_jstr(reply, "audit_seq"));
     }
     json_object_put(reply);
     return CTL_EXIT_OK;

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "ctl.h"
+#include "ctlutil.h"
 #include "policy.h"
 #include "util.h"
 
@@ -179,7 +180,7 @@ static int cmd_verify(int argc, char **argv)
         json_object_object_add(o, "version", json_object_new_int64((int64_t)p->version));
         json_object_object_add(o, "signer", json_object_new_string(signer.name));
         json_object_object_add(o, "fingerprint", json_object_new_string(signer.fingerprint));
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(o);
         json_object_put(o);
     } else
         printf("OK: %s v%llu signed by %s (sha256:%s)\n", p->name, (unsigned long long)p->version,
@@ -194,15 +195,6 @@ static void canonical_sha256(const policy *p, char hex[65])
         hex_encode(d, sizeof d, hex);
     else
         snprintf(hex, 65, "?");
-}
-
-static const char *type_label(uint32_t type, char buf[16])
-{
-    const char *n = eventlog_type_name(type);
-    if (n)
-        return n;
-    snprintf(buf, 16, "0x%08x", type);
-    return buf;
 }
 
 void ctl_policy_show_human(const policy *p)
@@ -227,7 +219,7 @@ void ctl_policy_show_human(const policy *p)
     }
     for (size_t i = 0; i < p->n_rules; i++) {
         const policy_rule *r = &p->rules[i];
-        printf("  rule: PCR %u %s%s%s%s: %zu digest%s\n", r->pcr, type_label(r->type, tb),
+        printf("  rule: PCR %u %s%s%s%s: %zu digest%s\n", r->pcr, ctl_event_type_label(r->type, tb),
                r->desc ? " \"" : "", r->desc ? r->desc : "", r->desc ? "\"" : "", r->n_digests,
                r->n_digests == 1 ? "" : "s");
         for (size_t j = 0; j < r->n_digests; j++) {
@@ -442,7 +434,7 @@ static int cmd_diff(int argc, char **argv)
         CHANGE("changed", "other content (descriptions, event lists)");
 #undef CHANGE
     if (json)
-        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(arr);
     else if (!n)
         puts("policies are identical (same canonical form)");
     json_object_put(arr);
