@@ -9,11 +9,7 @@ set -euo pipefail
 log="$BOOTGATE_SRCDIR/tests/data/captures/ovmf-uki/eventlog.bin"
 [ -f "$log" ] || { echo "no captured event log"; exit 77; }
 
-work=$(mktemp -d)
-cleanup() { swtpm_stop; rm -rf "$work"; }
-trap cleanup EXIT
-swtpm_start "$work"
-cd "$work"
+swtpm_workdir
 flush() { tpm2_flushcontext -t >/dev/null; }
 fail=0
 sel=sha256:0,1,2,3,4,5,6,7,8,9,10,11
