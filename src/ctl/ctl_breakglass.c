@@ -83,7 +83,7 @@ int ctl_breakglass_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     const char *code = NULL, *reason = NULL, *scope = "observed", *key = NULL, *verb, *id = NULL;
     long long ttl = 1800, uses = 1;
     json_object *body = NULL, *reply = NULL;
@@ -106,12 +106,12 @@ int ctl_breakglass_main(int argc, char **argv)
             break;
         case 't':
             if (parse_ttl(optarg, &ttl) < 0)
-                return adminapi_opts_done(&o), ctl_usage_error("breakglass", "bad --ttl");
+                return ctl_usage_error("breakglass", "bad --ttl");
             break;
         case 'u':
             uses = strtoll(optarg, NULL, 10);
             if (uses < 1)
-                return adminapi_opts_done(&o), ctl_usage_error("breakglass", "bad --uses");
+                return ctl_usage_error("breakglass", "bad --uses");
             break;
         case 's':
             scope = optarg;
@@ -124,31 +124,26 @@ int ctl_breakglass_main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            adminapi_opts_done(&o);
             return CTL_EXIT_OK;
         default:
-            adminapi_opts_done(&o);
             return ctl_usage_error("breakglass", "unknown option");
         }
     }
     if (optind >= argc)
-        return adminapi_opts_done(&o),
-               ctl_usage_error("breakglass", "expected request, approve, list, show or revoke");
+        return ctl_usage_error("breakglass", "expected request, approve, list, show or revoke");
     verb = argv[optind++];
     if (!strcmp(verb, "approve") || !strcmp(verb, "show") || !strcmp(verb, "revoke")) {
         if (optind + 1 != argc || strspn(argv[optind], "0123456789abcdef") != 32 ||
             strlen(argv[optind]) != 32)
-            return adminapi_opts_done(&o),
-                   ctl_usage_error("breakglass", "%s needs one grant ID (32 hex digits)", verb);
+            return ctl_usage_error("breakglass", "%s needs one grant ID (32 hex digits)", verb);
         id = argv[optind];
     } else if (optind != argc) {
-        return adminapi_opts_done(&o), ctl_usage_error("breakglass", "unexpected argument");
+        return ctl_usage_error("breakglass", "unexpected argument");
     }
 
     if (!strcmp(verb, "request")) {
         if (!code || !reason)
-            return adminapi_opts_done(&o),
-                   ctl_usage_error("breakglass", "request needs --code and --reason");
+            return ctl_usage_error("breakglass", "request needs --code and --reason");
         body = json_object_new_object();
         json_object_object_add(body, "code", json_object_new_string(code));
         json_object_object_add(body, "reason", json_object_new_string(reason));
@@ -159,8 +154,7 @@ int ctl_breakglass_main(int argc, char **argv)
     } else if (!strcmp(verb, "approve")) {
         _cleanup_(freep) char *sig = NULL;
         if (!key)
-            return adminapi_opts_done(&o),
-                   ctl_usage_error("breakglass", "approve needs --approver-key");
+            return ctl_usage_error("breakglass", "approve needs --approver-key");
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
         if (r >= 0 && status == 200) {
@@ -183,11 +177,9 @@ int ctl_breakglass_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s/revoke", id);
         r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
     } else {
-        adminapi_opts_done(&o);
         return ctl_usage_error("breakglass", "unknown command '%s'", verb);
     }
     json_object_put(body);
-    adminapi_opts_done(&o);
     ret = ctl_admin_failed("breakglass", verb, r, &err, status, reply, json);
     if (ret >= 0)
         return ret;

@@ -39,7 +39,7 @@ int ctl_node_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     json_object *reply = NULL, *body = NULL;
     const char *fingerprint = NULL, *verb, *id = NULL;
     char path[512];
@@ -61,30 +61,21 @@ int ctl_node_main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            adminapi_opts_done(&o);
             return CTL_EXIT_OK;
         default:
-            adminapi_opts_done(&o);
             return ctl_usage_error("node", "unknown option");
         }
     }
-    if (optind >= argc) {
-        adminapi_opts_done(&o);
+    if (optind >= argc)
         return ctl_usage_error("node", "expected list, show, approve, revoke or delete");
-    }
     verb = argv[optind++];
     if (strcmp(verb, "list") != 0) {
-        if (optind + 1 != argc) {
-            adminapi_opts_done(&o);
+        if (optind + 1 != argc)
             return ctl_usage_error("node", "'%s' needs one NODE_ID", verb);
-        }
         id = argv[optind];
-        if (strspn(id, "0123456789abcdefABCDEF-_.") != strlen(id) || strlen(id) > 128) {
-            adminapi_opts_done(&o);
+        if (strspn(id, "0123456789abcdefABCDEF-_.") != strlen(id) || strlen(id) > 128)
             return ctl_usage_error("node", "bad node id '%s'", id);
-        }
     } else if (optind != argc) {
-        adminapi_opts_done(&o);
         return ctl_usage_error("node", "list takes no arguments");
     }
 
@@ -94,10 +85,8 @@ int ctl_node_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
     } else if (!strcmp(verb, "approve")) {
-        if (!fingerprint) {
-            adminapi_opts_done(&o);
+        if (!fingerprint)
             return ctl_usage_error("node", "approve needs --ek-fingerprint");
-        }
         body = json_object_new_object();
         json_object_object_add(body, "ek_fingerprint", json_object_new_string(fingerprint));
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s/approve", id);
@@ -109,11 +98,9 @@ int ctl_node_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
         r = adminapi_request(&o, "DELETE", path, NULL, &status, &reply, &err);
     } else {
-        adminapi_opts_done(&o);
         return ctl_usage_error("node", "unknown command '%s'", verb);
     }
     json_object_put(body);
-    adminapi_opts_done(&o);
     ret = ctl_admin_failed("node", verb, r, &err, status, reply, json);
     if (ret >= 0)
         return ret;

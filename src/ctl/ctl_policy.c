@@ -56,11 +56,6 @@ int ctl_policy_write_output(const char *path, const char *text)
     return CTL_EXIT_OK;
 }
 
-static void adminapi_opts_donep(adminapi_opts *o)
-{
-    adminapi_opts_done(o);
-}
-
 static int load_policy(const char *path, policy **ret)
 {
     bg_err err = {{0}};
@@ -243,7 +238,7 @@ static int cmd_show(int argc, char **argv)
                                          {"canonical", no_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {}};
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false, canonical = false, remote = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {

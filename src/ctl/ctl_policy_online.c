@@ -16,11 +16,6 @@
 #include "policy.h"
 #include "util.h"
 
-static void adminapi_opts_donep(adminapi_opts *o)
-{
-    adminapi_opts_done(o);
-}
-
 /* Sends the request and turns the outcome into an exit code: transport
  * failures are runtime errors, HTTP errors are refusals with the server's reason. */
 static int request(adminapi_opts *o, const char *what, const char *method, const char *path,
@@ -97,7 +92,7 @@ static int online_options(int argc, char **argv, const char *cmd, const char *he
 
 int ctl_policy_publish(int argc, char **argv)
 {
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false;
     int r =
         online_options(argc, argv, "policy publish",
@@ -159,7 +154,7 @@ int ctl_policy_publish(int argc, char **argv)
 
 int ctl_policy_activate(int argc, char **argv)
 {
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false;
     int r = online_options(argc, argv, "policy activate",
                            "Usage: bootgatectl policy activate [OPTIONS] NAME VERSION\n"
@@ -199,7 +194,7 @@ static void format_time(int64_t t, char buf[32])
 
 int ctl_policy_list(int argc, char **argv)
 {
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false;
     int r =
         online_options(argc, argv, "policy list",
