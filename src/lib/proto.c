@@ -868,52 +868,43 @@ static int wrap_derive(const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce
     return r;
 }
 
-static char *wrap_aad(const char *node_id, const char *volume_uuid, size_t *ret_size)
+/* The release key of (seed, nonce) sealing or opening in with the AAD
+ * "node_id|volume_uuid", which binds a wrapped key to its node and volume. */
+static int wrap_run(bool seal, const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce,
+                    size_t nonce_size, const char *node_id, const char *volume_uuid,
+                    const uint8_t *in, size_t in_size, uint8_t **ret, size_t *ret_size, bg_err *err)
 {
-    char *aad = NULL;
-    int n = asprintf(&aad, "%s|%s", node_id, volume_uuid);
-    if (n < 0)
-        return NULL;
-    *ret_size = (size_t)n;
-    return aad;
+    uint8_t k[32];
+    _cleanup_(freep) char *aad = NULL;
+    int n = asprintf(&aad, "%s|%s", node_id, volume_uuid), r;
+
+    if (n < 0) {
+        aad = NULL;
+        return -ENOMEM;
+    }
+    r = wrap_derive(seed, nonce, nonce_size, k, err);
+    if (r >= 0 && seal)
+        r = proto_aead_seal(k, (const uint8_t *)aad, (size_t)n, in, in_size, ret, ret_size, err);
+    else if (r >= 0)
+        r = proto_aead_open(k, (const uint8_t *)aad, (size_t)n, in, in_size, ret, ret_size, err);
+    secmem_wipe(k, sizeof(k));
+    return r;
 }
 
 int proto_wrap_key(const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce, size_t nonce_size,
                    const char *node_id, const char *volume_uuid, const uint8_t *key,
                    size_t key_size, uint8_t **ret_wrapped, size_t *ret_wrapped_size, bg_err *err)
 {
-    uint8_t k[32];
-    size_t aad_size = 0;
-    _cleanup_(freep) char *aad = wrap_aad(node_id, volume_uuid, &aad_size);
-    int r;
-
-    if (!aad)
-        return -ENOMEM;
     if (key_size == 0 || key_size > PROTO_MAX_VOLUME_KEY)
         return bg_err_set(err, -EINVAL, "volume key has a bad size (%zu bytes)", key_size);
-    r = wrap_derive(seed, nonce, nonce_size, k, err);
-    if (r >= 0)
-        r = proto_aead_seal(k, (const uint8_t *)aad, aad_size, key, key_size, ret_wrapped,
-                            ret_wrapped_size, err);
-    secmem_wipe(k, sizeof(k));
-    return r;
+    return wrap_run(true, seed, nonce, nonce_size, node_id, volume_uuid, key, key_size, ret_wrapped,
+                    ret_wrapped_size, err);
 }
 
 int proto_unwrap_key(const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce, size_t nonce_size,
                      const char *node_id, const char *volume_uuid, const uint8_t *wrapped,
                      size_t wrapped_size, uint8_t **ret_key, size_t *ret_key_size, bg_err *err)
 {
-    uint8_t k[32];
-    size_t aad_size = 0;
-    _cleanup_(freep) char *aad = wrap_aad(node_id, volume_uuid, &aad_size);
-    int r;
-
-    if (!aad)
-        return -ENOMEM;
-    r = wrap_derive(seed, nonce, nonce_size, k, err);
-    if (r >= 0)
-        r = proto_aead_open(k, (const uint8_t *)aad, aad_size, wrapped, wrapped_size, ret_key,
-                            ret_key_size, err);
-    secmem_wipe(k, sizeof(k));
-    return r;
+    return wrap_run(false, seed, nonce, nonce_size, node_id, volume_uuid, wrapped, wrapped_size,
+                    ret_key, ret_key_size, err);
 }
