@@ -38,17 +38,6 @@ static int request(adminapi_opts *o, const char *what, const char *method, const
     return CTL_EXIT_OK;
 }
 
-static bool path_safe(const char *s)
-{
-    if (!*s || strlen(s) > POLICY_MAX_NAME)
-        return false;
-    for (; *s; s++)
-        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
-              strchr("._-+:@", *s)))
-            return false;
-    return true;
-}
-
 static int parse_u64(const char *s, long long *ret)
 {
     char *end;
@@ -166,7 +155,7 @@ int ctl_policy_activate(int argc, char **argv)
     long long version;
     if (optind + 2 != argc)
         return ctl_usage_error("policy activate", "expected NAME VERSION");
-    if (!path_safe(argv[optind]))
+    if (!policy_name_ok(argv[optind]))
         return ctl_usage_error("policy activate", "bad policy name '%s'", argv[optind]);
     if (parse_u64(argv[optind + 1], &version) < 0)
         return ctl_usage_error("policy activate", "VERSION: a positive integer");
@@ -261,7 +250,7 @@ int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv)
     int r;
     if (argc < 1 || argc > 2)
         return ctl_usage_error("policy show", "--remote: expected NAME [VERSION]");
-    if (!path_safe(argv[0]))
+    if (!policy_name_ok(argv[0]))
         return ctl_usage_error("policy show", "bad policy name '%s'", argv[0]);
     if (argc == 2 && parse_u64(argv[1], &version) < 0)
         return ctl_usage_error("policy show", "VERSION: a positive integer");
