@@ -44,26 +44,37 @@ static void usage(FILE *f)
           f);
 }
 
+/* read_file, then parse, as exit codes. read_file's message names the path
+ * already. A file over the cap is malformed input, not a runtime failure. */
+static int read_log(const char *path, size_t max, uint8_t **ret, size_t *ret_size)
+{
+    bg_err err = {0};
+    int r = read_file(path, max, ret, ret_size, &err);
+    if (r == -EFBIG)
+        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
+    if (r < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    return CTL_EXIT_OK;
+}
+
+static int parse_outcome(const char *path, int r, const bg_err *err)
+{
+    if (r == -ENOMEM)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    if (r < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(err));
+    return CTL_EXIT_OK;
+}
+
 static int load_eventlog(const char *path, eventlog **ret)
 {
     _cleanup_(freep) uint8_t *buf = NULL;
     size_t size = 0;
     bg_err err = {0};
-    int r;
-
-    r = read_file(path, EVENTLOG_MAX_SIZE, &buf, &size, &err);
-    /* read_file's message names the path already. A file over the cap is
-     * malformed input, not a runtime failure. */
-    if (r == -EFBIG)
-        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    r = eventlog_parse(buf, size, ret, &err);
-    if (r == -ENOMEM)
-        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
-    if (r < 0)
-        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
-    return CTL_EXIT_OK;
+    int r = read_log(path, EVENTLOG_MAX_SIZE, &buf, &size);
+    if (r != CTL_EXIT_OK)
+        return r;
+    return parse_outcome(path, eventlog_parse(buf, size, ret, &err), &err);
 }
 
 static int load_ima(const char *path, ima_log **ret)
@@ -71,21 +82,10 @@ static int load_ima(const char *path, ima_log **ret)
     _cleanup_(freep) uint8_t *buf = NULL;
     size_t size = 0;
     bg_err err = {0};
-    int r;
-
-    r = read_file(path, IMA_MAX_SIZE, &buf, &size, &err);
-    /* read_file's message names the path already. A file over the cap is
-     * malformed input, not a runtime failure. */
-    if (r == -EFBIG)
-        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    r = ima_parse(buf, size, ret, &err);
-    if (r == -ENOMEM)
-        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
-    if (r < 0)
-        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
-    return CTL_EXIT_OK;
+    int r = read_log(path, IMA_MAX_SIZE, &buf, &size);
+    if (r != CTL_EXIT_OK)
+        return r;
+    return parse_outcome(path, ima_parse(buf, size, ret, &err), &err);
 }
 
 static const char *alg_label(uint16_t alg, char tmp[8])
