@@ -49,11 +49,7 @@ static void quote_help(FILE *f)
 
 static int read_input(const char *what, const char *path, uint8_t **ret, size_t *ret_size)
 {
-    bg_err err = {0};
-    int r = read_file(path, CTL_QUOTE_MAX_FILE, ret, ret_size, &err);
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "cannot read %s '%s': %s", what, path, bg_err_msg(&err));
-    return 0;
+    return ctl_read_input(what, path, CTL_QUOTE_MAX_FILE, ret, ret_size);
 }
 
 static void print_invalid(const char *verdict, const char *reason)

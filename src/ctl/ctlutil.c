@@ -7,6 +7,7 @@
 #include "adminapi.h"
 #include "ctl.h"
 #include "eventlog.h"
+#include "util.h"
 
 void ctl_print_json(json_object *o)
 {
@@ -19,6 +20,14 @@ const char *ctl_jstr(json_object *o, const char *key)
     if (o && json_object_object_get_ex(o, key, &v))
         return json_object_get_string(v);
     return "";
+}
+
+int ctl_read_input(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_size)
+{
+    bg_err err = {0};
+    if (read_file(path, max, ret, ret_size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "cannot read %s '%s': %s", what, path, bg_err_msg(&err));
+    return CTL_EXIT_OK;
 }
 
 const char *ctl_event_type_label(uint32_t type, char buf[16])

@@ -19,6 +19,10 @@ void ctl_print_json(json_object *o);
 /* The string value of o[key] (json-c's text for non-strings), "" if absent. */
 const char *ctl_jstr(json_object *o, const char *key);
 
+/* read_file of an input named `what` in messages: CTL_EXIT_OK, or the exit
+ * code after "cannot read WHAT 'PATH': reason". */
+int ctl_read_input(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_size);
+
 /* TCG event type name, else "0x%08x" of it written to buf. */
 const char *ctl_event_type_label(uint32_t type, char buf[16]);
 

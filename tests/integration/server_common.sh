@@ -47,6 +47,8 @@ start_bootgated() {
     "$BOOTGATECTL" init-server --port 0 "$SRV" >/dev/null
     if [ -n "${EK_CA_BUNDLE:-}" ]; then echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"; fi
     if [ -n "${SRV_EXTRA_CONF:-}" ]; then printf '%s\n' "$SRV_EXTRA_CONF" >>"$SRV/bootgated.conf"; fi
+    # created here: the background shell may open it after the first read below
+    : >"$WORK/bootgated.log"
     "$BOOTGATED" -c "$SRV/bootgated.conf" >"$WORK/bootgated.log" 2>&1 &
     SRV_PID=$!
     PIDS+=($!)
