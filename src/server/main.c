@@ -79,9 +79,21 @@ int main(int argc, char **argv)
     }
 
     openlog("bootgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-    (void)secmem_harden_process();
+    /* no core dump, no ptrace by other users: the process holds the KEK */
+    r = secmem_harden_process();
+    if (r < 0) {
+        fprintf(stderr, "bootgated: prctl(PR_SET_DUMPABLE, 0): %s\n", strerror(-r));
+        return 1;
+    }
     srv_config_defaults(&s.cfg);
     r = srv_config_load(&s.cfg, config, &err);
+    /* before the first secret is read: volume keys also pass through json-c,
+     * libevent and OpenSSL buffers that secmem cannot own */
+    if (r >= 0 && s.cfg.lock_memory && (r = secmem_lock_all()) < 0)
+        r = bg_err_set(&err, r,
+                       "lock_memory = yes but mlockall failed: %s (raise RLIMIT_MEMLOCK, e.g. "
+                       "systemd LimitMEMLOCK=infinity, or set lock_memory = no)",
+                       strerror(-r));
     if (r >= 0)
         r = kek_load_secret_file(s.cfg.kek_file, &s.kek, &err);
     if (r >= 0)
@@ -90,6 +102,8 @@ int main(int argc, char **argv)
         r = load_ek_cas(&s, &err);
     if (r >= 0 && s.cfg.audit_signing_key[0])
         r = auditchain_load_key(s.cfg.audit_signing_key, true, &s.audit_key, &err);
+    if (r >= 0 && srv_denial_limits_init(&s) < 0)
+        r = bg_err_set(&err, -ENOMEM, "out of memory");
     if (r >= 0)
         r = srv_tls_init(&s, &err);
     if (r >= 0)
@@ -127,6 +141,7 @@ out:
     SSL_CTX_free(s.ssl);
     X509_STORE_free(s.ek_cas);
     EVP_PKEY_free(s.audit_key);
+    srv_denial_limits_free(&s);
     secmem_free(s.kek);
     secmem_free(s.nonce_secret);
     return r;

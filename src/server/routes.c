@@ -208,13 +208,30 @@ void srv_reply_error(srv_req *r, int status, const char *error, const char *reas
     srv_reply_json(r, status, proto_error_encode(error, reason));
 }
 
+void srv_log_field(char *out, size_t size, const char *in)
+{
+    size_t n = 0;
+    if (!in || !*in)
+        in = "-";
+    for (; *in && n + 1 < size; in++, n++) {
+        unsigned char c = (unsigned char)*in;
+        out[n] = isalnum(c) || strchr("-_.:@/", c) ? (char)c : '_';
+    }
+    out[n] = '\0';
+}
+
 void srv_log_audit(const char *action, const char *node, const char *actor, int64_t seq,
                    const char *detail)
 {
-    /* key=value fields so that journald/syslog consumers can filter */
+    char n[PROTO_MAX_ID + 1], a[192];
+    /* key=value fields so that journald/syslog consumers can filter; the
+     * node id comes from an unauthenticated request and the actor from a
+     * certificate CN: neither may forge a field */
+    srv_log_field(n, sizeof(n), node);
+    srv_log_field(a, sizeof(a), actor);
     syslog(LOG_INFO,
            "BOOTGATE_AUDIT_SEQ=%lld BOOTGATE_ACTION=%s BOOTGATE_NODE=%s BOOTGATE_ACTOR=%s %s",
-           (long long)seq, action, node && *node ? node : "-", actor, detail ? detail : "");
+           (long long)seq, action, n, a, detail ? detail : "");
 }
 
 static void handle_healthz(srv_req *r)

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Token buckets, thread-safe: burst tokens, refilled at per_minute tokens per
+ * minute. With slots > 0 the key (a source IP) picks one of slots buckets by
+ * a keyed hash; keys that collide share a bucket, which keeps memory fixed
+ * and errs on the side of fewer tokens. The hash key is random per process,
+ * so a client cannot pick addresses that collide with a victim's. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ratelimit ratelimit;
+
+/* slots 0: one bucket for every key. NULL on ENOMEM. */
+ratelimit *ratelimit_new(unsigned burst, unsigned per_minute, size_t slots);
+void ratelimit_free(ratelimit *rl);
+/* Takes a token from key's bucket at time now (seconds, monotonic); false
+ * when the bucket is empty. */
+bool ratelimit_take(ratelimit *rl, const char *key, double now);
