@@ -262,6 +262,37 @@ static void handle_metrics(srv_req *r)
     r->status = 200;
 }
 
+/* Copies the request body out of libevent's input buffer and wipes the
+ * buffer's chains before they go back to the allocator: enrollment bodies
+ * carry volume keys. (Copies that libevent and OpenSSL made on the way in
+ * are out of reach; lock_memory keeps them out of swap.) */
+static int body_take(struct evbuffer *in, char *out, size_t n)
+{
+    struct evbuffer_iovec vec[64], *v = vec;
+    _cleanup_(freep) struct evbuffer_iovec *heap = NULL;
+    int nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, NULL, 0);
+    size_t off = 0;
+
+    if (nv < 0)
+        return -EIO;
+    if ((size_t)nv > ELEMENTSOF(vec)) {
+        heap = calloc((size_t)nv, sizeof(*heap));
+        if (!heap)
+            return -ENOMEM;
+        v = heap;
+    }
+    nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, nv);
+    for (int i = 0; i < nv && off < n; i++) {
+        size_t len = v[i].iov_len < n - off ? v[i].iov_len : n - off;
+        memcpy(out + off, v[i].iov_base, len);
+        secmem_wipe(v[i].iov_base, len);
+        off += len;
+    }
+    if (off != n || evbuffer_drain(in, n) < 0)
+        return -EIO;
+    return 0;
+}
+
 void srv_dispatch(struct evhttp_request *req, void *arg)
 {
     srv_req r = {.srv = arg, .req = req, .route = ELEMENTSOF(routes), .start = now_mono()};
@@ -326,7 +357,7 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
             srv_reply_error(&r, 500, "internal", "out of memory");
             goto out;
         }
-        if (evbuffer_remove(in, body, n) != (int)n) {
+        if (body_take(in, body, n) < 0) {
             srv_reply_error(&r, 400, "bad_request", "cannot read body");
             goto out;
         }
