@@ -19,9 +19,10 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: bootgated [-c CONFIG] [--check]\n\n"
+    fprintf(f, "Usage: bootgated [-c CONFIG] [--check] [--log-stderr]\n\n"
                "  -c, --config PATH  configuration file (default " SRV_DEFAULT_CONFIG ")\n"
                "      --check        load and check the configuration and keys, then exit\n"
+               "      --log-stderr   copy the syslog lines to stderr (foreground runs, tests)\n"
                "  -h, --help         this help\n"
                "      --version      print the version\n\n"
                "See bootgated.conf.example for every configuration key.\n");
@@ -42,14 +43,12 @@ static int load_ek_cas(srv *s, bg_err *err)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {},
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+        {"log-stderr", no_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {},
     };
     const char *config = SRV_DEFAULT_CONFIG;
-    bool check_only = false;
+    bool check_only = false, log_stderr = false;
     srv s = {0};
     bg_err err = {0};
     int c, r;
@@ -61,6 +60,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             check_only = true;
+            break;
+        case 'L':
+            log_stderr = true;
             break;
         case 'h':
             usage(stdout);
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    openlog("bootgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    openlog("bootgated", LOG_PID | LOG_NDELAY | (log_stderr ? LOG_PERROR : 0), LOG_DAEMON);
     /* no core dump, no ptrace by other users: the process holds the KEK */
     r = secmem_harden_process();
     if (r < 0) {

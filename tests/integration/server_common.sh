@@ -45,7 +45,8 @@ start_bootgated() {
     "$BOOTGATECTL" init-server --port 0 "$SRV" >/dev/null
     if [ -n "${EK_CA_BUNDLE:-}" ]; then echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"; fi
     if [ -n "${SRV_EXTRA_CONF:-}" ]; then printf '%s\n' "$SRV_EXTRA_CONF" >>"$SRV/bootgated.conf"; fi
-    "$BOOTGATED" -c "$SRV/bootgated.conf" >"$WORK/bootgated.log" 2>&1 &
+    # shellcheck disable=SC2086 # BOOTGATED_ARGS: extra flags, word-split on purpose
+    "$BOOTGATED" -c "$SRV/bootgated.conf" ${BOOTGATED_ARGS:-} >"$WORK/bootgated.log" 2>&1 &
     SRV_PID=$!
     PIDS+=($!)
     for _ in $(seq 100); do
