@@ -4,8 +4,10 @@
 /* Token buckets, thread-safe: burst tokens, refilled at per_minute tokens per
  * minute. With slots > 0 the key (a source IP) picks one of slots buckets by
  * a keyed hash; keys that collide share a bucket, which keeps memory fixed
- * and errs on the side of fewer tokens. The hash key is random per process,
- * so a client cannot pick addresses that collide with a victim's. */
+ * and errs on the side of fewer tokens. The hash starts from a random
+ * per-process seed, so which addresses collide is not known in advance (it
+ * is not a cryptographic PRF; a collision only costs audit rows, and the
+ * global bucket bounds the total either way). */
 
 #include <stdbool.h>
 #include <stddef.h>
