@@ -15,7 +15,7 @@ PACKAGES=(
     qemu-system-x86 qemu-utils ovmf linux-image-amd64 dracut dracut-network dracut-core
     busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod zstd
     # servers and peers
-    postgresql clevis clevis-luks clevis-dracut tang curl jq hyperfine
+    postgresql clevis clevis-luks clevis-dracut clevis-tpm2 tang curl jq hyperfine
     # client tests: reference server (client_refserver.py), hex dumps
     python3 python3-cryptography xxd
     # bench/client: tangd on a loopback port for the clevis comparison

@@ -17,7 +17,11 @@ check() {
 }
 
 depends() {
-    echo crypt network systemd tpm2-tss
+    # Not tpm2-tss: its dependency on systemd-udevd brings udev's hwdb (13 MB)
+    # and it installs tpm2-tools and FAPI, none of which bootgate-unlock uses.
+    # The client's own libraries come with it (ldd); the TCTI it dlopen()s is
+    # installed by name below.
+    echo crypt network systemd
     return 0
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/printbuf.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -132,10 +133,15 @@ static int get_int(json_object *j, const char *name, int64_t *ret, bg_err *err)
 
 static int add_b64(json_object *o, const char *name, const uint8_t *data, size_t size)
 {
-    _cleanup_(freep) char *s = base64_encode_alloc(data, size);
+    char *s = base64_encode_alloc(data, size);
+    int r;
     if (!s)
         return -ENOMEM;
-    return json_object_object_add(o, name, json_object_new_string(s)) < 0 ? -ENOMEM : 0;
+    r = json_object_object_add(o, name, json_object_new_string(s)) < 0 ? -ENOMEM : 0;
+    /* the field may be a volume key or a seed (enroll, activate) */
+    secmem_wipe(s, strlen(s));
+    free(s);
+    return r;
 }
 
 static int add_str(json_object *o, const char *name, const char *s)
@@ -727,6 +733,15 @@ json_object *proto_error_encode(const char *error, const char *reason)
     return finish(o, r);
 }
 
+/* The tokener keeps the last string it parsed (an enrollment's volume key,
+ * base64) in its printbuf; json_tokener_free does not wipe it. */
+static void tokener_free_wiped(struct json_tokener *tok)
+{
+    if (tok->pb && tok->pb->buf && tok->pb->size > 0)
+        secmem_wipe(tok->pb->buf, (size_t)tok->pb->size);
+    json_tokener_free(tok);
+}
+
 int proto_parse_body(const char *buf, size_t size, json_object **ret, bg_err *err)
 {
     struct json_tokener *tok;
@@ -744,12 +759,12 @@ int proto_parse_body(const char *buf, size_t size, json_object **ret, bg_err *er
     if (!j) {
         enum json_tokener_error e = json_tokener_get_error(tok);
         size_t off = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
+        tokener_free_wiped(tok);
         return bg_err_set(err, -EBADMSG, "offset %zu: invalid JSON: %s", off,
                           e == json_tokener_continue ? "truncated" : json_tokener_error_desc(e));
     }
     used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
+    tokener_free_wiped(tok);
     while (used < size &&
            (buf[used] == ' ' || buf[used] == '\n' || buf[used] == '\r' || buf[used] == '\t'))
         used++;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "cleanup.h"
@@ -125,8 +126,10 @@ int base64_decode_alloc(const char *in, uint8_t **ret, size_t *ret_size, bg_err 
     if (!out)
         return -ENOMEM;
     n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-    if (n < 0)
+    if (n < 0) {
+        OPENSSL_cleanse(out, len / 4 * 3 + 1); /* may hold part of a key */
         return bg_err_set(err, -EINVAL, "invalid base64");
+    }
     *ret_size = (size_t)n - pad;
     *ret = TAKE_PTR(out);
     return 0;

@@ -34,6 +34,10 @@ void srv_config_defaults(srv_config *c)
     c->max_headers = 16u << 10;
     c->request_timeout = 30;
     c->tls12 = false;
+    c->lock_memory = true;
+    c->denial_audit_burst = 10;
+    c->denial_audit_per_minute = 6;
+    c->denial_audit_global_per_minute = 600;
 }
 
 static int set_path(char *dst, size_t size, const char *dir, const char *v)
@@ -56,6 +60,17 @@ static int set_uint(unsigned long long *ret, const char *v, unsigned long long m
     if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
         return -EINVAL;
     *ret = x;
+    return 0;
+}
+
+static int set_bool(bool *ret, const char *v)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+        *ret = true;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+        *ret = false;
+    else
+        return -EINVAL;
     return 0;
 }
 
@@ -116,15 +131,11 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         UINTKEY(max_body, 1024, 64u << 20)
         UINTKEY(max_headers, 1024, 1u << 20)
         UINTKEY(request_timeout, 1, 600)
-        else if (!strcmp(k, "tls12"))
-        {
-            if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-                c->tls12 = true;
-            else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-                c->tls12 = false;
-            else
-                r = -EINVAL;
-        }
+        UINTKEY(denial_audit_burst, 1, 100000)
+        UINTKEY(denial_audit_per_minute, 1, 100000)
+        UINTKEY(denial_audit_global_per_minute, 1, 1000000)
+        else if (!strcmp(k, "tls12")) r = set_bool(&c->tls12, v);
+        else if (!strcmp(k, "lock_memory")) r = set_bool(&c->lock_memory, v);
         else return bg_err_set(err, -EINVAL, "%s:%u: unknown key '%s'", path, lineno, k);
 #undef PATHKEY
 #undef UINTKEY

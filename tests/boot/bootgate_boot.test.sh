@@ -108,8 +108,8 @@ scenario_tamper() {
 
 scenario_late_server() {
     local seq
-    bgb_server_stop
     seq=$(bgb_audit_last)
+    bgb_server_stop
     bgb_boot late "$BG_WORK/good.efi.disk"
     # 20 s after the client started asking (an earlier start would be up before
     # the initrd under TCG and prove nothing).
@@ -149,7 +149,7 @@ scenario_measure_keyfile() {
     local key=$BG_WORK/keyfile.d
     mkdir -p "$key"
     printf '%s' "$BGB_PASS" >"$key/root.key"
-    bg_dracut_build "$BG_WORK/initrd-keyfile.img" --include "$key/root.key" /etc/bootgate-test/root.key
+    bgb_dracut_nocache "$BG_WORK/initrd-keyfile.img" --include "$key/root.key" /etc/bootgate-test/root.key
     timing "initramfs size (no bootgate, key file)" "$(stat -c %s "$BG_WORK/initrd-keyfile.img") bytes"
     bgb_uki "$BG_WORK/keyfile.efi" "$BG_WORK/initrd-keyfile.img" \
         "$GOOD_CMDLINE rd.luks.key=/etc/bootgate-test/root.key"

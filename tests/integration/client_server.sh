@@ -14,7 +14,7 @@ server_init() {
 }
 
 start_server() { # [DELAY]
-    ( sleep "${1:-0}"; exec "$BOOTGATED" -c "$S/bootgated.conf" ) >>"$T/bootgated.log" 2>&1 &
+    ( sleep "${1:-0}"; exec "$BOOTGATED" -c "$S/bootgated.conf" --log-stderr ) >>"$T/bootgated.log" 2>&1 &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
 }

@@ -49,7 +49,8 @@ start_bootgated() {
     if [ -n "${SRV_EXTRA_CONF:-}" ]; then printf '%s\n' "$SRV_EXTRA_CONF" >>"$SRV/bootgated.conf"; fi
     # created here: the background shell may open it after the first read below
     : >"$WORK/bootgated.log"
-    "$BOOTGATED" -c "$SRV/bootgated.conf" >"$WORK/bootgated.log" 2>&1 &
+    # shellcheck disable=SC2086 # BOOTGATED_ARGS: extra flags, word-split on purpose
+    "$BOOTGATED" -c "$SRV/bootgated.conf" ${BOOTGATED_ARGS:-} >"$WORK/bootgated.log" 2>&1 &
     SRV_PID=$!
     PIDS+=($!)
     for _ in $(seq 100); do

@@ -171,10 +171,21 @@ bgb_dracut() {
     mkdir -p "$base/modules.d/90bootgate" "$etc" "$bindir"
     cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$base/modules.d/90bootgate/"
     cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$base/modules.d/90bootgate/"
-    ln -s "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock"
+    # A copy, not a symlink: dracut would install the link's target path too.
+    cp "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock" || bg_die "copy $BOOTGATE_UNLOCK"
     cp "${BGB_CA:-$BGB_SRV/ca.crt}" "$etc/ca.pem" || bg_die "no server CA"
     dracutbasedir=$base DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
-        bg_dracut_build "$out" --add bootgate --include "$etc" /etc/bootgate "$@"
+        bgb_dracut_nocache "$out" --add bootgate --include "$etc" /etc/bootgate "$@"
+}
+
+# bg_dracut_build caches by its arguments; an image with this run's CA (a path
+# in $BG_WORK) can never be reused, so its cache entry is removed again.
+bgb_dracut_nocache() {
+    local stamp=$BG_WORK/dracut.stamp cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache
+    : >"$stamp"
+    BG_DRACUT_NOCACHE=1 bg_dracut_build "$@"
+    [[ -d $cache ]] && find "$cache" -maxdepth 1 -name 'dracut-*.img' -newer "$stamp" -delete
+    return 0
 }
 
 bgb_cmdline() {
