@@ -21,6 +21,7 @@
 #include "http.h"
 #include "luks.h"
 #include "proto.h"
+#include "secjson.h"
 #include "secmem.h"
 #include "tpm.h"
 #include "util.h"
@@ -164,7 +165,8 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
     _cleanup_(secmem_freep) uint8_t *pass = NULL, *seed = NULL;
     _cleanup_(freep) uint8_t *ek_cert = NULL;
-    _cleanup_(json_object_putp) json_object *jreq = NULL, *jresp = NULL;
+    _cleanup_(secjson_putp) json_object *jreq = NULL; /* volume keys, then the secret */
+    _cleanup_(json_object_putp) json_object *jresp = NULL;
     uint8_t ek_pub[TPM_BLOB_MAX], ak_pub[TPM_BLOB_MAX], ak_name[TPM_NAME_MAX];
     size_t pass_size = 0, ek_pub_size, ak_pub_size, ak_name_size, cert_size = 0;
     size_t seed_size = 0;
@@ -299,7 +301,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     if (!jreq)
         return CLIENT_EXIT_USAGE;
     ex = enroll_post(o, &h, server, "/v1/enroll", jreq, &jresp);
-    json_object_put(TAKE_PTR(jreq));
+    secjson_putp(&jreq);
     for (size_t i = 0; i < vols.n; i++) {
         secmem_free(TAKE_PTR(vols.v[i].key));
         vols.v[i].key_size = 0;

@@ -213,6 +213,15 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
+    /* enroll and unlock hold volume keys and seeds, also in libcurl, OpenSSL
+     * and json-c buffers that secmem cannot own: keep every page out of swap.
+     * Best effort (the initramfs usually has no swap at all). */
+    if (argc == 0 || (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "debug") != 0)) {
+        r = secmem_lock_all();
+        if (r < 0)
+            client_msg(&o, "warning: cannot lock memory (%s): secrets may reach swap",
+                       strerror(-r));
+    }
     if (argc > 0 && !strcmp(argv[0], "enroll"))
         r = client_enroll_main(&o, argc, argv);
     else if (argc > 0 && !strcmp(argv[0], "status"))

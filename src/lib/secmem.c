@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -67,6 +68,19 @@ int secmem_memcmp(const void *a, const void *b, size_t size)
 int secmem_harden_process(void)
 {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+int secmem_lock_all(void)
+{
+#ifdef MCL_ONFAULT
+    if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0)
+        return 0;
+    if (errno != EINVAL) /* EINVAL: a kernel before 4.4 without MCL_ONFAULT */
+        return -errno;
+#endif
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
         return -errno;
     return 0;
 }

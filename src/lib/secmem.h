@@ -17,6 +17,13 @@ void secmem_wipe(void *p, size_t size);
 int secmem_memcmp(const void *a, const void *b, size_t size);
 /* For programs that hold secrets: no core dumps, no ptrace by other users. */
 int secmem_harden_process(void);
+/* mlockall: every page of the process, now and later, stays out of swap
+ * (secrets also pass through library buffers that secmem cannot own:
+ * json-c, libevent, OpenSSL, libcurl). Pages are locked as they are touched
+ * (MCL_ONFAULT), so thread stacks and malloc arenas are not populated up
+ * front. Needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK that covers the whole
+ * address space (systemd: LimitMEMLOCK=infinity). -errno on failure. */
+int secmem_lock_all(void);
 
 static inline void secmem_freep(void *p)
 {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "util.h"
 
 void srv_config_defaults(srv_config *c)
 {
@@ -34,17 +34,10 @@ void srv_config_defaults(srv_config *c)
     c->max_headers = 16u << 10;
     c->request_timeout = 30;
     c->tls12 = false;
-}
-
-static char *trim(char *s)
-{
-    char *e;
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
+    c->lock_memory = true;
+    c->denial_audit_burst = 10;
+    c->denial_audit_per_minute = 6;
+    c->denial_audit_global_per_minute = 600;
 }
 
 static int set_path(char *dst, size_t size, const char *dir, const char *v)
@@ -70,6 +63,17 @@ static int set_uint(unsigned long long *ret, const char *v, unsigned long long m
     return 0;
 }
 
+static int set_bool(bool *ret, const char *v)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+        *ret = true;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+        *ret = false;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 int srv_config_load(srv_config *c, const char *path, bg_err *err)
 {
     _cleanup_(fclosep) FILE *f = fopen(path, "re");
@@ -84,19 +88,14 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         return bg_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
     dir = dirname(pathcopy);
     while (fgets(line, sizeof(line), f)) {
-        char *k, *v, *eq;
+        char *k, *v;
         unsigned long long n = 0;
-        int r = 0;
+        int r = config_line_split(line, &k, &v);
         lineno++;
-        k = trim(line);
-        if (!*k || *k == '#')
+        if (r > 0)
             continue;
-        eq = strchr(k, '=');
-        if (!eq)
+        if (r < 0)
             return bg_err_set(err, -EINVAL, "%s:%u: expected key = value", path, lineno);
-        *eq = '\0';
-        k = trim(k);
-        v = trim(eq + 1);
 #define PATHKEY(name) else if (!strcmp(k, #name)) r = set_path(c->name, sizeof(c->name), dir, v)
 #define UINTKEY(name, min, max)                                                                    \
     else if (!strcmp(k, #name))                                                                    \
@@ -132,15 +131,11 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         UINTKEY(max_body, 1024, 64u << 20)
         UINTKEY(max_headers, 1024, 1u << 20)
         UINTKEY(request_timeout, 1, 600)
-        else if (!strcmp(k, "tls12"))
-        {
-            if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-                c->tls12 = true;
-            else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-                c->tls12 = false;
-            else
-                r = -EINVAL;
-        }
+        UINTKEY(denial_audit_burst, 1, 100000)
+        UINTKEY(denial_audit_per_minute, 1, 100000)
+        UINTKEY(denial_audit_global_per_minute, 1, 1000000)
+        else if (!strcmp(k, "tls12")) r = set_bool(&c->tls12, v);
+        else if (!strcmp(k, "lock_memory")) r = set_bool(&c->lock_memory, v);
         else return bg_err_set(err, -EINVAL, "%s:%u: unknown key '%s'", path, lineno, k);
 #undef PATHKEY
 #undef UINTKEY

@@ -38,6 +38,13 @@ typedef struct srv_config {
     size_t max_headers;       /* bytes */
     unsigned request_timeout; /* seconds */
     bool tls12;               /* also accept TLS 1.2 with AEAD suites */
+    bool lock_memory;         /* mlockall at start: no secret reaches swap */
+    /* Audit rows for denials before the quote signature verifies (the caller
+     * has proven nothing yet): a token bucket per source IP and one for all
+     * sources; denials past them are counted in /metrics and syslog only. */
+    unsigned denial_audit_burst;             /* rows per source IP at once */
+    unsigned denial_audit_per_minute;        /* refill per source IP */
+    unsigned denial_audit_global_per_minute; /* refill (and burst) for all sources */
 } srv_config;
 
 void srv_config_defaults(srv_config *c);

@@ -20,6 +20,7 @@
 
 #include "evidence.h"
 #include "kek.h"
+#include "secjson.h"
 #include "secmem.h"
 #include "util.h"
 
@@ -39,7 +40,7 @@ static void audit(srv_req *r, const char *action, const char *node, json_object 
 
 void srv_handle_enroll(srv_req *r)
 {
-    _cleanup_(json_object_putp) json_object *body = NULL;
+    _cleanup_(secjson_putp) json_object *body = NULL; /* volume keys / secret */
     _cleanup_(proto_enroll_req_done) proto_enroll_req req = {0};
     _cleanup_(proto_enroll_resp_done) proto_enroll_resp resp = {0};
     _cleanup_(secmem_freep) uint8_t *secret = NULL;
@@ -147,7 +148,7 @@ void srv_handle_enroll(srv_req *r)
 
 void srv_handle_enroll_activate(srv_req *r)
 {
-    _cleanup_(json_object_putp) json_object *body = NULL;
+    _cleanup_(secjson_putp) json_object *body = NULL; /* volume keys / secret */
     proto_activate_req req = {0};
     proto_activate_resp resp = {0};
     int64_t seq = -1;

@@ -19,9 +19,10 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: bootgated [-c CONFIG] [--check]\n\n"
+    fprintf(f, "Usage: bootgated [-c CONFIG] [--check] [--log-stderr]\n\n"
                "  -c, --config PATH  configuration file (default " SRV_DEFAULT_CONFIG ")\n"
                "      --check        load and check the configuration and keys, then exit\n"
+               "      --log-stderr   copy the syslog lines to stderr (foreground runs, tests)\n"
                "  -h, --help         this help\n"
                "      --version      print the version\n\n"
                "See bootgated.conf.example for every configuration key.\n");
@@ -42,14 +43,12 @@ static int load_ek_cas(srv *s, bg_err *err)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {},
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+        {"log-stderr", no_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {},
     };
     const char *config = SRV_DEFAULT_CONFIG;
-    bool check_only = false;
+    bool check_only = false, log_stderr = false;
     srv s = {0};
     bg_err err = {0};
     int c, r;
@@ -61,6 +60,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             check_only = true;
+            break;
+        case 'L':
+            log_stderr = true;
             break;
         case 'h':
             usage(stdout);
@@ -78,10 +80,22 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    openlog("bootgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-    (void)secmem_harden_process();
+    openlog("bootgated", LOG_PID | LOG_NDELAY | (log_stderr ? LOG_PERROR : 0), LOG_DAEMON);
+    /* no core dump, no ptrace by other users: the process holds the KEK */
+    r = secmem_harden_process();
+    if (r < 0) {
+        fprintf(stderr, "bootgated: prctl(PR_SET_DUMPABLE, 0): %s\n", strerror(-r));
+        return 1;
+    }
     srv_config_defaults(&s.cfg);
     r = srv_config_load(&s.cfg, config, &err);
+    /* before the first secret is read: volume keys also pass through json-c,
+     * libevent and OpenSSL buffers that secmem cannot own */
+    if (r >= 0 && s.cfg.lock_memory && (r = secmem_lock_all()) < 0)
+        r = bg_err_set(&err, r,
+                       "lock_memory = yes but mlockall failed: %s (raise RLIMIT_MEMLOCK, e.g. "
+                       "systemd LimitMEMLOCK=infinity, or set lock_memory = no)",
+                       strerror(-r));
     if (r >= 0)
         r = kek_load_secret_file(s.cfg.kek_file, &s.kek, &err);
     if (r >= 0)
@@ -90,6 +104,8 @@ int main(int argc, char **argv)
         r = load_ek_cas(&s, &err);
     if (r >= 0 && s.cfg.audit_signing_key[0])
         r = auditchain_load_key(s.cfg.audit_signing_key, true, &s.audit_key, &err);
+    if (r >= 0 && srv_denial_limits_init(&s) < 0)
+        r = bg_err_set(&err, -ENOMEM, "out of memory");
     if (r >= 0)
         r = srv_tls_init(&s, &err);
     if (r >= 0)
@@ -127,6 +143,7 @@ out:
     SSL_CTX_free(s.ssl);
     X509_STORE_free(s.ek_cas);
     EVP_PKEY_free(s.audit_key);
+    srv_denial_limits_free(&s);
     secmem_free(s.kek);
     secmem_free(s.nonce_secret);
     return r;

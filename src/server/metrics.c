@@ -18,6 +18,7 @@ static atomic_ullong requests[METRICS_MAX_ROUTES + 1][N_STATUS];
 static atomic_ullong latency[N_BUCKETS + 1];
 static atomic_ullong latency_us_sum;
 static atomic_ullong releases;
+static atomic_ullong denials_unaudited;
 static const char *reasons[METRICS_MAX_REASONS];
 static atomic_ullong denials[METRICS_MAX_REASONS];
 static atomic_int n_reasons;
@@ -53,7 +54,8 @@ void metrics_denial(const char *reason)
 {
     int n = atomic_load(&n_reasons);
     for (int i = 0; i < n; i++)
-        if (reasons[i] == reason || !strcmp(reasons[i], reason)) {
+        /* NULL: a slot another worker reserved and has not filled yet */
+        if (reasons[i] && (reasons[i] == reason || !strcmp(reasons[i], reason))) {
             atomic_fetch_add(&denials[i], 1);
             return;
         }
@@ -66,6 +68,11 @@ void metrics_denial(const char *reason)
     }
     reasons[n] = reason;
     atomic_fetch_add(&denials[n], 1);
+}
+
+void metrics_denial_unaudited(void)
+{
+    atomic_fetch_add(&denials_unaudited, 1);
 }
 
 void metrics_render(struct evbuffer *out)
@@ -98,6 +105,13 @@ void metrics_render(struct evbuffer *out)
         if (reasons[i])
             evbuffer_add_printf(out, "bootgate_denials_total{reason=\"%s\"} %llu\n", reasons[i],
                                 atomic_load(&denials[i]));
+    evbuffer_add_printf(
+        out,
+        "# HELP bootgate_denials_unaudited_total Denials before identity without an "
+        "audit row (rate limit).\n"
+        "# TYPE bootgate_denials_unaudited_total counter\n"
+        "bootgate_denials_unaudited_total %llu\n",
+        atomic_load(&denials_unaudited));
     evbuffer_add_printf(out, "# HELP bootgate_request_seconds Request latency.\n"
                              "# TYPE bootgate_request_seconds histogram\n");
     for (size_t i = 0; i < N_BUCKETS; i++)

@@ -17,4 +17,6 @@ void metrics_request(size_t route, int status, double seconds);
 void metrics_release(void);
 /* reason: a verdict name (static string). */
 void metrics_denial(const char *reason);
+/* A denial before identity whose audit row the rate limit left out. */
+void metrics_denial_unaudited(void);
 void metrics_render(struct evbuffer *out);

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "ratelimit.h"
 #include "store.h"
 
 /* Roles from the client certificate's subject OU (DESIGN §6). */
@@ -35,6 +36,11 @@ typedef struct srv {
     EVP_PKEY *audit_key; /* NULL: audit heads are not signed */
     unsigned bound_port;
     atomic_bool ready;
+    /* audit rows of denials before identity (config denial_audit_*) */
+    ratelimit *denial_audit_ip, *denial_audit_all;
+    /* syslog lines of the denials left out of the audit */
+    ratelimit *denial_log;
+    atomic_ullong denial_log_suppressed;
 } srv;
 
 #define SRV_MAX_PARAMS 3
@@ -60,9 +66,21 @@ void srv_reply_json(srv_req *r, int status, json_object *json);
 /* {"error": error, "reason": reason} */
 void srv_reply_error(srv_req *r, int status, const char *error, const char *reason);
 
+/* A value for a key=value log field: characters other than [A-Za-z0-9-_.:@/]
+ * become '_', empty becomes "-". */
+void srv_log_field(char *out, size_t size, const char *in);
 /* Syslog line for an audit record, with structured fields. */
 void srv_log_audit(const char *action, const char *node, const char *actor, int64_t seq,
                    const char *detail);
+
+/* denial.c: the buckets of denials before identity (config denial_audit_*). */
+int srv_denial_limits_init(srv *s);
+void srv_denial_limits_free(srv *s);
+/* True when a denial before identity from peer may write an audit row. */
+bool srv_denial_audit_allowed(srv *s, const char *peer);
+/* The syslog line of a denial without an audit row, rate-limited; the next
+ * line that goes out names how many were left out. */
+void srv_denial_log_unaudited(srv *s, const char *node, const char *detail);
 
 /* Handlers (one file each). */
 void srv_handle_challenge(srv_req *r);

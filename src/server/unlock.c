@@ -31,8 +31,26 @@ static void breakglass_code(char out[16])
              alphabet[rnd[5] & 31], alphabet[rnd[6] & 31], alphabet[rnd[7] & 31]);
 }
 
+typedef enum deny_kind {
+    DENY_UNPROVEN, /* before the quote signature verified: the caller proved nothing */
+    DENY_EVIDENCE, /* signed evidence that does not hold */
+    DENY_POLICY,   /* the boot state is not allowed: break-glass can waive it */
+} deny_kind;
+
+/* Quote verdicts reached before the signature verified. */
+static bool verdict_unproven(const char *v)
+{
+    static const char *const unproven[] = {"ak_malformed",        "ak_refused",
+                                           "signature_malformed", "signature_scheme",
+                                           "bad_signature",       "internal"};
+    for (size_t i = 0; i < ELEMENTSOF(unproven); i++)
+        if (v && !strcmp(v, unproven[i]))
+            return true;
+    return false;
+}
+
 static void deny(srv_req *r, const proto_unlock_req *req, const char *verdict,
-                 evidence_explanation *expl, const char *reason, bool policy_denial)
+                 evidence_explanation *expl, const char *reason, deny_kind kind)
 {
     proto_unlock_denied d = {0};
     json_object *det = json_object_new_object(), *lines = json_object_new_array();
@@ -44,8 +62,20 @@ static void deny(srv_req *r, const proto_unlock_req *req, const char *verdict,
     d.n_explanation = expl->n;
     d.explanation = expl->lines;
     /* break-glass can waive a policy, never identity or evidence (DESIGN §4) */
-    if (policy_denial)
+    if (kind == DENY_POLICY)
         breakglass_code(d.breakglass_code);
+    snprintf(detail, sizeof(detail), "verdict=%s reason=%s", verdict,
+             expl->n ? expl->lines[0] : "");
+    metrics_denial(verdict);
+    /* an unauthenticated flood must not turn into unbounded fsync'd rows */
+    if (kind == DENY_UNPROVEN && !srv_denial_audit_allowed(r->srv, r->peer)) {
+        d.audit_seq = -1;
+        srv_denial_log_unaudited(r->srv, req->node_id, detail);
+        json_object_put(det);
+        json_object_put(lines);
+        srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
+        return;
+    }
 
     for (size_t i = 0; i < expl->n; i++)
         json_object_array_add(lines, json_object_new_string(expl->lines[i]));
@@ -69,11 +99,8 @@ static void deny(srv_req *r, const proto_unlock_req *req, const char *verdict,
     if (store_audit_append(r->srv->store, "bootgated", "unlock_denied", req->node_id, det,
                            &d.audit_seq) < 0)
         d.audit_seq = -1;
-    snprintf(detail, sizeof(detail), "verdict=%s reason=%s", verdict,
-             expl->n ? expl->lines[0] : "");
     srv_log_audit("unlock_denied", req->node_id, "bootgated", d.audit_seq, detail);
     json_object_put(det);
-    metrics_denial(verdict);
     srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
 }
 
@@ -128,38 +155,39 @@ void srv_handle_unlock(srv_req *r)
                     ns == NONCE_FORGED    ? "nonce was not issued by this server for this node"
                     : ns == NONCE_EXPIRED ? "nonce expired; request a new challenge"
                                           : "a 32-byte nonce from /v1/challenge is required",
-                    false);
+                    DENY_UNPROVEN);
     r0 = store_nonce_use(r->srv->store, req.nonce, req.nonce_size, (int64_t)expiry, (int64_t)now);
     if (r0 == -EEXIST)
-        return deny(r, &req, "nonce_reused", &expl, "nonce was already used", false);
+        return deny(r, &req, "nonce_reused", &expl, "nonce was already used", DENY_UNPROVEN);
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
 
     /* b. node enrolled and active; AK name == enrolled AK name */
     r0 = store_node_get(r->srv->store, req.node_id, &node);
     if (r0 == -ENOENT)
-        return deny(r, &req, "node_unknown", &expl, "node is not enrolled", false);
+        return deny(r, &req, "node_unknown", &expl, "node is not enrolled", DENY_UNPROVEN);
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
     if (node.state != NODE_ACTIVE)
-        return deny(r, &req, state_verdict(node.state), &expl, "node is not active", false);
+        return deny(r, &req, state_verdict(node.state), &expl, "node is not active", DENY_UNPROVEN);
 
     /* c. AK public: exactly the restricted signing attributes; its name */
     if (evidence_ak_check(req.ak_public.data, req.ak_public.size, ak_name, sizeof(ak_name),
                           &ak_name_size, &verdict, &err) < 0)
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
+        return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_UNPROVEN);
     if (ak_name_size != node.ak_name_size ||
         CRYPTO_memcmp(ak_name, node.ak_name, ak_name_size) != 0)
         return deny(r, &req, "ak_name_mismatch", &expl,
-                    "AK name differs from the one pinned at enrollment", false);
+                    "AK name differs from the one pinned at enrollment", DENY_UNPROVEN);
 
     /* d + e. signature, attest fields, nonce in extraData, selection, pcrDigest */
     if (evidence_quote_verify(req.ak_public.data, req.ak_public.size, &req, &verdict, &err) < 0)
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
+        return deny(r, &req, verdict, &expl, bg_err_msg(&err),
+                    verdict_unproven(verdict) ? DENY_UNPROVEN : DENY_EVIDENCE);
 
     /* f. logs replay to the quoted PCRs: a failure of evidence, never of policy */
     if (evidence_logs_replay(&req, &log, &ima, &verdict, &expl, &err) < 0)
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
+        return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_EVIDENCE);
 
     /* g. the active signed policy of the node's group, or an active
      * break-glass grant that waives it (never steps a-f) */
@@ -172,16 +200,17 @@ void srv_handle_unlock(srv_req *r)
     } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &policy, &req, log, ima,
                                         &pass, ok.policy_mode, sizeof(ok.policy_mode), &verdict,
                                         &policy_detail, &expl, &err) < 0) {
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), false);
+        return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_EVIDENCE);
     }
     if (!pass) {
         bool waivable = !strcmp(verdict, "policy_missing") || !strcmp(verdict, "policy_denied") ||
                         !strcmp(verdict, "policy_expired");
         if (!waivable)
-            return deny(r, &req, verdict, &expl, "the boot state is not allowed", false);
+            return deny(r, &req, verdict, &expl, "the boot state is not allowed", DENY_EVIDENCE);
         r0 = srv_breakglass_find(r->srv, node.id, &req.pcrs, &grant);
         if (r0 == -ENOENT)
-            return deny(r, &req, verdict, &expl, "boot state is not allowed by the policy", true);
+            return deny(r, &req, verdict, &expl, "boot state is not allowed by the policy",
+                        DENY_POLICY);
         if (r0 < 0)
             return srv_reply_error(r, 503, "unavailable", "store error");
         waived = true;
@@ -192,7 +221,7 @@ void srv_handle_unlock(srv_req *r)
     r0 = store_volume_get(r->srv->store, node.id, req.volume_uuid, &stored, &stored_size);
     if (r0 == -ENOENT)
         return deny(r, &req, "volume_unknown", &expl, "volume is not enrolled for this node",
-                    false);
+                    DENY_EVIDENCE);
     if (r0 < 0 || kek_unwrap(r->srv->kek, node.id, req.volume_uuid, stored, stored_size, &vkey,
                              &vkey_size, &err) < 0)
         return srv_reply_error(r, 500, "internal", "cannot unwrap the stored volume key");

@@ -14,7 +14,7 @@ server_init() {
 }
 
 start_server() { # [DELAY]
-    ( sleep "${1:-0}"; exec "$BOOTGATED" -c "$S/bootgated.conf" ) >>"$T/bootgated.log" 2>&1 &
+    ( sleep "${1:-0}"; exec "$BOOTGATED" -c "$S/bootgated.conf" --log-stderr ) >>"$T/bootgated.log" 2>&1 &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
 }
@@ -45,6 +45,20 @@ policy() { # NAME VERSION: capture from the current log, sign, upload, activate
         >"$T/upload.out" && jq -e .version "$T/upload.out" >/dev/null || fail "policy upload: $(cat "$T/upload.out")"
     curl "${ADMIN[@]}" -f -X POST "$URL/v1/admin/policies/$1/$2/activate" >/dev/null ||
         fail "policy activate"
+}
+
+# client_server_up: the common start of a client-against-server test: bootgated
+# up with policy "web" v1 active (captured from the node's log), swtpm "tpm"
+# extended to match that log, and a LUKS2 image $T/disk.img.
+client_server_up() {
+    server_init
+    mkdir -p "$T/etc"
+    start_swtpm tpm
+    make_luks "$T/disk.img" "$T/vk" "$T/pass"
+    boot "${EVENTS[@]}"
+    start_server
+    wait_server
+    policy web 1
 }
 
 cl() { unlock --set ca="$T/etc/ca.pem" --set event_log="$T/eventlog.bin" --set ima_log= \

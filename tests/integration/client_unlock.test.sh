@@ -8,21 +8,24 @@ source "$(dirname "$0")/client_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 source "$HERE/client_server.sh"
-server_init
-
-mkdir -p "$T/etc"
-start_swtpm tpm
-make_luks "$T/disk.img" "$T/vk" "$T/pass"
-boot "${EVENTS[@]}"
-start_server
-wait_server
-policy web 1
+client_server_up
 
 # --- RSA EK: enroll, approve, unlock --verify-only
 enroll web
 cl --verify-only "$T/disk.img" >"$T/u.out" 2>&1 || fail "unlock: $(cat "$T/u.out")"
 grep -q 'released key verified' "$T/u.out" || fail "$(cat "$T/u.out")"
 ok "RSA EK: enroll → approve → unlock --verify-only (key opens the header)"
+
+# --- no log line carries the volume key, on either side (hex or base64)
+cl --verbose --verify-only "$T/disk.img" >"$T/v.out" 2>&1 || fail "unlock --verbose: $(cat "$T/v.out")"
+grep -q 'debug:' "$T/v.out" || fail "--verbose printed no debug line"
+grep -q 'BOOTGATE_ACTION=key_released' "$T/bootgated.log" || fail "bootgated logged no release"
+for f in "$T/v.out" "$T/enroll.out" "$T/enroll.err" "$T/bootgated.log"; do
+    if grep -qiF -e "$(xxd -p -c 256 "$T/vk")" -e "$(base64 -w0 <"$T/vk")" "$f"; then
+        fail "the volume key appears in ${f##*/}"
+    fi
+done
+ok "the volume key is in no log (unlock --verbose, enroll, bootgated with syslog)"
 
 # --- PCR 9 moves (new initrd, logged): denied, the explanation names PCR 9
 python3 "$HERE/client_mkeventlog.py" "$T/ev2.bin" "${EVENTS[@]}" 9:0xd:initrd-EVIL >"$T/ext2"
