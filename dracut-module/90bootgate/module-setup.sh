@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2154 # dracut sets moddir, initdir, dracutsysrootdir, ...
 #
 # dracut module for bootgate: unlocks LUKS2 volumes that carry a "bootgate"
 # token in the initramfs, after the network is up and before

@@ -21,8 +21,10 @@
 # Prints "timing:" lines. BG_KEEP=1 keeps the work dir. Failures keep the console
 # logs in $BOOTGATE_BUILDDIR/test-artifacts/bootgate_boot/.
 set -euo pipefail
-BG_NAME=bootgate_boot
+BG_NAME=bootgate_boot # shellcheck disable=SC2034 # read by the harness
+# shellcheck source=lib/boot.sh
 . "$(dirname "$0")/lib/boot.sh"
+# shellcheck source=lib/bootgate.sh
 . "$BG_LIB/bootgate.sh"
 
 SCENARIOS=("$@")

@@ -19,15 +19,18 @@
 # Writes DIR/initrd.img, DIR/bootx64.efi, DIR/esp.img, DIR/policy.json(.sig).
 # Needs BOOTGATECTL and BOOTGATE_UNLOCK (the build tree's binaries).
 set -euo pipefail
+# shellcheck disable=SC2034 # BG_*/BGB_* are inputs of the sourced harness
 BG_NAME=image-build
+# shellcheck source=lib/boot.sh
 . "$(dirname "$0")/lib/boot.sh"
+# shellcheck source=lib/bootgate.sh
 . "$BG_LIB/bootgate.sh"
 
 usage() {
     sed -n '/^#   tests/,/^#       \[--kernel/p' "$0" | sed 's/^# \{0,3\}//'
     exit "${1:-2}"
 }
-ca= reflog= cmdline= name= version= key= out= publish=0
+ca='' reflog='' cmdline='' name='' version='' key='' out='' publish=0
 while [[ $# -gt 0 ]]; do
     case $1 in
     --ca) ca=$2; shift ;;

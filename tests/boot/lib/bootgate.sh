@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash disable=SC2034 # BGB_* globals are outputs for the caller
 # bootgate end-to-end boot harness: one "machine" (OVMF + swtpm + a GPT ESP with a
 # UKI + a LUKS2 root disk) that boots a Debian kernel with a dracut initramfs
 # carrying the 90bootgate module, against a bootgated on the host's loopback.
