@@ -21,7 +21,8 @@
 # Prints "timing:" lines. BG_KEEP=1 keeps the work dir. Failures keep the console
 # logs in $BOOTGATE_BUILDDIR/test-artifacts/bootgate_boot/.
 set -euo pipefail
-BG_NAME=bootgate_boot # shellcheck disable=SC2034 # read by the harness
+# shellcheck disable=SC2034 # BG_NAME is read by the harness
+BG_NAME=bootgate_boot
 # shellcheck source=lib/boot.sh
 . "$(dirname "$0")/lib/boot.sh"
 # shellcheck source=lib/bootgate.sh
@@ -48,7 +49,7 @@ t=$(bg_now)
 bgb_dracut "$BG_WORK/initrd.img"
 timing "dracut build (90bootgate)" "$(since "$t")"
 timing "initramfs size" "$(stat -c %s "$BG_WORK/initrd.img") bytes"
-bgb_cmdline
+bgb_cmdline ""
 GOOD_CMDLINE=$BGB_CMDLINE
 bgb_uki "$BG_WORK/good.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE"
 t=$(bg_now)

@@ -192,7 +192,7 @@ bgb_dracut_nocache() {
 bgb_cmdline() {
     BGB_CMDLINE="console=ttyS0,115200 panic=-1 rd.luks.uuid=$BGB_UUID root=/dev/mapper/luks-$BGB_UUID"
     BGB_CMDLINE+=" rootfstype=ext4 rw rd.neednet=1 ip=dhcp systemd.show_status=1"
-    [[ $# -eq 0 ]] || BGB_CMDLINE+=" $*"
+    [[ -z ${*:-} ]] || BGB_CMDLINE+=" $*"
 }
 
 bgb_uki() {
