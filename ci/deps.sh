@@ -11,6 +11,7 @@ PACKAGES=(
     libevent-dev libsqlite3-dev libpq-dev libcmocka-dev
     # TPM and tools
     swtpm swtpm-tools tpm2-tools openssl sqlite3 cryptsetup-bin
+    libtss2-tcti-pcap0 # client_tpm_enc.test.sh: TPM bus capture (pcap TCTI)
     # boot tests
     qemu-system-x86 qemu-utils ovmf linux-image-amd64 dracut dracut-network dracut-core
     busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod zstd

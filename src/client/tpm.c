@@ -491,6 +491,40 @@ int tpm_quote_pcrs(tpm_ctx *t, const uint8_t *nonce, size_t nonce_size, tpm_quot
     return bg_err_prefix(err, r, "after %d attempts", TPM_QUOTE_TRIES);
 }
 
+/* An unbound HMAC session salted with the EK, used only for response
+ * parameter encryption of ActivateCredential: without it the recovered seed
+ * (certInfo) crosses the TPM bus in clear (TPM 2.0 Part 1, "Session-based
+ * Encryption"). ESYS sends the salt to the EK with RSA-OAEP (RSA EK) or as
+ * ECDH with an ephemeral key (ECC EK) (Part 1, "Salted Session" and "Secret
+ * Sharing" annexes), so the session key is unknown to a passive bus observer.
+ * AES-128-CFB is the EK template's own symmetric algorithm. */
+static int tpm_start_salted_session(tpm_ctx *t, ESYS_TR *ret, bg_err *err)
+{
+    TPMT_SYM_DEF sym = {
+        .algorithm = TPM2_ALG_AES,
+        .keyBits = {.aes = 128},
+        .mode = {.aes = TPM2_ALG_CFB},
+    };
+    ESYS_TR s = ESYS_TR_NONE;
+    TSS2_RC rc;
+
+    rc = Esys_StartAuthSession(t->esys, t->ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                               ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &s);
+    if (rc != TSS2_RC_SUCCESS)
+        return tpm_rc_to_errno(rc, err, "StartAuthSession(salted with EK)");
+    /* ENCRYPT: the TPM encrypts the first response parameter (certInfo).
+     * CONTINUESESSION only keeps ESYS from dropping its handle early; the
+     * session is flushed right after the command. */
+    rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION,
+                                   0xff);
+    if (rc != TSS2_RC_SUCCESS) {
+        (void)Esys_FlushContext(t->esys, s);
+        return tpm_rc_to_errno(rc, err, "TRSess_SetAttributes");
+    }
+    *ret = s;
+    return 0;
+}
+
 int tpm_activate_credential(tpm_ctx *t, const uint8_t *blob, size_t blob_size,
                             const uint8_t *secret, size_t secret_size, uint8_t *ret_seed,
                             size_t seed_cap, size_t *ret_seed_size, bg_err *err)
@@ -501,7 +535,7 @@ int tpm_activate_credential(tpm_ctx *t, const uint8_t *blob, size_t blob_size,
     TPM2B_NONCE empty_nonce = {0};
     TPM2B_DIGEST empty_digest = {0};
     TPM2B_DIGEST *seed = NULL;
-    ESYS_TR session = ESYS_TR_NONE;
+    ESYS_TR session = ESYS_TR_NONE, enc_session = ESYS_TR_NONE;
     TSS2_RC rc;
     int r = 0;
 
@@ -534,7 +568,10 @@ int tpm_activate_credential(tpm_ctx *t, const uint8_t *blob, size_t blob_size,
         r = tpm_rc_to_errno(rc, err, "PolicySecret(endorsement)");
         goto out;
     }
-    rc = Esys_ActivateCredential(t->esys, t->ak, t->ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE,
+    r = tpm_start_salted_session(t, &enc_session, err);
+    if (r < 0)
+        goto out;
+    rc = Esys_ActivateCredential(t->esys, t->ak, t->ek, ESYS_TR_PASSWORD, session, enc_session,
                                  &cred, &enc, &seed);
     if (rc != TSS2_RC_SUCCESS) {
         r = tpm_rc_to_errno(rc, err, "ActivateCredential");
@@ -554,6 +591,8 @@ int tpm_activate_credential(tpm_ctx *t, const uint8_t *blob, size_t blob_size,
     Esys_Free(seed);
 out:
     secmem_wipe(&cred, sizeof(cred));
+    if (enc_session != ESYS_TR_NONE)
+        (void)Esys_FlushContext(t->esys, enc_session);
     if (session != ESYS_TR_NONE)
         (void)Esys_FlushContext(t->esys, session);
     return r;
