@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "adminapi.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "cleanup.h"
+#include "util.h"
 
 #define ADMINAPI_MAX_REPLY (16u << 20)
 
@@ -56,17 +56,6 @@ static void set_default(char **field, const char *value)
         *field = strdup(value);
 }
 
-static char *trim(char *s)
-{
-    char *e;
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 static int read_config(adminapi_opts *o, const char *path, bool must_exist, bg_err *err)
 {
     _cleanup_(fclosep) FILE *f = fopen(path, "re");
@@ -79,17 +68,14 @@ static int read_config(adminapi_opts *o, const char *path, bool must_exist, bg_e
         return bg_err_set(err, -errno, "cannot open admin config %s: %s", path, strerror(errno));
     }
     while (fgets(line, sizeof(line), f)) {
-        char *eq, *k, *v;
+        char *k, *v;
+        int r;
         lineno++;
-        k = trim(line);
-        if (!*k || *k == '#')
+        r = config_line_split(line, &k, &v);
+        if (r > 0)
             continue;
-        eq = strchr(k, '=');
-        if (!eq)
+        if (r < 0)
             return bg_err_set(err, -EINVAL, "%s:%u: expected key = value", path, lineno);
-        *eq = '\0';
-        k = trim(k);
-        v = trim(eq + 1);
         if (!strcmp(k, "server"))
             set_default(&o->server, v);
         else if (!strcmp(k, "ca"))

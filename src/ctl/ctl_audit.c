@@ -6,6 +6,7 @@
  * can be checked on another machine. verify recomputes the hash chain
  * (auditchain.h) and names the first bad record. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -222,7 +223,7 @@ int ctl_audit_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     const char *db = NULL, *verb, *signer_path = NULL;
     long long since = 0, limit = 1000;
     bool json = false;
@@ -242,12 +243,12 @@ int ctl_audit_main(int argc, char **argv)
         case 's':
             since = strtoll(optarg, &end, 10);
             if (*end || since < 0)
-                return adminapi_opts_done(&o), ctl_usage_error("audit", "bad --since");
+                return ctl_usage_error("audit", "bad --since");
             break;
         case 'l':
             limit = strtoll(optarg, &end, 10);
             if (*end || limit < 0)
-                return adminapi_opts_done(&o), ctl_usage_error("audit", "bad --limit");
+                return ctl_usage_error("audit", "bad --limit");
             break;
         case 'j':
             json = true;
@@ -257,22 +258,16 @@ int ctl_audit_main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            adminapi_opts_done(&o);
             return CTL_EXIT_OK;
         default:
-            adminapi_opts_done(&o);
             return ctl_usage_error("audit", "unknown option");
         }
     }
-    if (optind + 1 != argc) {
-        adminapi_opts_done(&o);
+    if (optind + 1 != argc)
         return ctl_usage_error("audit", "expected list, export or verify");
-    }
     verb = argv[optind];
-    if (strcmp(verb, "list") && strcmp(verb, "export") && strcmp(verb, "verify")) {
-        adminapi_opts_done(&o);
+    if (strcmp(verb, "list") && strcmp(verb, "export") && strcmp(verb, "verify"))
         return ctl_usage_error("audit", "unknown command '%s'", verb);
-    }
     if (!strcmp(verb, "verify"))
         since = 0, limit = 0;
     if (!strcmp(verb, "export"))
@@ -280,37 +275,26 @@ int ctl_audit_main(int argc, char **argv)
 
     if (db) {
         r = db_records(db, since, limit, &records, &err);
-        if (r < 0) {
-            adminapi_opts_done(&o);
+        if (r < 0)
             return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-        }
     } else {
         char path[128];
         long status = 0;
         snprintf(path, sizeof(path), "/v1/admin/audit?since=%lld&limit=%lld", since,
                  limit > 0 ? limit : 0);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
-        if (r < 0) {
-            adminapi_opts_done(&o);
-            return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s",
-                             bg_err_msg(&err));
-        }
-        if (status != 200) {
-            ret = ctl_error(CTL_EXIT_FAIL, "audit %s: HTTP %ld: %s", verb, status,
-                            adminapi_reply_reason(reply));
-            json_object_put(reply);
-            adminapi_opts_done(&o);
+        /* no JSON echo of an error reply: --json here formats the records */
+        ret = ctl_admin_failed("audit", verb, r, &err, status, reply, false);
+        if (ret >= 0)
             return ret;
-        }
+        ret = CTL_EXIT_OK;
         if (!json_object_object_get_ex(reply, "records", &records)) {
             json_object_put(reply);
-            adminapi_opts_done(&o);
             return ctl_error(CTL_EXIT_RUNTIME, "server reply has no records");
         }
         json_object_get(records);
         json_object_put(reply);
     }
-    adminapi_opts_done(&o);
 
     if (!strcmp(verb, "verify")) {
         int64_t count = 0, bad = 0, heads = 0, last = 0;
@@ -339,7 +323,7 @@ int ctl_audit_main(int argc, char **argv)
                 json_object_object_add(out, "first_bad_seq", json_object_new_int64(bad));
                 json_object_object_add(out, "reason", json_object_new_string(bg_err_msg(&err)));
             }
-            puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY));
+            ctl_print_json(out);
             json_object_put(out);
         } else if (r >= 0 && signer_path) {
             printf("audit chain intact: %lld records, %lld signed heads, last signed record %lld\n",
@@ -357,7 +341,7 @@ int ctl_audit_main(int argc, char **argv)
                                                 JSON_C_TO_STRING_PLAIN |
                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
     } else if (json) {
-        puts(json_object_to_json_string_ext(records, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(records);
     } else {
         for (size_t i = 0; i < json_object_array_length(records); i++) {
             json_object *rec = json_object_array_get_idx(records, i);

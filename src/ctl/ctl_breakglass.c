@@ -3,6 +3,7 @@
  * the admin API. approve signs the server's canonical grant ("to_sign")
  * with the approver's Ed25519 key locally; the key never leaves the machine. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -68,12 +69,6 @@ static int sign_grant(const char *key_path, const char *msg, char **ret_b64, bg_
     return r;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
 int ctl_breakglass_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -88,7 +83,7 @@ int ctl_breakglass_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     const char *code = NULL, *reason = NULL, *scope = "observed", *key = NULL, *verb, *id = NULL;
     long long ttl = 1800, uses = 1;
     json_object *body = NULL, *reply = NULL;
@@ -111,12 +106,12 @@ int ctl_breakglass_main(int argc, char **argv)
             break;
         case 't':
             if (parse_ttl(optarg, &ttl) < 0)
-                return adminapi_opts_done(&o), ctl_usage_error("breakglass", "bad --ttl");
+                return ctl_usage_error("breakglass", "bad --ttl");
             break;
         case 'u':
             uses = strtoll(optarg, NULL, 10);
             if (uses < 1)
-                return adminapi_opts_done(&o), ctl_usage_error("breakglass", "bad --uses");
+                return ctl_usage_error("breakglass", "bad --uses");
             break;
         case 's':
             scope = optarg;
@@ -129,31 +124,26 @@ int ctl_breakglass_main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            adminapi_opts_done(&o);
             return CTL_EXIT_OK;
         default:
-            adminapi_opts_done(&o);
             return ctl_usage_error("breakglass", "unknown option");
         }
     }
     if (optind >= argc)
-        return adminapi_opts_done(&o),
-               ctl_usage_error("breakglass", "expected request, approve, list, show or revoke");
+        return ctl_usage_error("breakglass", "expected request, approve, list, show or revoke");
     verb = argv[optind++];
     if (!strcmp(verb, "approve") || !strcmp(verb, "show") || !strcmp(verb, "revoke")) {
         if (optind + 1 != argc || strspn(argv[optind], "0123456789abcdef") != 32 ||
             strlen(argv[optind]) != 32)
-            return adminapi_opts_done(&o),
-                   ctl_usage_error("breakglass", "%s needs one grant ID (32 hex digits)", verb);
+            return ctl_usage_error("breakglass", "%s needs one grant ID (32 hex digits)", verb);
         id = argv[optind];
     } else if (optind != argc) {
-        return adminapi_opts_done(&o), ctl_usage_error("breakglass", "unexpected argument");
+        return ctl_usage_error("breakglass", "unexpected argument");
     }
 
     if (!strcmp(verb, "request")) {
         if (!code || !reason)
-            return adminapi_opts_done(&o),
-                   ctl_usage_error("breakglass", "request needs --code and --reason");
+            return ctl_usage_error("breakglass", "request needs --code and --reason");
         body = json_object_new_object();
         json_object_object_add(body, "code", json_object_new_string(code));
         json_object_object_add(body, "reason", json_object_new_string(reason));
@@ -164,12 +154,11 @@ int ctl_breakglass_main(int argc, char **argv)
     } else if (!strcmp(verb, "approve")) {
         _cleanup_(freep) char *sig = NULL;
         if (!key)
-            return adminapi_opts_done(&o),
-                   ctl_usage_error("breakglass", "approve needs --approver-key");
+            return ctl_usage_error("breakglass", "approve needs --approver-key");
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
         if (r >= 0 && status == 200) {
-            r = sign_grant(key, jstr(reply, "to_sign"), &sig, &err);
+            r = sign_grant(key, ctl_jstr(reply, "to_sign"), &sig, &err);
             json_object_put(reply);
             reply = NULL;
             if (r >= 0) {
@@ -188,35 +177,29 @@ int ctl_breakglass_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s/revoke", id);
         r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
     } else {
-        adminapi_opts_done(&o);
         return ctl_usage_error("breakglass", "unknown command '%s'", verb);
     }
     json_object_put(body);
-    adminapi_opts_done(&o);
-    if (r < 0) {
-        json_object_put(reply);
-        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    }
-    if (status != 200) {
-        if (json && reply)
-            puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-        ret = ctl_error(CTL_EXIT_FAIL, "breakglass %s: HTTP %ld: %s", verb, status,
-                        adminapi_reply_reason(reply));
-    } else if (json) {
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+    ret = ctl_admin_failed("breakglass", verb, r, &err, status, reply, json);
+    if (ret >= 0)
+        return ret;
+    ret = CTL_EXIT_OK;
+    if (json) {
+        ctl_print_json(reply);
     } else if (!strcmp(verb, "list")) {
         json_object *a = NULL;
         printf("%-32s  %-9s  %-8s  %-32s  %s\n", "GRANT", "STATE", "SCOPE", "NODE", "USES LEFT");
         if (json_object_object_get_ex(reply, "grants", &a))
             for (size_t i = 0; i < json_object_array_length(a); i++) {
                 json_object *g = json_object_array_get_idx(a, i);
-                printf("%-32s  %-9s  %-8s  %-32s  %s\n", jstr(g, "id"), jstr(g, "state"),
-                       jstr(g, "scope"), jstr(g, "node_id"), jstr(g, "uses_left"));
+                printf("%-32s  %-9s  %-8s  %-32s  %s\n", ctl_jstr(g, "id"), ctl_jstr(g, "state"),
+                       ctl_jstr(g, "scope"), ctl_jstr(g, "node_id"), ctl_jstr(g, "uses_left"));
             }
     } else {
         printf("grant %s: %s, scope %s, node %s, %s approval(s), %s use(s) left\n",
-               jstr(reply, "id"), jstr(reply, "state"), jstr(reply, "scope"),
-               jstr(reply, "node_id"), jstr(reply, "approvals"), jstr(reply, "uses_left"));
+               ctl_jstr(reply, "id"), ctl_jstr(reply, "state"), ctl_jstr(reply, "scope"),
+               ctl_jstr(reply, "node_id"), ctl_jstr(reply, "approvals"),
+               ctl_jstr(reply, "uses_left"));
     }
     json_object_put(reply);
     return ret;

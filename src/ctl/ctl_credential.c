@@ -2,6 +2,7 @@
 /* bootgatectl credential make: software TPM2_MakeCredential (credential.h)
  * writing the file tpm2_activatecredential -i reads. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +29,20 @@ static void credential_help(FILE *f)
                "Exit: 0 ok, 1 refused input, 2 usage, 3 runtime error.\n");
 }
 
+/* A TPM public (EK or AK) from a file, as an exit code. */
+static int load_pub(const char *what, const char *path, tpmpub **ret)
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size = 0;
+    bg_err err = {0};
+    int r = ctl_read_input(what, path, TPMPUB_MAX_SIZE, &buf, &size);
+    if (r != CTL_EXIT_OK)
+        return r;
+    if (tpmpub_parse(buf, size, ret, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s '%s': %s", what, path, bg_err_msg(&err));
+    return CTL_EXIT_OK;
+}
+
 static int credential_make_main(int argc, char **argv)
 {
     enum { OPT_EK = 0x100, OPT_NAME, OPT_AK, OPT_SECRET, OPT_OUT };
@@ -42,13 +57,13 @@ static int credential_make_main(int argc, char **argv)
     };
     const char *ek_path = NULL, *name_hex = NULL, *ak_path = NULL, *secret_path = NULL,
                *out_path = NULL;
-    _cleanup_(freep) uint8_t *ek_buf = NULL, *ak_buf = NULL, *name_alloc = NULL, *out = NULL;
+    _cleanup_(freep) uint8_t *name_alloc = NULL, *out = NULL;
     _cleanup_(secmem_freep) uint8_t *secret = NULL;
     _cleanup_(tpmpub_freep) tpmpub *ek = NULL;
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     uint8_t *file_secret = NULL;
     const uint8_t *name;
-    size_t ek_size = 0, ak_size = 0, name_size = 0, secret_size = 0, out_size = 0;
+    size_t name_size = 0, secret_size = 0, out_size = 0;
     credential_blob blob;
     bg_err err = {0};
     int c, r;
@@ -86,20 +101,13 @@ static int credential_make_main(int argc, char **argv)
     if (name_hex && hex_decode_alloc(name_hex, &name_alloc, &name_size, &err) < 0)
         return ctl_usage_error("credential", "--name: %s", bg_err_msg(&err));
 
-    r = read_file(ek_path, TPMPUB_MAX_SIZE, &ek_buf, &ek_size, &err);
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "cannot read EK '%s': %s", ek_path, bg_err_msg(&err));
-    r = tpmpub_parse(ek_buf, ek_size, &ek, &err);
-    if (r < 0)
-        return ctl_error(CTL_EXIT_FAIL, "EK '%s': %s", ek_path, bg_err_msg(&err));
+    r = load_pub("EK", ek_path, &ek);
+    if (r != CTL_EXIT_OK)
+        return r;
     if (ak_path) {
-        r = read_file(ak_path, TPMPUB_MAX_SIZE, &ak_buf, &ak_size, &err);
-        if (r < 0)
-            return ctl_error(CTL_EXIT_RUNTIME, "cannot read AK '%s': %s", ak_path,
-                             bg_err_msg(&err));
-        r = tpmpub_parse(ak_buf, ak_size, &ak, &err);
-        if (r < 0)
-            return ctl_error(CTL_EXIT_FAIL, "AK '%s': %s", ak_path, bg_err_msg(&err));
+        r = load_pub("AK", ak_path, &ak);
+        if (r != CTL_EXIT_OK)
+            return r;
         if (!ak->has_public)
             return ctl_error(CTL_EXIT_FAIL, "AK '%s' is PEM: it has no TPM name", ak_path);
         name = ak->name, name_size = ak->name_size;
@@ -107,10 +115,9 @@ static int credential_make_main(int argc, char **argv)
         name = name_alloc;
 
     /* The credential is a secret: into mlock'd memory, the read buffer wiped. */
-    r = read_file(secret_path, CREDENTIAL_MAX_SECRET, &file_secret, &secret_size, &err);
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "cannot read secret '%s': %s", secret_path,
-                         bg_err_msg(&err));
+    r = ctl_read_input("secret", secret_path, CREDENTIAL_MAX_SECRET, &file_secret, &secret_size);
+    if (r != CTL_EXIT_OK)
+        return r;
     secret = secmem_alloc(CREDENTIAL_MAX_SECRET);
     if (secret)
         memcpy(secret, file_secret, secret_size);
@@ -134,11 +141,6 @@ static int credential_make_main(int argc, char **argv)
 
 int ctl_credential_main(int argc, char **argv)
 {
-    if (argc < 2)
-        return ctl_usage_error("credential", "missing subcommand (make)");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-        return credential_help(stdout), CTL_EXIT_OK;
-    if (!strcmp(argv[1], "make"))
-        return credential_make_main(argc - 1, argv + 1);
-    return ctl_usage_error("credential", "unknown subcommand '%s'", argv[1]);
+    return ctl_single_subcommand("credential", argc, argv, credential_help, "make",
+                                 credential_make_main);
 }

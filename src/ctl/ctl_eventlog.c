@@ -2,6 +2,7 @@
 /* bootgatectl eventlog show|replay: print and replay UEFI event logs (and the
  * IMA log into PCR 10). */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -43,26 +44,37 @@ static void usage(FILE *f)
           f);
 }
 
+/* read_file, then parse, as exit codes. read_file's message names the path
+ * already. A file over the cap is malformed input, not a runtime failure. */
+static int read_log(const char *path, size_t max, uint8_t **ret, size_t *ret_size)
+{
+    bg_err err = {0};
+    int r = read_file(path, max, ret, ret_size, &err);
+    if (r == -EFBIG)
+        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
+    if (r < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    return CTL_EXIT_OK;
+}
+
+static int parse_outcome(const char *path, int r, const bg_err *err)
+{
+    if (r == -ENOMEM)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    if (r < 0)
+        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(err));
+    return CTL_EXIT_OK;
+}
+
 static int load_eventlog(const char *path, eventlog **ret)
 {
     _cleanup_(freep) uint8_t *buf = NULL;
     size_t size = 0;
     bg_err err = {0};
-    int r;
-
-    r = read_file(path, EVENTLOG_MAX_SIZE, &buf, &size, &err);
-    /* read_file's message names the path already. A file over the cap is
-     * malformed input, not a runtime failure. */
-    if (r == -EFBIG)
-        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    r = eventlog_parse(buf, size, ret, &err);
-    if (r == -ENOMEM)
-        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
-    if (r < 0)
-        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
-    return CTL_EXIT_OK;
+    int r = read_log(path, EVENTLOG_MAX_SIZE, &buf, &size);
+    if (r != CTL_EXIT_OK)
+        return r;
+    return parse_outcome(path, eventlog_parse(buf, size, ret, &err), &err);
 }
 
 static int load_ima(const char *path, ima_log **ret)
@@ -70,21 +82,10 @@ static int load_ima(const char *path, ima_log **ret)
     _cleanup_(freep) uint8_t *buf = NULL;
     size_t size = 0;
     bg_err err = {0};
-    int r;
-
-    r = read_file(path, IMA_MAX_SIZE, &buf, &size, &err);
-    /* read_file's message names the path already. A file over the cap is
-     * malformed input, not a runtime failure. */
-    if (r == -EFBIG)
-        return ctl_error(CTL_EXIT_FAIL, "%s", bg_err_msg(&err));
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    r = ima_parse(buf, size, ret, &err);
-    if (r == -ENOMEM)
-        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
-    if (r < 0)
-        return ctl_error(CTL_EXIT_FAIL, "%s: %s", path, bg_err_msg(&err));
-    return CTL_EXIT_OK;
+    int r = read_log(path, IMA_MAX_SIZE, &buf, &size);
+    if (r != CTL_EXIT_OK)
+        return r;
+    return parse_outcome(path, ima_parse(buf, size, ret, &err), &err);
 }
 
 static const char *alg_label(uint16_t alg, char tmp[8])
@@ -93,15 +94,6 @@ static const char *alg_label(uint16_t alg, char tmp[8])
     if (a)
         return a->name;
     snprintf(tmp, 8, "0x%04x", alg);
-    return tmp;
-}
-
-static const char *type_label(uint32_t type, char tmp[16])
-{
-    const char *n = eventlog_type_name(type);
-    if (n)
-        return n;
-    snprintf(tmp, 16, "0x%08x", type);
     return tmp;
 }
 
@@ -127,12 +119,12 @@ static int show(const eventlog *log, bool json)
             }
             json_object_object_add(o, "index", json_object_new_int64(ev->index));
             json_object_object_add(o, "pcr", json_object_new_int64(ev->pcr));
-            json_object_object_add(o, "type",
-                                   json_object_new_string(type_label(ev->type, type_tmp)));
+            json_object_object_add(
+                o, "type", json_object_new_string(ctl_event_type_label(ev->type, type_tmp)));
             json_object_object_add(o, "digests", digests);
         } else {
             printf("%u: PCR %u %s (offset %zu, %u bytes)\n", ev->index, ev->pcr,
-                   type_label(ev->type, type_tmp), ev->offset, ev->data_size);
+                   ctl_event_type_label(ev->type, type_tmp), ev->offset, ev->data_size);
         }
         for (unsigned k = 0; k < ev->n_digests; k++) {
             const eventlog_digest *d = &ev->digests[k];
@@ -218,7 +210,7 @@ static int replay(const eventlog *log, const ima_log *ima, const char *bank_name
         }
     }
     if (json)
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(root);
     return CTL_EXIT_OK;
 }
 

@@ -11,6 +11,7 @@
  *   bootgated.conf                server configuration pointing at the above
  *   admin.conf                    bootgatectl admin connection (role admin) */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -345,7 +346,7 @@ int ctl_init_server_main(int argc, char **argv)
         json_object_object_add(o, "config", json_object_new_string("bootgated.conf"));
         json_object_object_add(o, "admin_config", json_object_new_string("admin.conf"));
         json_object_object_add(o, "port", json_object_new_int64((int64_t)port));
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(o);
         json_object_put(o);
     } else {
         printf("Created a bootgate server in %s:\n  bootgated -c %s/bootgated.conf\n"

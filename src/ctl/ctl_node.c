@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "adminapi.h"
+#include "ctlutil.h"
 
 static void usage(FILE *f)
 {
@@ -23,18 +24,10 @@ static void usage(FILE *f)
             "size.\n\n" ADMINAPI_USAGE "  --json                print the server's JSON reply\n");
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    if (o && json_object_object_get_ex(o, key, &v))
-        return json_object_get_string(v);
-    return "";
-}
-
 static void print_node_line(json_object *n)
 {
-    printf("%-32s  %-10s  %-12s  %-20s  %s\n", jstr(n, "node_id"), jstr(n, "state"),
-           jstr(n, "group"), jstr(n, "hostname"), jstr(n, "ek_fingerprint"));
+    printf("%-32s  %-10s  %-12s  %-20s  %s\n", ctl_jstr(n, "node_id"), ctl_jstr(n, "state"),
+           ctl_jstr(n, "group"), ctl_jstr(n, "hostname"), ctl_jstr(n, "ek_fingerprint"));
 }
 
 int ctl_node_main(int argc, char **argv)
@@ -46,7 +39,7 @@ int ctl_node_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {},
     };
-    adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     json_object *reply = NULL, *body = NULL;
     const char *fingerprint = NULL, *verb, *id = NULL;
     char path[512];
@@ -68,30 +61,21 @@ int ctl_node_main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            adminapi_opts_done(&o);
             return CTL_EXIT_OK;
         default:
-            adminapi_opts_done(&o);
             return ctl_usage_error("node", "unknown option");
         }
     }
-    if (optind >= argc) {
-        adminapi_opts_done(&o);
+    if (optind >= argc)
         return ctl_usage_error("node", "expected list, show, approve, revoke or delete");
-    }
     verb = argv[optind++];
     if (strcmp(verb, "list") != 0) {
-        if (optind + 1 != argc) {
-            adminapi_opts_done(&o);
+        if (optind + 1 != argc)
             return ctl_usage_error("node", "'%s' needs one NODE_ID", verb);
-        }
         id = argv[optind];
-        if (strspn(id, "0123456789abcdefABCDEF-_.") != strlen(id) || strlen(id) > 128) {
-            adminapi_opts_done(&o);
+        if (strspn(id, "0123456789abcdefABCDEF-_.") != strlen(id) || strlen(id) > 128)
             return ctl_usage_error("node", "bad node id '%s'", id);
-        }
     } else if (optind != argc) {
-        adminapi_opts_done(&o);
         return ctl_usage_error("node", "list takes no arguments");
     }
 
@@ -101,10 +85,8 @@ int ctl_node_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
         r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
     } else if (!strcmp(verb, "approve")) {
-        if (!fingerprint) {
-            adminapi_opts_done(&o);
+        if (!fingerprint)
             return ctl_usage_error("node", "approve needs --ek-fingerprint");
-        }
         body = json_object_new_object();
         json_object_object_add(body, "ek_fingerprint", json_object_new_string(fingerprint));
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s/approve", id);
@@ -116,23 +98,14 @@ int ctl_node_main(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
         r = adminapi_request(&o, "DELETE", path, NULL, &status, &reply, &err);
     } else {
-        adminapi_opts_done(&o);
         return ctl_usage_error("node", "unknown command '%s'", verb);
     }
     json_object_put(body);
-    adminapi_opts_done(&o);
-    if (r < 0)
-        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
-    if (status != 200) {
-        if (json && reply)
-            puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-        ret = ctl_error(CTL_EXIT_FAIL, "node %s: HTTP %ld: %s", verb, status,
-                        adminapi_reply_reason(reply));
-        json_object_put(reply);
+    ret = ctl_admin_failed("node", verb, r, &err, status, reply, json);
+    if (ret >= 0)
         return ret;
-    }
     if (json) {
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(reply);
     } else if (!strcmp(verb, "list")) {
         json_object *a = NULL;
         printf("%-32s  %-10s  %-12s  %-20s  %s\n", "NODE", "STATE", "GROUP", "HOSTNAME",
@@ -146,8 +119,8 @@ int ctl_node_main(int argc, char **argv)
             printf("%-18s %s\n", k, json_object_get_string(v));
         }
     } else {
-        printf("node %s: %s (audit #%s)\n", jstr(reply, "node_id"), jstr(reply, "state"),
-               jstr(reply, "audit_seq"));
+        printf("node %s: %s (audit #%s)\n", ctl_jstr(reply, "node_id"), ctl_jstr(reply, "state"),
+               ctl_jstr(reply, "audit_seq"));
     }
     json_object_put(reply);
     return CTL_EXIT_OK;

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "ctl.h"
+#include "ctlutil.h"
 #include "policy.h"
 #include "util.h"
 
@@ -53,11 +54,6 @@ int ctl_policy_write_output(const char *path, const char *text)
     if (write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
         return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
     return CTL_EXIT_OK;
-}
-
-static void adminapi_opts_donep(adminapi_opts *o)
-{
-    adminapi_opts_done(o);
 }
 
 static int load_policy(const char *path, policy **ret)
@@ -179,7 +175,7 @@ static int cmd_verify(int argc, char **argv)
         json_object_object_add(o, "version", json_object_new_int64((int64_t)p->version));
         json_object_object_add(o, "signer", json_object_new_string(signer.name));
         json_object_object_add(o, "fingerprint", json_object_new_string(signer.fingerprint));
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(o);
         json_object_put(o);
     } else
         printf("OK: %s v%llu signed by %s (sha256:%s)\n", p->name, (unsigned long long)p->version,
@@ -194,15 +190,6 @@ static void canonical_sha256(const policy *p, char hex[65])
         hex_encode(d, sizeof d, hex);
     else
         snprintf(hex, 65, "?");
-}
-
-static const char *type_label(uint32_t type, char buf[16])
-{
-    const char *n = eventlog_type_name(type);
-    if (n)
-        return n;
-    snprintf(buf, 16, "0x%08x", type);
-    return buf;
 }
 
 void ctl_policy_show_human(const policy *p)
@@ -227,7 +214,7 @@ void ctl_policy_show_human(const policy *p)
     }
     for (size_t i = 0; i < p->n_rules; i++) {
         const policy_rule *r = &p->rules[i];
-        printf("  rule: PCR %u %s%s%s%s: %zu digest%s\n", r->pcr, type_label(r->type, tb),
+        printf("  rule: PCR %u %s%s%s%s: %zu digest%s\n", r->pcr, ctl_event_type_label(r->type, tb),
                r->desc ? " \"" : "", r->desc ? r->desc : "", r->desc ? "\"" : "", r->n_digests,
                r->n_digests == 1 ? "" : "s");
         for (size_t j = 0; j < r->n_digests; j++) {
@@ -251,7 +238,7 @@ static int cmd_show(int argc, char **argv)
                                          {"canonical", no_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {}};
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false, canonical = false, remote = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -442,7 +429,7 @@ static int cmd_diff(int argc, char **argv)
         CHANGE("changed", "other content (descriptions, event lists)");
 #undef CHANGE
     if (json)
-        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(arr);
     else if (!n)
         puts("policies are identical (same canonical form)");
     json_object_put(arr);

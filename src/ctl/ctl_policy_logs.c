@@ -14,6 +14,7 @@
 
 #include "authenticode.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "explain.h"
 #include "policy.h"
 #include "util.h"
@@ -62,17 +63,6 @@ static json_object *hex_string(const uint8_t *d, size_t n)
     return json_object_new_string(hex);
 }
 
-static json_object *type_string(uint32_t type)
-{
-    const char *n = eventlog_type_name(type);
-    char buf[16];
-    if (!n) {
-        snprintf(buf, sizeof buf, "0x%08x", type);
-        n = buf;
-    }
-    return json_object_new_string(n);
-}
-
 /* The baseline of a (possibly edited) log: replayed sha256 values of the
  * gated PCRs and the events that produced them. */
 int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_object **ret)
@@ -83,7 +73,7 @@ int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_ob
         return ctl_error(CTL_EXIT_FAIL, "replaying the sha256 bank: %s", bg_err_msg(&err));
     json_object *b = json_object_new_object(), *pcrs = json_object_new_object(),
                 *evs = json_object_new_array();
-    char key[4], desc[POLICY_MAX_DESC];
+    char key[4], desc[POLICY_MAX_DESC], tbuf[16];
     for (unsigned i = 0; i < PCR_COUNT; i++)
         if ((o->gate & (1u << i)) && i != IMA_PCR) {
             snprintf(key, sizeof key, "%u", i);
@@ -96,7 +86,8 @@ int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_ob
             continue;
         json_object *e = json_object_new_object();
         json_object_object_add(e, "pcr", json_object_new_int((int)ev->pcr));
-        json_object_object_add(e, "type", type_string(ev->type));
+        json_object_object_add(e, "type",
+                               json_object_new_string(ctl_event_type_label(ev->type, tbuf)));
         json_object_object_add(e, "digest", hex_string(d->bytes, d->size));
         eventlog_event_describe(ev, desc, sizeof desc);
         json_object_object_add(e, "desc", json_object_new_string(desc));

@@ -12,13 +12,9 @@
 
 #include "adminapi.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "policy.h"
 #include "util.h"
-
-static void adminapi_opts_donep(adminapi_opts *o)
-{
-    adminapi_opts_done(o);
-}
 
 /* Sends the request and turns the outcome into an exit code: transport
  * failures are runtime errors, HTTP errors are refusals with the server's reason. */
@@ -42,17 +38,6 @@ static int request(adminapi_opts *o, const char *what, const char *method, const
     return CTL_EXIT_OK;
 }
 
-static bool path_safe(const char *s)
-{
-    if (!*s || strlen(s) > POLICY_MAX_NAME)
-        return false;
-    for (; *s; s++)
-        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
-              strchr("._-+:@", *s)))
-            return false;
-    return true;
-}
-
 static int parse_u64(const char *s, long long *ret)
 {
     char *end;
@@ -64,36 +49,50 @@ static int parse_u64(const char *s, long long *ret)
     return 0;
 }
 
-#define ONLINE_OPTIONS                                                                             \
-    ADMINAPI_LONGOPTS, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},         \
-    {                                                                                              \
-    }
-
-int ctl_policy_publish(int argc, char **argv)
+/* The option loop of every online command: the admin API options, --json and
+ * --help (help, then the connection options). Returns -1 to go on, else the
+ * exit code. */
+static int online_options(int argc, char **argv, const char *cmd, const char *help,
+                          adminapi_opts *o, bool *json)
 {
-    static const struct option opts[] = {ONLINE_OPTIONS};
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
-    bool json = false;
-    int c, r;
+    static const struct option opts[] = {
+        ADMINAPI_LONGOPTS,
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
+    int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-        if (adminapi_opt(&o, c, optarg))
+        if (adminapi_opt(o, c, optarg))
             continue;
         switch (c) {
         case 'j':
-            json = true;
+            *json = true;
             break;
         case 'h':
-            printf("Usage: bootgatectl policy publish [OPTIONS] POLICY [SIG]\n"
-                   "Uploads a signed policy (SIG defaults to POLICY.sig). The server checks\n"
-                   "the signature against its policy-signers.d and accepts only a version\n"
-                   "greater than every stored version of the name. Publishing does not\n"
-                   "activate: see 'policy activate'.\n\n%s",
-                   ADMINAPI_USAGE);
+            printf("%s%s", help, ADMINAPI_USAGE);
             return CTL_EXIT_OK;
         default:
-            return ctl_usage_error("policy publish", "bad option");
+            return ctl_usage_error(cmd, "bad option");
         }
     }
+    return -1;
+}
+
+int ctl_policy_publish(int argc, char **argv)
+{
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
+    bool json = false;
+    int r =
+        online_options(argc, argv, "policy publish",
+                       "Usage: bootgatectl policy publish [OPTIONS] POLICY [SIG]\n"
+                       "Uploads a signed policy (SIG defaults to POLICY.sig). The server checks\n"
+                       "the signature against its policy-signers.d and accepts only a version\n"
+                       "greater than every stored version of the name. Publishing does not\n"
+                       "activate: see 'policy activate'.\n\n",
+                       &o, &json);
+    if (r >= 0)
+        return r;
     if (optind >= argc || argc - optind > 2)
         return ctl_usage_error("policy publish", "expected POLICY [SIG]");
 
@@ -131,7 +130,7 @@ int ctl_policy_publish(int argc, char **argv)
     if (r != CTL_EXIT_OK)
         return r;
     if (json)
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(reply);
     else
         printf("published %s v%llu (audit record %lld); activate with: bootgatectl policy "
                "activate %s %llu\n",
@@ -144,31 +143,19 @@ int ctl_policy_publish(int argc, char **argv)
 
 int ctl_policy_activate(int argc, char **argv)
 {
-    static const struct option opts[] = {ONLINE_OPTIONS};
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false;
-    int c, r;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-        if (adminapi_opt(&o, c, optarg))
-            continue;
-        switch (c) {
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            printf("Usage: bootgatectl policy activate [OPTIONS] NAME VERSION\n"
-                   "Makes a stored version the active policy of NAME (also to roll back).\n"
-                   "Audited on the server.\n\n%s",
-                   ADMINAPI_USAGE);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_usage_error("policy activate", "bad option");
-        }
-    }
+    int r = online_options(argc, argv, "policy activate",
+                           "Usage: bootgatectl policy activate [OPTIONS] NAME VERSION\n"
+                           "Makes a stored version the active policy of NAME (also to roll back).\n"
+                           "Audited on the server.\n\n",
+                           &o, &json);
+    if (r >= 0)
+        return r;
     long long version;
     if (optind + 2 != argc)
         return ctl_usage_error("policy activate", "expected NAME VERSION");
-    if (!path_safe(argv[optind]))
+    if (!policy_name_ok(argv[optind]))
         return ctl_usage_error("policy activate", "bad policy name '%s'", argv[optind]);
     if (parse_u64(argv[optind + 1], &version) < 0)
         return ctl_usage_error("policy activate", "VERSION: a positive integer");
@@ -178,7 +165,7 @@ int ctl_policy_activate(int argc, char **argv)
     if ((r = request(&o, "policy activate", "POST", path, NULL, &reply)) != CTL_EXIT_OK)
         return r;
     if (json)
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(reply);
     else
         printf("activated %s v%lld (audit record %lld)\n", argv[optind], version,
                (long long)json_object_get_int64(json_object_object_get(reply, "audit_seq")));
@@ -196,33 +183,22 @@ static void format_time(int64_t t, char buf[32])
 
 int ctl_policy_list(int argc, char **argv)
 {
-    static const struct option opts[] = {ONLINE_OPTIONS};
-    _cleanup_(adminapi_opts_donep) adminapi_opts o = {0};
+    _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     bool json = false;
-    int c, r;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-        if (adminapi_opt(&o, c, optarg))
-            continue;
-        switch (c) {
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            printf("Usage: bootgatectl policy list [OPTIONS]\n"
-                   "Lists the stored policies: name, version, active, signer, upload time.\n\n%s",
-                   ADMINAPI_USAGE);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_usage_error("policy list", "bad option");
-        }
-    }
+    int r =
+        online_options(argc, argv, "policy list",
+                       "Usage: bootgatectl policy list [OPTIONS]\n"
+                       "Lists the stored policies: name, version, active, signer, upload time.\n\n",
+                       &o, &json);
+    if (r >= 0)
+        return r;
     if (optind != argc)
         return ctl_usage_error("policy list", "no arguments expected");
     json_object *reply = NULL, *a = NULL;
     if ((r = request(&o, "policy list", "GET", "/v1/admin/policies", NULL, &reply)) != CTL_EXIT_OK)
         return r;
     if (json) {
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(reply);
         json_object_put(reply);
         return CTL_EXIT_OK;
     }
@@ -274,7 +250,7 @@ int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv)
     int r;
     if (argc < 1 || argc > 2)
         return ctl_usage_error("policy show", "--remote: expected NAME [VERSION]");
-    if (!path_safe(argv[0]))
+    if (!policy_name_ok(argv[0]))
         return ctl_usage_error("policy show", "bad policy name '%s'", argv[0]);
     if (argc == 2 && parse_u64(argv[1], &version) < 0)
         return ctl_usage_error("policy show", "VERSION: a positive integer");
@@ -287,7 +263,7 @@ int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv)
     if ((r = request(o, "policy show", "GET", path, NULL, &reply)) != CTL_EXIT_OK)
         return r;
     if (json) {
-        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(reply);
         json_object_put(reply);
         return CTL_EXIT_OK;
     }

@@ -3,6 +3,7 @@
  * client) with the library's fixed-order verification (quote.h), and
  * optionally replays a UEFI event log against the quoted PCR values. */
 #include "ctl.h"
+#include "ctlutil.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -48,11 +49,7 @@ static void quote_help(FILE *f)
 
 static int read_input(const char *what, const char *path, uint8_t **ret, size_t *ret_size)
 {
-    bg_err err = {0};
-    int r = read_file(path, CTL_QUOTE_MAX_FILE, ret, ret_size, &err);
-    if (r < 0)
-        return ctl_error(CTL_EXIT_RUNTIME, "cannot read %s '%s': %s", what, path, bg_err_msg(&err));
-    return 0;
+    return ctl_read_input(what, path, CTL_QUOTE_MAX_FILE, ret, ret_size);
 }
 
 static void print_invalid(const char *verdict, const char *reason)
@@ -321,7 +318,7 @@ static int quote_verify_main(int argc, char **argv)
                 if (o) {
                     json_object_object_add(o, "verdict",
                                            json_object_new_string("eventlog-mismatch"));
-                    puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+                    ctl_print_json(o);
                 }
             }
             print_invalid("eventlog-mismatch", el_reason);
@@ -334,7 +331,7 @@ static int quote_verify_main(int argc, char **argv)
             result_json(&res, eventlog_path ? el_reason : NULL);
         if (!o)
             return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        ctl_print_json(o);
     }
     if (res.verdict != QUOTE_VALID) {
         if (res.verdict == QUOTE_PCR_VALUES_MISSING && !pcrs_path)
@@ -363,11 +360,5 @@ static int quote_verify_main(int argc, char **argv)
 
 int ctl_quote_main(int argc, char **argv)
 {
-    if (argc < 2)
-        return ctl_usage_error("quote", "missing subcommand (verify)");
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-        return quote_help(stdout), CTL_EXIT_OK;
-    if (!strcmp(argv[1], "verify"))
-        return quote_verify_main(argc - 1, argv + 1);
-    return ctl_usage_error("quote", "unknown subcommand '%s'", argv[1]);
+    return ctl_single_subcommand("quote", argc, argv, quote_help, "verify", quote_verify_main);
 }

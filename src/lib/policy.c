@@ -161,9 +161,9 @@ static int get_type(json_object *o, const char *path, uint32_t *ret, bg_err *err
     return 0;
 }
 
-static bool name_ok(const char *s)
+bool policy_name_ok(const char *s)
 {
-    if (!*s)
+    if (!*s || strlen(s) > POLICY_MAX_NAME)
         return false;
     for (; *s; s++)
         if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
@@ -178,7 +178,7 @@ static int get_name(json_object *o, const char *path, char **ret, bg_err *err)
     int r = get_string(o, path, POLICY_MAX_NAME, true, &s, err);
     if (r < 0)
         return r;
-    if (!name_ok(s))
+    if (!policy_name_ok(s))
         return path_err(err, path, "names use letters, digits and . _ - + : @ only");
     *ret = strdup(s);
     return *ret ? 0 : -ENOMEM;

@@ -118,6 +118,9 @@ typedef struct policy {
 
 /* Parses and validates a policy document. */
 int policy_parse(const char *json, size_t size, policy **ret, bg_err *err);
+/* A policy or baseline name: 1..POLICY_MAX_NAME of letters, digits and . _ - + : @
+ * (safe in an admin API path, too). */
+bool policy_name_ok(const char *s);
 /* Validates an already parsed json-c object (the server gets it inside a request). */
 int policy_from_json(struct json_object *obj, policy **ret, bg_err *err);
 int policy_load(const char *path, policy **ret, bg_err *err);

@@ -2,6 +2,7 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,91 @@ static int add_int(json_object *o, const char *name, int64_t v)
     return json_object_object_add(o, name, json_object_new_int64(v)) < 0 ? -ENOMEM : 0;
 }
 
+/* Adds *child to o; o owns it from then on and *child is cleared, so that the
+ * caller's json_object_put(*child) on the way out only frees a child not added. */
+static int add_owned(json_object *o, const char *name, json_object **child)
+{
+    if (json_object_object_add(o, name, *child) < 0)
+        return -ENOMEM;
+    *child = NULL;
+    return 0;
+}
+
+/* ---- field tables ----
+ * The plain fields of a message in wire order: name, where the value lives in
+ * the struct and its limit. One walk encodes, decodes (failing at the first bad
+ * field, in table order) or frees them; fields that need more (nonce, PCRs,
+ * arrays) stay hand-written between the table walks. */
+
+typedef enum field_kind {
+    FIELD_STR, /* char[size] */
+    FIELD_B64, /* proto_bytes, base64 on the wire, at most size bytes */
+    FIELD_INT, /* int64_t */
+} field_kind;
+
+typedef struct field {
+    const char *name;
+    field_kind kind;
+    bool optional; /* decode: may be absent or empty; FIELD_B64 encode: left out when empty */
+    size_t offset;
+    size_t size;
+} field;
+
+/* clang-format off */
+#define FIELD_STR(T, member, key, opt) {key, FIELD_STR, opt, offsetof(T, member), sizeof(((T *)NULL)->member)}
+#define FIELD_B64(T, member, key, max, opt) {key, FIELD_B64, opt, offsetof(T, member), max}
+#define FIELD_INT(T, member, key) {key, FIELD_INT, false, offsetof(T, member), 0}
+/* clang-format on */
+
+static int encode_fields(json_object *o, const void *m, const field *f, size_t n)
+{
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        const uint8_t *p = (const uint8_t *)m + f[i].offset;
+        const proto_bytes *b = (const proto_bytes *)p;
+        switch (f[i].kind) {
+        case FIELD_STR:
+            r = add_str(o, f[i].name, (const char *)p);
+            break;
+        case FIELD_B64:
+            if (!f[i].optional || b->size > 0)
+                r = add_b64(o, f[i].name, b->data, b->size);
+            break;
+        case FIELD_INT:
+            r = add_int(o, f[i].name, *(const int64_t *)p);
+            break;
+        }
+    }
+    return r;
+}
+
+static int decode_fields(json_object *j, void *ret, const field *f, size_t n, bg_err *err)
+{
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        uint8_t *p = (uint8_t *)ret + f[i].offset;
+        switch (f[i].kind) {
+        case FIELD_STR:
+            r = get_string(j, f[i].name, (char *)p, f[i].size, f[i].optional, err);
+            break;
+        case FIELD_B64:
+            r = get_b64(j, f[i].name, f[i].size, f[i].optional, (proto_bytes *)p, err);
+            break;
+        case FIELD_INT:
+            r = get_int(j, f[i].name, (int64_t *)p, err);
+            break;
+        }
+    }
+    return r;
+}
+
+static void free_fields(void *m, const field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].kind == FIELD_B64)
+            proto_bytes_free((proto_bytes *)((uint8_t *)m + f[i].offset));
+}
+
 static json_object *finish(json_object *o, int r)
 {
     if (r < 0) {
@@ -209,15 +295,28 @@ int proto_challenge_resp_decode(json_object *j, proto_challenge_resp *ret, bg_er
 
 /* ---- unlock ---- */
 
+static const field unlock_req_ids[] = {
+    FIELD_STR(proto_unlock_req, node_id, "node_id", false),
+    FIELD_STR(proto_unlock_req, volume_uuid, "volume_uuid", false),
+};
+/* after the nonce */
+static const field unlock_req_tpm[] = {
+    FIELD_B64(proto_unlock_req, ak_public, "ak_public", PROTO_MAX_TPM_BLOB, false),
+    FIELD_B64(proto_unlock_req, attest, "attest", PROTO_MAX_TPM_BLOB, false),
+    FIELD_B64(proto_unlock_req, signature, "signature", PROTO_MAX_TPM_BLOB, false),
+};
+/* after the PCRs */
+static const field unlock_req_logs[] = {
+    FIELD_B64(proto_unlock_req, event_log, "event_log", PROTO_MAX_EVENTLOG, false),
+    FIELD_B64(proto_unlock_req, ima_log, "ima_log", PROTO_MAX_IMALOG, true),
+};
+
 void proto_unlock_req_done(proto_unlock_req *req)
 {
     if (!req)
         return;
-    proto_bytes_free(&req->ak_public);
-    proto_bytes_free(&req->attest);
-    proto_bytes_free(&req->signature);
-    proto_bytes_free(&req->event_log);
-    proto_bytes_free(&req->ima_log);
+    free_fields(req, unlock_req_tpm, ELEMENTSOF(unlock_req_tpm));
+    free_fields(req, unlock_req_logs, ELEMENTSOF(unlock_req_logs));
 }
 
 static int encode_pcrs(json_object *o, const pcr_bank *bank)
@@ -293,23 +392,15 @@ json_object *proto_unlock_req_encode(const proto_unlock_req *m)
     int r;
     if (!o)
         return NULL;
-    r = add_str(o, "node_id", m->node_id);
-    if (r >= 0)
-        r = add_str(o, "volume_uuid", m->volume_uuid);
+    r = encode_fields(o, m, unlock_req_ids, ELEMENTSOF(unlock_req_ids));
     if (r >= 0)
         r = add_b64(o, "nonce", m->nonce, m->nonce_size);
     if (r >= 0)
-        r = add_b64(o, "ak_public", m->ak_public.data, m->ak_public.size);
-    if (r >= 0)
-        r = add_b64(o, "attest", m->attest.data, m->attest.size);
-    if (r >= 0)
-        r = add_b64(o, "signature", m->signature.data, m->signature.size);
+        r = encode_fields(o, m, unlock_req_tpm, ELEMENTSOF(unlock_req_tpm));
     if (r >= 0)
         r = encode_pcrs(o, &m->pcrs);
     if (r >= 0)
-        r = add_b64(o, "event_log", m->event_log.data, m->event_log.size);
-    if (r >= 0 && m->ima_log.size > 0)
-        r = add_b64(o, "ima_log", m->ima_log.data, m->ima_log.size);
+        r = encode_fields(o, m, unlock_req_logs, ELEMENTSOF(unlock_req_logs));
     return finish(o, r);
 }
 
@@ -319,9 +410,7 @@ int proto_unlock_req_decode(json_object *j, proto_unlock_req *ret, bg_err *err)
     int r;
 
     memset(ret, 0, sizeof(*ret));
-    r = get_string(j, "node_id", ret->node_id, sizeof(ret->node_id), false, err);
-    if (r >= 0)
-        r = get_string(j, "volume_uuid", ret->volume_uuid, sizeof(ret->volume_uuid), false, err);
+    r = decode_fields(j, ret, unlock_req_ids, ELEMENTSOF(unlock_req_ids), err);
     if (r >= 0) {
         /* The nonce keeps its sent length: "missing", "empty" and "wrong size"
          * all fail later in one place, the nonce check (DESIGN §1 a). */
@@ -334,29 +423,34 @@ int proto_unlock_req_decode(json_object *j, proto_unlock_req *ret, bg_err *err)
         }
     }
     if (r >= 0)
-        r = get_b64(j, "ak_public", PROTO_MAX_TPM_BLOB, false, &ret->ak_public, err);
-    if (r >= 0)
-        r = get_b64(j, "attest", PROTO_MAX_TPM_BLOB, false, &ret->attest, err);
-    if (r >= 0)
-        r = get_b64(j, "signature", PROTO_MAX_TPM_BLOB, false, &ret->signature, err);
+        r = decode_fields(j, ret, unlock_req_tpm, ELEMENTSOF(unlock_req_tpm), err);
     if (r >= 0)
         r = decode_pcrs(j, &ret->pcrs, err);
     if (r >= 0)
-        r = get_b64(j, "event_log", PROTO_MAX_EVENTLOG, false, &ret->event_log, err);
-    if (r >= 0)
-        r = get_b64(j, "ima_log", PROTO_MAX_IMALOG, true, &ret->ima_log, err);
+        r = decode_fields(j, ret, unlock_req_logs, ELEMENTSOF(unlock_req_logs), err);
     if (r < 0)
         proto_unlock_req_done(ret);
     return r;
 }
 
+static const field unlock_ok_fields[] = {
+    FIELD_B64(proto_unlock_ok, credential_blob, "credential_blob", PROTO_MAX_TPM_BLOB, false),
+    FIELD_B64(proto_unlock_ok, encrypted_secret, "encrypted_secret", PROTO_MAX_TPM_BLOB, false),
+    FIELD_B64(proto_unlock_ok, wrapped_key, "wrapped_key",
+              PROTO_MAX_VOLUME_KEY + PROTO_WRAP_IV_SIZE + PROTO_WRAP_TAG_SIZE, false),
+};
+/* inside "policy" */
+static const field unlock_ok_policy[] = {
+    FIELD_STR(proto_unlock_ok, policy_name, "name", false),
+    FIELD_INT(proto_unlock_ok, policy_version, "version"),
+    FIELD_STR(proto_unlock_ok, policy_mode, "mode", false),
+};
+
 void proto_unlock_ok_done(proto_unlock_ok *ok)
 {
     if (!ok)
         return;
-    proto_bytes_free(&ok->credential_blob);
-    proto_bytes_free(&ok->encrypted_secret);
-    proto_bytes_free(&ok->wrapped_key);
+    free_fields(ok, unlock_ok_fields, ELEMENTSOF(unlock_ok_fields));
 }
 
 json_object *proto_unlock_ok_encode(const proto_unlock_ok *m)
@@ -364,22 +458,11 @@ json_object *proto_unlock_ok_encode(const proto_unlock_ok *m)
     json_object *o = json_object_new_object(), *p = json_object_new_object();
     int r = (o && p) ? 0 : -ENOMEM;
     if (r >= 0)
-        r = add_b64(o, "credential_blob", m->credential_blob.data, m->credential_blob.size);
+        r = encode_fields(o, m, unlock_ok_fields, ELEMENTSOF(unlock_ok_fields));
     if (r >= 0)
-        r = add_b64(o, "encrypted_secret", m->encrypted_secret.data, m->encrypted_secret.size);
+        r = encode_fields(p, m, unlock_ok_policy, ELEMENTSOF(unlock_ok_policy));
     if (r >= 0)
-        r = add_b64(o, "wrapped_key", m->wrapped_key.data, m->wrapped_key.size);
-    if (r >= 0)
-        r = add_str(p, "name", m->policy_name);
-    if (r >= 0)
-        r = add_int(p, "version", m->policy_version);
-    if (r >= 0)
-        r = add_str(p, "mode", m->policy_mode);
-    if (r >= 0) {
-        r = json_object_object_add(o, "policy", p) < 0 ? -ENOMEM : 0;
-        if (r >= 0)
-            p = NULL;
-    }
+        r = add_owned(o, "policy", &p);
     if (r >= 0)
         r = add_int(o, "audit_seq", m->audit_seq);
     json_object_put(p);
@@ -391,21 +474,11 @@ int proto_unlock_ok_decode(json_object *j, proto_unlock_ok *ret, bg_err *err)
     json_object *p;
     int r;
     memset(ret, 0, sizeof(*ret));
-    r = get_b64(j, "credential_blob", PROTO_MAX_TPM_BLOB, false, &ret->credential_blob, err);
-    if (r >= 0)
-        r = get_b64(j, "encrypted_secret", PROTO_MAX_TPM_BLOB, false, &ret->encrypted_secret, err);
-    if (r >= 0)
-        r = get_b64(j, "wrapped_key",
-                    PROTO_MAX_VOLUME_KEY + PROTO_WRAP_IV_SIZE + PROTO_WRAP_TAG_SIZE, false,
-                    &ret->wrapped_key, err);
+    r = decode_fields(j, ret, unlock_ok_fields, ELEMENTSOF(unlock_ok_fields), err);
     if (r >= 0)
         r = get_field(j, "policy", json_type_object, false, &p, err);
     if (r >= 0)
-        r = get_string(p, "name", ret->policy_name, sizeof(ret->policy_name), false, err);
-    if (r >= 0)
-        r = get_int(p, "version", &ret->policy_version, err);
-    if (r >= 0)
-        r = get_string(p, "mode", ret->policy_mode, sizeof(ret->policy_mode), false, err);
+        r = decode_fields(p, ret, unlock_ok_policy, ELEMENTSOF(unlock_ok_policy), err);
     if (r >= 0)
         r = get_int(j, "audit_seq", &ret->audit_seq, err);
     if (r < 0)
@@ -432,11 +505,8 @@ json_object *proto_unlock_denied_encode(const proto_unlock_denied *m)
         r = add_str(o, "verdict", m->verdict);
     for (size_t i = 0; r >= 0 && i < m->n_explanation; i++)
         r = json_object_array_add(a, json_object_new_string(m->explanation[i])) < 0 ? -ENOMEM : 0;
-    if (r >= 0) {
-        r = json_object_object_add(o, "explanation", a) < 0 ? -ENOMEM : 0;
-        if (r >= 0)
-            a = NULL;
-    }
+    if (r >= 0)
+        r = add_owned(o, "explanation", &a);
     if (r >= 0)
         r = add_str(o, "breakglass_code", m->breakglass_code);
     if (r >= 0)
@@ -489,13 +559,20 @@ int proto_unlock_denied_decode(json_object *j, proto_unlock_denied *ret, bg_err 
 
 /* ---- enroll ---- */
 
+/* before "volumes" */
+static const field enroll_req_fields[] = {
+    FIELD_STR(proto_enroll_req, hostname, "hostname", true),
+    FIELD_STR(proto_enroll_req, group, "group", false),
+    FIELD_B64(proto_enroll_req, ek_public, "ek_public", PROTO_MAX_TPM_BLOB, false),
+    FIELD_B64(proto_enroll_req, ek_cert, "ek_cert", PROTO_MAX_CERT, true),
+    FIELD_B64(proto_enroll_req, ak_public, "ak_public", PROTO_MAX_TPM_BLOB, false),
+};
+
 void proto_enroll_req_done(proto_enroll_req *req)
 {
     if (!req)
         return;
-    proto_bytes_free(&req->ek_public);
-    proto_bytes_free(&req->ek_cert);
-    proto_bytes_free(&req->ak_public);
+    free_fields(req, enroll_req_fields, ELEMENTSOF(enroll_req_fields));
     for (size_t i = 0; i < req->n_volumes; i++) {
         secmem_free(req->volumes[i].key);
         req->volumes[i].key = NULL;
@@ -508,15 +585,7 @@ json_object *proto_enroll_req_encode(const proto_enroll_req *m)
     json_object *o = json_object_new_object(), *a = json_object_new_array();
     int r = (o && a) ? 0 : -ENOMEM;
     if (r >= 0)
-        r = add_str(o, "hostname", m->hostname);
-    if (r >= 0)
-        r = add_str(o, "group", m->group);
-    if (r >= 0)
-        r = add_b64(o, "ek_public", m->ek_public.data, m->ek_public.size);
-    if (r >= 0 && m->ek_cert.size > 0)
-        r = add_b64(o, "ek_cert", m->ek_cert.data, m->ek_cert.size);
-    if (r >= 0)
-        r = add_b64(o, "ak_public", m->ak_public.data, m->ak_public.size);
+        r = encode_fields(o, m, enroll_req_fields, ELEMENTSOF(enroll_req_fields));
     for (size_t i = 0; r >= 0 && i < m->n_volumes; i++) {
         json_object *v = json_object_new_object();
         if (!v || json_object_array_add(a, v) < 0) {
@@ -528,11 +597,8 @@ json_object *proto_enroll_req_encode(const proto_enroll_req *m)
         if (r >= 0)
             r = add_b64(v, "key", m->volumes[i].key, m->volumes[i].key_size);
     }
-    if (r >= 0) {
-        r = json_object_object_add(o, "volumes", a) < 0 ? -ENOMEM : 0;
-        if (r >= 0)
-            a = NULL;
-    }
+    if (r >= 0)
+        r = add_owned(o, "volumes", &a);
     json_object_put(a);
     return finish(o, r);
 }
@@ -543,15 +609,7 @@ int proto_enroll_req_decode(json_object *j, proto_enroll_req *ret, bg_err *err)
     size_t n;
     int r;
     memset(ret, 0, sizeof(*ret));
-    r = get_string(j, "hostname", ret->hostname, sizeof(ret->hostname), true, err);
-    if (r >= 0)
-        r = get_string(j, "group", ret->group, sizeof(ret->group), false, err);
-    if (r >= 0)
-        r = get_b64(j, "ek_public", PROTO_MAX_TPM_BLOB, false, &ret->ek_public, err);
-    if (r >= 0)
-        r = get_b64(j, "ek_cert", PROTO_MAX_CERT, true, &ret->ek_cert, err);
-    if (r >= 0)
-        r = get_b64(j, "ak_public", PROTO_MAX_TPM_BLOB, false, &ret->ak_public, err);
+    r = decode_fields(j, ret, enroll_req_fields, ELEMENTSOF(enroll_req_fields), err);
     if (r >= 0)
         r = get_field(j, "volumes", json_type_array, false, &a, err);
     if (r < 0)
@@ -590,45 +648,34 @@ fail:
     return r;
 }
 
+static const field enroll_resp_fields[] = {
+    FIELD_STR(proto_enroll_resp, node_id, "node_id", false),
+    FIELD_STR(proto_enroll_resp, ek_fingerprint, "ek_fingerprint", false),
+    FIELD_STR(proto_enroll_resp, state, "state", false),
+    FIELD_B64(proto_enroll_resp, credential_blob, "credential_blob", PROTO_MAX_TPM_BLOB, false),
+    FIELD_B64(proto_enroll_resp, encrypted_secret, "encrypted_secret", PROTO_MAX_TPM_BLOB, false),
+};
+
 void proto_enroll_resp_done(proto_enroll_resp *resp)
 {
     if (!resp)
         return;
-    proto_bytes_free(&resp->credential_blob);
-    proto_bytes_free(&resp->encrypted_secret);
+    free_fields(resp, enroll_resp_fields, ELEMENTSOF(enroll_resp_fields));
 }
 
 json_object *proto_enroll_resp_encode(const proto_enroll_resp *m)
 {
     json_object *o = json_object_new_object();
-    int r = o ? 0 : -ENOMEM;
-    if (r >= 0)
-        r = add_str(o, "node_id", m->node_id);
-    if (r >= 0)
-        r = add_str(o, "ek_fingerprint", m->ek_fingerprint);
-    if (r >= 0)
-        r = add_str(o, "state", m->state);
-    if (r >= 0)
-        r = add_b64(o, "credential_blob", m->credential_blob.data, m->credential_blob.size);
-    if (r >= 0)
-        r = add_b64(o, "encrypted_secret", m->encrypted_secret.data, m->encrypted_secret.size);
-    return finish(o, r);
+    if (!o)
+        return NULL;
+    return finish(o, encode_fields(o, m, enroll_resp_fields, ELEMENTSOF(enroll_resp_fields)));
 }
 
 int proto_enroll_resp_decode(json_object *j, proto_enroll_resp *ret, bg_err *err)
 {
     int r;
     memset(ret, 0, sizeof(*ret));
-    r = get_string(j, "node_id", ret->node_id, sizeof(ret->node_id), false, err);
-    if (r >= 0)
-        r = get_string(j, "ek_fingerprint", ret->ek_fingerprint, sizeof(ret->ek_fingerprint), false,
-                       err);
-    if (r >= 0)
-        r = get_string(j, "state", ret->state, sizeof(ret->state), false, err);
-    if (r >= 0)
-        r = get_b64(j, "credential_blob", PROTO_MAX_TPM_BLOB, false, &ret->credential_blob, err);
-    if (r >= 0)
-        r = get_b64(j, "encrypted_secret", PROTO_MAX_TPM_BLOB, false, &ret->encrypted_secret, err);
+    r = decode_fields(j, ret, enroll_resp_fields, ELEMENTSOF(enroll_resp_fields), err);
     if (r < 0)
         proto_enroll_resp_done(ret);
     return r;
@@ -655,30 +702,24 @@ int proto_activate_req_decode(json_object *j, proto_activate_req *ret, bg_err *e
     return r;
 }
 
+static const field activate_resp_fields[] = {
+    FIELD_STR(proto_activate_resp, node_id, "node_id", false),
+    FIELD_STR(proto_activate_resp, state, "state", false),
+    FIELD_STR(proto_activate_resp, ek_fingerprint, "ek_fingerprint", false),
+};
+
 json_object *proto_activate_resp_encode(const proto_activate_resp *m)
 {
     json_object *o = json_object_new_object();
-    int r = o ? 0 : -ENOMEM;
-    if (r >= 0)
-        r = add_str(o, "node_id", m->node_id);
-    if (r >= 0)
-        r = add_str(o, "state", m->state);
-    if (r >= 0)
-        r = add_str(o, "ek_fingerprint", m->ek_fingerprint);
-    return finish(o, r);
+    if (!o)
+        return NULL;
+    return finish(o, encode_fields(o, m, activate_resp_fields, ELEMENTSOF(activate_resp_fields)));
 }
 
 int proto_activate_resp_decode(json_object *j, proto_activate_resp *ret, bg_err *err)
 {
-    int r;
     memset(ret, 0, sizeof(*ret));
-    r = get_string(j, "node_id", ret->node_id, sizeof(ret->node_id), false, err);
-    if (r >= 0)
-        r = get_string(j, "state", ret->state, sizeof(ret->state), false, err);
-    if (r >= 0)
-        r = get_string(j, "ek_fingerprint", ret->ek_fingerprint, sizeof(ret->ek_fingerprint), false,
-                       err);
-    return r;
+    return decode_fields(j, ret, activate_resp_fields, ELEMENTSOF(activate_resp_fields), err);
 }
 
 json_object *proto_error_encode(const char *error, const char *reason)
@@ -842,52 +883,43 @@ static int wrap_derive(const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce
     return r;
 }
 
-static char *wrap_aad(const char *node_id, const char *volume_uuid, size_t *ret_size)
+/* The release key of (seed, nonce) sealing or opening in with the AAD
+ * "node_id|volume_uuid", which binds a wrapped key to its node and volume. */
+static int wrap_run(bool seal, const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce,
+                    size_t nonce_size, const char *node_id, const char *volume_uuid,
+                    const uint8_t *in, size_t in_size, uint8_t **ret, size_t *ret_size, bg_err *err)
 {
-    char *aad = NULL;
-    int n = asprintf(&aad, "%s|%s", node_id, volume_uuid);
-    if (n < 0)
-        return NULL;
-    *ret_size = (size_t)n;
-    return aad;
+    uint8_t k[32];
+    _cleanup_(freep) char *aad = NULL;
+    int n = asprintf(&aad, "%s|%s", node_id, volume_uuid), r;
+
+    if (n < 0) {
+        aad = NULL;
+        return -ENOMEM;
+    }
+    r = wrap_derive(seed, nonce, nonce_size, k, err);
+    if (r >= 0 && seal)
+        r = proto_aead_seal(k, (const uint8_t *)aad, (size_t)n, in, in_size, ret, ret_size, err);
+    else if (r >= 0)
+        r = proto_aead_open(k, (const uint8_t *)aad, (size_t)n, in, in_size, ret, ret_size, err);
+    secmem_wipe(k, sizeof(k));
+    return r;
 }
 
 int proto_wrap_key(const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce, size_t nonce_size,
                    const char *node_id, const char *volume_uuid, const uint8_t *key,
                    size_t key_size, uint8_t **ret_wrapped, size_t *ret_wrapped_size, bg_err *err)
 {
-    uint8_t k[32];
-    size_t aad_size = 0;
-    _cleanup_(freep) char *aad = wrap_aad(node_id, volume_uuid, &aad_size);
-    int r;
-
-    if (!aad)
-        return -ENOMEM;
     if (key_size == 0 || key_size > PROTO_MAX_VOLUME_KEY)
         return bg_err_set(err, -EINVAL, "volume key has a bad size (%zu bytes)", key_size);
-    r = wrap_derive(seed, nonce, nonce_size, k, err);
-    if (r >= 0)
-        r = proto_aead_seal(k, (const uint8_t *)aad, aad_size, key, key_size, ret_wrapped,
-                            ret_wrapped_size, err);
-    secmem_wipe(k, sizeof(k));
-    return r;
+    return wrap_run(true, seed, nonce, nonce_size, node_id, volume_uuid, key, key_size, ret_wrapped,
+                    ret_wrapped_size, err);
 }
 
 int proto_unwrap_key(const uint8_t seed[PROTO_SEED_SIZE], const uint8_t *nonce, size_t nonce_size,
                      const char *node_id, const char *volume_uuid, const uint8_t *wrapped,
                      size_t wrapped_size, uint8_t **ret_key, size_t *ret_key_size, bg_err *err)
 {
-    uint8_t k[32];
-    size_t aad_size = 0;
-    _cleanup_(freep) char *aad = wrap_aad(node_id, volume_uuid, &aad_size);
-    int r;
-
-    if (!aad)
-        return -ENOMEM;
-    r = wrap_derive(seed, nonce, nonce_size, k, err);
-    if (r >= 0)
-        r = proto_aead_open(k, (const uint8_t *)aad, aad_size, wrapped, wrapped_size, ret_key,
-                            ret_key_size, err);
-    secmem_wipe(k, sizeof(k));
-    return r;
+    return wrap_run(false, seed, nonce, nonce_size, node_id, volume_uuid, wrapped, wrapped_size,
+                    ret_key, ret_key_size, err);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -218,4 +219,29 @@ int write_file_atomic(const char *path, const void *data, size_t size, unsigned 
 fail:
     (void)unlink(tmp);
     return r;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int config_line_split(char *line, char **ret_key, char **ret_value)
+{
+    char *k = trim(line), *eq;
+    if (!*k || *k == '#')
+        return 1;
+    eq = strchr(k, '=');
+    if (!eq)
+        return -EINVAL;
+    *eq = '\0';
+    *ret_key = trim(k);
+    *ret_value = trim(eq + 1);
+    return 0;
 }

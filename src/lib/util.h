@@ -23,5 +23,9 @@ int base64_decode_alloc(const char *in, uint8_t **ret, size_t *ret_size, bg_err 
 /* Reads a whole file, refusing files larger than max_size. The buffer gets a
  * terminating NUL that is not counted in *ret_size. */
 int read_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret_size, bg_err *err);
+/* One line of a `key = value` file (server and admin configs), split in place:
+ * 0 with *ret_key and *ret_value trimmed of white space, 1 for a blank or '#'
+ * comment line, -EINVAL for a line without '='. */
+int config_line_split(char *line, char **ret_key, char **ret_value);
 /* Writes a file atomically (temporary file + fsync + rename) with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t size, unsigned mode, bg_err *err);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "util.h"
 
 void srv_config_defaults(srv_config *c)
 {
@@ -38,17 +38,6 @@ void srv_config_defaults(srv_config *c)
     c->denial_audit_burst = 10;
     c->denial_audit_per_minute = 6;
     c->denial_audit_global_per_minute = 600;
-}
-
-static char *trim(char *s)
-{
-    char *e;
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
 }
 
 static int set_path(char *dst, size_t size, const char *dir, const char *v)
@@ -99,19 +88,14 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         return bg_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
     dir = dirname(pathcopy);
     while (fgets(line, sizeof(line), f)) {
-        char *k, *v, *eq;
+        char *k, *v;
         unsigned long long n = 0;
-        int r = 0;
+        int r = config_line_split(line, &k, &v);
         lineno++;
-        k = trim(line);
-        if (!*k || *k == '#')
+        if (r > 0)
             continue;
-        eq = strchr(k, '=');
-        if (!eq)
+        if (r < 0)
             return bg_err_set(err, -EINVAL, "%s:%u: expected key = value", path, lineno);
-        *eq = '\0';
-        k = trim(k);
-        v = trim(eq + 1);
 #define PATHKEY(name) else if (!strcmp(k, #name)) r = set_path(c->name, sizeof(c->name), dir, v)
 #define UINTKEY(name, min, max)                                                                    \
     else if (!strcmp(k, #name))                                                                    \

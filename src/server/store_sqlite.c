@@ -232,6 +232,68 @@ static int step_done(store *s, sqlite3_stmt *st)
     return -EIO;
 }
 
+/* step_done for an UPDATE of one row: -ENOENT when no row matched. */
+static int step_changed(store *s, sqlite3_stmt *st)
+{
+    int r = step_done(s, st);
+    if (r >= 0 && sqlite3_changes(s->db) == 0)
+        r = -ENOENT;
+    return r;
+}
+
+/* One expected row: 0 with the row current, -ENOENT for none, -EIO on errors. */
+static int step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* Runs a statement with one text parameter, e.g. a DELETE by id. */
+static int exec_text(store *s, const char *sql, const char *text)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r = prep(s, sql, &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+    }
+    return r;
+}
+
+static void add_col_text(json_object *o, const char *key, sqlite3_stmt *st, int col)
+{
+    json_object_object_add(o, key,
+                           json_object_new_string((const char *)sqlite3_column_text(st, col)));
+}
+
+static void add_col_int64(json_object *o, const char *key, sqlite3_stmt *st, int col)
+{
+    json_object_object_add(o, key, json_object_new_int64(sqlite3_column_int64(st, col)));
+}
+
+/* The rows of a prepared statement as a JSON array, one row(st) each; r < 0
+ * (a failed prep) passes through. */
+static int rows_json(sqlite3_stmt *st, int r, json_object *(*row)(sqlite3_stmt *st),
+                     json_object **ret)
+{
+    json_object *a;
+    if (r < 0)
+        return r;
+    a = json_object_new_array();
+    if (!a)
+        return -ENOMEM;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_object *o = row(st);
+        if (!o) {
+            json_object_put(a);
+            return -ENOMEM;
+        }
+        json_object_array_add(a, o);
+    }
+    *ret = a;
+    return 0;
+}
+
 /* ---- nodes ---- */
 
 const char *store_node_state_name(store_node_state st)
@@ -263,17 +325,9 @@ int store_node_put(store *s, const store_node *n)
     }
     if (r >= 0) {
         /* re-enrollment before activation/approval: start over, old keys included */
-        char sql[1200];
-        char *q = sqlite3_mprintf("%q", n->id);
-        if (!q) {
-            r = -ENOMEM;
-            goto out;
-        }
-        snprintf(sql, sizeof(sql),
-                 "DELETE FROM volumes WHERE node_id = '%s'; DELETE FROM nodes WHERE id = '%s';", q,
-                 q);
-        sqlite3_free(q);
-        r = exec(s, sql, NULL);
+        r = exec_text(s, "DELETE FROM volumes WHERE node_id = ?", n->id);
+        if (r >= 0)
+            r = exec_text(s, "DELETE FROM nodes WHERE id = ?", n->id);
         if (r < 0)
             goto out;
     }
@@ -309,7 +363,7 @@ out:
 int store_node_get(store *s, const char *id, store_node *ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
 
     lock(s);
     r = prep(s,
@@ -320,15 +374,9 @@ int store_node_get(store *s, const char *id, store_node *ret)
     if (r < 0)
         goto out;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        r = -ENOENT;
+    r = step_row(st);
+    if (r < 0)
         goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        r = -EIO;
-        goto out;
-    }
     memset(ret, 0, sizeof(*ret));
     copy_text(st, 0, ret->id, sizeof(ret->id));
     copy_text(st, 1, ret->hostname, sizeof(ret->hostname));
@@ -344,7 +392,6 @@ int store_node_get(store *s, const char *id, store_node *ret)
     ret->activation_expires = sqlite3_column_int64(st, 11);
     ret->created = sqlite3_column_int64(st, 12);
     ret->updated = sqlite3_column_int64(st, 13);
-    r = 0;
 out:
     unlock(s);
     return r;
@@ -360,9 +407,7 @@ int store_node_set_state(store *s, const char *id, store_node_state state)
         sqlite3_bind_int(st, 1, (int)state);
         sqlite3_bind_int64(st, 2, now_s());
         sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-        r = step_done(s, st);
-        if (r >= 0 && sqlite3_changes(s->db) == 0)
-            r = -ENOENT;
+        r = step_changed(s, st);
     }
     unlock(s);
     return r;
@@ -370,8 +415,6 @@ int store_node_set_state(store *s, const char *id, store_node_state state)
 
 int store_node_delete(store *s, const char *id)
 {
-    _cleanup_(finalizep) sqlite3_stmt *v = NULL;
-    _cleanup_(finalizep) sqlite3_stmt *n = NULL;
     store_node old;
     int r;
     lock(s);
@@ -381,17 +424,9 @@ int store_node_delete(store *s, const char *id)
     if (r >= 0)
         r = exec(s, "SAVEPOINT node_delete;", NULL);
     if (r >= 0) {
-        r = prep(s, "DELETE FROM volumes WHERE node_id = ?", &v);
-        if (r >= 0) {
-            sqlite3_bind_text(v, 1, id, -1, SQLITE_STATIC);
-            r = step_done(s, v);
-        }
+        r = exec_text(s, "DELETE FROM volumes WHERE node_id = ?", id);
         if (r >= 0)
-            r = prep(s, "DELETE FROM nodes WHERE id = ?", &n);
-        if (r >= 0) {
-            sqlite3_bind_text(n, 1, id, -1, SQLITE_STATIC);
-            r = step_done(s, n);
-        }
+            r = exec_text(s, "DELETE FROM nodes WHERE id = ?", id);
         if (r >= 0)
             r = exec(s, "RELEASE node_delete;", NULL);
         else
@@ -401,51 +436,40 @@ int store_node_delete(store *s, const char *id)
     return r;
 }
 
+static json_object *node_row_json(sqlite3_stmt *st)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    add_col_text(o, "node_id", st, 0);
+    add_col_text(o, "hostname", st, 1);
+    add_col_text(o, "group", st, 2);
+    json_object_object_add(
+        o, "state",
+        json_object_new_string(store_node_state_name((store_node_state)sqlite3_column_int(st, 3))));
+    add_col_text(o, "ek_fingerprint", st, 4);
+    json_object_object_add(o, "ek_cert_verified",
+                           json_object_new_boolean(sqlite3_column_int(st, 5)));
+    add_col_int64(o, "created", st, 6);
+    add_col_int64(o, "updated", st, 7);
+    add_col_int64(o, "volumes", st, 8);
+    return o;
+}
+
 int store_node_list(store *s, json_object **ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    json_object *a = json_object_new_array();
-    int r, rc;
+    int r;
 
-    if (!a)
-        return -ENOMEM;
     lock(s);
     r = prep(s,
              "SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, created, updated,"
              " (SELECT count(*) FROM volumes v WHERE v.node_id = nodes.id)"
              " FROM nodes ORDER BY created, id",
              &st);
-    while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_object *o = json_object_new_object();
-        if (!o) {
-            r = -ENOMEM;
-            break;
-        }
-        json_object_object_add(o, "node_id",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 0)));
-        json_object_object_add(o, "hostname",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 1)));
-        json_object_object_add(o, "group",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 2)));
-        json_object_object_add(o, "state",
-                               json_object_new_string(store_node_state_name(
-                                   (store_node_state)sqlite3_column_int(st, 3))));
-        json_object_object_add(o, "ek_fingerprint",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 4)));
-        json_object_object_add(o, "ek_cert_verified",
-                               json_object_new_boolean(sqlite3_column_int(st, 5)));
-        json_object_object_add(o, "created", json_object_new_int64(sqlite3_column_int64(st, 6)));
-        json_object_object_add(o, "updated", json_object_new_int64(sqlite3_column_int64(st, 7)));
-        json_object_object_add(o, "volumes", json_object_new_int64(sqlite3_column_int64(st, 8)));
-        json_object_array_add(a, o);
-    }
+    r = rows_json(st, r, node_row_json, ret);
     unlock(s);
-    if (r < 0) {
-        json_object_put(a);
-        return r;
-    }
-    *ret = a;
-    return 0;
+    return r;
 }
 
 /* ---- volumes ---- */
@@ -473,18 +497,14 @@ int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **
                      size_t *ret_size)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
     lock(s);
     r = prep(s, "SELECT wrapped FROM volumes WHERE node_id = ? AND uuid = ?", &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            r = -ENOENT;
-        else if (rc != SQLITE_ROW)
-            r = -EIO;
-        else {
+        r = step_row(st);
+        if (r >= 0) {
             size_t n = (size_t)sqlite3_column_bytes(st, 0);
             uint8_t *b = malloc(n ? n : 1);
             if (!b)
@@ -606,14 +626,15 @@ static int policy_row(sqlite3_stmt *st, store_policy *ret)
 int store_policy_get(store *s, const char *name, int64_t version, store_policy *ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
     lock(s);
     r = prep(s, POLICY_COLS "WHERE name = ? AND version = ?", &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, version);
-        rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW ? policy_row(st, ret) : rc == SQLITE_DONE ? -ENOENT : -EIO;
+        r = step_row(st);
+        if (r >= 0)
+            r = policy_row(st, ret);
     }
     unlock(s);
     return r;
@@ -622,13 +643,14 @@ int store_policy_get(store *s, const char *name, int64_t version, store_policy *
 int store_policy_get_active(store *s, const char *name, store_policy *ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
     lock(s);
     r = prep(s, POLICY_COLS "WHERE name = ? AND active = 1", &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW ? policy_row(st, ret) : rc == SQLITE_DONE ? -ENOENT : -EIO;
+        r = step_row(st);
+        if (r >= 0)
+            r = policy_row(st, ret);
     }
     unlock(s);
     return r;
@@ -636,25 +658,18 @@ int store_policy_get_active(store *s, const char *name, store_policy *ret)
 
 int store_policy_activate(store *s, const char *name, int64_t version)
 {
-    _cleanup_(finalizep) sqlite3_stmt *off = NULL;
     _cleanup_(finalizep) sqlite3_stmt *on = NULL;
     int r;
     lock(s);
     r = exec(s, "SAVEPOINT activate;", NULL);
     if (r >= 0)
-        r = prep(s, "UPDATE policies SET active = 0 WHERE name = ?", &off);
-    if (r >= 0) {
-        sqlite3_bind_text(off, 1, name, -1, SQLITE_STATIC);
-        r = step_done(s, off);
-    }
+        r = exec_text(s, "UPDATE policies SET active = 0 WHERE name = ?", name);
     if (r >= 0)
         r = prep(s, "UPDATE policies SET active = 1 WHERE name = ? AND version = ?", &on);
     if (r >= 0) {
         sqlite3_bind_text(on, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(on, 2, version);
-        r = step_done(s, on);
-        if (r >= 0 && sqlite3_changes(s->db) == 0)
-            r = -ENOENT;
+        r = step_changed(s, on);
     }
     if (r >= 0)
         r = exec(s, "RELEASE activate;", NULL);
@@ -664,35 +679,30 @@ int store_policy_activate(store *s, const char *name, int64_t version)
     return r;
 }
 
+static json_object *policy_row_json(sqlite3_stmt *st)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    add_col_text(o, "name", st, 0);
+    add_col_int64(o, "version", st, 1);
+    add_col_text(o, "signer", st, 2);
+    json_object_object_add(o, "active", json_object_new_boolean(sqlite3_column_int(st, 3)));
+    add_col_int64(o, "created", st, 4);
+    return o;
+}
+
 int store_policy_list(store *s, json_object **ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    json_object *a = json_object_new_array();
     int r;
-    if (!a)
-        return -ENOMEM;
     lock(s);
     r = prep(s,
              "SELECT name, version, signer, active, created FROM policies ORDER BY name, version",
              &st);
-    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "name",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 0)));
-        json_object_object_add(o, "version", json_object_new_int64(sqlite3_column_int64(st, 1)));
-        json_object_object_add(o, "signer",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 2)));
-        json_object_object_add(o, "active", json_object_new_boolean(sqlite3_column_int(st, 3)));
-        json_object_object_add(o, "created", json_object_new_int64(sqlite3_column_int64(st, 4)));
-        json_object_array_add(a, o);
-    }
+    r = rows_json(st, r, policy_row_json, ret);
     unlock(s);
-    if (r < 0) {
-        json_object_put(a);
-        return r;
-    }
-    *ret = a;
-    return 0;
+    return r;
 }
 
 /* ---- break-glass grants ---- */
@@ -715,7 +725,7 @@ const char *store_grant_state_name(store_grant_state st)
 int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size, char **ret_pcrs)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
     lock(s);
     r = prep(s,
              "SELECT node, json_extract(details, '$.pcrs') FROM audit"
@@ -724,15 +734,14 @@ int store_denial_find(store *s, const char *code, char *ret_node, size_t node_si
              &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
+        r = step_row(st);
+        if (r >= 0) {
             const unsigned char *p = sqlite3_column_text(st, 1);
             copy_text(st, 0, ret_node, node_size);
             *ret_pcrs = strdup(p ? (const char *)p : "{}");
             if (!*ret_pcrs)
                 r = -ENOMEM;
-        } else
-            r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+        }
     }
     unlock(s);
     return r;
@@ -800,16 +809,40 @@ static int grant_row(sqlite3_stmt *st, store_grant *g)
     return g->pcrs ? 0 : -ENOMEM;
 }
 
+static void grants_free(store_grant *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store_grant_done(&a[i]);
+    free(a);
+}
+
+/* Collects the grant rows of a prepared statement into a growing array; on
+ * failure *a and *n hold what was collected so far, for grants_free. */
+static int grant_rows(sqlite3_stmt *st, int r, store_grant **a, size_t *n)
+{
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        store_grant *na = realloc(*a, (*n + 1) * sizeof(**a));
+        if (!na)
+            return -ENOMEM;
+        *a = na;
+        r = grant_row(st, &na[*n]);
+        if (r >= 0)
+            (*n)++;
+    }
+    return r;
+}
+
 int store_grant_get(store *s, const char *id, store_grant *ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
     lock(s);
     r = prep(s, GRANT_COLS "WHERE id = ?", &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW ? grant_row(st, ret) : rc == SQLITE_DONE ? -ENOENT : -EIO;
+        r = step_row(st);
+        if (r >= 0)
+            r = grant_row(st, ret);
     }
     unlock(s);
     return r;
@@ -832,22 +865,10 @@ int store_grant_list_usable(store *s, const char *node_id, int64_t now, store_gr
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_int64(st, 3, now);
     }
-    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
-        store_grant *na = realloc(a, (n + 1) * sizeof(*a));
-        if (!na) {
-            r = -ENOMEM;
-            break;
-        }
-        a = na;
-        r = grant_row(st, &a[n]);
-        if (r >= 0)
-            n++;
-    }
+    r = grant_rows(st, r, &a, &n);
     unlock(s);
     if (r < 0) {
-        for (size_t i = 0; i < n; i++)
-            store_grant_done(&a[i]);
-        free(a);
+        grants_free(a, n);
         return r;
     }
     *ret = a;
@@ -884,9 +905,7 @@ int store_grant_set_state(store *s, const char *id, store_grant_state state)
     if (r >= 0) {
         sqlite3_bind_int(st, 1, (int)state);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        r = step_done(s, st);
-        if (r >= 0 && sqlite3_changes(s->db) == 0)
-            r = -ENOENT;
+        r = step_changed(s, st);
     }
     unlock(s);
     return r;
@@ -900,39 +919,32 @@ int store_grant_use(store *s, const char *id)
     r = prep(s, "UPDATE grants SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0", &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = step_done(s, st);
-        if (r >= 0 && sqlite3_changes(s->db) == 0)
-            r = -ENOENT;
+        r = step_changed(s, st);
     }
     unlock(s);
     return r;
 }
 
+static json_object *grant_row_json(sqlite3_stmt *st)
+{
+    store_grant g;
+    json_object *o;
+    if (grant_row(st, &g) < 0)
+        return NULL;
+    o = store_grant_to_json(&g);
+    store_grant_done(&g);
+    return o;
+}
+
 int store_grant_list(store *s, json_object **ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    json_object *a = json_object_new_array();
     int r;
-    if (!a)
-        return -ENOMEM;
     lock(s);
     r = prep(s, GRANT_COLS "ORDER BY created DESC LIMIT 1000", &st);
-    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
-        store_grant g;
-        if (grant_row(st, &g) < 0) {
-            r = -ENOMEM;
-            break;
-        }
-        json_object_array_add(a, store_grant_to_json(&g));
-        store_grant_done(&g);
-    }
+    r = rows_json(st, r, grant_row_json, ret);
     unlock(s);
-    if (r < 0) {
-        json_object_put(a);
-        return r;
-    }
-    *ret = a;
-    return 0;
+    return r;
 }
 
 int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
@@ -946,17 +958,7 @@ int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
     r = prep(s, GRANT_COLS "WHERE state IN (0, 1) AND not_after <= ? LIMIT 256", &st);
     if (r >= 0)
         sqlite3_bind_int64(st, 1, now);
-    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
-        store_grant *na = realloc(a, (n + 1) * sizeof(*a));
-        if (!na) {
-            r = -ENOMEM;
-            break;
-        }
-        a = na;
-        r = grant_row(st, &a[n]);
-        if (r >= 0)
-            n++;
-    }
+    r = grant_rows(st, r, &a, &n);
     if (r >= 0)
         r = prep(s, "UPDATE grants SET state = 3 WHERE state IN (0, 1) AND not_after <= ?", &up);
     if (r >= 0) {
@@ -965,9 +967,7 @@ int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
     }
     unlock(s);
     if (r < 0) {
-        for (size_t i = 0; i < n; i++)
-            store_grant_done(&a[i]);
-        free(a);
+        grants_free(a, n);
         return r;
     }
     *ret = a;
@@ -1066,29 +1066,42 @@ int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HA
                      char *ret_action, size_t action_size)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r;
     lock(s);
     r = prep(s, "SELECT seq, hash, action FROM audit ORDER BY seq DESC LIMIT 1", &st);
     if (r >= 0) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
+        r = step_row(st);
+        if (r >= 0) {
             *ret_seq = sqlite3_column_int64(st, 0);
             copy_text(st, 1, ret_hash, 2 * AUDITCHAIN_HASH_SIZE + 1);
             copy_text(st, 2, ret_action, action_size);
-        } else
-            r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+        }
     }
     unlock(s);
     return r;
 }
 
+static json_object *audit_row_json(sqlite3_stmt *st)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    add_col_int64(o, "seq", st, 0);
+    add_col_text(o, "time", st, 1);
+    add_col_text(o, "actor", st, 2);
+    add_col_text(o, "action", st, 3);
+    add_col_text(o, "node", st, 4);
+    /* the stored text, byte for byte: it is what the chain hashes */
+    add_col_text(o, "details", st, 5);
+    add_col_text(o, "prev_hash", st, 6);
+    add_col_text(o, "hash", st, 7);
+    return o;
+}
+
 int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    json_object *a = json_object_new_array();
     int r;
-    if (!a)
-        return -ENOMEM;
     lock(s);
     r = prep(s,
              "SELECT seq, time, actor, action, node, details, prev_hash, hash FROM audit"
@@ -1098,33 +1111,9 @@ int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret)
         sqlite3_bind_int64(st, 1, since);
         sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
     }
-    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)));
-        json_object_object_add(o, "time",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 1)));
-        json_object_object_add(o, "actor",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 2)));
-        json_object_object_add(o, "action",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 3)));
-        json_object_object_add(o, "node",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 4)));
-        /* the stored text, byte for byte: it is what the chain hashes */
-        json_object_object_add(o, "details",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 5)));
-        json_object_object_add(o, "prev_hash",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 6)));
-        json_object_object_add(o, "hash",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 7)));
-        json_object_array_add(a, o);
-    }
+    r = rows_json(st, r, audit_row_json, ret);
     unlock(s);
-    if (r < 0) {
-        json_object_put(a);
-        return r;
-    }
-    *ret = a;
-    return 0;
+    return r;
 }
 
 int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err)

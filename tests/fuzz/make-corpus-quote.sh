@@ -7,11 +7,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 . "$src/tests/integration/swtpm-lib.sh"
-work=$(mktemp -d)
-cleanup() { swtpm_stop; rm -rf "$work"; }
-trap cleanup EXIT
-swtpm_start "$work"
-cd "$work"
+swtpm_workdir
 flush() { tpm2_flushcontext -t >/dev/null; }
 ca="$src/tests/fuzz/corpus/fuzz_attest"
 cp="$src/tests/fuzz/corpus/fuzz_tpmpub"

@@ -16,56 +16,17 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 
-# Two consecutive free ports on 127.0.0.1 (swtpm needs server + control).
-free_port_pair() {
-    python3 - <<'PY'
-import socket
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    if p >= 65535: a.close(); continue
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        a.close(); b.close(); continue
-    a.close(); b.close(); print(p); break
-PY
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/swtpm-lib.sh"
 
 # start_swtpm NAME: a fresh TPM (new EPS) with state in $T/NAME; sets TCTI.
 start_swtpm() {
-    local name=$1 port
-    mkdir -p "$T/$name"
-    for _ in 1 2 3 4 5; do
-        port=$(free_port_pair)
-        swtpm socket --tpm2 --tpmstate dir="$T/$name" \
-            --server type=tcp,bindaddr=127.0.0.1,port="$port" \
-            --ctrl type=tcp,bindaddr=127.0.0.1,port=$((port + 1)) \
-            --flags not-need-init,startup-clear >"$T/$name.log" 2>&1 &
-        local pid=$!
-        for _ in $(seq 50); do
-            if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
-                PIDS+=("$pid"); SWTPM_PID=$pid
-                TCTI="swtpm:host=127.0.0.1,port=$port"
-                export TPM2TOOLS_TCTI="$TCTI"
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    fail "swtpm did not start"
+    local name=$1
+    swtpm_launch "$T/$name" "$T/$name.log" || fail "swtpm did not start"
+    PIDS+=("$SWTPM_PID")
+    TCTI=$TPM2TOOLS_TCTI
 }
 
-stop_swtpm() {
-    kill "$SWTPM_PID" 2>/dev/null || true
-    wait "$SWTPM_PID" 2>/dev/null || true
-}
+stop_swtpm() { swtpm_stop; }
 
 # A small, fast LUKS2 image (pbkdf2, 1000 iterations) with a known volume key.
 make_luks() {

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A tiny HTTPS server for client_http.test.sh: answers every POST with a JSON
 # body (or a body of --big bytes) and logs each request line to stdout.
-import http.server, ssl, sys, json
+import http.server, sys, json
+
+from tls_serve import serve_tls
 
 cert, key, port_file, big = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
@@ -20,11 +22,4 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-srv = http.server.HTTPServer(("127.0.0.1", port), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-import os; os.rename(port_file + ".tmp", port_file)
-srv.serve_forever()
+serve_tls(H, cert, key, port, port_file)

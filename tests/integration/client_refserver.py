@@ -10,11 +10,13 @@
 # STATEDIR/expect_pcr9: hex PCR 9 value that the "policy" allows
 # STATEDIR/tamper: wrapped | other_ak | other_key — a broken grant the client must refuse
 # Everything the server learns at enrollment is kept in STATEDIR.
-import base64, hashlib, http.server, json, os, secrets, ssl, subprocess, sys, time
+import base64, hashlib, http.server, json, os, secrets, subprocess, sys, time
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tls_serve import serve_tls
 
 cert, key, state, port_file = sys.argv[1:5]
 port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
@@ -143,10 +145,4 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
 
-srv = http.server.HTTPServer(("127.0.0.1", port), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-open(port_file + ".tmp", "w").write(str(srv.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
-srv.serve_forever()
+serve_tls(H, cert, key, port, port_file)

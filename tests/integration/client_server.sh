@@ -47,6 +47,20 @@ policy() { # NAME VERSION: capture from the current log, sign, upload, activate
         fail "policy activate"
 }
 
+# client_server_up: the common start of a client-against-server test: bootgated
+# up with policy "web" v1 active (captured from the node's log), swtpm "tpm"
+# extended to match that log, and a LUKS2 image $T/disk.img.
+client_server_up() {
+    server_init
+    mkdir -p "$T/etc"
+    start_swtpm tpm
+    make_luks "$T/disk.img" "$T/vk" "$T/pass"
+    boot "${EVENTS[@]}"
+    start_server
+    wait_server
+    policy web 1
+}
+
 cl() { unlock --set ca="$T/etc/ca.pem" --set event_log="$T/eventlog.bin" --set ima_log= \
     --set poll_interval=1 --set backoff_initial_ms=200 --set backoff_max_ms=1000 "$@"; }
 

@@ -7,15 +7,7 @@
 source "$(dirname "$0")/client_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/client_server.sh"
-
-server_init
-mkdir -p "$T/etc"
-start_swtpm tpm
-make_luks "$T/disk.img" "$T/vk" "$T/pass"
-boot "${EVENTS[@]}"
-start_server
-wait_server
-policy web 1
+client_server_up
 enroll web
 
 cl --timing --verify-only "$T/disk.img" >"$T/out" 2>"$T/err" || fail "unlock: $(cat "$T/err")"

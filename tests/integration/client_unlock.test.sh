@@ -8,15 +8,7 @@ source "$(dirname "$0")/client_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 source "$HERE/client_server.sh"
-server_init
-
-mkdir -p "$T/etc"
-start_swtpm tpm
-make_luks "$T/disk.img" "$T/vk" "$T/pass"
-boot "${EVENTS[@]}"
-start_server
-wait_server
-policy web 1
+client_server_up
 
 # --- RSA EK: enroll, approve, unlock --verify-only
 enroll web

@@ -9,14 +9,24 @@ set -euo pipefail
 log="$BOOTGATE_SRCDIR/tests/data/captures/ovmf-uki/eventlog.bin"
 [ -f "$log" ] || { echo "no captured event log"; exit 77; }
 
-work=$(mktemp -d)
-cleanup() { swtpm_stop; rm -rf "$work"; }
-trap cleanup EXIT
-swtpm_start "$work"
-cd "$work"
+swtpm_workdir
 flush() { tpm2_flushcontext -t >/dev/null; }
 fail=0
 sel=sha256:0,1,2,3,4,5,6,7,8,9,10,11
+
+# check_log NAME WANT_EXIT out|err PATTERN QUOTE LOG: `quote verify` of
+# QUOTE.{msg,sig,pcrs} (nonce $nonce) with --eventlog LOG must exit WANT_EXIT
+# with PATTERN in its stdout (out) or stderr (err).
+check_log() {
+    local name=$1 want=$2 stream=$3 pattern=$4 q=$5 el=$6 rc=0
+    "$BOOTGATECTL" quote verify --ak ak.pub --attest "$q.msg" --sig "$q.sig" --nonce "$nonce" \
+        --pcrs "$q.pcrs" --eventlog "$el" >out 2>err || rc=$?
+    if [ $rc = "$want" ] && grep -q "$pattern" "$stream"; then
+        echo "ok   $name: $(grep -m1 "$pattern" "$stream")"
+    else
+        echo "FAIL $name: exit $rc"; cat out err; fail=1
+    fi
+}
 
 # Extend every measured event's sha256 digest, in log order (as firmware did).
 "$BOOTGATECTL" eventlog show --json "$log" |
@@ -30,38 +40,17 @@ tpm2_createak -C ek.ctx -c ak.ctx -G ecc -g sha256 -s ecdsa -u ak.pub >/dev/null
 nonce=$(openssl rand -hex 32)
 tpm2_quote -c ak.ctx -l $sel -q "$nonce" -m q.msg -s q.sig -o q.pcrs -g sha256 >/dev/null; flush
 
-rc=0
-"$BOOTGATECTL" quote verify --ak ak.pub --attest q.msg --sig q.sig --nonce "$nonce" \
-    --pcrs q.pcrs --eventlog "$log" >out 2>err || rc=$?
-if [ $rc = 0 ] && grep -q "eventlog: event log replays to the quoted value of" out; then
-    echo "ok   log replays to the quote: $(grep eventlog: out)"
-else
-    echo "FAIL replay: exit $rc"; cat out err; fail=1
-fi
+check_log "log replays to the quote" 0 out "eventlog: event log replays to the quoted value of" q "$log"
 
 # An unlogged measurement into PCR 4.
 tpm2_pcrextend 4:sha256=$(printf 'not in the log' | sha256sum | cut -d' ' -f1)
 nonce=$(openssl rand -hex 32)
 tpm2_quote -c ak.ctx -l $sel -q "$nonce" -m q2.msg -s q2.sig -o q2.pcrs -g sha256 >/dev/null; flush
-rc=0
-"$BOOTGATECTL" quote verify --ak ak.pub --attest q2.msg --sig q2.sig --nonce "$nonce" \
-    --pcrs q2.pcrs --eventlog "$log" >out 2>err || rc=$?
-if [ $rc = 1 ] && grep -q "(eventlog-mismatch): event log replays PCR sha256:4" err; then
-    echo "ok   unlogged measurement: $(cat err)"
-else
-    echo "FAIL mismatch: exit $rc"; cat out err; fail=1
-fi
+check_log "unlogged measurement" 1 err "(eventlog-mismatch): event log replays PCR sha256:4" q2 "$log"
 # The quote itself is still valid without the log.
 "$BOOTGATECTL" quote verify --ak ak.pub --attest q2.msg --sig q2.sig --nonce "$nonce" \
     --pcrs q2.pcrs >/dev/null || { echo "FAIL quote without log"; fail=1; }
 # A log that does not parse is a failure of evidence (exit 1), not a crash.
 head -c 100 "$log" >short.bin
-rc=0
-"$BOOTGATECTL" quote verify --ak ak.pub --attest q2.msg --sig q2.sig --nonce "$nonce" \
-    --pcrs q2.pcrs --eventlog short.bin >/dev/null 2>err || rc=$?
-if [ $rc = 1 ] && grep -q "eventlog-mismatch" err; then
-    echo "ok   truncated log: $(cat err)"
-else
-    echo "FAIL truncated log: exit $rc"; cat err; fail=1
-fi
+check_log "truncated log" 1 err "eventlog-mismatch" q2 short.bin
 exit $fail

@@ -7,11 +7,7 @@ set -euo pipefail
 : "${BOOTGATECTL:?}" "${BOOTGATE_SRCDIR:?}"
 . "$BOOTGATE_SRCDIR/tests/integration/swtpm-lib.sh"
 
-work=$(mktemp -d)
-cleanup() { swtpm_stop; rm -rf "$work"; }
-trap cleanup EXIT
-swtpm_start "$work"
-cd "$work"
+swtpm_workdir
 
 fail=0
 check() { # name expected-exit expected-verdict-text -- args

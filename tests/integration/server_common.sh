@@ -19,6 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+source "$(dirname "${BASH_SOURCE[0]}")/swtpm-lib.sh"
+
 pass() { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
 # check NAME EXPECTED ACTUAL
@@ -45,6 +47,8 @@ start_bootgated() {
     "$BOOTGATECTL" init-server --port 0 "$SRV" >/dev/null
     if [ -n "${EK_CA_BUNDLE:-}" ]; then echo "ek_ca_bundle = $EK_CA_BUNDLE" >>"$SRV/bootgated.conf"; fi
     if [ -n "${SRV_EXTRA_CONF:-}" ]; then printf '%s\n' "$SRV_EXTRA_CONF" >>"$SRV/bootgated.conf"; fi
+    # created here: the background shell may open it after the first read below
+    : >"$WORK/bootgated.log"
     # shellcheck disable=SC2086 # BOOTGATED_ARGS: extra flags, word-split on purpose
     "$BOOTGATED" -c "$SRV/bootgated.conf" ${BOOTGATED_ARGS:-} >"$WORK/bootgated.log" 2>&1 &
     SRV_PID=$!
@@ -69,40 +73,17 @@ api() {
 }
 jreply() { jq -r "$1" "$WORK/reply"; }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 # swtpm on a free port, TPM2TOOLS_TCTI exported. With EK_CERTS=1 the TPM gets
 # an EK certificate from swtpm-localca (swtpm_setup --create-ek-cert).
 start_swtpm() {
-    local state=$WORK/tpm port
+    local state=$WORK/tpm
     mkdir -p "$state"
     if [ -n "${EK_CERTS:-}" ]; then
         swtpm_setup --tpm2 --tpmstate "$state" --create-ek-cert --create-platform-cert \
             --overwrite >"$WORK/swtpm_setup.log" 2>&1
     fi
-    for _ in 1 2 3 4 5; do
-        port=$(free_port)
-        swtpm socket --tpm2 --tpmstate dir="$state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-            --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-            --flags not-need-init,startup-clear >"$WORK/swtpm.log" 2>&1 &
-        local pid=$!
-        PIDS+=($pid)
-        export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
-        for _ in $(seq 50); do
-            # alive check first: if the port was taken meanwhile, our swtpm
-            # exits and another test's swtpm would answer
-            kill -0 "$pid" 2>/dev/null || break
-            if tpm2_getrandom 4 >/dev/null 2>&1; then
-                sleep 0.2
-                kill -0 "$pid" 2>/dev/null && return 0
-                break
-            fi
-            sleep 0.1
-        done
-    done
-    echo "swtpm did not start"; cat "$WORK/swtpm.log"; exit 1
+    swtpm_launch "$state" "$WORK/swtpm.log" || { echo "swtpm did not start"; cat "$WORK/swtpm.log"; exit 1; }
+    PIDS+=("$SWTPM_PID")
 }
 
 # swtpm has three transient object slots: tpm2-tools leave loaded contexts behind

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,6 +87,27 @@ static void test_cursor_bounds(void **state)
     free(buf);
 }
 
+static void test_config_line_split(void **state)
+{
+    char l1[] = "  server =  https://127.0.0.1:8443 \n", l2[] = "   \n", l3[] = " # x = y\n",
+         l4[] = "no equals sign\n", l5[] = "k=\n", l6[] = "a = b = c";
+    char *k = NULL, *v = NULL;
+    (void)state;
+    assert_int_equal(config_line_split(l1, &k, &v), 0);
+    assert_string_equal(k, "server");
+    assert_string_equal(v, "https://127.0.0.1:8443");
+    assert_int_equal(config_line_split(l2, &k, &v), 1);
+    assert_int_equal(config_line_split(l3, &k, &v), 1);
+    assert_int_equal(config_line_split(l4, &k, &v), -EINVAL);
+    assert_int_equal(config_line_split(l5, &k, &v), 0);
+    assert_string_equal(k, "k");
+    assert_string_equal(v, "");
+    /* the first '=' splits; the value keeps the rest */
+    assert_int_equal(config_line_split(l6, &k, &v), 0);
+    assert_string_equal(k, "a");
+    assert_string_equal(v, "b = c");
+}
+
 static void test_secmem(void **state)
 {
     uint8_t *p = secmem_alloc(32);
@@ -102,9 +124,8 @@ static void test_secmem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hex),
-        cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_cursor_bounds),
+        cmocka_unit_test(test_hex),           cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_cursor_bounds), cmocka_unit_test(test_config_line_split),
         cmocka_unit_test(test_secmem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

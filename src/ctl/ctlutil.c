@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "ctlutil.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "adminapi.h"
+#include "ctl.h"
+#include "eventlog.h"
+#include "util.h"
+
+void ctl_print_json(json_object *o)
+{
+    puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+}
+
+const char *ctl_jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    if (o && json_object_object_get_ex(o, key, &v))
+        return json_object_get_string(v);
+    return "";
+}
+
+int ctl_read_input(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_size)
+{
+    bg_err err = {0};
+    if (read_file(path, max, ret, ret_size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "cannot read %s '%s': %s", what, path, bg_err_msg(&err));
+    return CTL_EXIT_OK;
+}
+
+const char *ctl_event_type_label(uint32_t type, char buf[16])
+{
+    const char *n = eventlog_type_name(type);
+    if (n)
+        return n;
+    snprintf(buf, 16, "0x%08x", type);
+    return buf;
+}
+
+int ctl_admin_failed(const char *group, const char *verb, int r, const bg_err *err, long status,
+                     json_object *reply, bool json)
+{
+    int ret;
+    if (r < 0) {
+        json_object_put(reply);
+        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(err));
+    }
+    if (status == 200)
+        return -1;
+    if (json && reply)
+        ctl_print_json(reply);
+    ret = ctl_error(CTL_EXIT_FAIL, "%s %s: HTTP %ld: %s", group, verb, status,
+                    adminapi_reply_reason(reply));
+    json_object_put(reply);
+    return ret;
+}
+
+int ctl_single_subcommand(const char *group, int argc, char **argv, void (*help)(FILE *f),
+                          const char *name, int (*fn)(int argc, char **argv))
+{
+    if (argc < 2)
+        return ctl_usage_error(group, "missing subcommand (%s)", name);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return help(stdout), CTL_EXIT_OK;
+    if (!strcmp(argv[1], name))
+        return fn(argc - 1, argv + 1);
+    return ctl_usage_error(group, "unknown subcommand '%s'", argv[1]);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Small pieces several bootgatectl command groups share: printing JSON,
+ * reading reply fields, turning a failed admin request into an exit code and
+ * dispatching a group with one subcommand. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "bgerr.h"
+
+/* puts() of o, pretty-printed. */
+void ctl_print_json(json_object *o);
+
+/* The string value of o[key] (json-c's text for non-strings), "" if absent. */
+const char *ctl_jstr(json_object *o, const char *key);
+
+/* read_file of an input named `what` in messages: CTL_EXIT_OK, or the exit
+ * code after "cannot read WHAT 'PATH': reason". */
+int ctl_read_input(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_size);
+
+/* TCG event type name, else "0x%08x" of it written to buf. */
+const char *ctl_event_type_label(uint32_t type, char buf[16]);
+
+/* For an admin request that did not succeed (r < 0, or HTTP status other than
+ * 200), prints "bootgatectl: <group> <verb>: HTTP ..." (or the transport error),
+ * with json also the server's error reply, frees reply and returns the exit
+ * code: usage for a missing server setting, runtime for transport failures,
+ * fail for an HTTP refusal. Returns -1 (and keeps reply) on success. */
+int ctl_admin_failed(const char *group, const char *verb, int r, const bg_err *err, long status,
+                     json_object *reply, bool json);
+
+/* main of a group with a single subcommand: "--help"/"-h" prints help to
+ * stdout, argv[1] == name runs fn(argc - 1, argv + 1), else a usage error. */
+int ctl_single_subcommand(const char *group, int argc, char **argv, void (*help)(FILE *f),
+                          const char *name, int (*fn)(int argc, char **argv));
