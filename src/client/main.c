@@ -215,8 +215,10 @@ int main(int argc, char **argv)
     argv += optind;
     /* enroll and unlock hold volume keys and seeds, also in libcurl, OpenSSL
      * and json-c buffers that secmem cannot own: keep every page out of swap.
-     * Best effort (the initramfs usually has no swap at all). */
-    if (argc == 0 || (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "debug") != 0)) {
+     * Best effort; skipped when no swap is active (the initramfs usually has
+     * none), since then it only costs time. */
+    if ((argc == 0 || (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "debug") != 0)) &&
+        secmem_swap_active()) {
         r = secmem_lock_all();
         if (r < 0)
             client_msg(&o, "warning: cannot lock memory (%s): secrets may reach swap",

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -70,6 +71,20 @@ int secmem_harden_process(void)
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         return -errno;
     return 0;
+}
+
+bool secmem_swap_active(void)
+{
+    char line[512];
+    unsigned lines = 0;
+    FILE *f = fopen("/proc/swaps", "re");
+
+    if (!f)
+        return true;
+    while (fgets(line, sizeof(line), f))
+        lines++;
+    fclose(f);
+    return lines > 1; /* the first line is the column header */
 }
 
 int secmem_lock_all(void)

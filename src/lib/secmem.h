@@ -5,6 +5,7 @@
  * the manner of cryptsetup's crypt_safe_alloc: page-backed, mlock'd, excluded
  * from core dumps, zeroed on allocation and wiped on free. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cleanup.h"
@@ -24,6 +25,10 @@ int secmem_harden_process(void);
  * front. Needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK that covers the whole
  * address space (systemd: LimitMEMLOCK=infinity). -errno on failure. */
 int secmem_lock_all(void);
+/* True when /proc/swaps lists an active swap area (or cannot be read: then
+ * the caller must assume there is one). Without swap, locking every page
+ * protects nothing and costs the short-lived client most of a millisecond. */
+bool secmem_swap_active(void);
 
 static inline void secmem_freep(void *p)
 {

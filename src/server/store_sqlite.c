@@ -541,8 +541,22 @@ int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires
 {
     _cleanup_(finalizep) sqlite3_stmt *del = NULL;
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    bool relaxed = false;
     int r;
     lock(s);
+    /* One transaction without its own fsync: every path after the nonce is
+     * used ends in an audit commit with synchronous=FULL, whose fsync of the
+     * WAL also makes this record durable (the WAL is one sequential file).
+     * This keeps an unlock at one fsync instead of three. */
+    if (sqlite3_get_autocommit(s->db)) {
+        r = exec(s, "PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE", NULL);
+        if (r < 0) {
+            (void)exec(s, "PRAGMA synchronous=FULL", NULL);
+            unlock(s);
+            return r;
+        }
+        relaxed = true;
+    }
     /* an expired nonce fails the expiry check before it gets here, so
      * forgetting it cannot make it usable again */
     r = prep(s, "DELETE FROM used_nonces WHERE expires < ?", &del);
@@ -556,6 +570,13 @@ int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires
         sqlite3_bind_blob(st, 1, nonce, (int)size, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, expires);
         r = step_done(s, st);
+    }
+    if (relaxed) {
+        int c = exec(s, r >= 0 ? "COMMIT" : "ROLLBACK", NULL);
+        if (r >= 0 && c < 0)
+            r = c;
+        if (exec(s, "PRAGMA synchronous=FULL", NULL) < 0 && r >= 0)
+            r = -EIO; /* never leave the connection relaxed */
     }
     unlock(s);
     return r;
