@@ -178,6 +178,16 @@ check "the explanation names the PCR" 1 "$(jq -r '.explanation[0]' "$WORK/reply"
 head -c 100 /dev/urandom >"$N/garbage.bin"
 check "event log that does not parse" eventlog_invalid "$(EVENTLOG=$N/garbage.bin try_unlock >/dev/null; jreply .verdict)"
 check "evidence failures carry no break-glass code" "" "$(jreply .breakglass_code)"
+# an event log over the 8 MiB cap inside a body under the body limit: refused
+# while decoding, before any check or write
+python3 - "$WORK/unlock.json" "$WORK/unlock-biglog.json" <<'PY'
+import base64, json, sys
+body = json.load(open(sys.argv[1]))
+body["event_log"] = base64.b64encode(b"\0" * (9 << 20)).decode()
+json.dump(body, open(sys.argv[2], "w"))
+PY
+check "oversized event log is 400" 400 "$(api POST /v1/unlock "$WORK/unlock-biglog.json")"
+check "the error names the event log" 1 "$(grep -c 'event_log' "$WORK/reply")"
 
 # the boot state changes: policy denial with an explanation
 tpm2_pcrextend "4:sha256=$(printf 'new kernel' | sha256sum | cut -d' ' -f1)"
