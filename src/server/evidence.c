@@ -2,10 +2,12 @@
 #include "evidence.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -287,15 +289,65 @@ static int add_lines(evidence_explanation *expl, const char *text)
     return 0;
 }
 
+/* The last verified stored policy. Parsing a policy and verifying its
+ * signature against policy-signers.d (a directory scan and PEM loads) cost
+ * more than evaluating it, and every unlock of a group uses the same
+ * version. The entry is valid while the stored text, the signature and the
+ * trust directory are unchanged: the key is a hash of the first two, and the
+ * directory's mtime and ctime change when a key file is added, removed or
+ * renamed over. A miss parses and verifies exactly as before. */
+static struct {
+    pthread_mutex_t lock;
+    uint8_t key[32];
+    struct timespec dir_mtime, dir_ctime;
+    policy *p;
+} policy_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void policy_cache_unlockp(pthread_mutex_t **m)
+{
+    if (*m)
+        pthread_mutex_unlock(*m);
+}
+
+static int policy_cache_key(const char *signers_dir, const store_policy *stored, uint8_t ret[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned n = 0;
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, stored->json, strlen(stored->json) + 1) == 1 &&
+             EVP_DigestUpdate(ctx, stored->signature, strlen(stored->signature) + 1) == 1 &&
+             EVP_DigestUpdate(ctx, signers_dir, strlen(signers_dir) + 1) == 1 &&
+             EVP_DigestFinal_ex(ctx, ret, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -EIO;
+}
+
+static bool timespec_eq(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+void evidence_policy_cache_clear(void)
+{
+    pthread_mutex_lock(&policy_cache.lock);
+    policy_free(policy_cache.p);
+    policy_cache.p = NULL;
+    pthread_mutex_unlock(&policy_cache.lock);
+}
+
 int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored,
                              const proto_unlock_req *req, const eventlog *log, const ima_log *ima,
                              bool *ret_pass, char *ret_mode, size_t mode_size,
                              const char **ret_verdict, json_object **ret_detail,
                              evidence_explanation *expl, bg_err *err)
 {
-    _cleanup_(policy_freep) policy *p = NULL;
-    uint8_t sig[POLICY_SIG_SIZE];
+    _cleanup_(policy_freep) policy *parsed = NULL;
+    _cleanup_(policy_cache_unlockp) pthread_mutex_t *held = NULL;
+    const policy *p;
+    uint8_t sig[POLICY_SIG_SIZE], key[32];
     policy_result res = {0};
+    struct stat st;
+    bool cacheable;
     bg_err sub = {0};
     int r;
 
@@ -303,17 +355,36 @@ int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored
     *ret_detail = NULL;
     snprintf(ret_mode, mode_size, "enforce");
     *ret_verdict = "policy_invalid";
-    r = policy_parse(stored->json, strlen(stored->json), &p, &sub);
-    if (r < 0)
-        return bg_err_set(err, r, "stored policy %s@%lld: %s", stored->name,
-                          (long long)stored->version, bg_err_msg(&sub));
-    r = policy_signature_decode((const uint8_t *)stored->signature, strlen(stored->signature), sig,
-                                &sub);
-    if (r >= 0)
-        r = policy_verify_canonical(p->canonical, p->canonical_size, sig, signers_dir, NULL, &sub);
-    if (r < 0)
-        return bg_err_set(err, -EPERM, "stored policy %s@%lld is not signed by a trusted key: %s",
-                          stored->name, (long long)stored->version, bg_err_msg(&sub));
+    cacheable = stat(signers_dir, &st) == 0 && policy_cache_key(signers_dir, stored, key) == 0;
+    pthread_mutex_lock(&policy_cache.lock);
+    held = &policy_cache.lock;
+    if (cacheable && policy_cache.p && CRYPTO_memcmp(policy_cache.key, key, sizeof(key)) == 0 &&
+        timespec_eq(policy_cache.dir_mtime, st.st_mtim) &&
+        timespec_eq(policy_cache.dir_ctime, st.st_ctim))
+        p = policy_cache.p;
+    else {
+        r = policy_parse(stored->json, strlen(stored->json), &parsed, &sub);
+        if (r < 0)
+            return bg_err_set(err, r, "stored policy %s@%lld: %s", stored->name,
+                              (long long)stored->version, bg_err_msg(&sub));
+        r = policy_signature_decode((const uint8_t *)stored->signature, strlen(stored->signature),
+                                    sig, &sub);
+        if (r >= 0)
+            r = policy_verify_canonical(parsed->canonical, parsed->canonical_size, sig, signers_dir,
+                                        NULL, &sub);
+        if (r < 0)
+            return bg_err_set(err, -EPERM,
+                              "stored policy %s@%lld is not signed by a trusted key: %s",
+                              stored->name, (long long)stored->version, bg_err_msg(&sub));
+        p = parsed;
+        if (cacheable) {
+            policy_free(policy_cache.p);
+            policy_cache.p = TAKE_PTR(parsed);
+            memcpy(policy_cache.key, key, sizeof(key));
+            policy_cache.dir_mtime = st.st_mtim;
+            policy_cache.dir_ctime = st.st_ctim;
+        }
+    }
     if (p->ima && !ima) {
         /* a policy with an ima section needs the IMA log; none means an empty one */
         *ret_verdict = "imalog_missing";

@@ -64,6 +64,9 @@ int evidence_logs_replay(const proto_unlock_req *req, eventlog **ret_log, ima_lo
  * release decision (audit mode passes with the explanation kept);
  * *ret_verdict names the outcome, *ret_detail (JSON, may be NULL) is the
  * full evaluation for the audit record. */
+/* Frees the cached verified policy (at shutdown, after the workers ended). */
+void evidence_policy_cache_clear(void);
+
 int evidence_policy_evaluate(const char *signers_dir, const store_policy *policy,
                              const proto_unlock_req *req, const eventlog *log, const ima_log *ima,
                              bool *ret_pass, char *ret_mode, size_t mode_size,

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "auditchain.h"
+#include "evidence.h"
 #include "kek.h"
 #include "nonce.h"
 #include "secmem.h"
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
     }
     r = 0;
 out:
+    evidence_policy_cache_clear();
     store_close(s.store);
     SSL_CTX_free(s.ssl);
     X509_STORE_free(s.ek_cas);

@@ -147,6 +147,16 @@ check "the unwrapped key is the enrolled volume key" "$(sha256sum <"$N/volume.ke
 check "replaying the successful request is denied" nonce_reused \
     "$(api POST /v1/unlock "$WORK/unlock-ok.json" >/dev/null; jreply .verdict)"
 
+# The verified policy is cached between unlocks; a change of the trust store
+# must still take effect at once, in both directions.
+mv "$SRV/policy-signers.d" "$SRV/policy-signers.off"
+mkdir "$SRV/policy-signers.d"
+check "signer key removed: the cached policy is not trusted any more" 403 "$(try_unlock)"
+check "signer key removed: verdict" policy_invalid "$(jreply .verdict)"
+rmdir "$SRV/policy-signers.d"
+mv "$SRV/policy-signers.off" "$SRV/policy-signers.d"
+check "signer key restored: unlock releases again" 200 "$(try_unlock)"
+
 # --- bad evidence, one assertion each -----------------------------------------
 check "unknown volume" volume_unknown "$(try_unlock '.volume_uuid = "00000000-0000-0000-0000-000000000000"' >/dev/null; jreply .verdict)"
 # another AK (same template, other unique field): a valid quote, but not the pinned AK
@@ -281,7 +291,7 @@ check "the same TPM can enroll again after delete" 200 "$(api POST /v1/enroll "$
 
 # --- audit ----------------------------------------------------------------------
 "$BOOTGATECTL" audit list --json >"$WORK/audit.json"
-check "three key_released records (policy, two break-glass)" 3 "$(jq '[.[] | select(.action == "key_released")] | length' "$WORK/audit.json")"
+check "four key_released records (policy twice, two break-glass)" 4 "$(jq '[.[] | select(.action == "key_released")] | length' "$WORK/audit.json")"
 check "the first release record is the audit_seq of the response" "$(jq -r .audit_seq "$WORK/release.json")" \
     "$(jq '[.[] | select(.action == "key_released")][0].seq' "$WORK/audit.json")"
 for a in node_enrolled node_activated node_approved policy_uploaded policy_activated node_revoked \
