@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "osslctx.h"
 
 static const char *const phase_names[TIMING_N_PHASES] = {
     [TIMING_TPM_SETUP] = "tpm_setup",       [TIMING_TPM_QUOTE] = "tpm_quote",
@@ -68,7 +69,9 @@ void timing_print(int exit_code)
         if (i != TIMING_HTTP_CONNECT)
             in_phases += phase_us[i];
     }
-    fprintf(stderr, ",\"http_requests\":%u,\"other_us\":%llu,\"cpu_us\":%llu}\n", n_http,
-            (unsigned long long)(total > in_phases ? total - in_phases : 0),
-            (unsigned long long)cpu);
+    fprintf(
+        stderr,
+        ",\"http_requests\":%u,\"other_us\":%llu,\"cpu_us\":%llu,\"esys_ossl_ctx_shared\":%u}\n",
+        n_http, (unsigned long long)(total > in_phases ? total - in_phases : 0),
+        (unsigned long long)cpu, osslctx_shared_uses());
 }
