@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * One OpenSSL library context for tpm2-tss's throwaway ones.
+ * OpenSSL's default library context for tpm2-tss's throwaway ones.
  *
  * tpm2-tss 3.2 (Debian 12's libtss2-esys) wraps every hash, HMAC, random draw
  * and public-key operation of ESYS in a context of its own: OSSL_LIB_CTX_new(),
@@ -8,18 +8,21 @@
  * provider again, copies OpenSSL's whole legacy algorithm-name table into its
  * name map and instantiates and seeds a new DRBG: about 0.3 ms of CPU, some 30
  * times per unlock (the salted session, the policy session, cpHash/rpHash and
- * HMAC of each authorised command, object names). perf showed it as 9 ms of a
- * 30 ms unlock with a persistent EK, all of it inside the "TPM" phases.
+ * HMAC of each authorised command, object names). perf showed it as ~10 ms of
+ * CPU in a 30 ms unlock with a persistent EK, all of it inside the "TPM" phases.
  *
  * bootgate-unlock therefore defines OSSL_LIB_CTX_new() and OSSL_LIB_CTX_free()
  * itself. The dynamic linker binds every library's calls to them (the
- * executable comes first in the global lookup scope); calls that come from
- * libtss2-esys get one context, made on first use and kept until exit, and its
- * free is ignored. Every other caller (libcryptsetup's crypto backend, libcrypto
- * itself) gets the real functions, so nothing else changes. What ESYS computes
- * does not change either: it fetches the same default-provider algorithms, and
- * its random bytes come from a DRBG seeded from the kernel, as a default
- * context's are. Newer tpm2-tss (4.0+) has Esys_SetCryptoCallbacks for this.
+ * executable comes first in the global lookup scope). Calls that come from
+ * libtss2-esys get the process's default context, the one our own code and
+ * libcurl use (its name map is then built once, not 30 times), and freeing it
+ * is a no-op, as in OpenSSL itself. Every other caller (libcryptsetup's crypto
+ * backend, libcrypto itself) gets the real functions: libcryptsetup loads the
+ * legacy provider into its own context and unloads it from a destructor after
+ * OpenSSL's own cleanup, so it must keep a context of its own. What ESYS
+ * computes does not change: it fetches the same default-provider algorithms,
+ * and its random bytes come from the default DRBG, seeded from the kernel.
+ * Newer tpm2-tss (4.0+) has Esys_SetCryptoCallbacks for this.
  */
 #include "osslctx.h"
 
