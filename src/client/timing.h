@@ -18,7 +18,9 @@ typedef enum timing_phase {
     TIMING_HTTP,         /* POSTs to bootgated, client side: TLS, transfer, server time */
     TIMING_HTTP_CONNECT, /* of which TCP connect + TLS handshake (libcurl appconnect) */
     TIMING_UNWRAP,       /* HKDF + AES-256-GCM unwrap of the released key */
-    TIMING_LUKS_LOAD,    /* crypt_init + crypt_load + token read */
+    TIMING_LUKS_LOAD,    /* waiting for the volume search (crypt_init + crypt_load + token
+                          * read on its own thread, side by side with TPM setup) */
+    TIMING_LUKS_SEARCH,  /* how long that thread worked: not a phase of the main thread */
     TIMING_LUKS_VERIFY,  /* crypt_volume_key_verify (or activation) */
     TIMING_N_PHASES,
 } timing_phase;
@@ -32,5 +34,6 @@ void timing_add(timing_phase p, uint64_t start_us);
 void timing_add_us(timing_phase p, uint64_t us);
 /* With --timing: {"bootgate_timing":1,"exit":N,"total_us":...,"<phase>_us":...,
  * "http_requests":N,"other_us":...,"cpu_us":...} on stderr; other_us is the time in
- * no phase, cpu_us the process's user + system CPU time so far. */
+ * no phase, cpu_us the process's user + system CPU time so far. http_connect_us
+ * and luks_search_us are parts of, or overlap, other phases: not in the sum. */
 void timing_print(int exit_code);

@@ -21,6 +21,7 @@
 #include "timing.h"
 #include "tpm.h"
 #include "util.h"
+#include "volumes.h"
 
 typedef struct unlock_ctx {
     client_opts *o;
@@ -315,45 +316,44 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     return ATTEMPT_UNLOCKED;
 }
 
-static int unlock_volume(unlock_ctx *u, const char *dev)
+static int unlock_volume(unlock_ctx *u, volume *v)
 {
     const client_opts *o = u->o;
-    _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-    luks_token tok;
+    const char *dev = v->dev;
+    struct crypt_device *cd = v->cd;
+    const luks_token *tok = &v->tok;
     char ca_hex[65];
     bg_err err = {{0}};
     int exit_code = CLIENT_EXIT_USAGE;
-    uint64_t t_us = timing_now_us();
 
-    if (luks_open(dev, &cd, &err) < 0 || luks_token_read(cd, &tok, NULL, &err) < 0) {
-        client_msg(o, "%s", bg_err_msg(&err));
+    if (v->r < 0) {
+        client_msg(o, "%s", bg_err_msg(&v->err));
         return CLIENT_EXIT_USAGE;
     }
-    timing_add(TIMING_LUKS_LOAD, t_us);
-    const char *server = o->cfg.server[0] ? o->cfg.server : tok.server;
+    const char *server = o->cfg.server[0] ? o->cfg.server : tok->server;
     if (http_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0) {
         client_msg(o, "CA file: %s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
     }
-    if (tok.ca_sha256[0] && strcmp(ca_hex, tok.ca_sha256) != 0) {
+    if (tok->ca_sha256[0] && strcmp(ca_hex, tok->ca_sha256) != 0) {
         client_msg(o, "%s: CA file %s is not the CA pinned at enrollment (sha256 %s)", dev,
-                   o->cfg.ca, tok.ca_sha256);
+                   o->cfg.ca, tok->ca_sha256);
         return CLIENT_EXIT_USAGE;
     }
     /* The AK is derived from the EPS: a different name means this is not the
      * TPM that was enrolled (cleared, replaced, or the disk moved). */
-    if (tok.ak_name[0] && strcmp(tok.ak_name, u->ak_name_hex) != 0) {
+    if (tok->ak_name[0] && strcmp(tok->ak_name, u->ak_name_hex) != 0) {
         client_msg(o,
                    "%s: TPM identity differs from enrollment (TPM cleared or replaced, or the "
                    "disk moved): AK name %s, enrolled %s",
-                   dev, u->ak_name_hex, tok.ak_name);
+                   dev, u->ak_name_hex, tok->ak_name);
         return CLIENT_EXIT_TPM;
     }
-    client_debug(o, "%s: uuid %s, server %s, node %s", dev, luks_uuid(cd), server, tok.node_id);
+    client_debug(o, "%s: uuid %s, server %s, node %s", dev, luks_uuid(cd), server, tok->node_id);
 
     u->last_denial = 0;
     for (bool denied = false;;) {
-        attempt_result res = unlock_attempt(u, dev, cd, &tok, server, &exit_code);
+        attempt_result res = unlock_attempt(u, dev, cd, tok, server, &exit_code);
         /* A server that stops answering after denying us leaves us denied. */
         if (res == ATTEMPT_UNREACHABLE && denied)
             return CLIENT_EXIT_DENIED;
@@ -402,7 +402,7 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
 {
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
     unlock_ctx u = {.o = o};
-    char **devs = NULL, **found = NULL;
+    volume_search vs = {.wait_s = o->cfg.tpm_wait_s};
     uint8_t name[TPM_NAME_MAX];
     size_t n;
     bg_err err = {{0}};
@@ -418,42 +418,33 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
             return CLIENT_EXIT_USAGE;
         }
     u.deadline_ms = http_now_ms() + (uint64_t)o->cfg.timeout_s * 1000;
-    if (argc > 0)
-        devs = argv;
-    else {
-        /* Disks may still be appearing (udev) when the initrd unit starts:
-         * look again for a few seconds before concluding there is none. */
-        uint64_t until = http_now_ms() + (uint64_t)o->cfg.tpm_wait_s * 1000;
-        for (;;) {
-            if (luks_find_devices(&found, &err) < 0) {
-                client_msg(o, "%s", bg_err_msg(&err));
-                return CLIENT_EXIT_USAGE;
-            }
-            if (found[0] || http_now_ms() + 500 > until)
-                break;
-            luks_strv_free(TAKE_PTR(found));
-            struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        if (!found[0]) {
-            client_msg(o, "no LUKS2 volume with a bootgate token");
-            luks_strv_free(found);
-            return CLIENT_EXIT_USAGE;
-        }
-        devs = found;
+    if (argc > 0) {
+        vs.devs = argv;
+        vs.n_devs = (size_t)argc;
     }
-
+    /* The LUKS headers are read (or the disks searched for) on a thread of
+     * their own while this one sets up the TPM (volumes.h). */
+    volume_search_start(&vs);
     r = client_tpm_setup(o, &t);
+    uint64_t t_us = timing_now_us();
+    volume_search_join(&vs);
+    timing_add(TIMING_LUKS_LOAD, t_us);
+    timing_add_us(TIMING_LUKS_SEARCH, vs.busy_us);
+    if (vs.r < 0) {
+        client_msg(o, "%s", bg_err_msg(&vs.err));
+        volume_search_done(&vs);
+        return CLIENT_EXIT_USAGE;
+    }
     if (r != 0) {
-        luks_strv_free(found);
+        volume_search_done(&vs);
         return r;
     }
     u.tpm = t;
-    uint64_t t_us = timing_now_us();
+    t_us = timing_now_us();
     if (tpm_ak_public(t, u.ak_public, sizeof(u.ak_public), &u.ak_public_size, &err) < 0 ||
         tpm_ak_name(t, name, sizeof(name), &n, &err) < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
-        luks_strv_free(found);
+        volume_search_done(&vs);
         return CLIENT_EXIT_TPM;
     }
     timing_add(TIMING_TPM_SETUP, t_us);
@@ -462,8 +453,8 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     read_log(o, o->cfg.event_log, PROTO_MAX_EVENTLOG, &u.event_log);
     read_log(o, o->cfg.ima_log, PROTO_MAX_IMALOG, &u.ima_log);
 
-    for (size_t i = 0; devs[i] && (found || (int)i < argc); i++) {
-        r = unlock_volume(&u, devs[i]);
+    for (size_t i = 0; i < vs.n; i++) {
+        r = unlock_volume(&u, &vs.v[i]);
         /* Several volumes: report the highest exit code of any of them. */
         if (r != CLIENT_EXIT_OK && (worst == CLIENT_EXIT_OK || r > worst))
             worst = r;
@@ -477,6 +468,6 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     http_session_free(u.session);
     proto_bytes_free(&u.event_log);
     proto_bytes_free(&u.ima_log);
-    luks_strv_free(found);
+    volume_search_done(&vs);
     return worst;
 }
