@@ -32,7 +32,8 @@ ROWS = [
     ("of which TCP + TLS 1.3 handshake", "http_connect_us", 2),
     ("server (bootgated handlers, /metrics)", "server_us", 1),
     ("unwrap (HKDF + AES-256-GCM)", "unwrap_us", 1),
-    ("LUKS2 header + token load", "luks_load_us", 1),
+    ("LUKS2 header + token: wait for thread", "luks_load_us", 1),
+    ("thread time (beside the TPM setup)", "luks_search_us", 2),
     ("LUKS2 crypt_volume_key_verify", "luks_verify_us", 1),
     ("client other (JSON, config, CA pin)", "other_us", 1),
     ("process exec/link/exit", "process", 1),
@@ -63,6 +64,8 @@ def derive(r):
     # reference rows measure them for /bin/true and for bootgate-unlock --version).
     r["rest"] = r["total_us"] - r["tpm"] - r["network"]
     r["rest_wall"] = r["wall_us"] - r["tpm"] - r["network"]
+    # the same if the LUKS2 headers were read before the TPM setup, not beside it
+    r["rest_serial"] = r["rest"] - r["luks_load_us"] + r.get("luks_search_us", r["luks_load_us"])
 
 
 def main():
@@ -93,6 +96,7 @@ def main():
     dec = stats([r["clevis_decrypt_us"] for r in runs])
     rest = stats([r["rest"] for r in runs])
     rest_wall = stats([r["rest_wall"] for r in runs])
+    rest_serial = stats([r["rest_serial"] for r in runs])
     print(f"\nbootgate vs clevis (median): {bg[0]:.2f} ms vs {cl[0]:.2f} ms "
           f"(clevis decrypt alone {dec[0]:.2f} ms); bootgate/clevis = {bg[0] / cl[0]:.2f}")
     print("target 1 bootgate total < clevis total (median, p90): "
@@ -100,7 +104,9 @@ def main():
           f"{'PASS' if bg[0] < cl[0] and bg[1] < cl[1] else 'FAIL'}")
     print(f"target 2 everything but TPM + network < {TARGET_REST_MS:g} ms (median, main() to "
           f"exit): {rest[0]:.2f} ms: {'PASS' if rest[0] < TARGET_REST_MS else 'FAIL'}"
-          f"  [min {rest[3]:.2f} ms; with process exec/exit: median {rest_wall[0]:.2f} ms]")
+          f"  [min {rest[3]:.2f} ms; with process exec/exit: median {rest_wall[0]:.2f} ms;"
+          f" with the LUKS2 header read counted in full, not overlapped: median "
+          f"{rest_serial[0]:.2f} ms]")
     print(f"(server time subtracts one /metrics scrape of {scrape_us} us per run)")
 
 
