@@ -29,6 +29,8 @@ typedef struct unlock_ctx {
     uint8_t ak_public[TPM_BLOB_MAX];
     size_t ak_public_size;
     char ak_name_hex[2 * TPM_NAME_MAX + 1];
+    uint8_t ek_name[TPM_NAME_MAX];
+    size_t ek_name_size;
     proto_bytes event_log;
     proto_bytes ima_log;
     uint64_t deadline_ms;
@@ -260,7 +262,25 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         return ATTEMPT_FATAL;
     }
 
-    /* 4. the seed only comes out of this TPM's ActivateCredential */
+    /* 4. the seed only comes out of this TPM's ActivateCredential, through a
+     * session salted to the EK the TPM showed us at setup. The server made the
+     * credential for the enrolled EK: if that is not the same key (same name,
+     * same public area), whoever showed us this one, e.g. someone answering on
+     * the TPM bus, could read the salt and then the seed. Stop before either. */
+    if (ok.ek_name.size != u->ek_name_size ||
+        memcmp(ok.ek_name.data, u->ek_name, u->ek_name_size) != 0) {
+        char mine[2 * TPM_NAME_MAX + 1], enrolled[2 * PROTO_MAX_TPM_NAME + 1];
+        hex_encode(u->ek_name, u->ek_name_size, mine);
+        hex_encode(ok.ek_name.data, ok.ek_name.size, enrolled);
+        client_msg(o,
+                   "%s: this TPM's EK (name %s) is not the enrolled EK (%s); not activating "
+                   "the credential (EK type changed, TPM replaced, or the TPM bus is tampered "
+                   "with)",
+                   dev, mine, enrolled);
+        proto_unlock_ok_done(&ok);
+        *ret_exit = CLIENT_EXIT_TPM;
+        return ATTEMPT_FATAL;
+    }
     seed = secmem_alloc(64);
     if (!seed) {
         proto_unlock_ok_done(&ok);
@@ -442,7 +462,8 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     u.tpm = t;
     t_us = timing_now_us();
     if (tpm_ak_public(t, u.ak_public, sizeof(u.ak_public), &u.ak_public_size, &err) < 0 ||
-        tpm_ak_name(t, name, sizeof(name), &n, &err) < 0) {
+        tpm_ak_name(t, name, sizeof(name), &n, &err) < 0 ||
+        tpm_ek_name(t, u.ek_name, sizeof(u.ek_name), &u.ek_name_size, &err) < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         volume_search_done(&vs);
         return CLIENT_EXIT_TPM;

@@ -438,6 +438,7 @@ static const field unlock_ok_fields[] = {
     FIELD_B64(proto_unlock_ok, encrypted_secret, "encrypted_secret", PROTO_MAX_TPM_BLOB, false),
     FIELD_B64(proto_unlock_ok, wrapped_key, "wrapped_key",
               PROTO_MAX_VOLUME_KEY + PROTO_WRAP_IV_SIZE + PROTO_WRAP_TAG_SIZE, false),
+    FIELD_B64(proto_unlock_ok, ek_name, "ek_name", PROTO_MAX_TPM_NAME, false),
 };
 /* inside "policy" */
 static const field unlock_ok_policy[] = {

@@ -32,6 +32,7 @@
 #define PROTO_MAX_BODY         (16u << 20) /* whole request body (event log + IMA log) */
 #define PROTO_MAX_ID           128u        /* node_id, volume uuid, group, names */
 #define PROTO_MAX_TPM_BLOB     4096u /* TPM2B_PUBLIC, TPMS_ATTEST, TPMT_SIGNATURE, credential */
+#define PROTO_MAX_TPM_NAME     68u   /* TPM2B_NAME contents: nameAlg (2) + digest */
 #define PROTO_MAX_CERT         (16u << 10) /* EK certificate (DER) */
 #define PROTO_MAX_EVENTLOG     (8u << 20)
 #define PROTO_MAX_IMALOG       (8u << 20)
@@ -99,6 +100,11 @@ typedef struct proto_unlock_ok {
     proto_bytes credential_blob;
     proto_bytes encrypted_secret;
     proto_bytes wrapped_key;
+    /* Name of the enrolled EK, the one MakeCredential used. The client salts
+     * the session that carries the seed out of ActivateCredential to the EK its
+     * TPM showed it; it checks first that this is the same key, so that nobody
+     * answering in the TPM's place on the bus gets the salt (and the seed). */
+    proto_bytes ek_name;
     char policy_name[PROTO_MAX_ID + 1];
     int64_t policy_version;
     char policy_mode[16];

@@ -96,7 +96,7 @@ void srv_handle_enroll(srv_req *r)
     node.activation_expires = (int64_t)time(NULL) + r->srv->cfg.enroll_ttl;
     if (evidence_make_credential(req.ek_public.data, req.ek_public.size, node.ak_name,
                                  node.ak_name_size, secret, PROTO_SEED_SIZE, &resp.credential_blob,
-                                 &resp.encrypted_secret, &err) < 0)
+                                 &resp.encrypted_secret, NULL, &err) < 0)
         return srv_reply_error(r, 400, "bad_ek", bg_err_msg(&err));
 
     for (size_t i = 0; i < req.n_volumes; i++)

@@ -468,7 +468,8 @@ int evidence_policy_check_upload(const char *signers_dir, json_object *policy_js
 
 int evidence_make_credential(const uint8_t *ek_pub, size_t ek_pub_size, const uint8_t *ak_name,
                              size_t ak_name_size, const uint8_t *secret, size_t secret_size,
-                             proto_bytes *ret_blob, proto_bytes *ret_encrypted_secret, bg_err *err)
+                             proto_bytes *ret_blob, proto_bytes *ret_encrypted_secret,
+                             proto_bytes *ret_ek_name, bg_err *err)
 {
     _cleanup_(tpmpub_freep) tpmpub *ek = NULL;
     credential_blob blob;
@@ -476,6 +477,15 @@ int evidence_make_credential(const uint8_t *ek_pub, size_t ek_pub_size, const ui
     int r = parse_tpm_public(ek_pub, ek_pub_size, "EK public", &ek, err);
     if (r < 0)
         return r;
+    if (ret_ek_name) {
+        if (!ek->has_public || ek->name_size == 0 || ek->name_size > PROTO_MAX_TPM_NAME)
+            return bg_err_set(err, -EINVAL, "EK public: no TPM name");
+        ret_ek_name->data = malloc(ek->name_size);
+        if (!ret_ek_name->data)
+            return bg_err_set(err, -ENOMEM, "out of memory");
+        memcpy(ret_ek_name->data, ek->name, ek->name_size);
+        ret_ek_name->size = ek->name_size;
+    }
     r = credential_make(ek, ak_name, ak_name_size, secret, secret_size, &blob, &sub);
     if (r >= 0)
         r = credential_marshal(&blob, &ret_blob->data, &ret_blob->size, &ret_encrypted_secret->data,

@@ -81,7 +81,10 @@ int evidence_policy_check_upload(const char *signers_dir, json_object *policy_js
                                  char *ret_name, size_t name_size, int64_t *ret_version,
                                  char *ret_signer, size_t signer_size, bg_err *err);
 
-/* i: MakeCredential(EK, AK name, secret) in software. */
+/* i: MakeCredential(EK, AK name, secret) in software. With ret_ek_name (at
+ * least PROTO_MAX_TPM_NAME bytes), also the EK's name, which the client checks
+ * against its own EK before it salts a session to it. */
 int evidence_make_credential(const uint8_t *ek_pub, size_t ek_pub_size, const uint8_t *ak_name,
                              size_t ak_name_size, const uint8_t *secret, size_t secret_size,
-                             proto_bytes *ret_blob, proto_bytes *ret_encrypted_secret, bg_err *err);
+                             proto_bytes *ret_blob, proto_bytes *ret_encrypted_secret,
+                             proto_bytes *ret_ek_name, bg_err *err);

@@ -233,7 +233,7 @@ void srv_handle_unlock(srv_req *r)
         return srv_reply_error(r, 500, "internal", "no random seed");
     if (evidence_make_credential(node.ek_pub, node.ek_pub_size, node.ak_name, node.ak_name_size,
                                  seed, PROTO_SEED_SIZE, &ok.credential_blob, &ok.encrypted_secret,
-                                 &err) < 0)
+                                 &ok.ek_name, &err) < 0)
         return srv_reply_error(r, 500, "internal", bg_err_msg(&err));
     if (proto_wrap_key(seed, req.nonce, req.nonce_size, node.id, req.volume_uuid, vkey, vkey_size,
                        &ok.wrapped_key.data, &ok.wrapped_key.size, &err) < 0)

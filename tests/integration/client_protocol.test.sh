@@ -81,9 +81,11 @@ cl --timeout 20 --verify-only "$T/disk.img" >"$T/g.out" 2>&1 || fail "grant whil
 ok "denied twice, then granted while polling"
 
 # --- a grant the client must not accept: tampered wrapped key (GCM tag),
-# credential for another AK (TPM refuses), key that does not open the volume
+# credential for another AK (TPM refuses), key that does not open the volume,
+# a release for an EK other than the one this TPM showed (no session is salted
+# to it, no ActivateCredential)
 for mode in wrapped:'does not unwrap':1 other_ak:'refused the credential':3 \
-    other_key:'does not open':1; do
+    other_key:'does not open':1 other_ek:'is not the enrolled EK':3; do
     IFS=: read -r m msg want <<<"$mode"
     echo "$m" >"$T/state/tamper"
     set +e
@@ -92,7 +94,7 @@ for mode in wrapped:'does not unwrap':1 other_ak:'refused the credential':3 \
     [ $rc -eq "$want" ] && grep -q "$msg" "$T/t.out" || fail "tamper $m: exit $rc $(cat "$T/t.out")"
 done
 rm "$T/state/tamper"
-ok "tampered key, credential for another AK, wrong key: all refused"
+ok "tampered key, credential for another AK, wrong key, release for another EK: all refused"
 
 # --- server 3 s late: unlock succeeds inside the deadline
 stop_ref

@@ -48,6 +48,12 @@ def make_credential(ek_pub, ak_public, secret):
     return c[:2 + n], c[2 + n:]
 
 
+def ek_name(ek_pub):
+    """TPM2B_PUBLIC -> name: nameAlg || H(TPMT_PUBLIC); the EK templates use sha256."""
+    assert ek_pub[4:6] == b"\x00\x0b", "EK nameAlg is not sha256"
+    return ek_pub[4:6] + hashlib.sha256(ek_pub[2:]).digest()
+
+
 def wrap(seed, nonce, node, uuid, vk):
     k = HKDF(hashes.SHA256(), 32, salt=nonce, info=b"bootgate-volume-key-v1").derive(seed)
     iv = os.urandom(12)
@@ -136,8 +142,11 @@ class H(http.server.BaseHTTPRequestHandler):
             blob, enc = make_credential(b64d(n["ek_public"]), b"\0\0" + os.urandom(100), seed)
         elif tamper == "other_key":  # a key that does not open this volume
             wrapped = wrap(seed, nonce, req["node_id"], req["volume_uuid"], os.urandom(64))
+        name = ek_name(b64d(n["ek_public"]))
+        if tamper == "other_ek":  # the credential is for another EK than the client's
+            name = name[:2] + os.urandom(32)
         self.reply(200, {"credential_blob": b64e(blob), "encrypted_secret": b64e(enc),
-                         "wrapped_key": b64e(wrapped),
+                         "wrapped_key": b64e(wrapped), "ek_name": b64e(name),
                          "policy": {"name": "ref", "version": 1, "mode": "enforce"},
                          "audit_seq": 42})
 

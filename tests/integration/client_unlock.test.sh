@@ -3,7 +3,8 @@
 # bootgate-unlock against the real bootgated: swtpm + bootgated + a LUKS2
 # image file. enroll (pending → bootgatectl node approve) → signed policy
 # captured from the node's event log → unlock --verify-only; PCR 9 moves →
-# denied naming PCR 9; server 5 s late; wrong CA; new EPS; RSA and ECC EKs.
+# denied naming PCR 9; server 5 s late; wrong CA; new EPS; RSA and ECC EKs;
+# an EK other than the enrolled one.
 source "$(dirname "$0")/client_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -15,6 +16,16 @@ enroll web
 cl --verify-only "$T/disk.img" >"$T/u.out" 2>&1 || fail "unlock: $(cat "$T/u.out")"
 grep -q 'released key verified' "$T/u.out" || fail "$(cat "$T/u.out")"
 ok "RSA EK: enroll → approve → unlock --verify-only (key opens the header)"
+
+# --- the EK this run loads is not the enrolled one (here the same TPM's ECC EK,
+# so AK and quote still pass and the server releases for the enrolled RSA EK):
+# refused before any session is salted to the wrong key
+set +e
+cl --set ek_type=ecc --verify-only "$T/disk.img" >"$T/e.out" 2>&1; rc=$?
+set -e
+[ $rc -eq 3 ] && grep -q 'is not the enrolled EK' "$T/e.out" ||
+    fail "ECC EK against the enrolled RSA EK: exit $rc $(cat "$T/e.out")"
+ok "EK other than the enrolled one: exit 3 before ActivateCredential"
 
 # --- no log line carries the volume key, on either side (hex or base64)
 cl --verbose --verify-only "$T/disk.img" >"$T/v.out" 2>&1 || fail "unlock --verbose: $(cat "$T/v.out")"

@@ -185,6 +185,40 @@ static void test_denied_and_enroll_roundtrip(void **state)
     json_object_put(j);
 }
 
+/* The 200 answer carries the enrolled EK's name; an answer without it (or
+ * with one longer than a TPM2B_NAME) is refused, never treated as "no check". */
+static void test_unlock_ok_ek_name(void **state)
+{
+    uint8_t blob[4] = {1, 2, 3, 4}, name[34] = {0x00, 0x0b, 0xaa}, big[PROTO_MAX_TPM_NAME + 1];
+    proto_unlock_ok ok = {.audit_seq = 7}, back = {0};
+    bg_err err = {0};
+    json_object *j;
+
+    memset(big, 0x5a, sizeof(big));
+    ok.credential_blob = (proto_bytes){blob, 4};
+    ok.encrypted_secret = (proto_bytes){blob, 3};
+    ok.wrapped_key = (proto_bytes){blob, 2};
+    ok.ek_name = (proto_bytes){name, sizeof(name)};
+    strcpy(ok.policy_name, "web");
+    strcpy(ok.policy_mode, "enforce");
+    j = proto_unlock_ok_encode(&ok);
+    assert_int_equal(proto_unlock_ok_decode(j, &back, &err), 0);
+    assert_int_equal(back.ek_name.size, sizeof(name));
+    assert_memory_equal(back.ek_name.data, name, sizeof(name));
+    proto_unlock_ok_done(&back);
+
+    json_object_object_del(j, "ek_name");
+    assert_int_equal(proto_unlock_ok_decode(j, &back, &err), -EBADMSG);
+    assert_non_null(strstr(bg_err_msg(&err), "ek_name"));
+    json_object_put(j);
+
+    ok.ek_name = (proto_bytes){big, sizeof(big)};
+    j = proto_unlock_ok_encode(&ok);
+    assert_true(proto_unlock_ok_decode(j, &back, &err) < 0);
+    json_object_put(j);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_unlock_roundtrip),
         cmocka_unit_test(test_parse_body),
         cmocka_unit_test(test_denied_and_enroll_roundtrip),
+        cmocka_unit_test(test_unlock_ok_ek_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
