@@ -9,11 +9,17 @@
 #include "osslctx.h"
 
 static const char *const phase_names[TIMING_N_PHASES] = {
-    [TIMING_TPM_SETUP] = "tpm_setup",       [TIMING_TPM_QUOTE] = "tpm_quote",
-    [TIMING_TPM_PCR_READ] = "tpm_pcr_read", [TIMING_TPM_ACTIVATE] = "tpm_activate",
-    [TIMING_TPM_CLOSE] = "tpm_close",       [TIMING_HTTP] = "http",
-    [TIMING_HTTP_CONNECT] = "http_connect", [TIMING_UNWRAP] = "unwrap",
-    [TIMING_LUKS_LOAD] = "luks_load",       [TIMING_LUKS_SEARCH] = "luks_search",
+    [TIMING_TPM_SETUP] = "tpm_setup",
+    [TIMING_TPM_QUOTE] = "tpm_quote",
+    [TIMING_TPM_PCR_READ] = "tpm_pcr_read",
+    [TIMING_TPM_ACTIVATE] = "tpm_activate",
+    [TIMING_TPM_CLOSE] = "tpm_close",
+    [TIMING_HTTP] = "http",
+    [TIMING_HTTP_CONNECT] = "http_connect",
+    [TIMING_UNWRAP] = "unwrap",
+    [TIMING_LUKS_LOAD] = "luks_load",
+    [TIMING_LUKS_SEARCH] = "luks_search",
+    [TIMING_LUKS_SEARCH_CPU] = "luks_search_cpu",
     [TIMING_LUKS_VERIFY] = "luks_verify",
 };
 
@@ -68,7 +74,7 @@ void timing_print(int exit_code)
         fprintf(stderr, ",\"%s_us\":%llu", phase_names[i], (unsigned long long)phase_us[i]);
         /* http_connect is part of http, the volume search thread's time
          * overlaps the TPM setup: neither is a phase of its own */
-        if (i != TIMING_HTTP_CONNECT && i != TIMING_LUKS_SEARCH)
+        if (i != TIMING_HTTP_CONNECT && i != TIMING_LUKS_SEARCH && i != TIMING_LUKS_SEARCH_CPU)
             in_phases += phase_us[i];
     }
     fprintf(

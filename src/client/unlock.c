@@ -450,6 +450,7 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     volume_search_join(&vs);
     timing_add(TIMING_LUKS_LOAD, t_us);
     timing_add_us(TIMING_LUKS_SEARCH, vs.busy_us);
+    timing_add_us(TIMING_LUKS_SEARCH_CPU, vs.cpu_us);
     if (vs.r < 0) {
         client_msg(o, "%s", bg_err_msg(&vs.err));
         volume_search_done(&vs);

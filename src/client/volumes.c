@@ -57,13 +57,22 @@ static int volumes_search(volume_search *s)
     return r;
 }
 
+static uint64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void *volume_search_run(void *arg)
 {
     volume_search *s = arg;
-    uint64_t t0 = timing_now_us();
+    uint64_t t0 = timing_now_us(), c0 = thread_cpu_us();
 
     s->r = s->devs ? volumes_open(s, s->devs, s->n_devs) : volumes_search(s);
     s->busy_us = timing_now_us() - t0;
+    s->cpu_us = thread_cpu_us() - c0;
     return NULL;
 }
 

@@ -40,6 +40,7 @@ typedef struct volume_search {
     int r; /* < 0: the search itself failed (err) */
     bg_err err;
     uint64_t busy_us; /* how long the thread worked (overlapping the TPM setup) */
+    uint64_t cpu_us;  /* of which on a CPU (CLOCK_THREAD_CPUTIME_ID) */
     /* private */
     pthread_t thread;
     bool started;

@@ -24,7 +24,8 @@ jq -e --argjson p "$PHASES" '. as $o | all($p[]; ($o[.] | type) == "number" and
     "$T/t.json" >/dev/null || fail "a phase was not timed: $(cat "$T/t.json")"
 # other_us is what no phase covers: phases + other == total (nothing counted twice)
 jq -e --argjson p "$PHASES" '. as $o | ([$p[] | $o[.]] | add) + .other_us == .total_us and
-    .http_connect_us <= .http_us and .luks_load_us <= .luks_search_us and .cpu_us > 0' \
+    .http_connect_us <= .http_us and .luks_load_us <= .luks_search_us and
+    .luks_search_cpu_us > 0 and .luks_search_cpu_us <= .luks_search_us + 1000 and .cpu_us > 0' \
     "$T/t.json" >/dev/null ||
     fail "phases do not add up: $(cat "$T/t.json")"
 # libtss2-esys's per-operation OpenSSL contexts are replaced by the default one
