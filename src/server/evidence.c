@@ -78,7 +78,7 @@ int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg
 }
 
 int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
-                      size_t *ret_name_size, const char **ret_verdict, bg_err *err)
+                      size_t *ret_name_size, tpmpub **ret_ak, const char **ret_verdict, bg_err *err)
 {
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     char reason[200] = "";
@@ -99,6 +99,8 @@ int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, siz
         return bg_err_set(err, -EBADMSG, "AK has no usable name");
     memcpy(ret_name, ak->name, ak->name_size);
     *ret_name_size = ak->name_size;
+    if (ret_ak)
+        *ret_ak = TAKE_PTR(ak);
     *ret_verdict = "ok";
     return 0;
 }
@@ -184,19 +186,14 @@ static const char *const quote_verdicts[_QUOTE_VERDICT_MAX] = {
     [QUOTE_PCR_DIGEST_MISMATCH] = "pcr_digest_mismatch",
 };
 
-int evidence_quote_verify(const uint8_t *ak_pub, size_t ak_pub_size, const proto_unlock_req *req,
-                          const char **ret_verdict, bg_err *err)
+int evidence_quote_verify(const tpmpub *ak, const proto_unlock_req *req, const char **ret_verdict,
+                          bg_err *err)
 {
-    _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     quote_selection required;
     quote_result res;
     quote_evidence ev = {0};
     int r;
 
-    *ret_verdict = "ak_malformed";
-    r = parse_tpm_public(ak_pub, ak_pub_size, "AK public", &ak, err);
-    if (r < 0)
-        return r;
     *ret_verdict = "internal";
     r = quote_selection_parse("sha256:0-11", &required, err);
     if (r < 0)

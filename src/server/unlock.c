@@ -133,6 +133,7 @@ void srv_handle_unlock(srv_req *r)
     _cleanup_(ima_log_freep) ima_log *ima = NULL;
     _cleanup_(json_object_putp) json_object *policy_detail = NULL;
     _cleanup_(store_grant_done) store_grant grant = {0};
+    _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     bool waived = false;
     store_node node;
     uint8_t ak_name[68];
@@ -173,7 +174,7 @@ void srv_handle_unlock(srv_req *r)
 
     /* c. AK public: exactly the restricted signing attributes; its name */
     if (evidence_ak_check(req.ak_public.data, req.ak_public.size, ak_name, sizeof(ak_name),
-                          &ak_name_size, &verdict, &err) < 0)
+                          &ak_name_size, &ak, &verdict, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_UNPROVEN);
     if (ak_name_size != node.ak_name_size ||
         CRYPTO_memcmp(ak_name, node.ak_name, ak_name_size) != 0)
@@ -181,7 +182,7 @@ void srv_handle_unlock(srv_req *r)
                     "AK name differs from the one pinned at enrollment", DENY_UNPROVEN);
 
     /* d + e. signature, attest fields, nonce in extraData, selection, pcrDigest */
-    if (evidence_quote_verify(req.ak_public.data, req.ak_public.size, &req, &verdict, &err) < 0)
+    if (evidence_quote_verify(ak, &req, &verdict, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err),
                     verdict_unproven(verdict) ? DENY_UNPROVEN : DENY_EVIDENCE);
 
