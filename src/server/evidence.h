@@ -34,6 +34,11 @@ int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
  * EK fingerprint operators compare with `tpm2_createek`'s output. */
 int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg_err *err);
 
+/* The cache of parsed TPM public areas (keyed by their exact bytes): how
+ * many parses it answered, and emptying it (tests, shutdown). */
+uint64_t evidence_tpmpub_cache_hits(void);
+void evidence_tpmpub_cache_clear(void);
+
 /* Parses the AK TPM2B_PUBLIC, checks it carries exactly the restricted
  * signing attributes of DESIGN §1 (c), returns its TPM name and, when ret_ak
  * is not NULL, the parsed key for evidence_quote_verify (tpmpub_free). */
