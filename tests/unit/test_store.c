@@ -127,6 +127,10 @@ static void test_nonce_single_use(void **state)
      * forgets it, a commit keeps it (the statements are reused across both) */
     uint8_t n3[32];
     memset(n3, 3, 32);
+    /* a use outside a transaction (committed on its own) is seen inside one */
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 900), -EEXIST);
+    store_rollback(s);
     assert_int_equal(store_begin(s), 0);
     assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), 0);
     assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), -EEXIST);
@@ -263,6 +267,14 @@ static void test_reopen_keeps_schema(void **state)
     /* a second open runs no migration twice and sees the data */
     assert_int_equal(store_open(path, &s2, &err), 0);
     assert_int_equal(store_node_get(s2, "n1", &got), 0);
+    /* nonces used through either connection of the first store are used for
+     * another process's store too (committed to the file, not to a cache) */
+    uint8_t n1[32], n4[32];
+    memset(n1, 1, 32);
+    memset(n4, 4, 32);
+    assert_int_equal(store_nonce_use(s2, n1, 32, 5000, 1500), -EEXIST);
+    assert_int_equal(store_nonce_use(*state, n4, 32, 5000, 1500), 0);
+    assert_int_equal(store_nonce_use(s2, n4, 32, 5000, 1500), -EEXIST);
     store_close(s2);
 }
 
