@@ -60,12 +60,6 @@ struct store {
     sqlite3 *db;
     pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
     sqlite3_stmt *cached[_CQ_MAX];
-    /* A second connection to the same file with synchronous=NORMAL, for the
-     * nonce transaction of store_nonce_use (see there). Switching db between
-     * NORMAL and FULL around it cost two PRAGMA statements per unlock, which
-     * SQLite re-prepares on every run. NULL: switch as before. */
-    sqlite3 *relaxed_db;
-    sqlite3_stmt *relaxed_cached[_CQ_MAX];
 };
 
 /* Migrations run in order at start; schema_version holds how many have run.
@@ -134,22 +128,17 @@ static int exec(store *s, const char *sql, bg_err *err)
     return 0;
 }
 
-/* The cached statement q of connection db (cache: its array), prepared on
- * first use. Store lock held. */
-static int cprep_on(sqlite3 *db, sqlite3_stmt **cache, cached_sql q, sqlite3_stmt **st)
-{
-    if (!cache[q] && sqlite3_prepare_v3(db, cached_sql_text[q], -1, SQLITE_PREPARE_PERSISTENT,
-                                        &cache[q], NULL) != SQLITE_OK) {
-        cache[q] = NULL;
-        return -EIO;
-    }
-    *st = cache[q];
-    return 0;
-}
-
+/* The cached statement q, prepared on first use. Store lock held. */
 static int cprep(store *s, cached_sql q, sqlite3_stmt **st)
 {
-    return cprep_on(s->db, s->cached, q, st);
+    if (!s->cached[q] &&
+        sqlite3_prepare_v3(s->db, cached_sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->cached[q],
+                           NULL) != SQLITE_OK) {
+        s->cached[q] = NULL;
+        return -EIO;
+    }
+    *st = s->cached[q];
+    return 0;
 }
 
 /* Cleanup of a cached statement: reset (ends its read, drops the bound
@@ -163,20 +152,15 @@ static void releasep(sqlite3_stmt **st)
 }
 
 /* Runs a cached statement without parameters (BEGIN, COMMIT, PRAGMA). Store lock held. */
-static int cexec_on(sqlite3 *db, sqlite3_stmt **cache, cached_sql q)
+static int cexec(store *s, cached_sql q)
 {
     sqlite3_stmt *st = NULL;
-    int rc, r = cprep_on(db, cache, q, &st);
+    int rc, r = cprep(s, q, &st);
     if (r < 0)
         return r;
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
-}
-
-static int cexec(store *s, cached_sql q)
-{
-    return cexec_on(s->db, s->cached, q);
 }
 
 static int migrate(store *s, bg_err *err)
@@ -214,31 +198,6 @@ static int migrate(store *s, bg_err *err)
     return 0;
 }
 
-/* The relaxed connection, only for a database file in WAL mode (the durability
- * argument in store_nonce_use needs the shared WAL); on any failure there is
- * none and store_nonce_use switches db instead. */
-static void open_relaxed(store *s, const char *path)
-{
-    const char *mode = NULL;
-    sqlite3_stmt *st = NULL;
-    bool wal = false;
-
-    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW && (mode = (const char *)sqlite3_column_text(st, 0)))
-        wal = !strcmp(mode, "wal");
-    sqlite3_finalize(st);
-    if (!wal || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
-        return;
-    if (sqlite3_open_v2(path, &s->relaxed_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                        NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(s->relaxed_db, 5000) != SQLITE_OK ||
-        sqlite3_exec(s->relaxed_db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
-                     NULL, NULL) != SQLITE_OK) {
-        sqlite3_close_v2(s->relaxed_db);
-        s->relaxed_db = NULL;
-    }
-}
-
 int store_open(const char *path, store **ret, bg_err *err)
 {
     pthread_mutexattr_t a;
@@ -267,7 +226,6 @@ int store_open(const char *path, store **ret, bg_err *err)
         store_close(s);
         return r;
     }
-    open_relaxed(s, path);
     *ret = s;
     return 0;
 }
@@ -276,11 +234,8 @@ void store_close(store *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < _CQ_MAX; i++) {
+    for (size_t i = 0; i < _CQ_MAX; i++)
         sqlite3_finalize(s->cached[i]);
-        sqlite3_finalize(s->relaxed_cached[i]);
-    }
-    sqlite3_close_v2(s->relaxed_db);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -670,20 +625,20 @@ int store_volume_count(store *s, const char *node_id)
 
 /* ---- nonces ---- */
 
-static int nonce_insert_locked(store *s, sqlite3 *db, sqlite3_stmt **cache, const uint8_t *nonce,
-                               size_t size, int64_t expires, int64_t now)
+static int nonce_insert_locked(store *s, const uint8_t *nonce, size_t size, int64_t expires,
+                               int64_t now)
 {
     _cleanup_(releasep) sqlite3_stmt *del = NULL;
     _cleanup_(releasep) sqlite3_stmt *st = NULL;
     /* an expired nonce fails the expiry check before it gets here, so
      * forgetting it cannot make it usable again */
-    int r = cprep_on(db, cache, CQ_NONCE_EXPIRE, &del);
+    int r = cprep(s, CQ_NONCE_EXPIRE, &del);
     if (r >= 0) {
         sqlite3_bind_int64(del, 1, now);
         r = step_done(s, del);
     }
     if (r >= 0)
-        r = cprep_on(db, cache, CQ_NONCE_INSERT, &st);
+        r = cprep(s, CQ_NONCE_INSERT, &st);
     if (r >= 0) {
         sqlite3_bind_blob(st, 1, nonce, (int)size, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, expires);
@@ -700,23 +655,7 @@ int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires
     /* One transaction without its own fsync: every path after the nonce is
      * used ends in an audit commit with synchronous=FULL, whose fsync of the
      * WAL also makes this record durable (the WAL is one sequential file).
-     * This keeps an unlock at one fsync instead of three. The relaxed
-     * connection is used only when db has no transaction open: inside one
-     * (a caller's store_begin) the use belongs to that transaction. */
-    if (sqlite3_get_autocommit(s->db) && s->relaxed_db) {
-        r = cexec_on(s->relaxed_db, s->relaxed_cached, CQ_BEGIN);
-        if (r >= 0) {
-            int c;
-            r = nonce_insert_locked(s, s->relaxed_db, s->relaxed_cached, nonce, size, expires, now);
-            c = cexec_on(s->relaxed_db, s->relaxed_cached, r >= 0 ? CQ_COMMIT : CQ_ROLLBACK);
-            if (r >= 0 && c < 0)
-                r = c;
-            if (c < 0 && !sqlite3_get_autocommit(s->relaxed_db))
-                (void)cexec_on(s->relaxed_db, s->relaxed_cached, CQ_ROLLBACK);
-        }
-        unlock(s);
-        return r;
-    }
+     * This keeps an unlock at one fsync instead of three. */
     if (sqlite3_get_autocommit(s->db)) {
         r = cexec(s, CQ_SYNC_NORMAL);
         if (r >= 0)
@@ -728,7 +667,7 @@ int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires
         }
         relaxed = true;
     }
-    r = nonce_insert_locked(s, s->db, s->cached, nonce, size, expires, now);
+    r = nonce_insert_locked(s, nonce, size, expires, now);
     if (relaxed) {
         int c = cexec(s, r >= 0 ? CQ_COMMIT : CQ_ROLLBACK);
         if (r >= 0 && c < 0)
