@@ -3,6 +3,7 @@
  * only for the exact same bytes, never for a changed key or attribute, and no
  * caching of what failed to parse. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,11 +162,58 @@ static void test_many_keys(void **state)
     evidence_tpmpub_cache_clear();
 }
 
+/* Worker threads share the cache: entries are replaced while other threads
+ * hold copies of them (run under -DBOOTGATE_SANITIZE=ON to see a use after
+ * free). Each thread checks every answer against the key's own name. */
+enum { THREADS = 4, TKEYS = 100, TROUNDS = 300 };
+static uint8_t *tbufs[TKEYS], tnames[TKEYS][68];
+static size_t tsizes[TKEYS], tnsz[TKEYS];
+
+static void *hammer(void *arg)
+{
+    size_t seed = (size_t)(uintptr_t)arg, bad = 0;
+    for (size_t i = 0; i < TROUNDS; i++) {
+        size_t k = (seed * 7919u + i * 104729u) % TKEYS;
+        uint8_t name[68];
+        size_t n = 0;
+        tpmpub *ak = NULL;
+        if (check(tbufs[k], tsizes[k], name, &n, &ak) != 0 || n != tnsz[k] ||
+            memcmp(name, tnames[k], n) != 0 || !ak || EVP_PKEY_get_bits(ak->pkey) != 256)
+            bad++;
+        tpmpub_free(ak);
+    }
+    return (void *)(uintptr_t)bad;
+}
+
+static void test_threads(void **state)
+{
+    pthread_t t[THREADS];
+    TPMT_PUBLIC pub;
+    (void)state;
+
+    evidence_tpmpub_cache_clear();
+    for (size_t i = 0; i < TKEYS; i++) {
+        make_ak(&pub, &tbufs[i], &tsizes[i]);
+        assert_int_equal(check(tbufs[i], tsizes[i], tnames[i], &tnsz[i], NULL), 0);
+    }
+    for (size_t i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, hammer, (void *)(uintptr_t)(i + 1)), 0);
+    for (size_t i = 0; i < THREADS; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_int_equal((uintptr_t)bad, 0);
+    }
+    for (size_t i = 0; i < TKEYS; i++)
+        free(tbufs[i]);
+    evidence_tpmpub_cache_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hit_only_for_same_bytes),
         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
