@@ -2,6 +2,7 @@
 #include "secmem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,41 @@ typedef struct secmem_header {
 
 #define SECMEM_HEADER_SIZE 64 /* keeps the user pointer 64-byte aligned */
 
+/* Freed one-page mappings, wiped, still locked and excluded from dumps, for
+ * the next allocation: a server allocates and frees a few small secrets per
+ * request, and mmap + mlock + madvise + munlock + munmap each time (munmap
+ * of a multi-threaded process also flushes the other CPUs' TLBs) cost more
+ * than the cryptography they hold. Bounded; larger mappings are unmapped. */
+#define SECMEM_POOL_MAX 16
+
+static struct {
+    pthread_mutex_t lock;
+    uint8_t *page[SECMEM_POOL_MAX];
+    size_t n;
+} secmem_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static uint8_t *pool_take(void)
+{
+    uint8_t *base = NULL;
+    pthread_mutex_lock(&secmem_pool.lock);
+    if (secmem_pool.n > 0)
+        base = secmem_pool.page[--secmem_pool.n];
+    pthread_mutex_unlock(&secmem_pool.lock);
+    return base;
+}
+
+static bool pool_give(uint8_t *base)
+{
+    bool kept = false;
+    pthread_mutex_lock(&secmem_pool.lock);
+    if (secmem_pool.n < SECMEM_POOL_MAX) {
+        secmem_pool.page[secmem_pool.n++] = base;
+        kept = true;
+    }
+    pthread_mutex_unlock(&secmem_pool.lock);
+    return kept;
+}
+
 void *secmem_alloc(size_t size)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), map_size;
@@ -28,6 +64,12 @@ void *secmem_alloc(size_t size)
     if (size == 0 || __builtin_add_overflow(size, SECMEM_HEADER_SIZE + page - 1, &map_size))
         return NULL;
     map_size &= ~(page - 1);
+    /* a pooled page was wiped (all zero) when it was freed */
+    if (map_size == page && (base = pool_take())) {
+        ((secmem_header *)base)->map_size = map_size;
+        ((secmem_header *)base)->user_size = size;
+        return base + SECMEM_HEADER_SIZE;
+    }
     base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
@@ -51,6 +93,8 @@ void secmem_free(void *p)
     base = (uint8_t *)p - SECMEM_HEADER_SIZE;
     map_size = ((secmem_header *)base)->map_size;
     OPENSSL_cleanse(base, map_size);
+    if (map_size == (size_t)sysconf(_SC_PAGESIZE) && pool_give(base))
+        return;
     (void)munlock(base, map_size);
     (void)munmap(base, map_size);
 }

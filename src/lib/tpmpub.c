@@ -131,9 +131,13 @@ static int ecc_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **ret, bg_err *err)
     r = evp_from_params("EC", bld, &pkey, err);
     if (r < 0)
         return r;
-    /* The point must be on the curve (invalid-curve attacks on ECDH/ECDSA). */
+    /* The point must be on the curve (invalid-curve attacks on ECDH/ECDSA).
+     * The quick check tests exactly that (coordinates in range, not the
+     * point at infinity, on the curve); the full check adds n*Q == O, which
+     * P-256 and P-384 (cofactor 1, SEC 2 2.4.2/2.5.1) imply for any point
+     * on the curve, at the cost of a scalar multiplication per key. */
     check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    if (!check || EVP_PKEY_public_check(check) <= 0)
+    if (!check || EVP_PKEY_public_check_quick(check) <= 0)
         return bg_err_set(err, -EBADMSG, "ECC point is not on curve %s", group);
     *ret = TAKE_PTR(pkey);
     return 0;

@@ -66,7 +66,7 @@ void srv_handle_enroll(srv_req *r)
             0)
         return srv_reply_error(r, 400, "bad_ek", bg_err_msg(&err));
     if (evidence_ak_check(req.ak_public.data, req.ak_public.size, node.ak_name,
-                          sizeof(node.ak_name), &node.ak_name_size, &verdict, &err) < 0)
+                          sizeof(node.ak_name), &node.ak_name_size, NULL, &verdict, &err) < 0)
         return srv_reply_error(r, 400, verdict ? verdict : "bad_ak", bg_err_msg(&err));
 
     /* node id: stable across re-enrollment of the same TPM */

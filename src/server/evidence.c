@@ -47,6 +47,104 @@ int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
     return 0;
 }
 
+/* Parsed TPM public areas by their exact bytes. Building the EVP_PKEY (and
+ * checking an EC point) was a large part of an unlock, and a node sends the
+ * same AK on every attempt (retries, polling while denied) and its stored EK
+ * is the same on every release. The parse is a pure function of the bytes,
+ * so an entry is used only when size and every byte match; failures are not
+ * cached. Direct-mapped: a colliding key just replaces the slot. Callers get
+ * their own copy (the EVP_PKEY is shared by reference and only read). */
+#define TPMPUB_CACHE_SLOTS 64u
+
+static struct {
+    pthread_mutex_t lock;
+    struct {
+        uint8_t *bytes;
+        size_t size;
+        tpmpub *pub;
+    } slot[TPMPUB_CACHE_SLOTS];
+    uint64_t hits;
+} tpmpub_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t tpmpub_cache_slot(const uint8_t *buf, size_t size)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ buf[i]) * 0x100000001b3ull;
+    return (size_t)(h % TPMPUB_CACHE_SLOTS);
+}
+
+static tpmpub *tpmpub_dup(const tpmpub *src)
+{
+    tpmpub *c = malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    *c = *src;
+    if (EVP_PKEY_up_ref(c->pkey) != 1) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static tpmpub *tpmpub_cache_get(const uint8_t *buf, size_t size)
+{
+    size_t i = tpmpub_cache_slot(buf, size);
+    tpmpub *ret = NULL;
+    pthread_mutex_lock(&tpmpub_cache.lock);
+    if (tpmpub_cache.slot[i].pub && tpmpub_cache.slot[i].size == size &&
+        memcmp(tpmpub_cache.slot[i].bytes, buf, size) == 0) {
+        ret = tpmpub_dup(tpmpub_cache.slot[i].pub);
+        if (ret)
+            tpmpub_cache.hits++;
+    }
+    pthread_mutex_unlock(&tpmpub_cache.lock);
+    return ret;
+}
+
+static void tpmpub_cache_put(const uint8_t *buf, size_t size, const tpmpub *pub)
+{
+    size_t i = tpmpub_cache_slot(buf, size);
+    uint8_t *bytes = malloc(size);
+    tpmpub *copy = tpmpub_dup(pub);
+    if (!bytes || !copy) {
+        free(bytes);
+        tpmpub_free(copy);
+        return;
+    }
+    memcpy(bytes, buf, size);
+    pthread_mutex_lock(&tpmpub_cache.lock);
+    free(tpmpub_cache.slot[i].bytes);
+    tpmpub_free(tpmpub_cache.slot[i].pub);
+    tpmpub_cache.slot[i].bytes = bytes;
+    tpmpub_cache.slot[i].size = size;
+    tpmpub_cache.slot[i].pub = copy;
+    pthread_mutex_unlock(&tpmpub_cache.lock);
+}
+
+uint64_t evidence_tpmpub_cache_hits(void)
+{
+    uint64_t n;
+    pthread_mutex_lock(&tpmpub_cache.lock);
+    n = tpmpub_cache.hits;
+    pthread_mutex_unlock(&tpmpub_cache.lock);
+    return n;
+}
+
+void evidence_tpmpub_cache_clear(void)
+{
+    pthread_mutex_lock(&tpmpub_cache.lock);
+    for (size_t i = 0; i < TPMPUB_CACHE_SLOTS; i++) {
+        free(tpmpub_cache.slot[i].bytes);
+        tpmpub_free(tpmpub_cache.slot[i].pub);
+        tpmpub_cache.slot[i].bytes = NULL;
+        tpmpub_cache.slot[i].pub = NULL;
+        tpmpub_cache.slot[i].size = 0;
+    }
+    tpmpub_cache.hits = 0;
+    pthread_mutex_unlock(&tpmpub_cache.lock);
+}
+
 /* The server takes TPM public areas only as TPM2B_PUBLIC (the wire format):
  * PEM has no attributes, and one accepted form keeps fingerprints stable. */
 static int parse_tpm_public(const uint8_t *buf, size_t size, const char *what, tpmpub **ret,
@@ -54,11 +152,19 @@ static int parse_tpm_public(const uint8_t *buf, size_t size, const char *what, t
 {
     _cleanup_(tpmpub_freep) tpmpub *pub = NULL;
     bg_err sub = {0};
-    int r = tpmpub_parse(buf, size, &pub, &sub);
+    int r;
+
+    pub = tpmpub_cache_get(buf, size);
+    if (pub) {
+        *ret = TAKE_PTR(pub);
+        return 0;
+    }
+    r = tpmpub_parse(buf, size, &pub, &sub);
     if (r < 0)
         return bg_err_set(err, r, "%s: %s", what, bg_err_msg(&sub));
     if (pub->format != TPMPUB_FORMAT_TPM2B_PUBLIC)
         return bg_err_set(err, -EBADMSG, "%s: must be a TPM2B_PUBLIC", what);
+    tpmpub_cache_put(buf, size, pub);
     *ret = TAKE_PTR(pub);
     return 0;
 }
@@ -78,7 +184,7 @@ int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg
 }
 
 int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
-                      size_t *ret_name_size, const char **ret_verdict, bg_err *err)
+                      size_t *ret_name_size, tpmpub **ret_ak, const char **ret_verdict, bg_err *err)
 {
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     char reason[200] = "";
@@ -99,6 +205,8 @@ int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, siz
         return bg_err_set(err, -EBADMSG, "AK has no usable name");
     memcpy(ret_name, ak->name, ak->name_size);
     *ret_name_size = ak->name_size;
+    if (ret_ak)
+        *ret_ak = TAKE_PTR(ak);
     *ret_verdict = "ok";
     return 0;
 }
@@ -184,19 +292,14 @@ static const char *const quote_verdicts[_QUOTE_VERDICT_MAX] = {
     [QUOTE_PCR_DIGEST_MISMATCH] = "pcr_digest_mismatch",
 };
 
-int evidence_quote_verify(const uint8_t *ak_pub, size_t ak_pub_size, const proto_unlock_req *req,
-                          const char **ret_verdict, bg_err *err)
+int evidence_quote_verify(const tpmpub *ak, const proto_unlock_req *req, const char **ret_verdict,
+                          bg_err *err)
 {
-    _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     quote_selection required;
     quote_result res;
     quote_evidence ev = {0};
     int r;
 
-    *ret_verdict = "ak_malformed";
-    r = parse_tpm_public(ak_pub, ak_pub_size, "AK public", &ak, err);
-    if (r < 0)
-        return r;
     *ret_verdict = "internal";
     r = quote_selection_parse("sha256:0-11", &required, err);
     if (r < 0)

@@ -17,6 +17,7 @@
 #include "ima.h"
 #include "proto.h"
 #include "store.h"
+#include "tpmpub.h"
 
 #define EVIDENCE_MAX_EXPLANATION 64
 
@@ -33,10 +34,17 @@ int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
  * EK fingerprint operators compare with `tpm2_createek`'s output. */
 int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg_err *err);
 
+/* The cache of parsed TPM public areas (keyed by their exact bytes): how
+ * many parses it answered, and emptying it (tests, shutdown). */
+uint64_t evidence_tpmpub_cache_hits(void);
+void evidence_tpmpub_cache_clear(void);
+
 /* Parses the AK TPM2B_PUBLIC, checks it carries exactly the restricted
- * signing attributes of DESIGN §1 (c), returns its TPM name. */
+ * signing attributes of DESIGN §1 (c), returns its TPM name and, when ret_ak
+ * is not NULL, the parsed key for evidence_quote_verify (tpmpub_free). */
 int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
-                      size_t *ret_name_size, const char **ret_verdict, bg_err *err);
+                      size_t *ret_name_size, tpmpub **ret_ak, const char **ret_verdict,
+                      bg_err *err);
 
 /* Parses the EK TPM2B_PUBLIC (RSA 2048 or ECC P-256 EK template). */
 int evidence_ek_check(const uint8_t *ek_pub, size_t size, bg_err *err);
@@ -49,8 +57,8 @@ int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_siz
 
 /* d + e: signature over attest with the AK; attest magic/type QUOTE,
  * extraData == nonce, selection == sha256:0..11, pcrDigest == H(pcrs). */
-int evidence_quote_verify(const uint8_t *ak_pub, size_t ak_pub_size, const proto_unlock_req *req,
-                          const char **ret_verdict, bg_err *err);
+int evidence_quote_verify(const tpmpub *ak, const proto_unlock_req *req, const char **ret_verdict,
+                          bg_err *err);
 
 /* f: the event log (PCRs 0-9, 11) and IMA log (PCR 10) replay to the quoted
  * values. Mismatching PCRs are named in *expl. The parsed logs are returned

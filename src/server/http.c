@@ -72,6 +72,18 @@ int srv_tls_init(srv *s, bg_err *err)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_verify_depth(ctx, 4);
     }
+    /* When tls_cert holds no chain, OpenSSL builds the one it sends from the
+     * trust store (X509_verify_cert) in every handshake. Build it here, once,
+     * from the same store and in the same way (whatever part chains, the
+     * leaf left out); a failure keeps the per-handshake behaviour. A chain
+     * from the file is left as it is. */
+    {
+        STACK_OF(X509) *chain = NULL;
+        if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && sk_X509_num(chain) <= 0 &&
+            SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+                                              SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR) <= 0)
+            ERR_clear_error();
+    }
     s->ssl = ctx;
     return 0;
 fail:

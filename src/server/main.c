@@ -141,6 +141,7 @@ int main(int argc, char **argv)
     r = 0;
 out:
     evidence_policy_cache_clear();
+    evidence_tpmpub_cache_clear();
     store_close(s.store);
     SSL_CTX_free(s.ssl);
     X509_STORE_free(s.ek_cas);

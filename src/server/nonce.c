@@ -2,6 +2,7 @@
 #include "nonce.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -32,17 +33,28 @@ const char *nonce_status_name(nonce_status s)
     return "nonce_invalid";
 }
 
+/* HMAC fetched once for the process: every challenge and unlock makes a MAC,
+ * and a provider fetch by name costs more than the MAC of 60 bytes. Never
+ * freed (the default library context lives as long as the process). */
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 static int nonce_mac(const uint8_t *secret, const char *node_id, const uint8_t *rand_exp,
                      uint8_t ret[NONCE_MAC_SIZE])
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_CTX *ctx;
     OSSL_PARAM params[2];
     uint8_t full[32];
     size_t n = 0;
     int r = -EIO;
 
-    EVP_MAC_free(mac);
+    pthread_once(&hmac_once, hmac_fetch);
+    ctx = hmac_alg ? EVP_MAC_CTX_new(hmac_alg) : NULL;
     if (!ctx)
         return -EIO;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);

@@ -168,6 +168,12 @@ void srv_reply_json(srv_req *r, int status, json_object *json)
     evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
                       "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
+    if (r->server_timing[0]) {
+        r->timing_mark = r->start;
+        srv_timing_mark(r, "total");
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Server-Timing",
+                          r->server_timing);
+    }
     switch (status) {
     case 200:
         reason = "OK";
@@ -201,6 +207,19 @@ void srv_reply_json(srv_req *r, int status, json_object *json)
         evbuffer_free(buf);
     json_object_put(json);
     r->status = status;
+}
+
+void srv_timing_mark(srv_req *r, const char *phase)
+{
+    double now = now_mono(), last = r->timing_mark > 0 ? r->timing_mark : r->start;
+    size_t n = strlen(r->server_timing);
+    char entry[64];
+    int k =
+        snprintf(entry, sizeof(entry), "%s%s;dur=%.3f", n ? ", " : "", phase, (now - last) * 1e3);
+    /* an entry that does not fit is left out whole: the header stays well formed */
+    if (k > 0 && (size_t)k < sizeof(entry) && n + (size_t)k < sizeof(r->server_timing))
+        memcpy(r->server_timing + n, entry, (size_t)k + 1);
+    r->timing_mark = now;
 }
 
 void srv_reply_error(srv_req *r, int status, const char *error, const char *reason)

@@ -59,7 +59,15 @@ typedef struct srv_req {
     size_t route;
     double start;
     int status;
+    /* Server-Timing response header: "phase;dur=ms" entries (srv_timing_mark) */
+    char server_timing[320];
+    double timing_mark;
 } srv_req;
+
+/* Ends a handler phase: appends "phase;dur=<ms since the previous mark or
+ * the request start>" to the Server-Timing header of the reply, which then
+ * also gets "total;dur=". Phase names only: no values from the request. */
+void srv_timing_mark(srv_req *r, const char *phase);
 
 /* Replies (and records metrics). json is consumed (put). */
 void srv_reply_json(srv_req *r, int status, json_object *json);

@@ -13,9 +13,53 @@
 #include "cleanup.h"
 #include "util.h"
 
+/* The statements of the unlock path (and of every transaction), prepared
+ * once per connection and reused with sqlite3_reset: parsing them again on
+ * every request cost more than running them. A cached statement is used only
+ * with the store lock held and is reset before the lock is released (the
+ * _locked helpers below), so no two requests ever share one mid-step. */
+typedef enum cached_sql {
+    CQ_BEGIN,
+    CQ_COMMIT,
+    CQ_ROLLBACK,
+    CQ_SYNC_NORMAL,
+    CQ_SYNC_FULL,
+    CQ_NONCE_EXPIRE,
+    CQ_NONCE_INSERT,
+    CQ_NODE_GET,
+    CQ_VOLUME_GET,
+    CQ_POLICY_ACTIVE,
+    CQ_AUDIT_LAST,
+    CQ_AUDIT_INSERT,
+    _CQ_MAX,
+} cached_sql;
+
+#define POLICY_COLS "SELECT name, version, json, signature, signer, active, created FROM policies "
+
+static const char *const cached_sql_text[_CQ_MAX] = {
+    [CQ_BEGIN] = "BEGIN IMMEDIATE",
+    [CQ_COMMIT] = "COMMIT",
+    [CQ_ROLLBACK] = "ROLLBACK",
+    [CQ_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [CQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [CQ_NONCE_EXPIRE] = "DELETE FROM used_nonces WHERE expires < ?",
+    [CQ_NONCE_INSERT] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)",
+    [CQ_NODE_GET] =
+        "SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
+        " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"
+        " FROM nodes WHERE id = ?",
+    [CQ_VOLUME_GET] = "SELECT wrapped FROM volumes WHERE node_id = ? AND uuid = ?",
+    [CQ_POLICY_ACTIVE] = POLICY_COLS "WHERE name = ? AND active = 1",
+    [CQ_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [CQ_AUDIT_INSERT] =
+        "INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+};
+
 struct store {
     sqlite3 *db;
     pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
+    sqlite3_stmt *cached[_CQ_MAX];
 };
 
 /* Migrations run in order at start; schema_version holds how many have run.
@@ -82,6 +126,41 @@ static int exec(store *s, const char *sql, bg_err *err)
         return r;
     }
     return 0;
+}
+
+/* The cached statement q, prepared on first use. Store lock held. */
+static int cprep(store *s, cached_sql q, sqlite3_stmt **st)
+{
+    if (!s->cached[q] &&
+        sqlite3_prepare_v3(s->db, cached_sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->cached[q],
+                           NULL) != SQLITE_OK) {
+        s->cached[q] = NULL;
+        return -EIO;
+    }
+    *st = s->cached[q];
+    return 0;
+}
+
+/* Cleanup of a cached statement: reset (ends its read, drops the bound
+ * values, which point into the caller's memory), never finalized. */
+static void releasep(sqlite3_stmt **st)
+{
+    if (*st) {
+        sqlite3_reset(*st);
+        sqlite3_clear_bindings(*st);
+    }
+}
+
+/* Runs a cached statement without parameters (BEGIN, COMMIT, PRAGMA). Store lock held. */
+static int cexec(store *s, cached_sql q)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, r = cprep(s, q, &st);
+    if (r < 0)
+        return r;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
 }
 
 static int migrate(store *s, bg_err *err)
@@ -155,6 +234,8 @@ void store_close(store *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < _CQ_MAX; i++)
+        sqlite3_finalize(s->cached[i]);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -172,7 +253,7 @@ int store_ping(store *s)
 int store_begin(store *s)
 {
     lock(s);
-    if (exec(s, "BEGIN IMMEDIATE;", NULL) < 0) {
+    if (cexec(s, CQ_BEGIN) < 0) {
         unlock(s);
         return -EIO;
     }
@@ -181,16 +262,16 @@ int store_begin(store *s)
 
 int store_commit(store *s)
 {
-    int r = exec(s, "COMMIT;", NULL);
+    int r = cexec(s, CQ_COMMIT);
     if (r < 0)
-        (void)exec(s, "ROLLBACK;", NULL);
+        (void)cexec(s, CQ_ROLLBACK);
     unlock(s);
     return r;
 }
 
 void store_rollback(store *s)
 {
-    (void)exec(s, "ROLLBACK;", NULL);
+    (void)cexec(s, CQ_ROLLBACK);
     unlock(s);
 }
 
@@ -360,23 +441,16 @@ out:
     return r;
 }
 
-int store_node_get(store *s, const char *id, store_node *ret)
+static int node_get_locked(store *s, const char *id, store_node *ret)
 {
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    lock(s);
-    r = prep(s,
-             "SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
-             " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"
-             " FROM nodes WHERE id = ?",
-             &st);
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    int r = cprep(s, CQ_NODE_GET, &st);
     if (r < 0)
-        goto out;
+        return r;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     r = step_row(st);
     if (r < 0)
-        goto out;
+        return r;
     memset(ret, 0, sizeof(*ret));
     copy_text(st, 0, ret->id, sizeof(ret->id));
     copy_text(st, 1, ret->hostname, sizeof(ret->hostname));
@@ -392,7 +466,14 @@ int store_node_get(store *s, const char *id, store_node *ret)
     ret->activation_expires = sqlite3_column_int64(st, 11);
     ret->created = sqlite3_column_int64(st, 12);
     ret->updated = sqlite3_column_int64(st, 13);
-out:
+    return 0;
+}
+
+int store_node_get(store *s, const char *id, store_node *ret)
+{
+    int r;
+    lock(s);
+    r = node_get_locked(s, id, ret);
     unlock(s);
     return r;
 }
@@ -493,13 +574,11 @@ int store_volume_put(store *s, const char *node_id, const char *uuid, const uint
     return r;
 }
 
-int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
-                     size_t *ret_size)
+static int volume_get_locked(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
+                             size_t *ret_size)
 {
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r;
-    lock(s);
-    r = prep(s, "SELECT wrapped FROM volumes WHERE node_id = ? AND uuid = ?", &st);
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    int r = cprep(s, CQ_VOLUME_GET, &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, uuid, -1, SQLITE_STATIC);
@@ -517,6 +596,15 @@ int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **
             }
         }
     }
+    return r;
+}
+
+int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
+                     size_t *ret_size)
+{
+    int r;
+    lock(s);
+    r = volume_get_locked(s, node_id, uuid, ret_wrapped, ret_size);
     unlock(s);
     return r;
 }
@@ -537,10 +625,30 @@ int store_volume_count(store *s, const char *node_id)
 
 /* ---- nonces ---- */
 
+static int nonce_insert_locked(store *s, const uint8_t *nonce, size_t size, int64_t expires,
+                               int64_t now)
+{
+    _cleanup_(releasep) sqlite3_stmt *del = NULL;
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    /* an expired nonce fails the expiry check before it gets here, so
+     * forgetting it cannot make it usable again */
+    int r = cprep(s, CQ_NONCE_EXPIRE, &del);
+    if (r >= 0) {
+        sqlite3_bind_int64(del, 1, now);
+        r = step_done(s, del);
+    }
+    if (r >= 0)
+        r = cprep(s, CQ_NONCE_INSERT, &st);
+    if (r >= 0) {
+        sqlite3_bind_blob(st, 1, nonce, (int)size, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, expires);
+        r = step_done(s, st);
+    }
+    return r;
+}
+
 int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires, int64_t now)
 {
-    _cleanup_(finalizep) sqlite3_stmt *del = NULL;
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
     bool relaxed = false;
     int r;
     lock(s);
@@ -549,33 +657,22 @@ int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires
      * WAL also makes this record durable (the WAL is one sequential file).
      * This keeps an unlock at one fsync instead of three. */
     if (sqlite3_get_autocommit(s->db)) {
-        r = exec(s, "PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE", NULL);
+        r = cexec(s, CQ_SYNC_NORMAL);
+        if (r >= 0)
+            r = cexec(s, CQ_BEGIN);
         if (r < 0) {
-            (void)exec(s, "PRAGMA synchronous=FULL", NULL);
+            (void)cexec(s, CQ_SYNC_FULL);
             unlock(s);
             return r;
         }
         relaxed = true;
     }
-    /* an expired nonce fails the expiry check before it gets here, so
-     * forgetting it cannot make it usable again */
-    r = prep(s, "DELETE FROM used_nonces WHERE expires < ?", &del);
-    if (r >= 0) {
-        sqlite3_bind_int64(del, 1, now);
-        r = step_done(s, del);
-    }
-    if (r >= 0)
-        r = prep(s, "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)", &st);
-    if (r >= 0) {
-        sqlite3_bind_blob(st, 1, nonce, (int)size, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, expires);
-        r = step_done(s, st);
-    }
+    r = nonce_insert_locked(s, nonce, size, expires, now);
     if (relaxed) {
-        int c = exec(s, r >= 0 ? "COMMIT" : "ROLLBACK", NULL);
+        int c = cexec(s, r >= 0 ? CQ_COMMIT : CQ_ROLLBACK);
         if (r >= 0 && c < 0)
             r = c;
-        if (exec(s, "PRAGMA synchronous=FULL", NULL) < 0 && r >= 0)
+        if (cexec(s, CQ_SYNC_FULL) < 0 && r >= 0)
             r = -EIO; /* never leave the connection relaxed */
     }
     unlock(s);
@@ -642,8 +739,6 @@ static int policy_row(sqlite3_stmt *st, store_policy *ret)
     return 0;
 }
 
-#define POLICY_COLS "SELECT name, version, json, signature, signer, active, created FROM policies "
-
 int store_policy_get(store *s, const char *name, int64_t version, store_policy *ret)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
@@ -661,18 +756,24 @@ int store_policy_get(store *s, const char *name, int64_t version, store_policy *
     return r;
 }
 
-int store_policy_get_active(store *s, const char *name, store_policy *ret)
+static int policy_get_active_locked(store *s, const char *name, store_policy *ret)
 {
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r;
-    lock(s);
-    r = prep(s, POLICY_COLS "WHERE name = ? AND active = 1", &st);
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    int r = cprep(s, CQ_POLICY_ACTIVE, &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         r = step_row(st);
         if (r >= 0)
             r = policy_row(st, ret);
     }
+    return r;
+}
+
+int store_policy_get_active(store *s, const char *name, store_policy *ret)
+{
+    int r;
+    lock(s);
+    r = policy_get_active_locked(s, name, ret);
     unlock(s);
     return r;
 }
@@ -1025,11 +1126,11 @@ static void iso_time(char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int store_audit_append(store *s, const char *actor, const char *action, const char *node,
-                       json_object *details, int64_t *ret_seq)
+static int audit_append_locked(store *s, const char *actor, const char *action, const char *node,
+                               json_object *details, int64_t *ret_seq)
 {
-    _cleanup_(finalizep) sqlite3_stmt *q = NULL;
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    _cleanup_(releasep) sqlite3_stmt *q = NULL;
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
     uint8_t prev[AUDITCHAIN_HASH_SIZE] = {0}, hash[AUDITCHAIN_HASH_SIZE];
     char prev_hex[2 * AUDITCHAIN_HASH_SIZE + 1], hash_hex[2 * AUDITCHAIN_HASH_SIZE + 1], t[32];
     const char *det = details
@@ -1039,8 +1140,7 @@ int store_audit_append(store *s, const char *actor, const char *action, const ch
     int64_t seq = 1;
     int r;
 
-    lock(s);
-    r = prep(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &q);
+    r = cprep(s, CQ_AUDIT_LAST, &q);
     if (r >= 0) {
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW) {
@@ -1048,6 +1148,8 @@ int store_audit_append(store *s, const char *actor, const char *action, const ch
             r = hex_decode_exact((const char *)sqlite3_column_text(q, 1), prev, sizeof(prev), NULL);
         } else if (rc != SQLITE_DONE)
             r = -EIO;
+        /* the read ends here, before this connection writes */
+        sqlite3_reset(q);
     }
     iso_time(t, sizeof(t));
     if (r >= 0) {
@@ -1060,10 +1162,7 @@ int store_audit_append(store *s, const char *actor, const char *action, const ch
         r = auditchain_hash(prev, &rec, hash, NULL);
     }
     if (r >= 0)
-        r = prep(s,
-                 "INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
-                 " VALUES (?,?,?,?,?,?,?,?)",
-                 &st);
+        r = cprep(s, CQ_AUDIT_INSERT, &st);
     if (r >= 0) {
         hex_encode(prev, sizeof(prev), prev_hex);
         hex_encode(hash, sizeof(hash), hash_hex);
@@ -1077,9 +1176,18 @@ int store_audit_append(store *s, const char *actor, const char *action, const ch
         sqlite3_bind_text(st, 8, hash_hex, -1, SQLITE_STATIC);
         r = step_done(s, st);
     }
-    unlock(s);
     if (r >= 0 && ret_seq)
         *ret_seq = seq;
+    return r;
+}
+
+int store_audit_append(store *s, const char *actor, const char *action, const char *node,
+                       json_object *details, int64_t *ret_seq)
+{
+    int r;
+    lock(s);
+    r = audit_append_locked(s, actor, action, node, details, ret_seq);
+    unlock(s);
     return r;
 }
 

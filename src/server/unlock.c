@@ -133,6 +133,7 @@ void srv_handle_unlock(srv_req *r)
     _cleanup_(ima_log_freep) ima_log *ima = NULL;
     _cleanup_(json_object_putp) json_object *policy_detail = NULL;
     _cleanup_(store_grant_done) store_grant grant = {0};
+    _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     bool waived = false;
     store_node node;
     uint8_t ak_name[68];
@@ -147,6 +148,7 @@ void srv_handle_unlock(srv_req *r)
     if (proto_parse_body(r->body, r->body_size, &body, &err) < 0 ||
         proto_unlock_req_decode(body, &req, &err) < 0)
         return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+    srv_timing_mark(r, "parse");
 
     /* a. nonce: MAC (binds node id), expiry, then single use */
     ns = nonce_check(r->srv->nonce_secret, req.node_id, req.nonce, req.nonce_size, now, &expiry);
@@ -161,6 +163,7 @@ void srv_handle_unlock(srv_req *r)
         return deny(r, &req, "nonce_reused", &expl, "nonce was already used", DENY_UNPROVEN);
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
+    srv_timing_mark(r, "nonce");
 
     /* b. node enrolled and active; AK name == enrolled AK name */
     r0 = store_node_get(r->srv->store, req.node_id, &node);
@@ -170,24 +173,28 @@ void srv_handle_unlock(srv_req *r)
         return srv_reply_error(r, 503, "unavailable", "store error");
     if (node.state != NODE_ACTIVE)
         return deny(r, &req, state_verdict(node.state), &expl, "node is not active", DENY_UNPROVEN);
+    srv_timing_mark(r, "node");
 
     /* c. AK public: exactly the restricted signing attributes; its name */
     if (evidence_ak_check(req.ak_public.data, req.ak_public.size, ak_name, sizeof(ak_name),
-                          &ak_name_size, &verdict, &err) < 0)
+                          &ak_name_size, &ak, &verdict, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_UNPROVEN);
     if (ak_name_size != node.ak_name_size ||
         CRYPTO_memcmp(ak_name, node.ak_name, ak_name_size) != 0)
         return deny(r, &req, "ak_name_mismatch", &expl,
                     "AK name differs from the one pinned at enrollment", DENY_UNPROVEN);
+    srv_timing_mark(r, "ak");
 
     /* d + e. signature, attest fields, nonce in extraData, selection, pcrDigest */
-    if (evidence_quote_verify(req.ak_public.data, req.ak_public.size, &req, &verdict, &err) < 0)
+    if (evidence_quote_verify(ak, &req, &verdict, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err),
                     verdict_unproven(verdict) ? DENY_UNPROVEN : DENY_EVIDENCE);
+    srv_timing_mark(r, "quote");
 
     /* f. logs replay to the quoted PCRs: a failure of evidence, never of policy */
     if (evidence_logs_replay(&req, &log, &ima, &verdict, &expl, &err) < 0)
         return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_EVIDENCE);
+    srv_timing_mark(r, "replay");
 
     /* g. the active signed policy of the node's group, or an active
      * break-glass grant that waives it (never steps a-f) */
@@ -216,6 +223,7 @@ void srv_handle_unlock(srv_req *r)
         waived = true;
         snprintf(ok.policy_mode, sizeof(ok.policy_mode), "breakglass");
     }
+    srv_timing_mark(r, "policy");
 
     /* the volume key at rest */
     r0 = store_volume_get(r->srv->store, node.id, req.volume_uuid, &stored, &stored_size);
@@ -240,6 +248,7 @@ void srv_handle_unlock(srv_req *r)
         return srv_reply_error(r, 500, "internal", bg_err_msg(&err));
     snprintf(ok.policy_name, sizeof(ok.policy_name), "%s", policy.name[0] ? policy.name : "-");
     ok.policy_version = policy.version;
+    srv_timing_mark(r, "release");
 
     /* h. audit record committed, then the key leaves */
     {
@@ -294,7 +303,9 @@ void srv_handle_unlock(srv_req *r)
             return srv_reply_error(r, 503, "unavailable", "audit record not committed; no release");
         snprintf(detail, sizeof(detail), "volume=%s policy=%s@%lld", req.volume_uuid, policy.name,
                  (long long)policy.version);
+        srv_timing_mark(r, "audit");
         srv_log_audit("key_released", node.id, "bootgated", ok.audit_seq, detail);
+        srv_timing_mark(r, "log");
     }
     metrics_release();
     srv_reply_json(r, 200, proto_unlock_ok_encode(&ok));

@@ -35,6 +35,12 @@ if curl -sS -o /dev/null --tls-max 1.2 --cacert "$SRV/ca.crt" "$URL/healthz" 2>/
 else
     pass "TLS 1.2 refused by default"
 fi
+# the chain sent with the server certificate (built once at start from the
+# trust store, server.crt holds only the leaf): leaf then CA, on every handshake
+chain() { openssl s_client -connect "127.0.0.1:$PORT" -showcerts </dev/null 2>/dev/null |
+    sed -n 's/^ *[0-9] s:.*CN *= *//p' | paste -sd'|'; }
+check "TLS chain: the server certificate, then its CA" "bootgated|bootgate CA" "$(chain)"
+check "TLS chain: the same on the next handshake" "bootgated|bootgate CA" "$(chain)"
 
 # --- HTTP limits --------------------------------------------------------
 # keep-alive: curl reuses one connection for two requests

@@ -63,12 +63,13 @@ start_bootgated() {
     export BOOTGATE_ADMIN_SERVER=$URL BOOTGATE_ADMIN_CONFIG=$SRV/admin.conf
 }
 
-# api METHOD PATH [BODY-FILE|-] [ROLE]  -> prints the HTTP status; body in $WORK/reply
+# api METHOD PATH [BODY-FILE|-] [ROLE]  -> prints the HTTP status; body in
+# $WORK/reply, response headers in $WORK/reply.headers
 api() {
     local method=$1 path=$2 body=${3:-} role=${4:-} args=()
     [ -n "$role" ] && args+=(--cert "$SRV/$role.crt" --key "$SRV/$role.key")
     [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$body")
-    curl -sS -o "$WORK/reply" -w '%{http_code}' --cacert "$SRV/ca.crt" -X "$method" \
+    curl -sS -o "$WORK/reply" -D "$WORK/reply.headers" -w '%{http_code}' --cacert "$SRV/ca.crt" -X "$method" \
         "${args[@]}" "$URL$path" || echo "curl-failed"
 }
 jreply() { jq -r "$1" "$WORK/reply"; }

@@ -128,6 +128,16 @@ check "policy list" true "$(api GET /v1/admin/policies '' auditor >/dev/null; jr
 check "unlock releases" 200 "$(try_unlock)"
 cp "$WORK/unlock.json" "$WORK/unlock-ok.json"
 cp "$WORK/reply" "$WORK/release.json"
+# Server-Timing: the phases of checks a..i in order, then total; names and
+# durations only (ms, 3 decimals), each phase within the total
+server_timing() { tr -d '\r' <"$WORK/reply.headers" | sed -n 's/^[Ss]erver-[Tt]iming: //p'; }
+ST_DUR='[a-z]+;dur=[0-9]+\.[0-9]{3}'
+check "Server-Timing on a release is well formed" 1 "$(server_timing | grep -cE "^$ST_DUR(, $ST_DUR)*\$")"
+check "Server-Timing phases of a release" "parse nonce node ak quote replay policy release audit log total" \
+    "$(server_timing | tr ',' '\n' | sed 's/;.*//; s/ //g' | tr '\n' ' ' | sed 's/ $//')"
+check "Server-Timing phases add up to at most the total" yes "$(server_timing | tr ',' '\n' |
+    awk -F'dur=' '{ v[NR] = $2 } END { for (i = 1; i < NR; i++) s += v[i];
+        print (NR > 1 && s <= v[NR] + 0.001 * NR && v[NR] > 0) ? "yes" : "no" }')"
 check "release names the policy" web "$(jreply .policy.name)"
 activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$N/seed.bin"
 check "tpm2_activatecredential recovers the seed" 32 "$(stat -c %s "$N/seed.bin" 2>/dev/null || echo 0)"
@@ -146,6 +156,8 @@ PY
 check "the unwrapped key is the enrolled volume key" "$(sha256sum <"$N/volume.key")" "$(sha256sum <"$N/released.key" 2>/dev/null)"
 check "replaying the successful request is denied" nonce_reused \
     "$(api POST /v1/unlock "$WORK/unlock-ok.json" >/dev/null; jreply .verdict)"
+check "Server-Timing on a denial: the phases reached" "parse;total" \
+    "$(server_timing | tr ',' '\n' | sed 's/;dur=.*//; s/ //g' | paste -sd';')"
 
 # The verified policy is cached between unlocks; a change of the trust store
 # must still take effect at once, in both directions.

@@ -64,6 +64,14 @@ static void test_nodes(void **state)
     strcpy(n.group, "db");
     assert_int_equal(store_node_put(s, &n), 0);
     assert_int_equal(store_node_set_state(s, "n1", NODE_ACTIVE), 0);
+    /* the reused (prepared once) statement reads the rows as they are now */
+    assert_int_equal(store_node_get(s, "n1", &got), 0);
+    assert_int_equal(got.state, NODE_ACTIVE);
+    assert_string_equal(got.group, "db");
+    assert_int_equal(store_node_set_state(s, "n1", NODE_REVOKED), 0);
+    assert_int_equal(store_node_get(s, "n1", &got), 0);
+    assert_int_equal(got.state, NODE_REVOKED);
+    assert_int_equal(store_node_set_state(s, "n1", NODE_ACTIVE), 0);
     /* an active node cannot be overwritten by a new enrollment */
     assert_int_equal(store_node_put(s, &n), -EEXIST);
     assert_int_equal(store_node_set_state(s, "nope", NODE_ACTIVE), -ENOENT);
@@ -115,6 +123,25 @@ static void test_nonce_single_use(void **state)
     assert_int_equal(store_nonce_use(s, n2, 32, 1000, 900), 0);
     /* still remembered until it expires */
     assert_int_equal(store_nonce_use(s, n1, 32, 1000, 1000), -EEXIST);
+    /* inside a caller's transaction the use is part of it: a rollback
+     * forgets it, a commit keeps it (the statements are reused across both) */
+    uint8_t n3[32];
+    memset(n3, 3, 32);
+    /* a use outside a transaction (committed on its own) is seen inside one */
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 900), -EEXIST);
+    store_rollback(s);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), 0);
+    assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), -EEXIST);
+    store_rollback(s);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), -EEXIST);
+    /* after expiry the row is gone (the expiry DELETE runs on every use) */
+    assert_int_equal(store_nonce_use(s, n2, 32, 2000, 1001), 0);
+    assert_int_equal(store_nonce_use(s, n1, 32, 2000, 1001), 0);
 }
 
 static void test_policies(void **state)
@@ -240,6 +267,14 @@ static void test_reopen_keeps_schema(void **state)
     /* a second open runs no migration twice and sees the data */
     assert_int_equal(store_open(path, &s2, &err), 0);
     assert_int_equal(store_node_get(s2, "n1", &got), 0);
+    /* nonces used through either connection of the first store are used for
+     * another process's store too (committed to the file, not to a cache) */
+    uint8_t n1[32], n4[32];
+    memset(n1, 1, 32);
+    memset(n4, 4, 32);
+    assert_int_equal(store_nonce_use(s2, n1, 32, 5000, 1500), -EEXIST);
+    assert_int_equal(store_nonce_use(*state, n4, 32, 5000, 1500), 0);
+    assert_int_equal(store_nonce_use(s2, n4, 32, 5000, 1500), -EEXIST);
     store_close(s2);
 }
 

@@ -187,6 +187,14 @@ static void test_to_evp(void **state)
     ec_public(ec_key, &pub, TPM2_ECC_NIST_P256, 32);
     pub.unique.ecc.y.buffer[31] ^= 1;
     assert_true(tpmpub_to_evp(&pub, &k, &err) < 0);
+    ec_public(ec384, &pub, TPM2_ECC_NIST_P384, 48);
+    pub.unique.ecc.x.buffer[47] ^= 1;
+    assert_true(tpmpub_to_evp(&pub, &k, &err) < 0);
+    /* (0, 0) is not on P-256 (b != 0) */
+    ec_public(ec_key, &pub, TPM2_ECC_NIST_P256, 32);
+    memset(pub.unique.ecc.x.buffer, 0, 32);
+    memset(pub.unique.ecc.y.buffer, 0, 32);
+    assert_true(tpmpub_to_evp(&pub, &k, &err) < 0);
     /* unknown curve, oversize coordinate, unknown type */
     ec_public(ec_key, &pub, TPM2_ECC_NIST_P256, 32);
     pub.parameters.eccDetail.curveID = TPM2_ECC_BN_P256;

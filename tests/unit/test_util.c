@@ -119,6 +119,27 @@ static void test_secmem(void **state)
     secmem_free(p);
     assert_null(secmem_alloc(0));
     assert_null(secmem_alloc(SIZE_MAX));
+
+    /* freed pages are reused: every allocation still starts all zero,
+     * whatever the previous owner left (the whole page is wiped on free),
+     * also when more are live at once than the pool keeps */
+    {
+        enum { LIVE = 40 };
+        uint8_t *live[LIVE];
+        size_t sizes[] = {1, 32, 4000, 5000, 64 * 1024};
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < LIVE; i++) {
+                size_t n = sizes[(size_t)(i + round) % (sizeof(sizes) / sizeof(sizes[0]))];
+                live[i] = secmem_alloc(n);
+                assert_non_null(live[i]);
+                for (size_t k = 0; k < n; k++)
+                    assert_int_equal(live[i][k], 0);
+                memset(live[i], 0x5c, n);
+            }
+            for (int i = 0; i < LIVE; i++)
+                secmem_free(live[i]);
+        }
+    }
 }
 
 int main(void)
