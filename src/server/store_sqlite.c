@@ -45,15 +45,15 @@ static const char *const cached_sql_text[_CQ_MAX] = {
     [CQ_NONCE_EXPIRE] = "DELETE FROM used_nonces WHERE expires < ?",
     [CQ_NONCE_INSERT] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)",
     [CQ_NODE_GET] =
-        "SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
-        " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"
-        " FROM nodes WHERE id = ?",
+        ("SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
+         " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"
+         " FROM nodes WHERE id = ?"),
     [CQ_VOLUME_GET] = "SELECT wrapped FROM volumes WHERE node_id = ? AND uuid = ?",
     [CQ_POLICY_ACTIVE] = POLICY_COLS "WHERE name = ? AND active = 1",
     [CQ_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [CQ_AUDIT_INSERT] =
-        "INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
-        " VALUES (?,?,?,?,?,?,?,?)",
+        ("INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
+         " VALUES (?,?,?,?,?,?,?,?)"),
 };
 
 struct store {
