@@ -28,11 +28,12 @@ cat <&3 >>"$T/console.log" &
 PIDS+=($!)
 
 plymouthd --no-daemon --debug --debug-file="$T/plymouth.log" --tty=/dev/null --mode=boot \
-    --no-boot-log --pid-file="$T/plymouthd.pid" --kernel-command-line="splash" &
+    --no-boot-log --pid-file="$T/plymouthd.pid" --kernel-command-line="splash" \
+    2>"$T/plymouthd.err" &
 PLY_PID=$!
 PIDS+=("$PLY_PID")
 for _ in $(seq 50); do plymouth --ping 2>/dev/null && break; sleep 0.1; done
-plymouth --ping || fail "plymouthd did not come up: $(tail -3 "$T/plymouth.log")"
+plymouth --ping || fail "plymouthd did not come up: $(tail -3 "$T/plymouthd.err")"
 plymouth show-splash
 
 client_server_up
