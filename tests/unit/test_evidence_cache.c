@@ -16,37 +16,17 @@
 #include <openssl/evp.h>
 
 #include "evidence.h"
+#include "akpub.h"
 #include "tpmpub.h"
-
-#define AK_ATTRS                                                                                   \
-    (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |                    \
-     TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH)
 
 /* The AK template of DESIGN §1 around a fresh P-256 key, as TPM2B_PUBLIC bytes. */
 static void make_ak(TPMT_PUBLIC *pub, uint8_t **ret, size_t *ret_size)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
-    uint8_t pt[65];
-    size_t len = 0;
     bg_err err = {0};
 
     assert_non_null(key);
-    memset(pub, 0, sizeof(*pub));
-    pub->type = TPM2_ALG_ECC;
-    pub->nameAlg = TPM2_ALG_SHA256;
-    pub->objectAttributes = AK_ATTRS;
-    pub->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-    pub->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-    pub->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-    pub->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-    pub->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-    assert_true(
-        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len));
-    assert_int_equal(len, 65);
-    pub->unique.ecc.x.size = 32;
-    memcpy(pub->unique.ecc.x.buffer, pt + 1, 32);
-    pub->unique.ecc.y.size = 32;
-    memcpy(pub->unique.ecc.y.buffer, pt + 33, 32);
+    ec_public(key, pub, TPM2_ECC_NIST_P256, 32);
     EVP_PKEY_free(key);
     assert_int_equal(tpmpub_marshal_tpm2b(pub, ret, ret_size, &err), 0);
 }

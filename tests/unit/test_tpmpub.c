@@ -15,37 +15,12 @@
 #include <openssl/pem.h>
 #include <tss2/tss2_mu.h>
 
+#include "akpub.h"
 #include "tpmpub.h"
-
-#define AK_ATTRS                                                                                   \
-    (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |                    \
-     TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH)
 
 static EVP_PKEY *ec_key;  /* P-256 */
 static EVP_PKEY *ec384;   /* P-384 */
 static EVP_PKEY *rsa_key; /* RSA-2048, e = 65537 */
-
-static void ec_public(EVP_PKEY *key, TPMT_PUBLIC *pub, TPMI_ECC_CURVE curve, size_t field)
-{
-    uint8_t pt[1 + 2 * 48];
-    size_t len = 0;
-    memset(pub, 0, sizeof(*pub));
-    pub->type = TPM2_ALG_ECC;
-    pub->nameAlg = TPM2_ALG_SHA256;
-    pub->objectAttributes = AK_ATTRS;
-    pub->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-    pub->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-    pub->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-    pub->parameters.eccDetail.curveID = curve;
-    pub->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-    assert_true(
-        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len));
-    assert_int_equal(len, 1 + 2 * field);
-    pub->unique.ecc.x.size = (UINT16)field;
-    memcpy(pub->unique.ecc.x.buffer, pt + 1, field);
-    pub->unique.ecc.y.size = (UINT16)field;
-    memcpy(pub->unique.ecc.y.buffer, pt + 1 + field, field);
-}
 
 static void rsa_public(EVP_PKEY *key, TPMT_PUBLIC *pub)
 {
