@@ -32,10 +32,7 @@ static int audited(srv_req *r, const char *action, const char *node, json_object
     r0 = change(r, arg);
     if (r0 >= 0)
         r0 = store_audit_append(r->srv->store, r->actor, action, node, det, ret_seq);
-    if (r0 >= 0)
-        r0 = store_commit(r->srv->store);
-    else
-        store_rollback(r->srv->store);
+    r0 = store_end(r->srv->store, r0);
     if (r0 >= 0)
         srv_log_audit(action, node, r->actor, *ret_seq,
                       det ? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN) : "");

@@ -44,10 +44,7 @@ int srv_audit_sign_head(srv *s, bg_err *err)
     json_object_object_add(det, "signature", json_object_new_string(sig_b64));
     r = store_audit_append(s->store, "bootgated", AUDITCHAIN_HEAD_ACTION, "", det, &new_seq);
     json_object_put(det);
-    if (r >= 0)
-        r = store_commit(s->store);
-    else
-        store_rollback(s->store);
+    r = store_end(s->store, r);
     if (r < 0)
         return bg_err_set(err, r, "audit head: cannot append the signature record");
     srv_log_audit(AUDITCHAIN_HEAD_ACTION, "", "bootgated", new_seq, hash);

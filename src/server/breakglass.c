@@ -315,10 +315,7 @@ void srv_handle_breakglass_approve(srv_req *r)
                 json_object_put(det);
             }
         }
-        if (r0 >= 0)
-            r0 = store_commit(r->srv->store);
-        else
-            store_rollback(r->srv->store);
+        r0 = store_end(r->srv->store, r0);
     }
     if (r0 == -EEXIST)
         return srv_reply_error(r, 409, "conflict", "this approver already approved the grant");
@@ -360,10 +357,7 @@ int srv_breakglass_expire(srv *s, bg_err *err)
                                NULL);
         json_object_put(det);
     }
-    if (r >= 0)
-        r = store_commit(s->store);
-    else
-        store_rollback(s->store);
+    r = store_end(s->store, r);
     for (size_t i = 0; i < n; i++) {
         if (r >= 0)
             srv_log_audit("breakglass_expired", a[i].node_id, "bootgated", -1, a[i].id);

@@ -124,10 +124,7 @@ void srv_handle_enroll(srv_req *r)
                                   wrapped_size[i]);
         if (r0 >= 0)
             r0 = store_audit_append(r->srv->store, r->actor, "node_enrolled", node.id, det, &seq);
-        if (r0 >= 0)
-            r0 = store_commit(r->srv->store);
-        else
-            store_rollback(r->srv->store);
+        r0 = store_end(r->srv->store, r0);
     }
     json_object_put(det);
     for (size_t i = 0; i < req.n_volumes; i++)
@@ -191,10 +188,7 @@ void srv_handle_enroll_activate(srv_req *r)
         r0 = store_node_set_state(r->srv->store, node.id, node.state);
         if (r0 >= 0)
             r0 = store_audit_append(r->srv->store, r->actor, "node_activated", node.id, det, &seq);
-        if (r0 >= 0)
-            r0 = store_commit(r->srv->store);
-        else
-            store_rollback(r->srv->store);
+        r0 = store_end(r->srv->store, r0);
     }
     json_object_put(det);
     if (r0 < 0)

@@ -35,6 +35,16 @@ int store_ping(store *s);
 int store_begin(store *s);
 int store_commit(store *s);
 void store_rollback(store *s);
+/* Ends a store_begin transaction by the outcome r of its steps: commits when
+ * r >= 0 (and returns the commit's result), else rolls back and returns r. */
+static inline int store_end(store *s, int r)
+{
+    if (r < 0) {
+        store_rollback(s);
+        return r;
+    }
+    return store_commit(s);
+}
 
 /* ---- nodes ---- */
 typedef enum store_node_state {

@@ -285,7 +285,6 @@ void srv_handle_unlock(srv_req *r)
             json_object_put(u);
             if (r0 < 0) {
                 store_rollback(r->srv->store);
-                r0 = -EIO;
                 json_object_put(det);
                 return srv_reply_error(r, 503, "unavailable", "break-glass use not recorded");
             }
@@ -293,10 +292,7 @@ void srv_handle_unlock(srv_req *r)
         if (r0 >= 0) {
             r0 = store_audit_append(r->srv->store, "bootgated", "key_released", node.id, det,
                                     &ok.audit_seq);
-            if (r0 >= 0)
-                r0 = store_commit(r->srv->store);
-            else
-                store_rollback(r->srv->store);
+            r0 = store_end(r->srv->store, r0);
         }
         json_object_put(det);
         if (r0 < 0)
