@@ -98,16 +98,8 @@ static int parse_data(cursor *c, eventlog_event *ev, bg_err *err)
     return 0;
 }
 
-static int check_pcr(const eventlog_event *ev, bg_err *err)
-{
-    if (ev->pcr >= PCR_COUNT)
-        return bg_err_set(err, -EBADMSG, "offset %zu: PCR index %u out of range", ev->offset,
-                          ev->pcr);
-    return 0;
-}
-
-/* TCG PC Client PFP 10.2.1: TCG_PCClientPCREvent (SHA-1 only). */
-static int parse_legacy_event(cursor *c, eventlog_event *ev, bg_err *err)
+/* PCR index and event type, the start of both event formats. */
+static int parse_event_header(cursor *c, eventlog_event *ev, bg_err *err)
 {
     int r;
 
@@ -115,10 +107,18 @@ static int parse_legacy_event(cursor *c, eventlog_event *ev, bg_err *err)
     r = cursor_u32le(c, &ev->pcr, "PCR index", err);
     if (r < 0)
         return r;
-    r = check_pcr(ev, err);
-    if (r < 0)
-        return r;
-    r = cursor_u32le(c, &ev->type, "event type", err);
+    if (ev->pcr >= PCR_COUNT)
+        return bg_err_set(err, -EBADMSG, "offset %zu: PCR index %u out of range", ev->offset,
+                          ev->pcr);
+    return cursor_u32le(c, &ev->type, "event type", err);
+}
+
+/* TCG PC Client PFP 10.2.1: TCG_PCClientPCREvent (SHA-1 only). */
+static int parse_legacy_event(cursor *c, eventlog_event *ev, bg_err *err)
+{
+    int r;
+
+    r = parse_event_header(c, ev, err);
     if (r < 0)
         return r;
     ev->n_digests = 1;
@@ -143,14 +143,7 @@ static int parse_agile_event(const eventlog *log, cursor *c, eventlog_event *ev,
     size_t at;
     int r;
 
-    ev->offset = c->off;
-    r = cursor_u32le(c, &ev->pcr, "PCR index", err);
-    if (r < 0)
-        return r;
-    r = check_pcr(ev, err);
-    if (r < 0)
-        return r;
-    r = cursor_u32le(c, &ev->type, "event type", err);
+    r = parse_event_header(c, ev, err);
     if (r < 0)
         return r;
     at = c->off;
