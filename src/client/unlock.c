@@ -86,6 +86,35 @@ static void print_server_error(const client_opts *o, const char *what, const htt
         client_msg(o, "%s: server answered HTTP %ld", what, resp->status);
 }
 
+static void bad_answer(const client_opts *o, const char *dev, const char *what, const bg_err *err,
+                       int *ret_exit)
+{
+    client_msg(o, "%s: bad %s answer: %s", dev, what, bg_err_msg(err));
+    *ret_exit = CLIENT_EXIT_UNREACHABLE;
+}
+
+/* The JSON body of a 200 answer to `what`. Anything else ends the attempt:
+ * the server's error is printed (exit 1), or a body that is not JSON (exit 4).
+ * Consumes resp. */
+static int answer_json(const client_opts *o, const char *dev, const char *what, http_response *resp,
+                       json_object **ret, int *ret_exit)
+{
+    bg_err err = {{0}};
+    int r;
+
+    if (resp->status != 200) {
+        print_server_error(o, dev, resp);
+        http_response_done(resp);
+        *ret_exit = CLIENT_EXIT_DENIED;
+        return -EPROTO;
+    }
+    r = proto_parse_body(resp->body, resp->size, ret, &err);
+    http_response_done(resp);
+    if (r < 0)
+        bad_answer(o, dev, what, &err, ret_exit);
+    return r;
+}
+
 static int post_json(unlock_ctx *u, const char *url, json_object *req, http_response *resp,
                      attempt_result *ret, int *ret_exit)
 {
@@ -174,19 +203,10 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     jreq = proto_challenge_req_encode(&creq);
     if (!jreq || post_json(u, url_challenge, jreq, &resp, &res, ret_exit) < 0)
         return jreq ? res : ATTEMPT_FATAL;
-    if (resp.status != 200) {
-        print_server_error(o, dev, &resp);
-        http_response_done(&resp);
-        *ret_exit = CLIENT_EXIT_DENIED;
+    if (answer_json(o, dev, "challenge", &resp, &jresp, ret_exit) < 0)
         return ATTEMPT_FATAL;
-    }
-    r = proto_parse_body(resp.body, resp.size, &jresp, &err);
-    if (r >= 0)
-        r = proto_challenge_resp_decode(jresp, &chal, &err);
-    http_response_done(&resp);
-    if (r < 0) {
-        client_msg(o, "%s: bad challenge answer: %s", dev, bg_err_msg(&err));
-        *ret_exit = CLIENT_EXIT_UNREACHABLE;
+    if (proto_challenge_resp_decode(jresp, &chal, &err) < 0) {
+        bad_answer(o, dev, "challenge", &err, ret_exit);
         return ATTEMPT_FATAL;
     }
 
@@ -246,19 +266,10 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         *ret_exit = CLIENT_EXIT_DENIED;
         return res;
     }
-    if (resp.status != 200) {
-        print_server_error(o, dev, &resp);
-        http_response_done(&resp);
-        *ret_exit = CLIENT_EXIT_DENIED;
+    if (answer_json(o, dev, "unlock", &resp, &jresp, ret_exit) < 0)
         return ATTEMPT_FATAL;
-    }
-    r = proto_parse_body(resp.body, resp.size, &jresp, &err);
-    if (r >= 0)
-        r = proto_unlock_ok_decode(jresp, &ok, &err);
-    http_response_done(&resp);
-    if (r < 0) {
-        client_msg(o, "%s: bad unlock answer: %s", dev, bg_err_msg(&err));
-        *ret_exit = CLIENT_EXIT_UNREACHABLE;
+    if (proto_unlock_ok_decode(jresp, &ok, &err) < 0) {
+        bad_answer(o, dev, "unlock", &err, ret_exit);
         return ATTEMPT_FATAL;
     }
 
