@@ -96,6 +96,26 @@ done
 rm "$T/state/tamper"
 ok "tampered key, credential for another AK, wrong key, release for another EK: all refused"
 
+# --- a server answering garbage: not JSON or JSON without the fields (exit 4,
+# "bad ... answer"), or an error object (exit 1, its error and reason shown);
+# each at once, not at the deadline
+for g in challenge:text:4:'bad challenge answer' challenge:fields:4:'bad challenge answer' \
+    challenge:500:1:'HTTP 500: internal: disk on fire' unlock:text:4:'bad unlock answer' \
+    unlock:fields:4:'bad unlock answer' unlock:500:1:'HTTP 500: internal: disk on fire'; do
+    IFS=: read -r ep kind want msg <<<"$g"
+    echo "$ep:$kind" >"$T/state/garbage"
+    start=$(date +%s%N)
+    set +e
+    cl --timeout 20 --verify-only "$T/disk.img" >"$T/x.out" 2>&1; rc=$?
+    set -e
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ $rc -eq "$want" ] && grep -qF "$msg" "$T/x.out" && [ $ms -lt 10000 ] ||
+        fail "garbage $ep:$kind: exit $rc after $ms ms: $(cat "$T/x.out")"
+    ! grep -q 'released key verified' "$T/x.out" || fail "garbage $ep:$kind unlocked"
+done
+rm "$T/state/garbage"
+ok "garbage answers (text, missing fields, HTTP 500) to challenge and unlock: refused at once"
+
 # --- server 3 s late: unlock succeeds inside the deadline
 stop_ref
 start_ref "$PORT" 3

@@ -8,7 +8,9 @@
 #   refserver.py CERT KEY STATEDIR PORTFILE [PORT]
 # STATEDIR/deny: if present, holds the number of denials to give before a grant
 # STATEDIR/expect_pcr9: hex PCR 9 value that the "policy" allows
-# STATEDIR/tamper: wrapped | other_ak | other_key — a broken grant the client must refuse
+# STATEDIR/tamper: wrapped | other_ak | other_key | other_ek — a broken grant the client must refuse
+# STATEDIR/garbage: ENDPOINT:KIND — /v1/ENDPOINT answers with garbage instead:
+#   text (200, not JSON), fields (200, JSON without the fields), 500 (an error object)
 # Everything the server learns at enrollment is kept in STATEDIR.
 import base64, hashlib, http.server, json, os, secrets, subprocess, sys, time
 
@@ -72,7 +74,23 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        g = open(path("garbage")).read().strip() if os.path.exists(path("garbage")) else ""
+        if g and self.path == "/v1/" + g.split(":")[0]:
+            return self.garbage(g.split(":")[1])
         getattr(self, "h_" + self.path.strip("/").replace("/", "_"))(req)
+
+    def garbage(self, kind):
+        if kind == "text":
+            out = b"<html>502 Bad Gateway</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            log(self.path, 200, "garbage text")
+        elif kind == "fields":
+            self.reply(200, {"nonce": "!!", "credential_blob": 7})
+        else:
+            self.reply(500, {"error": "internal", "reason": "disk on fire"})
 
     def h_v1_challenge(self, req):
         n = os.urandom(32)
