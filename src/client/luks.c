@@ -151,45 +151,59 @@ void luks_strv_free(char **v)
     free(v);
 }
 
-int luks_find_devices(char ***ret, bg_err *err)
+int luks_scan(luks_scan_fn found, void *userdata, bg_err *err)
 {
     DIR *d = opendir("/sys/class/block");
-    char **v = calloc(LUKS_MAX_DEVICES + 1, sizeof(char *));
-    size_t n = 0;
     struct dirent *de;
+    int r = 0;
 
-    if (!v) {
-        if (d)
-            closedir(d);
-        return bg_err_set(err, -ENOMEM, "out of memory");
-    }
-    if (!d) {
-        *ret = v; /* no sysfs: nothing to find */
-        return 0;
-    }
-    while ((de = readdir(d)) && n < LUKS_MAX_DEVICES) {
+    if (!d)
+        return 0; /* no sysfs: nothing to find */
+    while (r >= 0 && (de = readdir(d))) {
         char path[300];
-        struct crypt_device *cd = NULL;
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         luks_token tok;
         if (de->d_name[0] == '.' || !strncmp(de->d_name, "loop", 4) ||
             !strncmp(de->d_name, "ram", 3) || !strncmp(de->d_name, "dm-", 3))
             continue;
         snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-        if (luks_open(path, &cd, NULL) < 0)
+        if (luks_open(path, &cd, NULL) < 0 || luks_token_read(cd, &tok, NULL, NULL) < 0)
             continue;
-        if (luks_token_read(cd, &tok, NULL, NULL) == 0) {
-            v[n] = strdup(path);
-            if (!v[n]) {
-                crypt_free(cd);
-                closedir(d);
-                luks_strv_free(v);
-                return bg_err_set(err, -ENOMEM, "out of memory");
-            }
-            n++;
-        }
-        crypt_free(cd);
+        r = found(path, &cd, &tok, userdata, err);
     }
     closedir(d);
-    *ret = v;
+    return r < 0 ? r : 0;
+}
+
+typedef struct found_paths {
+    char **v;
+    size_t n;
+} found_paths;
+
+static int collect_path(const char *path, struct crypt_device **cd, const luks_token *tok,
+                        void *userdata, bg_err *err)
+{
+    found_paths *f = userdata;
+    if (f->n >= LUKS_MAX_DEVICES)
+        return 0;
+    if (!(f->v[f->n] = strdup(path)))
+        return bg_err_set(err, -ENOMEM, "out of memory");
+    f->n++;
+    return 0;
+}
+
+int luks_find_devices(char ***ret, bg_err *err)
+{
+    found_paths f = {.v = calloc(LUKS_MAX_DEVICES + 1, sizeof(char *))};
+    int r;
+
+    if (!f.v)
+        return bg_err_set(err, -ENOMEM, "out of memory");
+    r = luks_scan(collect_path, &f, err);
+    if (r < 0) {
+        luks_strv_free(f.v);
+        return r;
+    }
+    *ret = f.v;
     return 0;
 }

@@ -38,7 +38,15 @@ int luks_volume_key_verify(struct crypt_device *cd, const uint8_t *key, size_t s
 int luks_activate(struct crypt_device *cd, const uint8_t *key, size_t size, uint32_t flags,
                   bg_err *err);
 
-/* Block devices (from /sys/class/block) that are LUKS2 with a bootgate token.
- * ret is a NULL-terminated malloc'd array of malloc'd "/dev/NAME" strings. */
+/* Calls found() for each block device (from /sys/class/block) that is LUKS2
+ * with a bootgate token, with its loaded header and token; found() may take
+ * *cd (TAKE_PTR), else it is freed. A negative return from found() stops the
+ * scan and is returned. */
+typedef int (*luks_scan_fn)(const char *path, struct crypt_device **cd, const luks_token *tok,
+                            void *userdata, bg_err *err);
+int luks_scan(luks_scan_fn found, void *userdata, bg_err *err);
+
+/* The paths luks_scan finds (at most LUKS_MAX_DEVICES): a NULL-terminated
+ * malloc'd array of malloc'd "/dev/NAME" strings. */
 int luks_find_devices(char ***ret, bg_err *err);
 void luks_strv_free(char **v);

@@ -26,35 +26,46 @@ static int volumes_open(volume_search *s, char **devs, size_t n)
     return 0;
 }
 
+static int volume_found(const char *path, struct crypt_device **cd, const luks_token *tok,
+                        void *userdata, bg_err *err)
+{
+    volume_search *s = userdata;
+    volume *v;
+
+    if (s->n >= LUKS_MAX_DEVICES)
+        return 0;
+    v = &s->v[s->n];
+    if (!(v->dev = strdup(path)))
+        return bg_err_set(err, -ENOMEM, "out of memory");
+    v->cd = TAKE_PTR(*cd); /* the header read by the scan, not read again */
+    v->tok = *tok;
+    s->n++;
+    return 0;
+}
+
 /* No devices given: the block devices with a bootgate token. Disks may still
  * be appearing (udev) when the initrd unit starts, so look again for a while
  * before concluding there is none. */
 static int volumes_search(volume_search *s)
 {
     uint64_t until = timing_now_us() + (uint64_t)s->wait_s * 1000000u;
-    char **found = NULL;
-    size_t n = 0;
     int r;
 
+    s->v = calloc(LUKS_MAX_DEVICES, sizeof(volume));
+    if (!s->v)
+        return bg_err_set(&s->err, -ENOMEM, "out of memory");
     for (;;) {
-        r = luks_find_devices(&found, &s->err);
+        r = luks_scan(volume_found, s, &s->err);
         if (r < 0)
             return r;
-        if (found[0] || timing_now_us() + 500000u > until)
+        if (s->n > 0 || timing_now_us() + 500000u > until)
             break;
-        luks_strv_free(TAKE_PTR(found));
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (!found[0]) {
-        luks_strv_free(found);
+    if (s->n == 0)
         return bg_err_set(&s->err, -ENOENT, "no LUKS2 volume with a bootgate token");
-    }
-    while (found[n])
-        n++;
-    r = volumes_open(s, found, n);
-    luks_strv_free(found);
-    return r;
+    return 0;
 }
 
 static uint64_t thread_cpu_us(void)
