@@ -12,6 +12,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "audit.h"
 #include "evidence.h"
 #include "util.h"
 
@@ -22,21 +23,12 @@ static json_object *wrap(const char *key, json_object *v)
     return o;
 }
 
-/* Runs change() and the audit append in one transaction. */
+/* Runs change() and the audit record in one transaction (audit.h). */
 static int audited(srv_req *r, const char *action, const char *node, json_object *det,
-                   int (*change)(srv_req *r, void *arg), void *arg, int64_t *ret_seq)
+                   srv_audit_change_fn change, void *arg, int64_t *ret_seq)
 {
-    int r0 = store_begin(r->srv->store);
-    if (r0 < 0)
-        return r0;
-    r0 = change(r, arg);
-    if (r0 >= 0)
-        r0 = store_audit_append(r->srv->store, r->actor, action, node, det, ret_seq);
-    r0 = store_end(r->srv->store, r0);
-    if (r0 >= 0)
-        srv_log_audit(action, node, r->actor, *ret_seq,
-                      det ? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN) : "");
-    return r0;
+    srv_audit_rec rec = {.actor = r->actor, .action = action, .node = node, .details = det};
+    return srv_audited(r->srv, &rec, change, arg, ret_seq);
 }
 
 void srv_handle_admin_nodes(srv_req *r)
@@ -83,11 +75,11 @@ typedef struct state_change {
     int refused;             /* set by change_state: 1 wrong state, 2 wrong fingerprint */
 } state_change;
 
-static int change_state(srv_req *r, void *arg)
+static int change_state(srv_audit_tx *tx, void *arg)
 {
     state_change *c = arg;
     store_node n;
-    int r0 = store_node_get(r->srv->store, c->id, &n);
+    int r0 = store_node_get(srv_audit_tx_store(tx), c->id, &n);
     if (r0 < 0)
         return r0;
     if (c->has_from && n.state != c->from_required) {
@@ -98,7 +90,7 @@ static int change_state(srv_req *r, void *arg)
         c->refused = 2;
         return -EPERM;
     }
-    return store_node_set_state(r->srv->store, c->id, c->to);
+    return store_node_set_state(srv_audit_tx_store(tx), c->id, c->to);
 }
 
 void srv_handle_admin_node_approve(srv_req *r)
@@ -130,7 +122,7 @@ void srv_handle_admin_node_approve(srv_req *r)
         return srv_reply_error(r, 403, "fingerprint_mismatch",
                                "EK fingerprint differs from the enrolled EK");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(c.id));
     json_object_object_add(o, "state", json_object_new_string("active"));
@@ -147,7 +139,7 @@ void srv_handle_admin_node_revoke(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "node_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(c.id));
     json_object_object_add(o, "state", json_object_new_string("revoked"));
@@ -155,9 +147,9 @@ void srv_handle_admin_node_revoke(srv_req *r)
     srv_reply_json(r, 200, o);
 }
 
-static int delete_node(srv_req *r, void *arg)
+static int delete_node(srv_audit_tx *tx, void *arg)
 {
-    return store_node_delete(r->srv->store, arg);
+    return store_node_delete(srv_audit_tx_store(tx), arg);
 }
 
 /* DELETE /v1/admin/nodes/ID: only a revoked node, so that removing a node
@@ -172,7 +164,7 @@ void srv_handle_admin_node_delete(srv_req *r)
     if (r0 == -EPERM)
         return srv_reply_error(r, 409, "conflict", "revoke the node first");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(r->params[0]));
     json_object_object_add(o, "state", json_object_new_string("deleted"));
@@ -180,9 +172,9 @@ void srv_handle_admin_node_delete(srv_req *r)
     srv_reply_json(r, 200, o);
 }
 
-static int put_policy(srv_req *r, void *arg)
+static int put_policy(srv_audit_tx *tx, void *arg)
 {
-    return store_policy_put(r->srv->store, arg);
+    return store_policy_put(srv_audit_tx_store(tx), arg);
 }
 
 /* body {"policy": <policy JSON object, or its text>, "signature": "<base64 Ed25519>"}; the
@@ -222,7 +214,7 @@ void srv_handle_admin_policy_upload(srv_req *r)
         return srv_reply_error(r, 409, "conflict",
                                "version must be greater than every stored version of this name");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(p.name));
     json_object_object_add(o, "version", json_object_new_int64(p.version));
@@ -277,10 +269,10 @@ typedef struct activation {
     int64_t version;
 } activation;
 
-static int activate_policy(srv_req *r, void *arg)
+static int activate_policy(srv_audit_tx *tx, void *arg)
 {
     activation *a = arg;
-    return store_policy_activate(r->srv->store, a->name, a->version);
+    return store_policy_activate(srv_audit_tx_store(tx), a->name, a->version);
 }
 
 void srv_handle_admin_policy_activate(srv_req *r)
@@ -299,7 +291,7 @@ void srv_handle_admin_policy_activate(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "policy_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(a.name));
     json_object_object_add(o, "version", json_object_new_int64(a.version));

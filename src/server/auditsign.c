@@ -7,46 +7,52 @@
 #include <errno.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auditchain.h"
 #include "util.h"
 
-int srv_audit_sign_head(srv *s, bg_err *err)
+/* In the transaction: the head, and its signature as the next record. */
+static int sign_head(srv_audit_tx *tx, void *arg)
 {
+    srv *s = arg;
     char hash[2 * AUDITCHAIN_HASH_SIZE + 1], action[64];
     uint8_t sig[AUDITCHAIN_SIG_SIZE];
     _cleanup_(freep) char *sig_b64 = NULL;
     json_object *det;
-    int64_t seq = 0, new_seq = 0;
+    int64_t seq = 0;
     int r;
 
-    if (!s->audit_key)
-        return 0;
-    r = store_begin(s->store);
-    if (r < 0)
-        return bg_err_set(err, r, "audit head: store busy");
-    r = store_audit_head(s->store, &seq, hash, action, sizeof(action));
-    if (r == -ENOENT || (r >= 0 && !strcmp(action, AUDITCHAIN_HEAD_ACTION))) {
-        /* nothing new since the last signature */
-        store_rollback(s->store);
-        return 0;
-    }
+    r = store_audit_head(srv_audit_tx_store(tx), &seq, hash, action, sizeof(action));
+    if (r == -ENOENT || (r >= 0 && !strcmp(action, AUDITCHAIN_HEAD_ACTION)))
+        return 0; /* nothing new since the last signature */
     if (r >= 0)
-        r = auditchain_head_sign(s->audit_key, seq, hash, sig, err);
+        r = auditchain_head_sign(s->audit_key, seq, hash, sig, NULL);
     if (r >= 0 && !(sig_b64 = base64_encode_alloc(sig, sizeof(sig))))
         r = -ENOMEM;
-    if (r < 0) {
-        store_rollback(s->store);
+    if (r < 0)
         return r;
-    }
     det = json_object_new_object();
     json_object_object_add(det, "seq", json_object_new_int64(seq));
     json_object_object_add(det, "hash", json_object_new_string(hash));
     json_object_object_add(det, "signature", json_object_new_string(sig_b64));
-    r = store_audit_append(s->store, "bootgated", AUDITCHAIN_HEAD_ACTION, "", det, &new_seq);
+    r = srv_audit_tx_append(
+        tx,
+        &(srv_audit_rec){.actor = "bootgated", .action = AUDITCHAIN_HEAD_ACTION, .details = det},
+        NULL);
     json_object_put(det);
-    r = store_end(s->store, r);
-    if (r < 0)
+    return r < 0 ? r : 1;
+}
+
+int srv_audit_sign_head(srv *s, bg_err *err)
+{
+    int r;
+
+    if (!s->audit_key)
+        return 0;
+    r = srv_audited(s, NULL, sign_head, s, NULL);
+    if (r == SRV_AUDIT_FAILED)
         return bg_err_set(err, r, "audit head: cannot append the signature record");
-    srv_log_audit(AUDITCHAIN_HEAD_ACTION, "", "bootgated", new_seq, hash);
+    if (r < 0)
+        return bg_err_set(err, r, "audit head: store error or signing failed");
     return 0;
 }

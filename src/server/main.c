@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "audit.h"
 #include "auditchain.h"
 #include "evidence.h"
 #include "kek.h"
@@ -122,9 +123,12 @@ int main(int argc, char **argv)
         goto out;
     }
     srv_routes_init();
-    {
-        int64_t seq;
-        (void)store_audit_append(s.store, "bootgated", "server_start", "", NULL, &seq);
+    /* a server that cannot write its audit log cannot change anything either */
+    if (srv_audited(&s, &(srv_audit_rec){.actor = "bootgated", .action = "server_start"}, NULL,
+                    NULL, NULL) < 0) {
+        fprintf(stderr, "bootgated: cannot commit the server_start audit record to %s\n", s.cfg.db);
+        r = 1;
+        goto out;
     }
     r = srv_http_run(&s, &err);
     {
