@@ -109,6 +109,8 @@ void srv_handle_admin_node_approve(srv_req *r)
         !json_object_is_type(fp, json_type_string) || json_object_get_string_len(fp) != 64)
         return srv_reply_error(r, 400, "bad_request",
                                "ek_fingerprint (64 hex digits, from the node's TPM) is required");
+    if (proto_check_string("ek_fingerprint", json_object_get_string(fp), 64, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     c.fingerprint = json_object_get_string(fp);
     det = json_object_new_object();
     json_object_object_add(det, "ek_fingerprint", json_object_new_string(c.fingerprint));

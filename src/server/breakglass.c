@@ -165,11 +165,17 @@ void srv_handle_breakglass_request(srv_req *r)
     if (!json_object_object_get_ex(body, "code", &v) || !json_object_is_type(v, json_type_string) ||
         json_object_get_string_len(v) >= (int)sizeof(g.code))
         return srv_reply_error(r, 400, "bad_request", "code (BG-XXXX-XXXX) is required");
+    if (proto_check_string("code", json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                           &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     snprintf(g.code, sizeof(g.code), "%s", json_object_get_string(v));
     if (!json_object_object_get_ex(body, "reason", &v) ||
         !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) < 3 ||
         json_object_get_string_len(v) >= (int)sizeof(g.reason))
         return srv_reply_error(r, 400, "bad_request", "a reason (3..255 characters) is required");
+    if (proto_check_string("reason", json_object_get_string(v),
+                           (size_t)json_object_get_string_len(v), &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     snprintf(g.reason, sizeof(g.reason), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(body, "ttl", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_int) || (ttl = json_object_get_int64(v)) < 60)
