@@ -308,7 +308,9 @@ void srv_handle_admin_audit(srv_req *r)
     struct evkeyvalq q = {0};
     const char *v;
     int64_t since = 0, limit = 1000;
-    json_object *a = NULL;
+    json_object *a = NULL, *o;
+    auditchain_head head;
+    int r0;
 
     if (r->query[0] && evhttp_parse_query_str(r->query, &q) < 0)
         return srv_reply_error(r, 400, "bad_request", "bad query string");
@@ -321,21 +323,38 @@ void srv_handle_admin_audit(srv_req *r)
         return srv_reply_error(r, 400, "bad_request", "limit must be 0..100000");
     }
     evhttp_clear_headers(&q);
+    /* the head before the records: the file only moves forward, so the
+     * records listed next always reach it */
+    r0 = srv_audit_head_load(r->srv, &head, NULL);
     if (store_audit_list(r->srv->store, since, limit, &a) < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
-    srv_reply_json(r, 200, wrap("records", a));
+    o = wrap("records", a);
+    if (r0 >= 0)
+        json_object_object_add(o, "signed_head", auditchain_head_to_json(&head));
+    srv_reply_json(r, 200, o);
 }
 
+/* The chain, and that it still reaches the signed head in audit_head_file. */
 void srv_handle_admin_audit_verify(srv_req *r)
 {
     int64_t count = 0, bad = 0;
-    bg_err err = {0};
+    auditchain_head head;
+    bg_err err = {0}, herr = {0};
+    int rh = srv_audit_head_load(r->srv, &head, &herr);
     int r0 = store_audit_verify(r->srv->store, &count, &bad, &err);
-    json_object *o = json_object_new_object();
-    if (r0 < 0 && r0 != -EBADMSG) {
-        json_object_put(o);
-        return srv_reply_error(r, 503, "unavailable", "store error");
+    json_object *o;
+    if (r0 >= 0 && rh >= 0)
+        r0 = srv_audit_head_reached(r->srv, &head, &bad, &err);
+    else if (r0 >= 0 && rh != -ENOENT) {
+        r0 = -EBADMSG;
+        bad = 0;
+        bg_err_set(&err, r0, "%s", bg_err_msg(&herr));
     }
+    if (r0 < 0 && r0 != -EBADMSG)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    if (rh >= 0)
+        json_object_object_add(o, "signed_head_seq", json_object_new_int64(head.seq));
     json_object_object_add(o, "valid", json_object_new_boolean(r0 >= 0));
     json_object_object_add(o, "records", json_object_new_int64(count));
     if (r0 < 0) {

@@ -24,6 +24,7 @@
 
 #include <json-c/json.h>
 
+#include "auditchain.h"
 #include "srv.h"
 
 #define SRV_AUDIT_FAILED (-ENOLCK)
@@ -51,3 +52,12 @@ int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret
 /* 503 {"error": "unavailable"} for a failed srv_audited (or store) call r,
  * saying so when it was the audit record that could not be committed. */
 void srv_reply_audit_error(srv_req *req, int r);
+
+/* auditsign.c: the latest signed head, kept outside the database in
+ * audit_head_file (auditchain.h). -ENOENT when there is none yet. */
+int srv_audit_head_load(srv *s, auditchain_head *ret, bg_err *err);
+/* 0 when the log still reaches head h: record h->seq has the signed hash
+ * and the log goes on to the audit_head_signed record h->record_seq.
+ * -EBADMSG with *ret_bad_seq = the first record missing (truncation) or
+ * changed, and a message saying which. */
+int srv_audit_head_reached(srv *s, const auditchain_head *h, int64_t *ret_bad_seq, bg_err *err);

@@ -42,6 +42,25 @@ static int load_ek_cas(srv *s, bg_err *err)
     return 0;
 }
 
+/* A log that no longer reaches the signed head written out last was cut
+ * back or rewritten while the server was down: refuse to run on it (and to
+ * sign over it) until someone has looked. */
+static int check_audit_head(srv *s, bg_err *err)
+{
+    auditchain_head h;
+    int64_t bad = 0;
+    int r = srv_audit_head_load(s, &h, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r >= 0)
+        r = srv_audit_head_reached(s, &h, &bad, err);
+    if (r < 0)
+        return bg_err_prefix(err, r,
+                             "audit log check (move %s away only after the log was examined)",
+                             s->cfg.audit_head_file);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -112,6 +131,8 @@ int main(int argc, char **argv)
         r = srv_tls_init(&s, &err);
     if (r >= 0)
         r = store_open(s.cfg.db, &s.store, &err);
+    if (r >= 0)
+        r = check_audit_head(&s, &err);
     if (r < 0) {
         fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
         r = 1;
