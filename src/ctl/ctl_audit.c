@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* bootgatectl audit list|export|verify.
+/* bootgatectl audit list|export|verify|head.
  *
  * Through the admin API (role auditor or admin), or offline with --db PATH
  * straight on the SQLite file (read-only), so that a copy of the database
  * can be checked on another machine. verify recomputes the hash chain
- * (auditchain.h) and names the first bad record. */
+ * (auditchain.h) and names the first bad record, then checks that the chain
+ * still reaches the latest signed head kept outside the table (the server's
+ * audit_head_file, served by the API; beside the database offline; or
+ * --head FILE): a cut-off tail is a valid chain on its own. */
 #include "ctl.h"
 #include "ctlutil.h"
 
@@ -24,18 +27,26 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: bootgatectl audit list   [--since SEQ] [--limit N] [--json]\n"
-               "       bootgatectl audit export [--since SEQ]        (JSON lines)\n"
-               "       bootgatectl audit verify [--json]\n\n"
-               "  --db PATH             read the SQLite database directly (offline, read-only)\n"
-               "  --since SEQ           records after SEQ (default 0)\n"
-               "  --limit N             at most N records (list; default 1000)\n"
-               "  --json                JSON output\n"
-               "  --signer PUB          verify: also check the signed heads with this Ed25519\n"
-               "                        public key (init-server: audit-signer.pub); without it a\n"
-               "                        chain rewritten from the edited record on still "
-               "passes\n" ADMINAPI_USAGE
-               "Exit: verify returns 1 when the chain is broken and names the first bad record.\n");
+    fprintf(
+        f, "Usage: bootgatectl audit list   [--since SEQ] [--limit N] [--json]\n"
+           "       bootgatectl audit export [--since SEQ]        (JSON lines)\n"
+           "       bootgatectl audit verify [--signer PUB] [--head FILE] [--json]\n"
+           "       bootgatectl audit head                        (the latest signed head, JSON)\n\n"
+           "  --db PATH             read the SQLite database directly (offline, read-only)\n"
+           "  --since SEQ           records after SEQ (default 0)\n"
+           "  --limit N             at most N records (list; default 1000)\n"
+           "  --json                JSON output\n"
+           "  --signer PUB          verify: also check the signed heads with this Ed25519\n"
+           "                        public key (init-server: audit-signer.pub); without it a\n"
+           "                        chain rewritten from the edited record on still "
+           "passes\n"
+           "  --head FILE           verify: the chain must reach this signed head (a copy of\n"
+           "                        `audit head` or of the server's audit_head_file); default:\n"
+           "                        the server's, or PATH.audit-head beside --db PATH. Without\n"
+           "                        one, records cut off the end of the log go "
+           "unnoticed\n" ADMINAPI_USAGE
+           "Exit: verify returns 1 when the chain is broken, truncated or does not reach the\n"
+           "signed head, and names the first bad (or first missing) record.\n");
 }
 
 /* ---- offline (sqlite) ---- */
@@ -211,6 +222,43 @@ static int verify_records(json_object *a, int64_t *ret_count, int64_t *ret_bad, 
     return 0;
 }
 
+/* The chain of records (verified by verify_records: seq 1..n, hashes intact)
+ * must reach head h, from src: record h->seq still has the signed hash, and
+ * the log goes on to the audit_head_signed record h->record_seq. */
+static int verify_reaches_head(json_object *a, const auditchain_head *h, const char *src,
+                               int64_t *ret_bad, bg_err *err)
+{
+    int64_t n = (int64_t)json_object_array_length(a);
+    json_object *rec, *d;
+    int r = 0;
+
+    if (n < h->record_seq) {
+        *ret_bad = n + 1;
+        return bg_err_set(err, -EBADMSG,
+                          "the log is truncated: it ends at record %lld, but the signed head (%s) "
+                          "names record %lld, signed in record %lld; record %lld on is missing",
+                          (long long)n, src, (long long)h->seq, (long long)h->record_seq,
+                          (long long)n + 1);
+    }
+    if (strcmp(jstr(json_object_array_get_idx(a, (size_t)h->seq - 1), "hash"), h->hash) != 0) {
+        *ret_bad = h->seq;
+        return bg_err_set(err, -EBADMSG,
+                          "record %lld no longer has the hash signed for it (%s): the log up to it "
+                          "was rewritten",
+                          (long long)h->seq, src);
+    }
+    rec = json_object_array_get_idx(a, (size_t)h->record_seq - 1);
+    d = json_tokener_parse(jstr(rec, "details"));
+    if (strcmp(jstr(rec, "action"), AUDITCHAIN_HEAD_ACTION) != 0 ||
+        strcmp(jstr(d, "hash"), h->hash) != 0 || strcmp(jstr(d, "signature"), h->signature) != 0) {
+        *ret_bad = h->record_seq;
+        r = bg_err_set(err, -EBADMSG, "record %lld is not the signed head that %s names",
+                       (long long)h->record_seq, src);
+    }
+    json_object_put(d);
+    return r;
+}
+
 int ctl_audit_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -220,11 +268,16 @@ int ctl_audit_main(int argc, char **argv)
         {"limit", required_argument, NULL, 'l'},
         {"json", no_argument, NULL, 'j'},
         {"signer", required_argument, NULL, 'S'},
+        {"head", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {},
     };
     _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
-    const char *db = NULL, *verb, *signer_path = NULL;
+    const char *db = NULL, *verb, *signer_path = NULL, *head_path = NULL;
+    _cleanup_(freep) char *default_head = NULL;
+    auditchain_head head;
+    bool have_head = false;
+    char head_src[4200] = "";
     long long since = 0, limit = 1000;
     bool json = false;
     json_object *reply = NULL, *records = NULL;
@@ -256,6 +309,9 @@ int ctl_audit_main(int argc, char **argv)
         case 'S':
             signer_path = optarg;
             break;
+        case 'H':
+            head_path = optarg;
+            break;
         case 'h':
             usage(stdout);
             return CTL_EXIT_OK;
@@ -264,12 +320,33 @@ int ctl_audit_main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc)
-        return ctl_usage_error("audit", "expected list, export or verify");
+        return ctl_usage_error("audit", "expected list, export, verify or head");
     verb = argv[optind];
-    if (strcmp(verb, "list") && strcmp(verb, "export") && strcmp(verb, "verify"))
+    if (strcmp(verb, "list") && strcmp(verb, "export") && strcmp(verb, "verify") &&
+        strcmp(verb, "head"))
         return ctl_usage_error("audit", "unknown command '%s'", verb);
-    if (!strcmp(verb, "verify"))
+    if (!strcmp(verb, "verify") || !strcmp(verb, "head"))
         since = 0, limit = 0;
+    if (!strcmp(verb, "head"))
+        limit = 1; /* only the signed head is wanted */
+
+    /* the signed head kept outside the table: --head, or beside --db */
+    if (!head_path && db) {
+        if (asprintf(&default_head, "%s.audit-head", db) < 0) {
+            default_head = NULL;
+            return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+        }
+    }
+    if (head_path || default_head) {
+        const char *path = head_path ? head_path : default_head;
+        r = auditchain_head_read_file(path, &head, &err);
+        if (r >= 0) {
+            have_head = true;
+            snprintf(head_src, sizeof(head_src), "%s", path);
+        } else if (r != -ENOENT || head_path) {
+            return ctl_error(head_path ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+        }
+    }
     if (!strcmp(verb, "export"))
         limit = 0;
 
@@ -293,22 +370,53 @@ int ctl_audit_main(int argc, char **argv)
             return ctl_error(CTL_EXIT_RUNTIME, "server reply has no records");
         }
         json_object_get(records);
+        if (!head_path) {
+            json_object *h = NULL;
+            if (json_object_object_get_ex(reply, "signed_head", &h) &&
+                auditchain_head_from_json(h, &head, &err) < 0) {
+                json_object_put(reply);
+                json_object_put(records);
+                return ctl_error(CTL_EXIT_RUNTIME, "server reply: %s", bg_err_msg(&err));
+            }
+            if (h) {
+                have_head = true;
+                snprintf(head_src, sizeof(head_src), "the server's audit_head_file");
+            }
+        }
         json_object_put(reply);
+    }
+
+    if (!strcmp(verb, "head")) {
+        json_object_put(records);
+        if (!have_head)
+            return ctl_error(CTL_EXIT_FAIL, "no signed head%s%s", db ? " in " : "",
+                             db ? default_head : "");
+        json_object *out = auditchain_head_to_json(&head);
+        ctl_print_json(out);
+        json_object_put(out);
+        return CTL_EXIT_OK;
     }
 
     if (!strcmp(verb, "verify")) {
         int64_t count = 0, bad = 0, heads = 0, last = 0;
-        r = verify_records(records, &count, &bad, &err);
-        if (r >= 0 && signer_path) {
-            EVP_PKEY *key = NULL;
-            r = auditchain_load_key(signer_path, false, &key, &err);
-            if (r < 0) {
-                json_object_put(records);
-                return ctl_error(CTL_EXIT_USAGE, "%s", bg_err_msg(&err));
-            }
-            r = verify_heads(records, key, &heads, &last, &bad, &err);
-            EVP_PKEY_free(key);
+        EVP_PKEY *key = NULL;
+        if (signer_path && auditchain_load_key(signer_path, false, &key, &err) < 0) {
+            json_object_put(records);
+            return ctl_error(CTL_EXIT_USAGE, "%s", bg_err_msg(&err));
         }
+        r = verify_records(records, &count, &bad, &err);
+        if (r >= 0 && key)
+            r = verify_heads(records, key, &heads, &last, &bad, &err);
+        if (r >= 0 && have_head && key && auditchain_head_check_signature(key, &head, &err) < 0) {
+            bad = head.record_seq;
+            r = bg_err_prefix(&err, -EBADMSG, "the signed head (%s)", head_src);
+        }
+        if (r >= 0 && have_head)
+            r = verify_reaches_head(records, &head, head_src, &bad, &err);
+        EVP_PKEY_free(key);
+        if (!have_head && !json)
+            fprintf(stderr, "bootgatectl: note: no signed head outside the log (--head FILE): "
+                            "records cut off its end cannot be detected\n");
         if (json) {
             json_object *out = json_object_new_object();
             json_object_object_add(out, "valid", json_object_new_boolean(r >= 0));
@@ -319,17 +427,23 @@ int ctl_audit_main(int argc, char **argv)
                 json_object_object_add(out, "signed_heads", json_object_new_int64(heads));
                 json_object_object_add(out, "last_signed_seq", json_object_new_int64(last));
             }
+            if (have_head)
+                json_object_object_add(out, "signed_head_seq", json_object_new_int64(head.seq));
             if (r < 0) {
                 json_object_object_add(out, "first_bad_seq", json_object_new_int64(bad));
                 json_object_object_add(out, "reason", json_object_new_string(bg_err_msg(&err)));
             }
             ctl_print_json(out);
             json_object_put(out);
-        } else if (r >= 0 && signer_path) {
-            printf("audit chain intact: %lld records, %lld signed heads, last signed record %lld\n",
-                   (long long)count, (long long)heads, (long long)last);
         } else if (r >= 0) {
-            printf("audit chain intact: %lld records\n", (long long)count);
+            printf("audit chain intact: %lld records", (long long)count);
+            if (signer_path)
+                printf(", %lld signed heads, last signed record %lld", (long long)heads,
+                       (long long)last);
+            if (have_head)
+                printf(", reaches the signed head of record %lld (%s)", (long long)head.seq,
+                       head_src);
+            printf("\n");
         } else {
             fprintf(stderr, "bootgatectl: audit chain broken at record %lld: %s\n", (long long)bad,
                     bg_err_msg(&err));

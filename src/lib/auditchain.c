@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "util.h"
+
 int auditchain_hash(const uint8_t prev[AUDITCHAIN_HASH_SIZE], const auditchain_record *rec,
                     uint8_t ret[AUDITCHAIN_HASH_SIZE], bg_err *err)
 {
@@ -113,4 +115,98 @@ int auditchain_load_key(const char *path, bool private_key, EVP_PKEY **ret, bg_e
     }
     *ret = k;
     return 0;
+}
+
+json_object *auditchain_head_to_json(const auditchain_head *h)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    if (json_object_object_add(o, "seq", json_object_new_int64(h->seq)) < 0 ||
+        json_object_object_add(o, "hash", json_object_new_string(h->hash)) < 0 ||
+        json_object_object_add(o, "signature", json_object_new_string(h->signature)) < 0 ||
+        json_object_object_add(o, "record_seq", json_object_new_int64(h->record_seq)) < 0) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+int auditchain_head_from_json(json_object *j, auditchain_head *ret, bg_err *err)
+{
+    json_object *seq, *hash, *sig, *rec;
+    uint8_t raw[AUDITCHAIN_HASH_SIZE];
+
+    if (!j || !json_object_is_type(j, json_type_object) ||
+        !json_object_object_get_ex(j, "seq", &seq) || !json_object_is_type(seq, json_type_int) ||
+        !json_object_object_get_ex(j, "hash", &hash) ||
+        !json_object_is_type(hash, json_type_string) ||
+        !json_object_object_get_ex(j, "signature", &sig) ||
+        !json_object_is_type(sig, json_type_string) ||
+        !json_object_object_get_ex(j, "record_seq", &rec) ||
+        !json_object_is_type(rec, json_type_int))
+        return bg_err_set(err, -EBADMSG,
+                          "signed head: expected {seq, hash, signature, record_seq}");
+    memset(ret, 0, sizeof(*ret));
+    ret->seq = json_object_get_int64(seq);
+    ret->record_seq = json_object_get_int64(rec);
+    if (ret->seq < 1 || ret->record_seq <= ret->seq)
+        return bg_err_set(err, -EBADMSG, "signed head: bad seq %lld / record_seq %lld",
+                          (long long)ret->seq, (long long)ret->record_seq);
+    if (hex_decode_exact(json_object_get_string(hash), raw, sizeof(raw), NULL) < 0)
+        return bg_err_set(err, -EBADMSG, "signed head: hash is not 64 hex digits");
+    snprintf(ret->hash, sizeof(ret->hash), "%s", json_object_get_string(hash));
+    if ((size_t)json_object_get_string_len(sig) >= sizeof(ret->signature))
+        return bg_err_set(err, -EBADMSG, "signed head: signature too long");
+    snprintf(ret->signature, sizeof(ret->signature), "%s", json_object_get_string(sig));
+    return 0;
+}
+
+int auditchain_head_read_file(const char *path, auditchain_head *ret, bg_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    json_object *j;
+    int r = read_file(path, 4096, &buf, &size, err);
+    if (r == -ENOENT)
+        return r;
+    if (r < 0)
+        return bg_err_prefix(err, r, "signed head %s", path);
+    j = json_tokener_parse((const char *)buf);
+    free(buf);
+    r = auditchain_head_from_json(j, ret, err);
+    json_object_put(j);
+    if (r < 0)
+        return bg_err_prefix(err, r, "%s", path);
+    return 0;
+}
+
+int auditchain_head_write_file(const char *path, const auditchain_head *h, bg_err *err)
+{
+    json_object *o = auditchain_head_to_json(h);
+    _cleanup_(freep) char *text = NULL;
+    int r;
+    if (!o)
+        return -ENOMEM;
+    r = asprintf(
+        &text, "%s\n",
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    if (r < 0) {
+        text = NULL;
+        return -ENOMEM;
+    }
+    return write_file_atomic(path, text, (size_t)r, 0644, err);
+}
+
+int auditchain_head_check_signature(EVP_PKEY *key, const auditchain_head *h, bg_err *err)
+{
+    uint8_t *sig = NULL;
+    size_t sig_size = 0;
+    int r = base64_decode_alloc(h->signature, &sig, &sig_size, NULL);
+    if (r < 0)
+        return bg_err_set(err, -EBADMSG, "signed head: signature is not base64");
+    r = auditchain_head_verify(key, h->seq, h->hash, sig, sig_size, err);
+    free(sig);
+    return r;
 }

@@ -54,3 +54,33 @@ int auditchain_head_verify(EVP_PKEY *key, int64_t seq, const char *hash_hex, con
                            size_t sig_size, bg_err *err);
 /* Loads an Ed25519 PEM private (private = true) or public key. */
 int auditchain_load_key(const char *path, bool private_key, EVP_PKEY **ret, bg_err *err);
+
+/* The latest signed head, kept OUTSIDE the table it signs (bootgated writes
+ * it atomically to audit_head_file after each signed-head record, and serves
+ * it with GET /v1/admin/audit as "signed_head"). The chain alone cannot show
+ * that its tail was cut off: a table cut back to an older signed head is a
+ * valid chain. Whoever verifies checks that the chain still reaches this head.
+ *
+ *   {"seq": S, "hash": hex of record S, "signature": b64 Ed25519 over the head
+ *    message of (S, hash), "record_seq": R, the audit_head_signed record}
+ *
+ * R > S; records S+1 .. R-1 do not exist today (the head is signed when it
+ * is the last record), but a reader only relies on R > S. */
+typedef struct auditchain_head {
+    int64_t seq;
+    char hash[2 * AUDITCHAIN_HASH_SIZE + 1];
+    char signature[128]; /* base64 of AUDITCHAIN_SIG_SIZE bytes */
+    int64_t record_seq;
+} auditchain_head;
+
+typedef struct json_object json_object;
+
+/* new JSON object of the head; NULL on ENOMEM */
+json_object *auditchain_head_to_json(const auditchain_head *h);
+/* -EBADMSG naming the problem when j is not a well-formed head */
+int auditchain_head_from_json(json_object *j, auditchain_head *ret, bg_err *err);
+/* -ENOENT (quietly) when the file does not exist */
+int auditchain_head_read_file(const char *path, auditchain_head *ret, bg_err *err);
+int auditchain_head_write_file(const char *path, const auditchain_head *h, bg_err *err);
+/* The head's signature by key: 0, or -EBADMSG. */
+int auditchain_head_check_signature(EVP_PKEY *key, const auditchain_head *h, bg_err *err);

@@ -27,6 +27,58 @@ void proto_bytes_free(proto_bytes *b)
 
 /* ---- field helpers (decoding untrusted JSON) ---- */
 
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 when it is not
+ * well-formed (RFC 3629 section 4: no overlong forms, no surrogates, nothing
+ * above U+10FFFF); *ret_cp gets the code point. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *ret_cp)
+{
+    uint32_t cp, min;
+    size_t len;
+
+    if (s[0] < 0x80) {
+        *ret_cp = s[0];
+        return 1;
+    }
+    if ((s[0] & 0xe0) == 0xc0)
+        len = 2, cp = s[0] & 0x1f, min = 0x80;
+    else if ((s[0] & 0xf0) == 0xe0)
+        len = 3, cp = s[0] & 0x0f, min = 0x800;
+    else if ((s[0] & 0xf8) == 0xf0)
+        len = 4, cp = s[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    *ret_cp = cp;
+    return len;
+}
+
+int proto_check_string(const char *name, const char *s, size_t len, bg_err *err)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = utf8_next(u + i, len - i, &cp);
+        if (n == 0)
+            return bg_err_set(err, -EBADMSG, "field '%s' is not valid UTF-8 (byte %zu)", name, i);
+        if (cp == 0)
+            return bg_err_set(err, -EBADMSG, "field '%s' contains NUL", name);
+        /* C0, DEL and C1: never part of an id, a name or a reason */
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+            return bg_err_set(err, -EBADMSG, "field '%s' contains a control character (byte %zu)",
+                              name, i);
+        i += n;
+    }
+    return 0;
+}
+
 static int get_field(json_object *j, const char *name, json_type type, bool optional,
                      json_object **ret, bg_err *err)
 {
@@ -62,11 +114,9 @@ static int get_string(json_object *j, const char *name, char *out, size_t out_si
         return bg_err_set(err, -EBADMSG, "field '%s' is empty", name);
     if (len >= out_size)
         return bg_err_set(err, -EBADMSG, "field '%s' longer than %zu bytes", name, out_size - 1);
-    if (strlen(s) != len)
-        return bg_err_set(err, -EBADMSG, "field '%s' contains NUL", name);
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return bg_err_set(err, -EBADMSG, "field '%s' contains a control character", name);
+    r = proto_check_string(name, s, len, err);
+    if (r < 0)
+        return r;
     memcpy(out, s, len + 1);
     return 0;
 }

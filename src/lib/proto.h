@@ -200,6 +200,13 @@ int proto_activate_resp_decode(json_object *j, proto_activate_resp *ret, bg_err 
 /* {"error": error, "reason": reason} */
 json_object *proto_error_encode(const char *error, const char *reason);
 
+/* A string from the wire (len bytes, not counting a terminating NUL): 0 when
+ * it is well-formed UTF-8 without NUL or control characters (C0, DEL, C1);
+ * -EBADMSG naming the field and the byte offset otherwise. Every string field
+ * the decoders accept passed it, so that nothing stored, audited or served
+ * back as JSON carries bytes that are not text. */
+int proto_check_string(const char *name, const char *s, size_t len, bg_err *err);
+
 /* Parses a body of at most PROTO_MAX_BODY bytes; it must be one JSON object
  * and nothing else. */
 int proto_parse_body(const char *buf, size_t size, json_object **ret, bg_err *err);

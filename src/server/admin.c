@@ -13,6 +13,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "audit.h"
 #include "evidence.h"
 #include "policy.h"
 #include "util.h"
@@ -24,21 +25,12 @@ static json_object *wrap(const char *key, json_object *v)
     return o;
 }
 
-/* Runs change() and the audit append in one transaction. */
+/* Runs change() and the audit record in one transaction (audit.h). */
 static int audited(srv_req *r, const char *action, const char *node, json_object *det,
-                   int (*change)(srv_req *r, void *arg), void *arg, int64_t *ret_seq)
+                   srv_audit_change_fn change, void *arg, int64_t *ret_seq)
 {
-    int r0 = store_begin(r->srv->store);
-    if (r0 < 0)
-        return r0;
-    r0 = change(r, arg);
-    if (r0 >= 0)
-        r0 = store_audit_append(r->srv->store, r->actor, action, node, det, ret_seq);
-    r0 = store_end(r->srv->store, r0);
-    if (r0 >= 0)
-        srv_log_audit(action, node, r->actor, *ret_seq,
-                      det ? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN) : "");
-    return r0;
+    srv_audit_rec rec = {.actor = r->actor, .action = action, .node = node, .details = det};
+    return srv_audited(r->srv, &rec, change, arg, ret_seq);
 }
 
 void srv_handle_admin_nodes(srv_req *r)
@@ -85,11 +77,11 @@ typedef struct state_change {
     int refused;             /* set by change_state: 1 wrong state, 2 wrong fingerprint */
 } state_change;
 
-static int change_state(srv_req *r, void *arg)
+static int change_state(srv_audit_tx *tx, void *arg)
 {
     state_change *c = arg;
     store_node n;
-    int r0 = store_node_get(r->srv->store, c->id, &n);
+    int r0 = store_node_get(srv_audit_tx_store(tx), c->id, &n);
     if (r0 < 0)
         return r0;
     if (c->has_from && n.state != c->from_required) {
@@ -100,7 +92,7 @@ static int change_state(srv_req *r, void *arg)
         c->refused = 2;
         return -EPERM;
     }
-    return store_node_set_state(r->srv->store, c->id, c->to);
+    return store_node_set_state(srv_audit_tx_store(tx), c->id, c->to);
 }
 
 void srv_handle_admin_node_approve(srv_req *r)
@@ -119,6 +111,8 @@ void srv_handle_admin_node_approve(srv_req *r)
         !json_object_is_type(fp, json_type_string) || json_object_get_string_len(fp) != 64)
         return srv_reply_error(r, 400, "bad_request",
                                "ek_fingerprint (64 hex digits, from the node's TPM) is required");
+    if (proto_check_string("ek_fingerprint", json_object_get_string(fp), 64, &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     c.fingerprint = json_object_get_string(fp);
     det = json_object_new_object();
     json_object_object_add(det, "ek_fingerprint", json_object_new_string(c.fingerprint));
@@ -132,7 +126,7 @@ void srv_handle_admin_node_approve(srv_req *r)
         return srv_reply_error(r, 403, "fingerprint_mismatch",
                                "EK fingerprint differs from the enrolled EK");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(c.id));
     json_object_object_add(o, "state", json_object_new_string("active"));
@@ -149,7 +143,7 @@ void srv_handle_admin_node_revoke(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "node_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(c.id));
     json_object_object_add(o, "state", json_object_new_string("revoked"));
@@ -157,9 +151,9 @@ void srv_handle_admin_node_revoke(srv_req *r)
     srv_reply_json(r, 200, o);
 }
 
-static int delete_node(srv_req *r, void *arg)
+static int delete_node(srv_audit_tx *tx, void *arg)
 {
-    return store_node_delete(r->srv->store, arg);
+    return store_node_delete(srv_audit_tx_store(tx), arg);
 }
 
 /* DELETE /v1/admin/nodes/ID: only a revoked node, so that removing a node
@@ -174,7 +168,7 @@ void srv_handle_admin_node_delete(srv_req *r)
     if (r0 == -EPERM)
         return srv_reply_error(r, 409, "conflict", "revoke the node first");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(r->params[0]));
     json_object_object_add(o, "state", json_object_new_string("deleted"));
@@ -182,9 +176,9 @@ void srv_handle_admin_node_delete(srv_req *r)
     srv_reply_json(r, 200, o);
 }
 
-static int put_policy(srv_req *r, void *arg)
+static int put_policy(srv_audit_tx *tx, void *arg)
 {
-    return store_policy_put(r->srv->store, arg);
+    return store_policy_put(srv_audit_tx_store(tx), arg);
 }
 
 /* body {"policy": <policy JSON object, or its text>, "signature": "<base64 Ed25519>"}; the
@@ -224,7 +218,7 @@ void srv_handle_admin_policy_upload(srv_req *r)
         return srv_reply_error(r, 409, "conflict",
                                "version must be greater than every stored version of this name");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(p.name));
     json_object_object_add(o, "version", json_object_new_int64(p.version));
@@ -279,10 +273,10 @@ typedef struct activation {
     int64_t version;
 } activation;
 
-static int activate_policy(srv_req *r, void *arg)
+static int activate_policy(srv_audit_tx *tx, void *arg)
 {
     activation *a = arg;
-    return store_policy_activate(r->srv->store, a->name, a->version);
+    return store_policy_activate(srv_audit_tx_store(tx), a->name, a->version);
 }
 
 /* A version may be activated only while it could release a key: one that
@@ -329,7 +323,7 @@ void srv_handle_admin_policy_activate(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "policy_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(a.name));
     json_object_object_add(o, "version", json_object_new_int64(a.version));
@@ -344,7 +338,9 @@ void srv_handle_admin_audit(srv_req *r)
     struct evkeyvalq q = {0};
     const char *v;
     int64_t since = 0, limit = 1000;
-    json_object *a = NULL;
+    json_object *a = NULL, *o;
+    auditchain_head head;
+    int r0;
 
     if (r->query[0] && evhttp_parse_query_str(r->query, &q) < 0)
         return srv_reply_error(r, 400, "bad_request", "bad query string");
@@ -357,21 +353,38 @@ void srv_handle_admin_audit(srv_req *r)
         return srv_reply_error(r, 400, "bad_request", "limit must be 0..100000");
     }
     evhttp_clear_headers(&q);
+    /* the head before the records: the file only moves forward, so the
+     * records listed next always reach it */
+    r0 = srv_audit_head_load(r->srv, &head, NULL);
     if (store_audit_list(r->srv->store, since, limit, &a) < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
-    srv_reply_json(r, 200, wrap("records", a));
+    o = wrap("records", a);
+    if (r0 >= 0)
+        json_object_object_add(o, "signed_head", auditchain_head_to_json(&head));
+    srv_reply_json(r, 200, o);
 }
 
+/* The chain, and that it still reaches the signed head in audit_head_file. */
 void srv_handle_admin_audit_verify(srv_req *r)
 {
     int64_t count = 0, bad = 0;
-    bg_err err = {0};
+    auditchain_head head;
+    bg_err err = {0}, herr = {0};
+    int rh = srv_audit_head_load(r->srv, &head, &herr);
     int r0 = store_audit_verify(r->srv->store, &count, &bad, &err);
-    json_object *o = json_object_new_object();
-    if (r0 < 0 && r0 != -EBADMSG) {
-        json_object_put(o);
-        return srv_reply_error(r, 503, "unavailable", "store error");
+    json_object *o;
+    if (r0 >= 0 && rh >= 0)
+        r0 = srv_audit_head_reached(r->srv, &head, &bad, &err);
+    else if (r0 >= 0 && rh != -ENOENT) {
+        r0 = -EBADMSG;
+        bad = 0;
+        bg_err_set(&err, r0, "%s", bg_err_msg(&herr));
     }
+    if (r0 < 0 && r0 != -EBADMSG)
+        return srv_reply_error(r, 503, "unavailable", "store error");
+    o = json_object_new_object();
+    if (rh >= 0)
+        json_object_object_add(o, "signed_head_seq", json_object_new_int64(head.seq));
     json_object_object_add(o, "valid", json_object_new_boolean(r0 >= 0));
     json_object_object_add(o, "records", json_object_new_int64(count));
     if (r0 < 0) {

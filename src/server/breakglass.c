@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "audit.h"
 #include "auditchain.h"
 #include "util.h"
 
@@ -94,12 +95,9 @@ static int verify_approver(const char *dir, const char *msg, const uint8_t *sig,
     return r;
 }
 
-static void audit(srv_req *r, const char *action, const char *node, json_object *det)
+static int put_grant(srv_audit_tx *tx, void *arg)
 {
-    int64_t seq = -1;
-    (void)store_audit_append(r->srv->store, r->actor, action, node, det, &seq);
-    srv_log_audit(action, node, r->actor, seq,
-                  det ? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN) : "");
+    return store_grant_put(srv_audit_tx_store(tx), arg);
 }
 
 static json_object *grant_reply(const store_grant *g, const char *canonical)
@@ -129,11 +127,17 @@ void srv_handle_breakglass_request(srv_req *r)
     if (!json_object_object_get_ex(body, "code", &v) || !json_object_is_type(v, json_type_string) ||
         json_object_get_string_len(v) >= (int)sizeof(g.code))
         return srv_reply_error(r, 400, "bad_request", "code (BG-XXXX-XXXX) is required");
+    if (proto_check_string("code", json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                           &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     snprintf(g.code, sizeof(g.code), "%s", json_object_get_string(v));
     if (!json_object_object_get_ex(body, "reason", &v) ||
         !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) < 3 ||
         json_object_get_string_len(v) >= (int)sizeof(g.reason))
         return srv_reply_error(r, 400, "bad_request", "a reason (3..255 characters) is required");
+    if (proto_check_string("reason", json_object_get_string(v),
+                           (size_t)json_object_get_string_len(v), &err) < 0)
+        return srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
     snprintf(g.reason, sizeof(g.reason), "%s", json_object_get_string(v));
     if (json_object_object_get_ex(body, "ttl", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_int) || (ttl = json_object_get_int64(v)) < 60)
@@ -179,12 +183,15 @@ void srv_handle_breakglass_request(srv_req *r)
     canonical = grant_canonical(&g, node.ek_fingerprint);
     if (!canonical)
         return srv_reply_error(r, 500, "internal", "out of memory");
-    r0 = store_grant_put(r->srv->store, &g);
-    if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
     det = store_grant_to_json(&g);
-    audit(r, "breakglass_requested", g.node_id, det);
+    r0 = srv_audited(
+        r->srv,
+        &(srv_audit_rec){
+            .actor = r->actor, .action = "breakglass_requested", .node = g.node_id, .details = det},
+        put_grant, &g, NULL);
     json_object_put(det);
+    if (r0 < 0)
+        return srv_reply_audit_error(r, r0);
     srv_reply_json(r, 200, grant_reply(&g, canonical));
 }
 
@@ -227,6 +234,52 @@ void srv_handle_breakglass_show(srv_req *r)
     srv_reply_json(r, 200, grant_reply(&g, canonical));
 }
 
+typedef struct approval {
+    srv_req *req;
+    store_grant *grant;
+    const char *approver;
+    const char *sig_b64;
+} approval;
+
+/* The approval, and the activation when it is the M-th: one transaction. */
+static int approve_grant(srv_audit_tx *tx, void *arg)
+{
+    approval *a = arg;
+    store_grant *g = a->grant;
+    json_object *det;
+    int r = store_grant_approve(srv_audit_tx_store(tx), g->id, a->approver, a->sig_b64);
+    if (r < 0)
+        return r;
+    g->approvals++;
+    det = json_object_new_object();
+    json_object_object_add(det, "grant", json_object_new_string(g->id));
+    json_object_object_add(det, "approver", json_object_new_string(a->approver));
+    json_object_object_add(det, "approvals", json_object_new_int64(g->approvals));
+    r = srv_audit_tx_append(tx,
+                            &(srv_audit_rec){.actor = a->req->actor,
+                                             .action = "breakglass_approved",
+                                             .node = g->node_id,
+                                             .details = det},
+                            NULL);
+    json_object_put(det);
+    if (r < 0 || g->state != GRANT_REQUESTED ||
+        g->approvals < (int64_t)a->req->srv->cfg.breakglass_approvals)
+        return r;
+    r = store_grant_set_state(srv_audit_tx_store(tx), g->id, GRANT_ACTIVE);
+    if (r < 0)
+        return r;
+    g->state = GRANT_ACTIVE;
+    det = store_grant_to_json(g);
+    r = srv_audit_tx_append(tx,
+                            &(srv_audit_rec){.actor = "bootgated",
+                                             .action = "breakglass_activated",
+                                             .node = g->node_id,
+                                             .details = det},
+                            NULL);
+    json_object_put(det);
+    return r;
+}
+
 /* POST /v1/admin/breakglass/ID/approve {"signature": b64 Ed25519 over to_sign} */
 void srv_handle_breakglass_approve(srv_req *r)
 {
@@ -234,8 +287,9 @@ void srv_handle_breakglass_approve(srv_req *r)
     _cleanup_(store_grant_done) store_grant g = {0};
     _cleanup_(freep) char *canonical = NULL;
     _cleanup_(freep) uint8_t *sig = NULL;
-    json_object *v, *det;
+    json_object *v;
     store_node node;
+    approval ap;
     char approver[256];
     size_t sig_size = 0;
     bg_err err = {0};
@@ -257,38 +311,19 @@ void srv_handle_breakglass_approve(srv_req *r)
                         sizeof(approver)) < 0)
         return srv_reply_error(r, 403, "bad_signature",
                                "signature does not verify with any key in approvers_dir");
-    r0 = store_begin(r->srv->store);
-    if (r0 >= 0) {
-        r0 = store_grant_approve(r->srv->store, g.id, approver, json_object_get_string(v));
-        if (r0 >= 0) {
-            g.approvals++;
-            det = json_object_new_object();
-            json_object_object_add(det, "grant", json_object_new_string(g.id));
-            json_object_object_add(det, "approver", json_object_new_string(approver));
-            json_object_object_add(det, "approvals", json_object_new_int64(g.approvals));
-            r0 = store_audit_append(r->srv->store, r->actor, "breakglass_approved", g.node_id, det,
-                                    NULL);
-            json_object_put(det);
-        }
-        if (r0 >= 0 && g.state == GRANT_REQUESTED &&
-            g.approvals >= (int64_t)r->srv->cfg.breakglass_approvals) {
-            g.state = GRANT_ACTIVE;
-            r0 = store_grant_set_state(r->srv->store, g.id, GRANT_ACTIVE);
-            if (r0 >= 0) {
-                det = store_grant_to_json(&g);
-                r0 = store_audit_append(r->srv->store, "bootgated", "breakglass_activated",
-                                        g.node_id, det, NULL);
-                json_object_put(det);
-            }
-        }
-        r0 = store_end(r->srv->store, r0);
-    }
+    ap = (approval){
+        .req = r, .grant = &g, .approver = approver, .sig_b64 = json_object_get_string(v)};
+    r0 = srv_audited(r->srv, NULL, approve_grant, &ap, NULL);
     if (r0 == -EEXIST)
         return srv_reply_error(r, 409, "conflict", "this approver already approved the grant");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
-    srv_log_audit("breakglass_approved", g.node_id, r->actor, -1, approver);
+        return srv_reply_audit_error(r, r0);
     srv_reply_json(r, 200, grant_reply(&g, NULL));
+}
+
+static int revoke_grant(srv_audit_tx *tx, void *arg)
+{
+    return store_grant_set_state(srv_audit_tx_store(tx), arg, GRANT_REVOKED);
 }
 
 void srv_handle_breakglass_revoke(srv_req *r)
@@ -298,39 +333,58 @@ void srv_handle_breakglass_revoke(srv_req *r)
     int r0 = store_grant_get(r->srv->store, r->params[0], &g);
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "grant_unknown", NULL);
-    if (r0 < 0 || store_grant_set_state(r->srv->store, g.id, GRANT_REVOKED) < 0)
+    if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
     g.state = GRANT_REVOKED;
     det = store_grant_to_json(&g);
-    audit(r, "breakglass_revoked", g.node_id, det);
+    r0 = srv_audited(
+        r->srv,
+        &(srv_audit_rec){
+            .actor = r->actor, .action = "breakglass_revoked", .node = g.node_id, .details = det},
+        revoke_grant, g.id, NULL);
     json_object_put(det);
+    if (r0 < 0)
+        return srv_reply_audit_error(r, r0);
     srv_reply_json(r, 200, grant_reply(&g, NULL));
+}
+
+typedef struct expiry {
+    store_grant *grants;
+    size_t n;
+} expiry;
+
+static int expire_grants(srv_audit_tx *tx, void *arg)
+{
+    expiry *e = arg;
+    int r = store_grant_expire(srv_audit_tx_store(tx), (int64_t)time(NULL), &e->grants, &e->n);
+    for (size_t i = 0; r >= 0 && i < e->n; i++) {
+        json_object *det;
+        e->grants[i].state = GRANT_EXPIRED;
+        det = store_grant_to_json(&e->grants[i]);
+        r = srv_audit_tx_append(tx,
+                                &(srv_audit_rec){.actor = "bootgated",
+                                                 .action = "breakglass_expired",
+                                                 .node = e->grants[i].node_id,
+                                                 .details = det},
+                                NULL);
+        json_object_put(det);
+    }
+    return r;
 }
 
 int srv_breakglass_expire(srv *s, bg_err *err)
 {
-    store_grant *a = NULL;
-    size_t n = 0;
-    int r = store_begin(s->store);
+    expiry e = {0};
+    int r = srv_audited(s, NULL, expire_grants, &e, NULL);
+    for (size_t i = 0; i < e.n; i++)
+        store_grant_done(&e.grants[i]);
+    free(e.grants);
     if (r < 0)
-        return bg_err_set(err, r, "grant expiry: store busy");
-    r = store_grant_expire(s->store, (int64_t)time(NULL), &a, &n);
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        json_object *det;
-        a[i].state = GRANT_EXPIRED;
-        det = store_grant_to_json(&a[i]);
-        r = store_audit_append(s->store, "bootgated", "breakglass_expired", a[i].node_id, det,
-                               NULL);
-        json_object_put(det);
-    }
-    r = store_end(s->store, r);
-    for (size_t i = 0; i < n; i++) {
-        if (r >= 0)
-            srv_log_audit("breakglass_expired", a[i].node_id, "bootgated", -1, a[i].id);
-        store_grant_done(&a[i]);
-    }
-    free(a);
-    return r < 0 ? bg_err_set(err, r, "grant expiry: store error") : 0;
+        return bg_err_set(err, r,
+                          r == SRV_AUDIT_FAILED
+                              ? "grant expiry: audit record not committed, grants left as they were"
+                              : "grant expiry: store error");
+    return 0;
 }
 
 int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store_grant *ret_grant)

@@ -122,6 +122,7 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         PATHKEY(policy_signers_dir);
         PATHKEY(approvers_dir);
         PATHKEY(audit_signing_key);
+        PATHKEY(audit_head_file);
         UINTKEY(audit_sign_interval, 1, 86400)
         UINTKEY(breakglass_approvals, 1, 16)
         UINTKEY(breakglass_max_ttl, 60, 86400)
@@ -142,5 +143,10 @@ int srv_config_load(srv_config *c, const char *path, bg_err *err)
         if (r < 0)
             return bg_err_set(err, -EINVAL, "%s:%u: bad value for '%s'", path, lineno, k);
     }
+    /* beside the database unless configured: outside the table it signs */
+    if (!c->audit_head_file[0] &&
+        snprintf(c->audit_head_file, sizeof(c->audit_head_file), "%s.audit-head", c->db) >=
+            (int)sizeof(c->audit_head_file))
+        return bg_err_set(err, -ENAMETOOLONG, "%s: db path too long", path);
     return 0;
 }

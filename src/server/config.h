@@ -29,6 +29,7 @@ typedef struct srv_config {
     char approvers_dir[4096];
     char audit_signing_key[4096];  /* Ed25519 PEM; empty = heads are not signed */
     unsigned audit_sign_interval;  /* seconds between signed heads */
+    char audit_head_file[4096];    /* the latest signed head; empty: "<db>.audit-head" */
     unsigned breakglass_approvals; /* distinct approvers a grant needs */
     unsigned breakglass_max_ttl;   /* seconds, never more than 24 h */
     unsigned breakglass_max_uses;

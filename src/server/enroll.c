@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "audit.h"
 #include "evidence.h"
 #include "kek.h"
 #include "secjson.h"
@@ -30,12 +31,55 @@ static int sha256(const uint8_t *in, size_t n, uint8_t out[32])
     return EVP_Digest(in, n, out, &len, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
 }
 
-static void audit(srv_req *r, const char *action, const char *node, json_object *det,
-                  const char *detail)
+/* A failed activation: a record of its own, nothing changes. The caller is
+ * refused either way, so a record that cannot be written is only logged. */
+static void audit_activation_failed(srv_req *r, const char *node, const char *why)
 {
-    int64_t seq = -1;
-    (void)store_audit_append(r->srv->store, r->actor, action, node, det, &seq);
-    srv_log_audit(action, node, r->actor, seq, detail);
+    json_object *det = json_object_new_object();
+    json_object_object_add(det, "reason", json_object_new_string(why));
+    if (srv_audited(r->srv,
+                    &(srv_audit_rec){.actor = r->actor,
+                                     .action = "node_activation_failed",
+                                     .node = node,
+                                     .details = det},
+                    NULL, NULL, NULL) < 0)
+        srv_log_audit("node_activation_failed", node, r->actor, -1, why);
+    json_object_put(det);
+}
+
+typedef struct enrollment {
+    const store_node *node;
+    const proto_enroll_req *req;
+    uint8_t *const *wrapped;
+    const size_t *wrapped_size;
+} enrollment;
+
+static int put_node(srv_audit_tx *tx, void *arg)
+{
+    enrollment *e = arg;
+    int r = store_node_put(srv_audit_tx_store(tx), e->node);
+    for (size_t i = 0; r >= 0 && i < e->req->n_volumes; i++)
+        r = store_volume_put(srv_audit_tx_store(tx), e->node->id, e->req->volumes[i].uuid,
+                             e->wrapped[i], e->wrapped_size[i]);
+    return r;
+}
+
+typedef struct node_state_change {
+    const char *id;
+    store_node_state from, to;
+} node_state_change;
+
+/* -EPERM when another request moved the node on since it was read */
+static int set_node_state(srv_audit_tx *tx, void *arg)
+{
+    node_state_change *c = arg;
+    store_node n;
+    int r = store_node_get(srv_audit_tx_store(tx), c->id, &n);
+    if (r < 0)
+        return r;
+    if (n.state != c->from)
+        return -EPERM;
+    return store_node_set_state(srv_audit_tx_store(tx), c->id, c->to);
 }
 
 void srv_handle_enroll(srv_req *r)
@@ -116,16 +160,13 @@ void srv_handle_enroll(srv_req *r)
         json_object_object_add(det, "ek_cert_reason", json_object_new_string(cert_reason));
     json_object_object_add(det, "volumes", json_object_new_int64((int64_t)req.n_volumes));
 
-    r0 = store_begin(r->srv->store);
-    if (r0 >= 0) {
-        r0 = store_node_put(r->srv->store, &node);
-        for (size_t i = 0; r0 >= 0 && i < req.n_volumes; i++)
-            r0 = store_volume_put(r->srv->store, node.id, req.volumes[i].uuid, wrapped[i],
-                                  wrapped_size[i]);
-        if (r0 >= 0)
-            r0 = store_audit_append(r->srv->store, r->actor, "node_enrolled", node.id, det, &seq);
-        r0 = store_end(r->srv->store, r0);
-    }
+    r0 = srv_audited(
+        r->srv,
+        &(srv_audit_rec){
+            .actor = r->actor, .action = "node_enrolled", .node = node.id, .details = det},
+        put_node,
+        &(enrollment){.node = &node, .req = &req, .wrapped = wrapped, .wrapped_size = wrapped_size},
+        &seq);
     json_object_put(det);
     for (size_t i = 0; i < req.n_volumes; i++)
         free(wrapped[i]);
@@ -134,8 +175,7 @@ void srv_handle_enroll(srv_req *r)
             r, 409, "conflict",
             "node is already active or revoked: `bootgatectl node revoke` and `node delete` first");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
-    srv_log_audit("node_enrolled", node.id, r->actor, seq, node.ek_fingerprint);
+        return srv_reply_audit_error(r, r0);
 
     snprintf(resp.node_id, sizeof(resp.node_id), "%s", node.id);
     snprintf(resp.ek_fingerprint, sizeof(resp.ek_fingerprint), "%s", node.ek_fingerprint);
@@ -172,28 +212,28 @@ void srv_handle_enroll_activate(srv_req *r)
     if (node.state != NODE_ACTIVATING)
         return srv_reply_error(r, 409, "conflict", "node is not waiting for activation");
     if (node.activation_expires < (int64_t)time(NULL)) {
-        audit(r, "node_activation_failed", node.id, NULL, "expired");
+        audit_activation_failed(r, node.id, "expired");
         return srv_reply_error(r, 403, "activation_expired", "enroll again");
     }
     if (CRYPTO_memcmp(h, node.activation_hash, sizeof(h)) != 0) {
-        audit(r, "node_activation_failed", node.id, NULL, "wrong secret");
+        audit_activation_failed(r, node.id, "wrong secret");
         return srv_reply_error(r, 403, "activation_failed",
                                "the secret does not match: AK and EK are not in one TPM");
     }
     node.state = node.ek_cert_verified ? NODE_ACTIVE : NODE_PENDING;
     det = json_object_new_object();
     json_object_object_add(det, "state", json_object_new_string(store_node_state_name(node.state)));
-    r0 = store_begin(r->srv->store);
-    if (r0 >= 0) {
-        r0 = store_node_set_state(r->srv->store, node.id, node.state);
-        if (r0 >= 0)
-            r0 = store_audit_append(r->srv->store, r->actor, "node_activated", node.id, det, &seq);
-        r0 = store_end(r->srv->store, r0);
-    }
+    r0 = srv_audited(
+        r->srv,
+        &(srv_audit_rec){
+            .actor = r->actor, .action = "node_activated", .node = node.id, .details = det},
+        set_node_state,
+        &(node_state_change){.id = node.id, .from = NODE_ACTIVATING, .to = node.state}, &seq);
     json_object_put(det);
+    if (r0 == -EPERM)
+        return srv_reply_error(r, 409, "conflict", "node is not waiting for activation");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
-    srv_log_audit("node_activated", node.id, r->actor, seq, store_node_state_name(node.state));
+        return srv_reply_audit_error(r, r0);
 
     snprintf(resp.node_id, sizeof(resp.node_id), "%s", node.id);
     snprintf(resp.state, sizeof(resp.state), "%s", store_node_state_name(node.state));

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "audit.h"
 #include "auditchain.h"
 #include "evidence.h"
 #include "kek.h"
@@ -38,6 +39,25 @@ static int load_ek_cas(srv *s, bg_err *err)
         return -ENOMEM;
     if (X509_STORE_load_file(s->ek_cas, s->cfg.ek_ca_bundle) != 1)
         return bg_err_set(err, -EINVAL, "cannot load EK CA bundle %s", s->cfg.ek_ca_bundle);
+    return 0;
+}
+
+/* A log that no longer reaches the signed head written out last was cut
+ * back or rewritten while the server was down: refuse to run on it (and to
+ * sign over it) until someone has looked. */
+static int check_audit_head(srv *s, bg_err *err)
+{
+    auditchain_head h;
+    int64_t bad = 0;
+    int r = srv_audit_head_load(s, &h, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r >= 0)
+        r = srv_audit_head_reached(s, &h, &bad, err);
+    if (r < 0)
+        return bg_err_prefix(err, r,
+                             "audit log check (move %s away only after the log was examined)",
+                             s->cfg.audit_head_file);
     return 0;
 }
 
@@ -111,6 +131,8 @@ int main(int argc, char **argv)
         r = srv_tls_init(&s, &err);
     if (r >= 0)
         r = store_open(s.cfg.db, &s.store, &err);
+    if (r >= 0)
+        r = check_audit_head(&s, &err);
     if (r < 0) {
         fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
         r = 1;
@@ -122,9 +144,12 @@ int main(int argc, char **argv)
         goto out;
     }
     srv_routes_init();
-    {
-        int64_t seq;
-        (void)store_audit_append(s.store, "bootgated", "server_start", "", NULL, &seq);
+    /* a server that cannot write its audit log cannot change anything either */
+    if (srv_audited(&s, &(srv_audit_rec){.actor = "bootgated", .action = "server_start"}, NULL,
+                    NULL, NULL) < 0) {
+        fprintf(stderr, "bootgated: cannot commit the server_start audit record to %s\n", s.cfg.db);
+        r = 1;
+        goto out;
     }
     r = srv_http_run(&s, &err);
     {

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "audit.h"
 #include "evidence.h"
 #include "explain.h"
 #include "kek.h"
@@ -83,16 +84,41 @@ static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanat
             free(hex);
         }
     }
-    r0 = store_audit_append(r->srv->store, "bootgated", "unlock_denied", req->node_id, det,
-                            &d.audit_seq);
+    r0 = srv_audited(r->srv, &(srv_audit_rec){"bootgated", "unlock_denied", req->node_id, det},
+                     NULL, NULL, &d.audit_seq);
     json_object_put(det);
-    if (r0 >= 0)
-        srv_log_audit("unlock_denied", req->node_id, "bootgated", d.audit_seq, detail);
     if (r0 < 0)
         /* nothing is released either way; without its record the attempt
          * cannot be explained or waived later, so the node asks again */
         return srv_reply_error(r, 503, "unavailable", "denial not recorded");
     srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
+}
+
+typedef struct release_change {
+    const store_grant *grant; /* the break-glass grant that waived the policy, or NULL */
+    const char *node_id;
+} release_change;
+
+/* Inside the release's transaction: a waiving grant's use is counted, and
+ * recorded, with the release or not at all. */
+static int count_grant_use(srv_audit_tx *tx, void *arg)
+{
+    release_change *c = arg;
+    json_object *u;
+    int r;
+    if (!c->grant)
+        return 0;
+    r = store_grant_use(srv_audit_tx_store(tx), c->grant->id);
+    if (r < 0)
+        return r;
+    u = json_object_new_object();
+    json_object_object_add(u, "grant", json_object_new_string(c->grant->id));
+    json_object_object_add(u, "uses_left", json_object_new_int64(c->grant->uses_left - 1));
+    json_object_object_add(u, "scope", json_object_new_string(c->grant->scope));
+    r = srv_audit_tx_append(tx, &(srv_audit_rec){"bootgated", "breakglass_used", c->node_id, u},
+                            NULL);
+    json_object_put(u);
+    return r;
 }
 
 static bg_verdict state_verdict(store_node_state s)
@@ -261,7 +287,6 @@ void srv_handle_unlock(srv_req *r)
     /* h. audit record committed, then the key leaves */
     {
         json_object *det = json_object_new_object();
-        char detail[512];
         json_object_object_add(det, "volume_uuid", json_object_new_string(req.volume_uuid));
         json_object_object_add(det, "policy", json_object_new_string(active.name));
         json_object_object_add(det, "policy_version", json_object_new_int64(active.version));
@@ -273,36 +298,15 @@ void srv_handle_unlock(srv_req *r)
             json_object_object_add(det, "breakglass_grant", json_object_new_string(grant.id));
             json_object_object_add(det, "policy_verdict", json_object_new_string(verdict_name(v)));
         }
-        r0 = store_begin(r->srv->store);
-        if (r0 >= 0 && waived) {
-            /* the use is counted in the same transaction as the release */
-            json_object *u = json_object_new_object();
-            json_object_object_add(u, "grant", json_object_new_string(grant.id));
-            json_object_object_add(u, "uses_left", json_object_new_int64(grant.uses_left - 1));
-            json_object_object_add(u, "scope", json_object_new_string(grant.scope));
-            r0 = store_grant_use(r->srv->store, grant.id);
-            if (r0 >= 0)
-                r0 = store_audit_append(r->srv->store, "bootgated", "breakglass_used", node.id, u,
-                                        NULL);
-            json_object_put(u);
-            if (r0 < 0) {
-                store_rollback(r->srv->store);
-                json_object_put(det);
-                return srv_reply_error(r, 503, "unavailable", "break-glass use not recorded");
-            }
-        }
-        if (r0 >= 0) {
-            r0 = store_audit_append(r->srv->store, "bootgated", "key_released", node.id, det,
-                                    &ok.audit_seq);
-            r0 = store_end(r->srv->store, r0);
-        }
+        /* the grant's use, its record and the release record: one transaction */
+        release_change c = {.grant = waived ? &grant : NULL, .node_id = node.id};
+        r0 = srv_audited(r->srv, &(srv_audit_rec){"bootgated", "key_released", node.id, det},
+                         count_grant_use, &c, &ok.audit_seq);
         json_object_put(det);
         if (r0 < 0)
-            return srv_reply_error(r, 503, "unavailable", "audit record not committed; no release");
-        snprintf(detail, sizeof(detail), "volume=%s policy=%s@%lld", req.volume_uuid, active.name,
-                 (long long)active.version);
+            return srv_reply_audit_error(r, r0);
         srv_timing_mark(r, "audit");
-        srv_log_audit("key_released", node.id, "bootgated", ok.audit_seq, detail);
+        /* srv_audited wrote the syslog line after the commit */
         srv_timing_mark(r, "log");
     }
     metrics_release();

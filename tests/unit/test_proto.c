@@ -219,6 +219,122 @@ static void test_unlock_ok_ek_name(void **state)
     (void)state;
 }
 
+/* Strings from the wire are text: well-formed UTF-8, no NUL, no control characters. */
+static void test_check_string(void **state)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+        int expect;
+    } vectors[] = {
+        {"0123456789abcdef", 16, 0},
+        {"host-\xc3\xa9t\xc3\xa9", 10, 0}, /* é, 2 bytes */
+        {"\xe2\x82\xac", 3, 0},            /* €, 3 bytes */
+        {"\xf0\x9f\x94\x91", 4, 0},        /* U+1F511, 4 bytes */
+        {"", 0, 0},
+        {"abc\xff", 4, -EBADMSG},              /* never valid in UTF-8 */
+        {"\x80", 1, -EBADMSG},                 /* lone continuation byte */
+        {"\xc3", 1, -EBADMSG},                 /* truncated sequence */
+        {"\xc3(", 2, -EBADMSG},                /* bad continuation */
+        {"\xc0\xaf", 2, -EBADMSG},             /* overlong '/' */
+        {"\xe0\x80\xaf", 3, -EBADMSG},         /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 3, -EBADMSG},         /* U+D800, a surrogate */
+        {"\xf4\x90\x80\x80", 4, -EBADMSG},     /* above U+10FFFF */
+        {"\xf8\x88\x80\x80\x80", 5, -EBADMSG}, /* 5-byte form */
+        {"a\nb", 3, -EBADMSG},                 /* C0 */
+        {"a\x7f", 2, -EBADMSG},                /* DEL */
+        {"a\xc2\x85", 3, -EBADMSG},            /* U+0085, C1 */
+        {"a\0b", 3, -EBADMSG},                 /* NUL inside */
+    };
+    for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+        bg_err err = {0};
+        int r = proto_check_string("node_id", vectors[i].s, vectors[i].len, &err);
+        if (r != vectors[i].expect)
+            fail_msg("vector %zu: expected %d, got %d (%s)", i, vectors[i].expect, r,
+                     bg_err_msg(&err));
+        if (r < 0)
+            assert_non_null(strstr(bg_err_msg(&err), "node_id"));
+    }
+}
+
+/* The decoders refuse a string field that is not text, naming the field,
+ * whether the bytes came raw or as \u escapes. */
+static void test_decode_rejects_non_utf8(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *field;
+    } vectors[] = {
+        {"{\"node_id\":\"abc\xff\"}", "node_id"},
+        {"{\"node_id\":\"\xc0\xaf\"}", "node_id"},
+        {"{\"node_id\":\"a\\u0085\"}", "node_id"},
+        {"{\"node_id\":\"a\\u0000b\"}", "node_id"},
+    };
+    for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+        json_object *j = NULL;
+        proto_challenge_req ch;
+        proto_activate_req act;
+        bg_err err = {0};
+        /* the parser takes any bytes inside a string: the decoder is the edge */
+        assert_int_equal(proto_parse_body(vectors[i].body, strlen(vectors[i].body), &j, &err), 0);
+        assert_int_equal(proto_challenge_req_decode(j, &ch, &err), -EBADMSG);
+        assert_non_null(strstr(bg_err_msg(&err), vectors[i].field));
+        assert_int_equal(proto_activate_req_decode(j, &act, &err), -EBADMSG);
+        json_object_put(j);
+    }
+
+    /* unlock: node_id and volume_uuid */
+    {
+        const char *bodies[] = {
+            "{\"node_id\":\"n\xfe\",\"volume_uuid\":\"v\"}",
+            "{\"node_id\":\"n\",\"volume_uuid\":\"v\xed\xb0\x80\"}",
+        };
+        const char *fields[] = {"node_id", "volume_uuid"};
+        for (size_t i = 0; i < 2; i++) {
+            json_object *j = NULL;
+            proto_unlock_req req;
+            bg_err err = {0};
+            assert_int_equal(proto_parse_body(bodies[i], strlen(bodies[i]), &j, &err), 0);
+            assert_int_equal(proto_unlock_req_decode(j, &req, &err), -EBADMSG);
+            assert_non_null(strstr(bg_err_msg(&err), fields[i]));
+            json_object_put(j);
+        }
+    }
+
+    /* enroll: hostname, group and a volume uuid */
+    {
+        const char *bodies[] = {
+            "{\"hostname\":\"h\xc3\",\"group\":\"web\"}",
+            "{\"hostname\":\"h\",\"group\":\"w\x80\"}",
+            "{\"hostname\":\"h\",\"group\":\"web\",\"ek_public\":\"AAEC\",\"ak_public\":\"AAEC\","
+            "\"volumes\":[{\"uuid\":\"u\xff\",\"key\":\"AAEC\"}]}",
+        };
+        const char *fields[] = {"hostname", "group", "uuid"};
+        for (size_t i = 0; i < 3; i++) {
+            json_object *j = NULL;
+            proto_enroll_req req;
+            bg_err err = {0};
+            assert_int_equal(proto_parse_body(bodies[i], strlen(bodies[i]), &j, &err), 0);
+            assert_int_equal(proto_enroll_req_decode(j, &req, &err), -EBADMSG);
+            assert_non_null(strstr(bg_err_msg(&err), fields[i]));
+            json_object_put(j);
+        }
+    }
+
+    /* the same decoders still accept text that is not ASCII (json-c turns a
+     * lone surrogate escape into U+FFFD, which is text) */
+    {
+        const char *body = "{\"node_id\":\"n\xc3\xa9\"}";
+        json_object *j = NULL;
+        proto_challenge_req ch;
+        bg_err err = {0};
+        assert_int_equal(proto_parse_body(body, strlen(body), &j, &err), 0);
+        assert_int_equal(proto_challenge_req_decode(j, &ch, &err), 0);
+        assert_string_equal(ch.node_id, "n\xc3\xa9");
+        json_object_put(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_parse_body),
         cmocka_unit_test(test_denied_and_enroll_roundtrip),
         cmocka_unit_test(test_unlock_ok_ek_name),
+        cmocka_unit_test(test_check_string),
+        cmocka_unit_test(test_decode_rejects_non_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

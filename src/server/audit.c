@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "audit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* A record's syslog line, kept until the commit. */
+typedef struct pending_line {
+    int64_t seq;
+    char *action, *node, *actor, *detail;
+} pending_line;
+
+struct srv_audit_tx {
+    srv *srv;
+    pending_line *lines;
+    size_t n_lines;
+    bool failed;
+};
+
+store *srv_audit_tx_store(srv_audit_tx *tx)
+{
+    return tx->srv->store;
+}
+
+static void lines_free(srv_audit_tx *tx)
+{
+    for (size_t i = 0; i < tx->n_lines; i++) {
+        free(tx->lines[i].action);
+        free(tx->lines[i].node);
+        free(tx->lines[i].actor);
+        free(tx->lines[i].detail);
+    }
+    free(tx->lines);
+    tx->lines = NULL;
+    tx->n_lines = 0;
+}
+
+static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t seq)
+{
+    pending_line *l, *a = reallocarray(tx->lines, tx->n_lines + 1, sizeof(*a));
+    const char *det =
+        rec->details ? json_object_to_json_string_ext(
+                           rec->details, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : "";
+    if (!a)
+        return -ENOMEM;
+    tx->lines = a;
+    l = &a[tx->n_lines];
+    *l = (pending_line){
+        .seq = seq,
+        .action = strdup(rec->action),
+        .node = strdup(rec->node ? rec->node : ""),
+        .actor = strdup(rec->actor),
+        .detail = strdup(det ? det : ""),
+    };
+    tx->n_lines++;
+    if (!l->action || !l->node || !l->actor || !l->detail)
+        return -ENOMEM;
+    return 0;
+}
+
+int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret_seq)
+{
+    int64_t seq = 0;
+    int r;
+    if (tx->failed)
+        return SRV_AUDIT_FAILED;
+    r = store_audit_append(tx->srv->store, rec->actor, rec->action, rec->node, rec->details, &seq);
+    if (r >= 0)
+        r = keep_line(tx, rec, seq);
+    if (r < 0) {
+        tx->failed = true;
+        return SRV_AUDIT_FAILED;
+    }
+    if (ret_seq)
+        *ret_seq = seq;
+    return 0;
+}
+
+int srv_audited(srv *s, const srv_audit_rec *rec, srv_audit_change_fn change, void *arg,
+                int64_t *ret_seq)
+{
+    srv_audit_tx tx = {.srv = s};
+    int r, changed = 0;
+
+    r = store_begin(s->store);
+    if (r < 0)
+        return SRV_AUDIT_FAILED;
+    if (change)
+        changed = r = change(&tx, arg);
+    if (tx.failed)
+        r = SRV_AUDIT_FAILED;
+    if (r >= 0 && rec && rec->action)
+        r = srv_audit_tx_append(&tx, rec, NULL);
+    r = store_end(s->store, r);
+    if (r < 0) {
+        lines_free(&tx);
+        /* the change's own refusal, or the audit that failed */
+        return tx.failed || changed >= 0 ? SRV_AUDIT_FAILED : r;
+    }
+    for (size_t i = 0; i < tx.n_lines; i++)
+        srv_log_audit(tx.lines[i].action, tx.lines[i].node, tx.lines[i].actor, tx.lines[i].seq,
+                      tx.lines[i].detail);
+    if (ret_seq && tx.n_lines > 0)
+        *ret_seq = tx.lines[tx.n_lines - 1].seq;
+    lines_free(&tx);
+    return changed;
+}
+
+void srv_reply_audit_error(srv_req *req, int r)
+{
+    srv_reply_error(req, 503, "unavailable",
+                    r == SRV_AUDIT_FAILED ? "audit record not committed; nothing was changed"
+                                          : "store error");
+}
