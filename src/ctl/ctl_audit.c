@@ -211,6 +211,8 @@ static int verify_records(json_object *a, int64_t *ret_count, int64_t *ret_bad, 
     return 0;
 }
 
+static const adminapi_field want_records[] = {{"records", json_type_array}, {}};
+
 int ctl_audit_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -282,7 +284,7 @@ int ctl_audit_main(int argc, char **argv)
         long status = 0;
         snprintf(path, sizeof(path), "/v1/admin/audit?since=%lld&limit=%lld", since,
                  limit > 0 ? limit : 0);
-        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", path, NULL, want_records, &status, &reply, &err);
         /* no JSON echo of an error reply: --json here formats the records */
         ret = ctl_admin_failed("audit", verb, r, &err, status, reply, false);
         if (ret >= 0)
