@@ -187,7 +187,7 @@ int adminapi_request(adminapi_opts *o, const char *method, const char *path, jso
                       body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL,
                       &resp, err);
     if (r < 0)
-        return bg_err_prefix(err, r, "%s", method);
+        return bg_err_prefix(err, r, "%s request", method);
     r = https_answer_json(&resp, &reply, err);
     https_response_done(&resp);
     if (r >= 0 && resp.status == 200)
