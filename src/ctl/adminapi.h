@@ -63,7 +63,8 @@ enum {
 #define ADMINAPI_USAGE                                                                             \
     "Server connection (else BOOTGATE_ADMIN_SERVER/_CA/_CERT/_KEY, else the admin config):\n"      \
     "  --server URL          bootgated base URL, e.g. https://127.0.0.1:8443\n"                    \
-    "  --ca FILE             CA certificate(s) that signed the server certificate\n"               \
+    "  --ca FILE             CA certificate(s) that signed the server certificate; required:\n"    \
+    "                        neither a system CA store nor a proxy is ever used\n"                 \
     "  --cert FILE           client certificate (its OU is the role)\n"                            \
     "  --key FILE            client private key\n"                                                 \
     "  --admin-config FILE   key = value file with server, ca, cert, key\n"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The client's HTTPS layer (src/client/http.c): CA pinning, proxies ignored,
+# The client's HTTPS layer (src/lib/https.c, shared with bootgatectl): CA pinning, proxies ignored,
 # response cap, retries with backoff until the deadline, exit 4 when the
 # server stays unreachable. Driven by `bootgate-unlock_test http`.
 source "$(dirname "$0")/client_common.sh"
