@@ -181,7 +181,7 @@ int https_request(const https_opts *o, const char *method, const char *url, cons
     else {
         /* POSTFIELDS is not copied: the caller's buffer (perhaps a secret it
          * wipes afterwards) is the only copy outside curl's send buffer. */
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body ? (long)strlen(body) : 0L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
