@@ -4,6 +4,7 @@
 /* bootgate-unlock: shared declarations of the subcommands (one file each). */
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "bgerr.h"
 #include "config.h"
@@ -24,6 +25,28 @@ typedef struct client_opts {
     bool console; /* also write messages to /dev/console + plymouth (initrd) */
 } client_opts;
 
+/* One subcommand: argv[0] is its name. */
+typedef struct client_command {
+    const char *name;
+    int (*main)(client_opts *o, int argc, char **argv);
+    bool secrets; /* handles volume keys or seeds: keep memory out of swap */
+} client_command;
+
+/* A program built on the client's code: bootgate-unlock (installed, in the
+ * initramfs) and bootgate-unlock-test (test drivers, never installed). */
+typedef struct client_program {
+    const char *name; /* for --version */
+    void (*usage)(FILE *f);
+    const client_command *commands; /* ends with a NULL name */
+    /* run when the first word is no command but an existing path (a DEVICE),
+     * or absent; NULL: a command is required */
+    const client_command *fallback;
+} client_program;
+
+/* The global options (--tcti, --config, --set, --timeout, --verbose, ...) and
+ * the configuration every command shares, then the command. */
+int client_program_main(const client_program *p, int argc, char **argv);
+
 /* Prints "bootgate-unlock: <msg>" on stderr (and the console in the initrd). */
 void client_msg(const client_opts *o, const char *fmt, ...) _printf_(2, 3);
 void client_debug(const client_opts *o, const char *fmt, ...) _printf_(2, 3);
@@ -37,4 +60,3 @@ const char *client_tpm_strerror(int r);
 int client_unlock_main(client_opts *o, int argc, char **argv);
 int client_enroll_main(client_opts *o, int argc, char **argv);
 int client_status_main(client_opts *o, int argc, char **argv);
-int client_debug_main(client_opts *o, int argc, char **argv);

@@ -37,45 +37,27 @@ static void enroll_usage(FILE *f)
             "(default: client_cert/client_key of the configuration).\n");
 }
 
-/* POSTs req and decodes a 200 answer as JSON; prints and returns an exit code. */
-static int enroll_post(const client_opts *o, const http_opts *h, const char *server,
-                       const char *path, json_object *req, json_object **ret)
+/* POSTs req (with volume keys or the activation secret: wiped once sent) and
+ * decodes the 200 answer; prints and returns an exit code. */
+static int enroll_post(const client_opts *o, const https_opts *h, const char *server,
+                       const char *path, const char *what, json_object *req, json_object **ret)
 {
-    _cleanup_(freep) char *url = NULL;
-    http_response resp = {0};
-    bg_err err = {{0}};
-    unsigned attempts = 0;
-    char *body;
-    int r;
+    _cleanup_(freep) char *url = client_url(server, path);
+    client_answer a = {0};
+    int r, ex = CLIENT_EXIT_USAGE;
 
-    if (asprintf(&url, "%s%s", server, path) < 0)
+    if (!url)
         return CLIENT_EXIT_USAGE;
-    body = (char *)json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-    r = http_post_retry(h, url, body, http_now_ms() + (uint64_t)o->cfg.timeout_s * 1000, &resp,
-                        &attempts, &err);
-    /* The enroll body carries the volume key: wipe the serialization. */
-    secmem_wipe(body, strlen(body));
-    if (r < 0) {
-        client_msg(o, "%s", bg_err_msg(&err));
-        return r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
-    }
-    if (resp.status != 200) {
-        _cleanup_(json_object_putp) json_object *j = NULL;
-        json_object *e = NULL, *reason = NULL;
-        if (proto_parse_body(resp.body, resp.size, &j, NULL) >= 0)
-            (void)(json_object_object_get_ex(j, "error", &e) &&
-                   json_object_object_get_ex(j, "reason", &reason));
-        client_msg(o, "%s: HTTP %ld %s%s%s", url, resp.status, e ? json_object_get_string(e) : "",
-                   reason ? ": " : "", reason ? json_object_get_string(reason) : "");
-        http_response_done(&resp);
+    r = client_post(o, h, "enroll", what, url, req, true,
+                    https_now_ms() + (uint64_t)o->cfg.timeout_s * 1000, &a, &ex);
+    if (r == -EPERM) {
+        client_print_refusal(o, "enroll", &a);
+        client_answer_done(&a);
         return CLIENT_EXIT_DENIED;
     }
-    r = proto_parse_body(resp.body, resp.size, ret, &err);
-    http_response_done(&resp);
-    if (r < 0) {
-        client_msg(o, "%s: %s", url, bg_err_msg(&err));
-        return CLIENT_EXIT_UNREACHABLE;
-    }
+    if (r < 0)
+        return ex;
+    *ret = TAKE_PTR(a.json);
     return CLIENT_EXIT_OK;
 }
 
@@ -276,15 +258,10 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     }
 
     /* 3. register */
-    http_opts h = {
-        .ca_file = ca,
-        .client_cert = cert,
-        .client_key = ckey,
-        .connect_timeout_ms = (long)o->cfg.connect_timeout_s * 1000,
-        .request_timeout_ms = (long)o->cfg.request_timeout_s * 1000,
-        .backoff_initial_ms = o->cfg.backoff_initial_ms,
-        .backoff_max_ms = o->cfg.backoff_max_ms,
-    };
+    https_opts h = client_https_opts(o);
+    h.ca_file = ca;
+    h.client_cert = cert;
+    h.client_key = ckey;
     memset(&req, 0, sizeof(req));
     snprintf(req.hostname, sizeof(req.hostname), "%s", hostname);
     snprintf(req.group, sizeof(req.group), "%s", group);
@@ -300,7 +277,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     jreq = proto_enroll_req_encode(&req);
     if (!jreq)
         return CLIENT_EXIT_USAGE;
-    ex = enroll_post(o, &h, server, "/v1/enroll", jreq, &jresp);
+    ex = enroll_post(o, &h, server, "/v1/enroll", "enroll", jreq, &jresp);
     secjson_putp(&jreq);
     for (size_t i = 0; i < vols.n; i++) {
         secmem_free(TAKE_PTR(vols.v[i].key));
@@ -311,8 +288,8 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     r = proto_enroll_resp_decode(jresp, &eresp, &err);
     json_object_put(TAKE_PTR(jresp));
     if (r < 0) {
-        client_msg(o, "bad enroll answer: %s", bg_err_msg(&err));
-        return CLIENT_EXIT_UNREACHABLE;
+        client_bad_answer(o, "enroll", "enroll", &err, &ex);
+        return ex;
     }
 
     /* 4. prove EK and AK are in this TPM */
@@ -341,11 +318,9 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
         proto_enroll_resp_done(&eresp);
         return CLIENT_EXIT_USAGE;
     }
-    ex = enroll_post(o, &h, server, "/v1/enroll/activate", jreq, &jresp);
-    if (ex == 0 && (r = proto_activate_resp_decode(jresp, &aresp, &err)) < 0) {
-        client_msg(o, "bad activate answer: %s", bg_err_msg(&err));
-        ex = CLIENT_EXIT_UNREACHABLE;
-    }
+    ex = enroll_post(o, &h, server, "/v1/enroll/activate", "activate", jreq, &jresp);
+    if (ex == 0 && (r = proto_activate_resp_decode(jresp, &aresp, &err)) < 0)
+        client_bad_answer(o, "enroll", "activate", &err, &ex);
     if (ex != 0) {
         proto_enroll_resp_done(&eresp);
         return ex;
@@ -357,7 +332,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     snprintf(tok.node_id, sizeof(tok.node_id), "%s", eresp.node_id);
     hex_encode(ak_name, ak_name_size, tok.ak_name);
     proto_enroll_resp_done(&eresp);
-    if (http_file_sha256_hex(ca, tok.ca_sha256, &err) < 0) {
+    if (https_file_sha256_hex(ca, tok.ca_sha256, &err) < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
     }

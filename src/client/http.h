@@ -1,64 +1,52 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* HTTPS to bootgated (libcurl): the server CA is pinned (only the configured
- * CA file is trusted, no system store, no CA path), proxies are ignored, the
- * answer is capped in size, and every request has connect + total timeouts.
- * http_post_retry() retries while the server is unreachable with exponential
- * backoff and jitter until an absolute deadline. */
+/* bootgate-unlock's one way to talk to bootgated, for enroll and unlock alike:
+ * POST a JSON request over the hardened HTTPS client (https.h: pinned CA, no
+ * proxies, size cap, timeouts), retry while the server is unreachable with
+ * backoff and jitter until a deadline, and decode the answer strictly
+ * (Content-Type application/json, one JSON object). */
 
-#include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "bgerr.h"
+#include <json-c/json.h>
 
-#define HTTP_MAX_RESPONSE (1u << 20)
+#include "client.h"
+#include "https.h"
 
-typedef struct http_opts {
-    const char *ca_file;     /* required: the only trusted CA */
-    const char *client_cert; /* optional mTLS (enrollment as role enroller) */
-    const char *client_key;
-    long connect_timeout_ms;
-    long request_timeout_ms;
-    size_t max_response; /* 0 = HTTP_MAX_RESPONSE */
-    uint64_t backoff_initial_ms;
-    uint64_t backoff_max_ms;
-    struct http_session *session; /* optional: reuse one connection across requests */
-} http_opts;
+/* The HTTPS options of the configuration: the pinned CA (o->cfg.ca),
+ * timeouts and backoff. */
+https_opts client_https_opts(const client_opts *o);
 
-/* A session keeps the TLS connection open between requests (challenge and
- * unlock go to the same server: one handshake instead of two). */
-typedef struct http_session http_session;
-http_session *http_session_new(void);
-void http_session_free(http_session *s);
-
-typedef struct http_response {
+typedef struct client_answer {
     long status;
-    char *body; /* NUL-terminated, malloc'd */
-    size_t size;
-} http_response;
+    json_object *json; /* the answer's JSON object; NULL if it was not one */
+} client_answer;
 
-void http_response_done(http_response *r);
+void client_answer_done(client_answer *a);
 
-/* Returns 0 when an HTTP answer arrived (any status), or:
- *   -ENETUNREACH  server unreachable (connect failed/refused/timed out/DNS)
- *   -ETIMEDOUT    the request took longer than request_timeout_ms
- *   -EPROTO       TLS failed: the server certificate does not chain to the pinned CA
- *   -EFBIG        the answer exceeds max_response */
-int http_post(const http_opts *o, const char *url, const char *body, http_response *ret,
-              bg_err *err);
+/* POSTs req to url (https_request_retry until deadline_ms). `who` starts each
+ * message (a device, or "enroll"), `what` names the request ("challenge").
+ * secret: the serialized request holds secrets (volume keys): wiped once sent.
+ * Returns:
+ *   0        HTTP 200 with a JSON object in ret->json;
+ *   -EPERM   any other status: ret->status, and ret->json if that answer is a
+ *            JSON object; nothing printed (see client_print_refusal);
+ *   < 0      else, with the message printed and *ret_exit set:
+ *            -ENETUNREACH (and other transport errors) exit 4, -EINVAL (no CA,
+ *            not https://) exit 2, -EBADMSG a 200 answer that is not a JSON
+ *            object ("bad WHAT answer") exit 4. */
+int client_post(const client_opts *o, const https_opts *h, const char *who, const char *what,
+                const char *url, json_object *req, bool secret, uint64_t deadline_ms,
+                client_answer *ret, int *ret_exit);
 
-/* Current CLOCK_MONOTONIC in milliseconds. */
-uint64_t http_now_ms(void);
+/* "WHO: server answered HTTP 500: internal: disk on fire" */
+void client_print_refusal(const client_opts *o, const char *who, const client_answer *a);
 
-/* Like http_post, but retries -ENETUNREACH, -ETIMEDOUT and HTTP 502/503/504
- * until deadline_ms (http_now_ms() clock). *ret_attempts counts the tries. */
-int http_post_retry(const http_opts *o, const char *url, const char *body, uint64_t deadline_ms,
-                    http_response *ret, unsigned *ret_attempts, bg_err *err);
+/* "WHO: bad WHAT answer: <why>"; *ret_exit = 4 (the server is not one we can use). */
+void client_bad_answer(const client_opts *o, const char *who, const char *what, const bg_err *err,
+                       int *ret_exit);
 
-/* Sleeps the backoff for the given attempt (1-based), never past deadline_ms.
- * Returns -ETIME when the deadline has passed. */
-int http_backoff(const http_opts *o, unsigned attempt, uint64_t deadline_ms);
-
-/* Lowercase hex sha256 of the file's bytes (for the token's ca_sha256 pin). */
-int http_file_sha256_hex(const char *path, char out[65], bg_err *err);
+/* base + path without a doubled '/'; NULL when out of memory. */
+char *client_url(const char *base, const char *path);

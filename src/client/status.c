@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http.h"
+#include "https.h"
 #include "luks.h"
 #include "tpm.h"
 #include "util.h"
@@ -66,7 +66,7 @@ int client_status_main(client_opts *o, int argc, char **argv)
         }
         printf("%s: uuid %s\n  server %s\n  node_id %s\n", dev, luks_uuid(cd),
                o->cfg.server[0] ? o->cfg.server : tok.server, tok.node_id);
-        if (http_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0)
+        if (https_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0)
             printf("  ca %s: %s\n", o->cfg.ca, bg_err_msg(&err));
         else
             printf("  ca %s: %s\n", o->cfg.ca,

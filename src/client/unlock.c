@@ -35,21 +35,8 @@ typedef struct unlock_ctx {
     proto_bytes ima_log;
     uint64_t deadline_ms;
     uint64_t last_denial; /* hash of the last explanation shown, 0 = none */
-    http_session *session;
+    https_session *session;
 } unlock_ctx;
-
-static http_opts unlock_http_opts(const unlock_ctx *u)
-{
-    const client_opts *o = u->o;
-    return (http_opts){
-        .session = u->session,
-        .ca_file = o->cfg.ca,
-        .connect_timeout_ms = (long)o->cfg.connect_timeout_s * 1000,
-        .request_timeout_ms = (long)o->cfg.request_timeout_s * 1000,
-        .backoff_initial_ms = o->cfg.backoff_initial_ms,
-        .backoff_max_ms = o->cfg.backoff_max_ms,
-    };
-}
 
 /* Outcome of one attempt, in order of severity for the final exit code. */
 typedef enum attempt_result {
@@ -59,84 +46,21 @@ typedef enum attempt_result {
     ATTEMPT_FATAL,       /* exit code in *ret_exit */
 } attempt_result;
 
-static char *url_join(const char *base, const char *path)
+/* The attempt's outcome when client_post did not bring a 200 answer: the
+ * server's refusal (exit 1), a bad answer or a configuration error (exit set
+ * by client_post), or unreachable until the deadline. */
+static attempt_result post_failed(const client_opts *o, const char *dev, int r, client_answer *a,
+                                  int *ret_exit)
 {
-    size_t n = strlen(base);
-    char *s = NULL;
-    while (n && base[n - 1] == '/')
-        n--;
-    if (asprintf(&s, "%.*s%s", (int)n, base, path) < 0)
-        return NULL;
-    return s;
-}
-
-/* Prints the server's {"error","reason"} (or the status) for non-200/403. */
-static void print_server_error(const client_opts *o, const char *what, const http_response *resp)
-{
-    _cleanup_(json_object_putp) json_object *j = NULL;
-    json_object *e, *reason;
-
-    if (proto_parse_body(resp->body, resp->size, &j, NULL) >= 0 &&
-        json_object_object_get_ex(j, "error", &e)) {
-        const char *rs =
-            json_object_object_get_ex(j, "reason", &reason) ? json_object_get_string(reason) : "";
-        client_msg(o, "%s: server answered HTTP %ld: %s%s%s", what, resp->status,
-                   json_object_get_string(e), rs[0] ? ": " : "", rs);
-    } else
-        client_msg(o, "%s: server answered HTTP %ld", what, resp->status);
-}
-
-static void bad_answer(const client_opts *o, const char *dev, const char *what, const bg_err *err,
-                       int *ret_exit)
-{
-    client_msg(o, "%s: bad %s answer: %s", dev, what, bg_err_msg(err));
-    *ret_exit = CLIENT_EXIT_UNREACHABLE;
-}
-
-/* The JSON body of a 200 answer to `what`. Anything else ends the attempt:
- * the server's error is printed (exit 1), or a body that is not JSON (exit 4).
- * Consumes resp. */
-static int answer_json(const client_opts *o, const char *dev, const char *what, http_response *resp,
-                       json_object **ret, int *ret_exit)
-{
-    bg_err err = {{0}};
-    int r;
-
-    if (resp->status != 200) {
-        print_server_error(o, dev, resp);
-        http_response_done(resp);
+    if (r == -EPERM) {
+        client_print_refusal(o, dev, a);
+        client_answer_done(a);
         *ret_exit = CLIENT_EXIT_DENIED;
-        return -EPROTO;
+        return ATTEMPT_FATAL;
     }
-    r = proto_parse_body(resp->body, resp->size, ret, &err);
-    http_response_done(resp);
-    if (r < 0)
-        bad_answer(o, dev, what, &err, ret_exit);
-    return r;
-}
-
-static int post_json(unlock_ctx *u, const char *url, json_object *req, http_response *resp,
-                     attempt_result *ret, int *ret_exit)
-{
-    http_opts h = unlock_http_opts(u);
-    bg_err err = {{0}};
-    unsigned attempts = 0;
-    uint64_t t0 = http_now_ms();
-    const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-    uint64_t t_us = timing_now_us();
-    int r;
-
-    r = http_post_retry(&h, url, body, u->deadline_ms, resp, &attempts, &err);
-    timing_add(TIMING_HTTP, t_us);
-    if (r < 0) {
-        client_msg(u->o, "%s (%u attempts)", bg_err_msg(&err), attempts);
-        *ret = r == -EINVAL ? ATTEMPT_FATAL : ATTEMPT_UNREACHABLE;
-        *ret_exit = r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
-        return r;
-    }
-    client_debug(u->o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", url, resp->status,
-                 attempts, (unsigned long long)(http_now_ms() - t0));
-    return 0;
+    if (r == -EBADMSG || *ret_exit != CLIENT_EXIT_UNREACHABLE)
+        return ATTEMPT_FATAL;
+    return ATTEMPT_UNREACHABLE;
 }
 
 /* FNV-1a over the verdict and explanation: a repeated denial is shown in
@@ -178,19 +102,19 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
                                      const luks_token *tok, const char *server, int *ret_exit)
 {
     const client_opts *o = u->o;
-    _cleanup_(freep) char *url_challenge = url_join(server, "/v1/challenge");
-    _cleanup_(freep) char *url_unlock = url_join(server, "/v1/unlock");
-    _cleanup_(json_object_putp) json_object *jreq = NULL, *jresp = NULL;
+    _cleanup_(freep) char *url_challenge = client_url(server, "/v1/challenge");
+    _cleanup_(freep) char *url_unlock = client_url(server, "/v1/unlock");
+    _cleanup_(json_object_putp) json_object *jreq = NULL;
+    _cleanup_(client_answer_done) client_answer a = {0};
+    https_opts h = client_https_opts(o);
     _cleanup_(secmem_freep) uint8_t *seed = NULL;
     _cleanup_(secmem_freep) uint8_t *key = NULL;
     proto_challenge_req creq = {{0}};
     proto_challenge_resp chal;
     proto_unlock_req ureq;
     proto_unlock_ok ok = {0};
-    http_response resp = {0};
     tpm_quote *q = NULL;
     size_t seed_size = 0, key_size = 0;
-    attempt_result res = ATTEMPT_FATAL;
     bg_err err = {{0}};
     int r;
 
@@ -201,17 +125,20 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     /* 1. challenge */
     snprintf(creq.node_id, sizeof(creq.node_id), "%s", tok->node_id);
     jreq = proto_challenge_req_encode(&creq);
-    if (!jreq || post_json(u, url_challenge, jreq, &resp, &res, ret_exit) < 0)
-        return jreq ? res : ATTEMPT_FATAL;
-    if (answer_json(o, dev, "challenge", &resp, &jresp, ret_exit) < 0)
+    if (!jreq)
         return ATTEMPT_FATAL;
-    if (proto_challenge_resp_decode(jresp, &chal, &err) < 0) {
-        bad_answer(o, dev, "challenge", &err, ret_exit);
+    h.session = u->session;
+    r = client_post(o, &h, dev, "challenge", url_challenge, jreq, false, u->deadline_ms, &a,
+                    ret_exit);
+    if (r < 0)
+        return post_failed(o, dev, r, &a, ret_exit);
+    if (proto_challenge_resp_decode(a.json, &chal, &err) < 0) {
+        client_bad_answer(o, dev, "challenge", &err, ret_exit);
         return ATTEMPT_FATAL;
     }
 
     /* 2. quote with the server's nonce */
-    uint64_t t0 = http_now_ms();
+    uint64_t t0 = https_now_ms();
     q = calloc(1, sizeof(*q));
     if (!q)
         return ATTEMPT_FATAL;
@@ -223,7 +150,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         return ATTEMPT_FATAL;
     }
     client_debug(o, "quote: %u tr%s, %llu ms", q->tries, q->tries == 1 ? "y" : "ies",
-                 (unsigned long long)(http_now_ms() - t0));
+                 (unsigned long long)(https_now_ms() - t0));
 
     /* 3. unlock request. The proto_bytes point at our buffers: never _done'd. */
     memset(&ureq, 0, sizeof(ureq));
@@ -242,34 +169,28 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     ureq.event_log = u->event_log;
     ureq.ima_log = u->ima_log;
     json_object_put(TAKE_PTR(jreq));
-    json_object_put(TAKE_PTR(jresp));
+    client_answer_done(&a);
     jreq = proto_unlock_req_encode(&ureq);
     free(q);
-    if (!jreq || post_json(u, url_unlock, jreq, &resp, &res, ret_exit) < 0)
-        return jreq ? res : ATTEMPT_FATAL;
-
-    if (resp.status == 403) {
+    if (!jreq)
+        return ATTEMPT_FATAL;
+    r = client_post(o, &h, dev, "unlock", url_unlock, jreq, false, u->deadline_ms, &a, ret_exit);
+    if (r == -EPERM && a.status == 403) {
+        /* A denial: its explanation and break-glass code; keep polling. */
         proto_unlock_denied d;
         memset(&d, 0, sizeof(d));
-        r = proto_parse_body(resp.body, resp.size, &jresp, &err);
-        if (r >= 0)
-            r = proto_unlock_denied_decode(jresp, &d, &err);
-        if (r < 0) {
-            print_server_error(o, dev, &resp);
-            res = ATTEMPT_DENIED;
-        } else {
+        if (a.json && proto_unlock_denied_decode(a.json, &d, &err) >= 0)
             print_denial(u, dev, &d);
-            res = ATTEMPT_DENIED;
-        }
+        else
+            client_print_refusal(o, dev, &a);
         proto_unlock_denied_done(&d);
-        http_response_done(&resp);
         *ret_exit = CLIENT_EXIT_DENIED;
-        return res;
+        return ATTEMPT_DENIED;
     }
-    if (answer_json(o, dev, "unlock", &resp, &jresp, ret_exit) < 0)
-        return ATTEMPT_FATAL;
-    if (proto_unlock_ok_decode(jresp, &ok, &err) < 0) {
-        bad_answer(o, dev, "unlock", &err, ret_exit);
+    if (r < 0)
+        return post_failed(o, dev, r, &a, ret_exit);
+    if (proto_unlock_ok_decode(a.json, &ok, &err) < 0) {
+        client_bad_answer(o, dev, "unlock", &err, ret_exit);
         return ATTEMPT_FATAL;
     }
 
@@ -297,7 +218,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         proto_unlock_ok_done(&ok);
         return ATTEMPT_FATAL;
     }
-    t0 = http_now_ms();
+    t0 = https_now_ms();
     uint64_t t_us = timing_now_us();
     r = tpm_activate_credential(u->tpm, ok.credential_blob.data, ok.credential_blob.size,
                                 ok.encrypted_secret.data, ok.encrypted_secret.size, seed, 64,
@@ -311,7 +232,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         *ret_exit = CLIENT_EXIT_TPM;
         return ATTEMPT_FATAL;
     }
-    client_debug(o, "ActivateCredential: %llu ms", (unsigned long long)(http_now_ms() - t0));
+    client_debug(o, "ActivateCredential: %llu ms", (unsigned long long)(https_now_ms() - t0));
     t_us = timing_now_us();
     r = proto_unwrap_key(seed, chal.nonce, sizeof(chal.nonce), tok->node_id, luks_uuid(cd),
                          ok.wrapped_key.data, ok.wrapped_key.size, &key, &key_size, &err);
@@ -362,7 +283,7 @@ static int unlock_volume(unlock_ctx *u, volume *v)
         return CLIENT_EXIT_USAGE;
     }
     const char *server = o->cfg.server[0] ? o->cfg.server : tok->server;
-    if (http_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0) {
+    if (https_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0) {
         client_msg(o, "CA file: %s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
     }
@@ -394,7 +315,7 @@ static int unlock_volume(unlock_ctx *u, volume *v)
         /* Denied: keep polling so that a break-glass grant or a newly
          * activated policy takes effect without a reboot, as long as another
          * attempt fits before the deadline. */
-        uint64_t now = http_now_ms(), wait = (uint64_t)o->cfg.poll_interval_s * 1000;
+        uint64_t now = https_now_ms(), wait = (uint64_t)o->cfg.poll_interval_s * 1000;
         if (now >= u->deadline_ms || u->deadline_ms - now <= wait) {
             client_msg(o, "%s: still denied; the deadline leaves no time to ask again", dev);
             return CLIENT_EXIT_DENIED;
@@ -448,7 +369,7 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
             client_msg(o, "unknown option '%s' (options go before the devices)", argv[i]);
             return CLIENT_EXIT_USAGE;
         }
-    u.deadline_ms = http_now_ms() + (uint64_t)o->cfg.timeout_s * 1000;
+    u.deadline_ms = https_now_ms() + (uint64_t)o->cfg.timeout_s * 1000;
     if (argc > 0) {
         vs.devs = argv;
         vs.n_devs = (size_t)argc;
@@ -482,7 +403,7 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
     }
     timing_add(TIMING_TPM_SETUP, t_us);
     hex_encode(name, n, u.ak_name_hex);
-    u.session = http_session_new();
+    u.session = https_session_new();
     read_log(o, o->cfg.event_log, PROTO_MAX_EVENTLOG, &u.event_log);
     read_log(o, o->cfg.ima_log, PROTO_MAX_IMALOG, &u.ima_log);
 
@@ -496,9 +417,9 @@ int client_unlock_main(client_opts *o, int argc, char **argv)
         client_msg(o, "giving up (exit %d); the passphrase prompt follows", worst);
     client_debug(
         o, "done in %llu ms, exit %d",
-        (unsigned long long)(http_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),
+        (unsigned long long)(https_now_ms() - (u.deadline_ms - (uint64_t)o->cfg.timeout_s * 1000)),
         worst);
-    http_session_free(u.session);
+    https_session_free(u.session);
     proto_bytes_free(&u.event_log);
     proto_bytes_free(&u.ima_log);
     volume_search_done(&vs);

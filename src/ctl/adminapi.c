@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "cleanup.h"
+#include "https.h"
+#include "proto.h"
 #include "util.h"
 
 #define ADMINAPI_MAX_REPLY (16u << 20)
@@ -119,47 +119,55 @@ int adminapi_resolve(adminapi_opts *o, bg_err *err)
     return 0;
 }
 
-typedef struct reply_buf {
-    char *data;
-    size_t size;
-    bool too_big;
-} reply_buf;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+static const char *json_type_label(json_type t)
 {
-    reply_buf *b = userdata;
-    size_t n = size * nmemb;
-    char *p;
-    if (n > ADMINAPI_MAX_REPLY - b->size) {
-        b->too_big = true;
-        return 0;
+    switch (t) {
+    case json_type_string:
+        return "a string";
+    case json_type_int:
+        return "an integer";
+    case json_type_boolean:
+        return "a boolean";
+    case json_type_array:
+        return "an array";
+    case json_type_object:
+        return "an object";
+    default:
+        return "a value";
     }
-    p = realloc(b->data, b->size + n + 1);
-    if (!p)
-        return 0;
-    memcpy(p + b->size, ptr, n);
-    b->data = p;
-    b->size += n;
-    b->data[b->size] = '\0';
-    return n;
+}
+
+static int check_fields(json_object *reply, const adminapi_field *expect, bg_err *err)
+{
+    json_object *v;
+
+    for (const adminapi_field *f = expect; f && f->name; f++)
+        if (!json_object_object_get_ex(reply, f->name, &v) || !json_object_is_type(v, f->type))
+            return bg_err_set(err, -EBADMSG, "answer has no \"%s\" that is %s", f->name,
+                              json_type_label(f->type));
+    return 0;
 }
 
 int adminapi_request(adminapi_opts *o, const char *method, const char *path, json_object *body,
-                     long *ret_status, json_object **ret_reply, bg_err *err)
+                     const adminapi_field *expect, long *ret_status, json_object **ret_reply,
+                     bg_err *err)
 {
-    CURL *c = NULL;
-    struct curl_slist *hdr = NULL;
-    reply_buf reply = {0};
     _cleanup_(freep) char *url = NULL;
+    _cleanup_(json_object_putp) json_object *reply = NULL;
+    https_response resp = {0};
+    https_opts h;
     const char *base;
     size_t blen;
-    CURLcode cc;
     int r;
 
     *ret_reply = NULL;
     r = adminapi_resolve(o, err);
     if (r < 0)
         return r;
+    if (!o->ca)
+        return bg_err_set(err, -EINVAL,
+                          "no CA: use --ca, BOOTGATE_ADMIN_CA or 'ca =' in the admin config "
+                          "(the system CA store is never used)");
     base = o->server;
     blen = strlen(base);
     while (blen > 0 && base[blen - 1] == '/')
@@ -167,49 +175,28 @@ int adminapi_request(adminapi_opts *o, const char *method, const char *path, jso
     if (asprintf(&url, "%.*s%s", (int)blen, base, path) < 0)
         return -ENOMEM;
 
-    c = curl_easy_init();
-    if (!c)
-        return -ENOMEM;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (o->ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, o->ca);
-    if (o->cert)
-        curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
-    if (o->key)
-        curl_easy_setopt(c, CURLOPT_SSLKEY, o->key);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-    hdr = curl_slist_append(hdr, "Accept: application/json");
-    if (body) {
-        const char *s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, s);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-
-    cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        r = bg_err_set(err, cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO, "%s %s: %s", method,
-                       url, reply.too_big ? "reply too large" : curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
-    if (reply.size > 0)
-        *ret_reply = json_tokener_parse(reply.data);
-    r = 0;
-out:
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
-    free(reply.data);
-    return r;
+    h = (https_opts){
+        .ca_file = o->ca,
+        .client_cert = o->cert,
+        .client_key = o->key,
+        .connect_timeout_ms = 10000,
+        .request_timeout_ms = 60000,
+        .max_response = ADMINAPI_MAX_REPLY,
+    };
+    r = https_request(&h, method, url,
+                      body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL,
+                      &resp, err);
+    if (r < 0)
+        return bg_err_prefix(err, r, "%s request", method);
+    r = https_answer_json(&resp, &reply, err);
+    https_response_done(&resp);
+    if (r >= 0 && resp.status == 200)
+        r = check_fields(reply, expect, err);
+    if (r < 0)
+        return bg_err_prefix(err, r, "%s %s", method, url);
+    *ret_status = resp.status;
+    *ret_reply = TAKE_PTR(reply);
+    return 0;
 }
 
 const char *adminapi_reply_reason(json_object *reply)

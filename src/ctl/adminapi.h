@@ -5,6 +5,13 @@
  * TLS, JSON in and out. The client certificate decides the role on the server
  * (admin, enroller, approver, auditor; see DESIGN §6 and README).
  *
+ * The transport is bootgate-unlock's hardened client (https.h): only the
+ * configured CA is trusted (no system store, SSL_CERT_FILE/CURL_CA_BUNDLE have
+ * no effect), proxy variables are ignored, https only, no redirects, TLS >= 1.2,
+ * timeouts and a size cap. Answers are decoded strictly: one JSON object with
+ * Content-Type application/json, and a 200 answer must carry the fields the
+ * command expects.
+ *
  * Connection settings, first match wins for each of them:
  *   1. command-line options  --server URL --ca FILE --cert FILE --key FILE
  *   2. environment           BOOTGATE_ADMIN_SERVER, _CA, _CERT, _KEY
@@ -15,7 +22,8 @@
  * Usage in a command:
  *     adminapi_opts o = {0};
  *     ... in getopt: if (adminapi_opt(&o, opt, optarg)) continue;   (see ADMINAPI_LONGOPTS)
- *     r = adminapi_request(&o, "POST", "/v1/admin/policies", body, &status, &reply, &err);
+ *     static const adminapi_field want[] = {{"name", json_type_string}, {}};
+ *     r = adminapi_request(&o, "POST", "/v1/admin/policies", body, want, &status, &reply, &err);
  */
 
 #include <stdbool.h>
@@ -55,7 +63,8 @@ enum {
 #define ADMINAPI_USAGE                                                                             \
     "Server connection (else BOOTGATE_ADMIN_SERVER/_CA/_CERT/_KEY, else the admin config):\n"      \
     "  --server URL          bootgated base URL, e.g. https://127.0.0.1:8443\n"                    \
-    "  --ca FILE             CA certificate(s) that signed the server certificate\n"               \
+    "  --ca FILE             CA certificate(s) that signed the server certificate; required:\n"    \
+    "                        neither a system CA store nor a proxy is ever used\n"                 \
     "  --cert FILE           client certificate (its OU is the role)\n"                            \
     "  --key FILE            client private key\n"                                                 \
     "  --admin-config FILE   key = value file with server, ca, cert, key\n"
@@ -68,13 +77,27 @@ void adminapi_opts_done(adminapi_opts *o);
  * message if the server URL is still missing. */
 int adminapi_resolve(adminapi_opts *o, bg_err *err);
 
-/* Sends one request. body may be NULL (no body). On a completed exchange
- * returns 0 with *ret_status the HTTP status and *ret_reply the parsed JSON
- * reply (NULL if the reply was empty or not JSON) — 4xx/5xx are not errors
- * of this function. Transport failures return -EIO/-ECONNREFUSED/... with a
- * message. Resolves the options itself if needed. */
+/* A field that a 200 answer must have, with its JSON type; a table of them
+ * ends with an entry whose name is NULL. */
+typedef struct adminapi_field {
+    const char *name;
+    json_type type;
+} adminapi_field;
+
+/* Sends one request. body may be NULL (no body); expect may be NULL (any
+ * object). Returns 0 when the server answered with a JSON object: *ret_status
+ * is the HTTP status and *ret_reply the object (4xx/5xx are not errors of this
+ * function). Otherwise -errno with a message:
+ *   -EINVAL   configuration (no server, no CA, not https://)
+ *   -EBADMSG  the answer is not a JSON object (any status; e.g. an HTML error
+ *             page of a proxy or another server), or a 200 answer lacks an
+ *             expected field
+ *   other     transport failures (-ENETUNREACH, -ETIMEDOUT, -EPROTO for a
+ *             server certificate not from the configured CA, -EFBIG, -EIO).
+ * Resolves the options itself if needed. */
 int adminapi_request(adminapi_opts *o, const char *method, const char *path, json_object *body,
-                     long *ret_status, json_object **ret_reply, bg_err *err);
+                     const adminapi_field *expect, long *ret_status, json_object **ret_reply,
+                     bg_err *err);
 
 /* The "error"/"reason" of an error reply as one line, for messages. */
 const char *adminapi_reply_reason(json_object *reply);

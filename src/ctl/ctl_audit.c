@@ -259,6 +259,8 @@ static int verify_reaches_head(json_object *a, const auditchain_head *h, const c
     return r;
 }
 
+static const adminapi_field want_records[] = {{"records", json_type_array}, {}};
+
 int ctl_audit_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -359,7 +361,7 @@ int ctl_audit_main(int argc, char **argv)
         long status = 0;
         snprintf(path, sizeof(path), "/v1/admin/audit?since=%lld&limit=%lld", since,
                  limit > 0 ? limit : 0);
-        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", path, NULL, want_records, &status, &reply, &err);
         /* no JSON echo of an error reply: --json here formats the records */
         ret = ctl_admin_failed("audit", verb, r, &err, status, reply, false);
         if (ret >= 0)

@@ -69,6 +69,12 @@ static int sign_grant(const char *key_path, const char *msg, char **ret_b64, bg_
     return r;
 }
 
+/* What each answer must carry (adminapi_request checks a 200 answer). */
+static const adminapi_field want_grant[] = {
+    {"id", json_type_string}, {"state", json_type_string}, {}};
+static const adminapi_field want_to_sign[] = {{"to_sign", json_type_string}, {}};
+static const adminapi_field want_list[] = {{"grants", json_type_array}, {}};
+
 int ctl_breakglass_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -150,13 +156,14 @@ int ctl_breakglass_main(int argc, char **argv)
         json_object_object_add(body, "ttl", json_object_new_int64(ttl));
         json_object_object_add(body, "uses", json_object_new_int64(uses));
         json_object_object_add(body, "scope", json_object_new_string(scope));
-        r = adminapi_request(&o, "POST", "/v1/admin/breakglass", body, &status, &reply, &err);
+        r = adminapi_request(&o, "POST", "/v1/admin/breakglass", body, want_grant, &status, &reply,
+                             &err);
     } else if (!strcmp(verb, "approve")) {
         _cleanup_(freep) char *sig = NULL;
         if (!key)
             return ctl_usage_error("breakglass", "approve needs --approver-key");
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
-        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", path, NULL, want_to_sign, &status, &reply, &err);
         if (r >= 0 && status == 200) {
             r = sign_grant(key, ctl_jstr(reply, "to_sign"), &sig, &err);
             json_object_put(reply);
@@ -165,17 +172,18 @@ int ctl_breakglass_main(int argc, char **argv)
                 body = json_object_new_object();
                 json_object_object_add(body, "signature", json_object_new_string(sig));
                 snprintf(path, sizeof(path), "/v1/admin/breakglass/%s/approve", id);
-                r = adminapi_request(&o, "POST", path, body, &status, &reply, &err);
+                r = adminapi_request(&o, "POST", path, body, want_grant, &status, &reply, &err);
             }
         }
     } else if (!strcmp(verb, "list")) {
-        r = adminapi_request(&o, "GET", "/v1/admin/breakglass", NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", "/v1/admin/breakglass", NULL, want_list, &status, &reply,
+                             &err);
     } else if (!strcmp(verb, "show")) {
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s", id);
-        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", path, NULL, want_grant, &status, &reply, &err);
     } else if (!strcmp(verb, "revoke")) {
         snprintf(path, sizeof(path), "/v1/admin/breakglass/%s/revoke", id);
-        r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "POST", path, NULL, want_grant, &status, &reply, &err);
     } else {
         return ctl_usage_error("breakglass", "unknown command '%s'", verb);
     }

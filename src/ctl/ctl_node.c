@@ -30,6 +30,13 @@ static void print_node_line(json_object *n)
            ctl_jstr(n, "group"), ctl_jstr(n, "hostname"), ctl_jstr(n, "ek_fingerprint"));
 }
 
+/* What each answer must carry (adminapi_request checks a 200 answer). */
+static const adminapi_field want_list[] = {{"nodes", json_type_array}, {}};
+static const adminapi_field want_node[] = {
+    {"node_id", json_type_string}, {"state", json_type_string}, {}};
+static const adminapi_field want_change[] = {
+    {"node_id", json_type_string}, {"state", json_type_string}, {"audit_seq", json_type_int}, {}};
+
 int ctl_node_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -80,23 +87,23 @@ int ctl_node_main(int argc, char **argv)
     }
 
     if (!strcmp(verb, "list")) {
-        r = adminapi_request(&o, "GET", "/v1/admin/nodes", NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", "/v1/admin/nodes", NULL, want_list, &status, &reply, &err);
     } else if (!strcmp(verb, "show")) {
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
-        r = adminapi_request(&o, "GET", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "GET", path, NULL, want_node, &status, &reply, &err);
     } else if (!strcmp(verb, "approve")) {
         if (!fingerprint)
             return ctl_usage_error("node", "approve needs --ek-fingerprint");
         body = json_object_new_object();
         json_object_object_add(body, "ek_fingerprint", json_object_new_string(fingerprint));
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s/approve", id);
-        r = adminapi_request(&o, "POST", path, body, &status, &reply, &err);
+        r = adminapi_request(&o, "POST", path, body, want_change, &status, &reply, &err);
     } else if (!strcmp(verb, "revoke")) {
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s/revoke", id);
-        r = adminapi_request(&o, "POST", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "POST", path, NULL, want_change, &status, &reply, &err);
     } else if (!strcmp(verb, "delete")) {
         snprintf(path, sizeof(path), "/v1/admin/nodes/%s", id);
-        r = adminapi_request(&o, "DELETE", path, NULL, &status, &reply, &err);
+        r = adminapi_request(&o, "DELETE", path, NULL, want_change, &status, &reply, &err);
     } else {
         return ctl_usage_error("node", "unknown command '%s'", verb);
     }

@@ -16,15 +16,22 @@
 #include "policy.h"
 #include "util.h"
 
+/* What each answer must carry (adminapi_request checks a 200 answer). */
+static const adminapi_field want_change[] = {
+    {"name", json_type_string}, {"version", json_type_int}, {"audit_seq", json_type_int}, {}};
+static const adminapi_field want_list[] = {{"policies", json_type_array}, {}};
+static const adminapi_field want_policy[] = {
+    {"policy", json_type_string}, {"signature", json_type_string}, {}};
+
 /* Sends the request and turns the outcome into an exit code: transport
  * failures are runtime errors, HTTP errors are refusals with the server's reason. */
 static int request(adminapi_opts *o, const char *what, const char *method, const char *path,
-                   json_object *body, json_object **ret)
+                   json_object *body, const adminapi_field *expect, json_object **ret)
 {
     long status = 0;
     bg_err err = {{0}};
     json_object *reply = NULL;
-    int r = adminapi_request(o, method, path, body, &status, &reply, &err);
+    int r = adminapi_request(o, method, path, body, expect, &status, &reply, &err);
     if (r < 0)
         return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s: %s", what,
                          bg_err_msg(&err));
@@ -125,7 +132,7 @@ int ctl_policy_publish(int argc, char **argv)
     json_object_object_add(body, "policy",
                            json_object_new_string_len((const char *)text, (int)size));
     json_object_object_add(body, "signature", json_object_new_string(sig64));
-    r = request(&o, "policy publish", "POST", "/v1/admin/policies", body, &reply);
+    r = request(&o, "policy publish", "POST", "/v1/admin/policies", body, want_change, &reply);
     json_object_put(body);
     if (r != CTL_EXIT_OK)
         return r;
@@ -162,7 +169,8 @@ int ctl_policy_activate(int argc, char **argv)
     char path[256];
     json_object *reply = NULL;
     snprintf(path, sizeof path, "/v1/admin/policies/%s/%lld/activate", argv[optind], version);
-    if ((r = request(&o, "policy activate", "POST", path, NULL, &reply)) != CTL_EXIT_OK)
+    if ((r = request(&o, "policy activate", "POST", path, NULL, want_change, &reply)) !=
+        CTL_EXIT_OK)
         return r;
     if (json)
         ctl_print_json(reply);
@@ -195,7 +203,8 @@ int ctl_policy_list(int argc, char **argv)
     if (optind != argc)
         return ctl_usage_error("policy list", "no arguments expected");
     json_object *reply = NULL, *a = NULL;
-    if ((r = request(&o, "policy list", "GET", "/v1/admin/policies", NULL, &reply)) != CTL_EXIT_OK)
+    if ((r = request(&o, "policy list", "GET", "/v1/admin/policies", NULL, want_list, &reply)) !=
+        CTL_EXIT_OK)
         return r;
     if (json) {
         ctl_print_json(reply);
@@ -222,7 +231,7 @@ int ctl_policy_list(int argc, char **argv)
 static int pick_version(adminapi_opts *o, const char *name, long long *ret)
 {
     json_object *reply = NULL, *a = NULL;
-    int r = request(o, "policy show", "GET", "/v1/admin/policies", NULL, &reply);
+    int r = request(o, "policy show", "GET", "/v1/admin/policies", NULL, want_list, &reply);
     if (r != CTL_EXIT_OK)
         return r;
     long long newest = 0, active = 0;
@@ -260,7 +269,7 @@ int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv)
     char path[256];
     json_object *reply = NULL, *pj = NULL;
     snprintf(path, sizeof path, "/v1/admin/policies/%s/%lld", argv[0], version);
-    if ((r = request(o, "policy show", "GET", path, NULL, &reply)) != CTL_EXIT_OK)
+    if ((r = request(o, "policy show", "GET", path, NULL, want_policy, &reply)) != CTL_EXIT_OK)
         return r;
     if (json) {
         ctl_print_json(reply);

@@ -51,8 +51,10 @@ int ctl_admin_failed(const char *group, const char *verb, int r, const bg_err *e
         return -1;
     if (json && reply)
         ctl_print_json(reply);
-    ret = ctl_error(CTL_EXIT_FAIL, "%s %s: HTTP %ld: %s", group, verb, status,
-                    adminapi_reply_reason(reply));
+    /* 4xx: the server refused; 5xx: it failed (a runtime error, as in
+     * ctl_policy_online) */
+    ret = ctl_error(status >= 500 ? CTL_EXIT_RUNTIME : CTL_EXIT_FAIL, "%s %s: HTTP %ld: %s", group,
+                    verb, status, adminapi_reply_reason(reply));
     json_object_put(reply);
     return ret;
 }

@@ -30,7 +30,8 @@ const char *ctl_event_type_label(uint32_t type, char buf[16]);
  * 200), prints "bootgatectl: <group> <verb>: HTTP ..." (or the transport error),
  * with json also the server's error reply, frees reply and returns the exit
  * code: usage for a missing server setting, runtime for transport failures,
- * fail for an HTTP refusal. Returns -1 (and keeps reply) on success. */
+ * answers that are not JSON and HTTP 5xx, fail for an HTTP refusal (4xx). Returns -1 (and keeps
+ * reply) on success. */
 int ctl_admin_failed(const char *group, const char *verb, int r, const bg_err *err, long status,
                      json_object *reply, bool json);
 

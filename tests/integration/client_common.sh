@@ -3,6 +3,7 @@
 set -euo pipefail
 
 : "${BOOTGATE_UNLOCK:?BOOTGATE_UNLOCK not set (run through ctest)}"
+: "${BOOTGATE_UNLOCK_TEST:?BOOTGATE_UNLOCK_TEST not set (run through ctest)}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/bootgate-client.XXXXXX")
 PIDS=()
 cleanup() {
@@ -59,3 +60,6 @@ make_pki() {
 
 TCTI=${TCTI:-swtpm:host=127.0.0.1,port=1}
 unlock() { "$BOOTGATE_UNLOCK" --config /dev/null --tcti "$TCTI" "$@"; }
+# The test drivers (keys, quote, activate, luks, http): a binary of their own,
+# never installed, with the same options as bootgate-unlock.
+unlock_test() { "$BOOTGATE_UNLOCK_TEST" --config /dev/null --tcti "$TCTI" "$@"; }

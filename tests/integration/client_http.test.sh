@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The client's HTTPS layer (src/client/http.c): CA pinning, proxies ignored,
+# The client's HTTPS layer (src/lib/https.c, shared with bootgatectl): CA pinning, proxies ignored,
 # response cap, retries with backoff until the deadline, exit 4 when the
-# server stays unreachable. Driven by `bootgate-unlock debug http`.
+# server stays unreachable. Driven by `bootgate-unlock_test http`.
 source "$(dirname "$0")/client_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -19,23 +19,23 @@ start_server() { # $1 = big body size (0 = JSON echo)
     PORT=$(cat "$T/port")
 }
 stop_server() { kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; }
-http() { unlock --set backoff_initial_ms=200 --set backoff_max_ms=1000 "$@"; }
+http() { unlock_test --set backoff_initial_ms=200 --set backoff_max_ms=1000 "$@"; }
 
 start_server 0
-out=$(http --set ca="$T/ca.pem" debug http "https://127.0.0.1:$PORT/v1/x" --body '{"a":1}')
+out=$(http --set ca="$T/ca.pem" http "https://127.0.0.1:$PORT/v1/x" --body '{"a":1}')
 grep -q '^status 200' <<<"$out" || fail "pinned CA: $out"
 ok "pinned CA accepted"
 
 # Proxy variables never apply (a proxy on a dead port would make this fail).
 out=$(https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 ALL_PROXY=http://127.0.0.1:1 \
-    http --set ca="$T/ca.pem" debug http "https://127.0.0.1:$PORT/v1/x")
+    http --set ca="$T/ca.pem" http "https://127.0.0.1:$PORT/v1/x")
 grep -q '^status 200' <<<"$out" || fail "proxy env used: $out"
 ok "proxy environment ignored"
 
 # Wrong CA: refused at once (not retried), exit 4, and the system store is not
 # consulted either.
 set +e
-out=$(http --set ca="$T/otherca.pem" --timeout 20 debug http "https://127.0.0.1:$PORT/" 2>"$T/err")
+out=$(http --set ca="$T/otherca.pem" --timeout 20 http "https://127.0.0.1:$PORT/" 2>"$T/err")
 rc=$?
 set -e
 [ $rc -eq 4 ] || fail "wrong CA: exit $rc"
@@ -45,7 +45,7 @@ ok "wrong CA refused: $(head -1 "$T/err")"
 
 # http:// is refused (never plaintext)
 set +e
-http --set ca="$T/ca.pem" debug http "http://127.0.0.1:$PORT/" >/dev/null 2>&1; rc=$?
+http --set ca="$T/ca.pem" http "http://127.0.0.1:$PORT/" >/dev/null 2>&1; rc=$?
 set -e
 [ $rc -eq 2 ] || fail "plain http: exit $rc"
 ok "http:// refused"
@@ -54,7 +54,7 @@ stop_server
 # Response cap: a 2 MiB answer is refused
 start_server $((2 * 1024 * 1024))
 set +e
-http --set ca="$T/ca.pem" debug http "https://127.0.0.1:$PORT/" >/dev/null 2>"$T/err"; rc=$?
+http --set ca="$T/ca.pem" http "https://127.0.0.1:$PORT/" >/dev/null 2>"$T/err"; rc=$?
 set -e
 [ $rc -eq 4 ] || fail "oversized answer: exit $rc $(cat "$T/err")"
 stop_server
@@ -64,7 +64,7 @@ ok "oversized answer refused"
 PORT=$(free_port)
 start=$(date +%s%N)
 set +e
-out=$(http --set ca="$T/ca.pem" --timeout 3 debug http "https://127.0.0.1:$PORT/" 2>"$T/err")
+out=$(http --set ca="$T/ca.pem" --timeout 3 http "https://127.0.0.1:$PORT/" 2>"$T/err")
 rc=$?
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -78,7 +78,7 @@ ok "unreachable: $att attempts, exit 4 after $ms ms (deadline 3000)"
 echo "quiet rd.bootgate.timeout=2 rd.neednet=1" >"$T/cmdline"
 start=$(date +%s%N)
 set +e
-BOOTGATE_CMDLINE="$T/cmdline" http --set ca="$T/ca.pem" debug http "https://127.0.0.1:$PORT/" \
+BOOTGATE_CMDLINE="$T/cmdline" http --set ca="$T/ca.pem" http "https://127.0.0.1:$PORT/" \
     >/dev/null 2>&1
 rc=$?
 set -e
@@ -91,7 +91,7 @@ PORT=$(free_port)
 ( sleep 2; exec python3 "$HERE/client_https_server.py" "$T/srv.pem" "$T/srv.key" "$T/port2" 0 "$PORT" ) \
     >/dev/null 2>&1 &
 PIDS+=($!)
-out=$(http --set ca="$T/ca.pem" --timeout 15 debug http "https://127.0.0.1:$PORT/v1/x")
+out=$(http --set ca="$T/ca.pem" --timeout 15 http "https://127.0.0.1:$PORT/v1/x")
 grep -q '^status 200' <<<"$out" || fail "late server: $out"
 att=$(awk '/^attempts/{print $2}' <<<"$out")
 ms=$(awk '/^elapsed_ms/{print $2}' <<<"$out")

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The client's TPM layer (src/client/tpm.c) against swtpm, checked by
-# tpm2-tools as the independent party. Driven by `bootgate-unlock debug`,
+# tpm2-tools as the independent party. Driven by `bootgate-unlock-test`,
 # which calls the same functions as the unlock/enroll paths.
 source "$(dirname "$0")/client_common.sh"
 
@@ -9,8 +9,8 @@ start_swtpm a
 flush() { tpm2_flushcontext -t >/dev/null; tpm2_flushcontext -s >/dev/null; }
 
 # --- AK: deterministic, same name as tpm2-tools derives from the same template
-unlock debug keys --ek-public "$T/ek.pub" --ak-public "$T/ak.pub" >"$T/keys1"
-unlock debug keys >"$T/keys2"
+unlock_test keys --ek-public "$T/ek.pub" --ak-public "$T/ak.pub" >"$T/keys1"
+unlock_test keys >"$T/keys2"
 AKN=$(awk '/^ak_name/{print $2}' "$T/keys1")
 [ -n "$AKN" ] || fail "no AK name"
 [ "$AKN" = "$(awk '/^ak_name/{print $2}' "$T/keys2")" ] || fail "AK name not deterministic"
@@ -28,7 +28,7 @@ grep -q '^ek_type rsa' "$T/keys1" || fail "default EK is not RSA"
 tpm2_createek -c "$T/ek.ctx" -G rsa -u "$T/ek2.pub" >/dev/null
 flush
 cmp -s "$T/ek.pub" "$T/ek2.pub" || fail "RSA EK differs from tpm2_createek"
-unlock --set ek_type=ecc debug keys --ek-public "$T/ekecc.pub" | grep -q '^ek_type ecc' ||
+unlock_test --set ek_type=ecc keys --ek-public "$T/ekecc.pub" | grep -q '^ek_type ecc' ||
     fail "ECC EK not created"
 tpm2_createek -c "$T/ekecc.ctx" -G ecc -u "$T/ekecc2.pub" >/dev/null
 flush
@@ -36,18 +36,18 @@ cmp -s "$T/ekecc.pub" "$T/ekecc2.pub" || fail "ECC EK differs from tpm2_createek
 ok "RSA and ECC EK equal tpm2_createek"
 
 # --- EK certificate from NV 0x01c00002 (absent, then present)
-unlock debug keys --ek-cert "$T/cert.out" | grep -q '^ek_cert none' || fail "phantom EK cert"
+unlock_test keys --ek-cert "$T/cert.out" | grep -q '^ek_cert none' || fail "phantom EK cert"
 head -c 1200 /dev/urandom >"$T/cert.der"
 tpm2_nvdefine 0x01c00002 -C o -s 1200 -a 'ownerwrite|ownerread|authread|ppread|no_da' >/dev/null
 tpm2_nvwrite 0x01c00002 -C o -i "$T/cert.der"
-unlock debug keys --ek-cert "$T/cert.out" | grep -q '^ek_cert 1200 bytes' || fail "EK cert not read"
+unlock_test keys --ek-cert "$T/cert.out" | grep -q '^ek_cert 1200 bytes' || fail "EK cert not read"
 cmp -s "$T/cert.der" "$T/cert.out" || fail "EK cert bytes differ"
 ok "EK certificate read from NV in chunks"
 
 # --- Quote: tpm2_checkquote verifies it; PCR values equal tpm2_pcrread
 tpm2_pcrextend 9:sha256=$(printf 'bootgate-test' | sha256sum | cut -d' ' -f1)
 N=$(openssl rand -hex 32)
-unlock debug quote --nonce "$N" --attest "$T/att" --signature "$T/sig" >"$T/quote"
+unlock_test quote --nonce "$N" --attest "$T/att" --signature "$T/sig" >"$T/quote"
 tpm2_checkquote -u "$T/ak.pub" -m "$T/att" -s "$T/sig" -q "$N" -g sha256 >/dev/null ||
     fail "tpm2_checkquote rejects our quote"
 if tpm2_checkquote -u "$T/ak.pub" -m "$T/att" -s "$T/sig" -q "$(openssl rand -hex 32)" \
@@ -69,10 +69,10 @@ ok "quote verified by tpm2_checkquote, PCRs match tpm2_pcrread and pcrDigest"
 # for another TPM's EK is refused with the TPM error exit code
 head -c 32 /dev/urandom >"$T/seed"
 tpm2_makecredential -T none -e "$T/ek.pub" -s "$T/seed" -n "$AKN" -o "$T/cred" >/dev/null 2>&1
-got=$(unlock debug activate --credential-file "$T/cred" | awk '/^secret/{print $2}')
+got=$(unlock_test activate --credential-file "$T/cred" | awk '/^secret/{print $2}')
 [ "$got" = "$(xxd -p -c 64 "$T/seed")" ] || fail "ActivateCredential (RSA EK) returned a different seed"
 tpm2_makecredential -T none -e "$T/ekecc.pub" -s "$T/seed" -n "$AKN" -o "$T/credecc" >/dev/null 2>&1
-got=$(unlock --set ek_type=ecc debug activate --credential-file "$T/credecc" | awk '/^secret/{print $2}')
+got=$(unlock_test --set ek_type=ecc activate --credential-file "$T/credecc" | awk '/^secret/{print $2}')
 [ "$got" = "$(xxd -p -c 64 "$T/seed")" ] || fail "ActivateCredential (ECC EK) returned a different seed"
 ok "ActivateCredential recovers tpm2_makecredential seeds (RSA and ECC EK)"
 
@@ -80,7 +80,7 @@ ok "ActivateCredential recovers tpm2_makecredential seeds (RSA and ECC EK)"
 BADN=000b$(openssl rand -hex 32)
 tpm2_makecredential -T none -e "$T/ek.pub" -s "$T/seed" -n "$BADN" -o "$T/credbad" >/dev/null 2>&1
 set +e
-unlock debug activate --credential-file "$T/credbad" >/dev/null 2>"$T/err"; rc=$?
+unlock_test activate --credential-file "$T/credbad" >/dev/null 2>"$T/err"; rc=$?
 set -e
 [ $rc -eq 3 ] || fail "credential for another AK: exit $rc, want 3"
 grep -q 'refused the credential' "$T/err" || fail "no distinct message: $(cat "$T/err")"
@@ -89,19 +89,19 @@ ok "credential for another AK refused (exit 3)"
 # --- Persistent EK at 0x81010001 is preferred
 tpm2_createek -c 0x81010001 -G rsa -u "$T/ekp.pub" >/dev/null
 flush
-unlock debug keys --ek-public "$T/ek3.pub" >/dev/null
+unlock_test keys --ek-public "$T/ek3.pub" >/dev/null
 cmp -s "$T/ekp.pub" "$T/ek3.pub" || fail "persistent EK not used"
-got=$(unlock debug activate --credential-file "$T/cred" | awk '/^secret/{print $2}')
+got=$(unlock_test activate --credential-file "$T/cred" | awk '/^secret/{print $2}')
 [ "$got" = "$(xxd -p -c 64 "$T/seed")" ] || fail "ActivateCredential with persistent EK"
 ok "persistent EK 0x81010001 used"
 
 # --- New EPS (TPM cleared/replaced): other AK name, old credential refused
 tpm2_clear -c p >/dev/null 2>&1 || true
 tpm2_changeeps >/dev/null
-AKN2=$(unlock debug keys | awk '/^ak_name/{print $2}')
+AKN2=$(unlock_test keys | awk '/^ak_name/{print $2}')
 [ "$AKN2" != "$AKN" ] || fail "AK name unchanged after new EPS"
 set +e
-unlock debug activate --credential-file "$T/cred" >/dev/null 2>"$T/err"; rc=$?
+unlock_test activate --credential-file "$T/cred" >/dev/null 2>"$T/err"; rc=$?
 set -e
 [ $rc -eq 3 ] || fail "old credential after new EPS: exit $rc, want 3"
 ok "new EPS: AK name changes, old credential refused"
@@ -115,7 +115,7 @@ flush
 tpm2_create -C "$T/prim.ctx" -P wrong -u "$T/x.pub" -r "$T/x.priv" >/dev/null 2>&1 || true
 flush
 set +e
-unlock debug quote --nonce "$N" >/dev/null 2>"$T/err"; rc=$?
+unlock_test quote --nonce "$N" >/dev/null 2>"$T/err"; rc=$?
 set -e
 [ $rc -eq 3 ] || fail "lockout: exit $rc, want 3"
 grep -q 'lockout' "$T/err" || fail "lockout not named: $(cat "$T/err")"
@@ -125,7 +125,7 @@ ok "lockout reported: $(head -1 "$T/err")"
 stop_swtpm
 start=$(date +%s%N)
 set +e
-unlock --set tpm_wait=2 debug keys >/dev/null 2>"$T/err"; rc=$?
+unlock_test --set tpm_wait=2 keys >/dev/null 2>"$T/err"; rc=$?
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ $rc -eq 3 ] || fail "no TPM: exit $rc, want 3"
@@ -140,7 +140,7 @@ PORT_LATE=$(free_port_pair)
     --ctrl type=tcp,bindaddr=127.0.0.1,port=$((PORT_LATE + 1)) \
     --flags not-need-init,startup-clear ) >/dev/null 2>&1 &
 PIDS+=($!)
-"$BOOTGATE_UNLOCK" --config /dev/null --tcti "swtpm:host=127.0.0.1,port=$PORT_LATE" \
-    --set tpm_wait=10 debug keys | grep -q '^ak_name' || fail "late TPM not waited for"
+"$BOOTGATE_UNLOCK_TEST" --config /dev/null --tcti "swtpm:host=127.0.0.1,port=$PORT_LATE" \
+    --set tpm_wait=10 keys | grep -q '^ak_name' || fail "late TPM not waited for"
 ok "TPM appearing 1 s late is waited for"
 echo PASS

@@ -29,7 +29,7 @@ tpm2_createprimary -C e -G ecc256:ecdsa-sha256:null -g sha256 \
 flush
 
 for ek in rsa ecc; do
-    unlock --set ek_type=$ek debug keys --ek-public "$T/ek-$ek.pub" >"$T/keys-$ek"
+    unlock_test --set ek_type=$ek keys --ek-public "$T/ek-$ek.pub" >"$T/keys-$ek"
     grep -q "^ek_type $ek" "$T/keys-$ek" || fail "EK type $ek not used"
     AKN=$(awk '/^ak_name/{print $2}' "$T/keys-$ek")
     head -c 32 /dev/urandom >"$T/seed-$ek"
@@ -38,10 +38,10 @@ for ek in rsa ecc; do
         -o "$T/cred-$ek" >/dev/null 2>&1
 
     # bootgate-unlock: the seed is recovered, yet never on the wire
-    got=$(TCTI_PCAP_FILE="$T/unlock-$ek.pcap" "$BOOTGATE_UNLOCK" --config /dev/null \
-        --tcti "pcap:$TCTI" --set ek_type=$ek debug activate --credential-file "$T/cred-$ek" |
+    got=$(TCTI_PCAP_FILE="$T/unlock-$ek.pcap" "$BOOTGATE_UNLOCK_TEST" --config /dev/null \
+        --tcti "pcap:$TCTI" --set ek_type=$ek activate --credential-file "$T/cred-$ek" |
         awk '/^secret/{print $2}')
-    [ "$got" = "$S" ] || fail "$ek EK: debug activate returned '$got', want $S"
+    [ "$got" = "$S" ] || fail "$ek EK: activate returned '$got', want $S"
     [ -s "$T/unlock-$ek.pcap" ] || fail "$ek EK: pcap TCTI wrote no capture"
     has_cc "$T/unlock-$ek.pcap" 00000147 || fail "$ek EK: no ActivateCredential in the capture"
     has_cc "$T/unlock-$ek.pcap" 00000176 || fail "$ek EK: no StartAuthSession in the capture"

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* `bootgate-unlock debug ...`: drives one layer of the client at a time so
- * that integration tests can check it against independent tools (tpm2-tools,
- * cryptsetup, openssl s_server). These commands use exactly the functions the
- * unlock and enroll paths use. `debug activate` prints the recovered
- * credential secret: it exists for tests with tpm2_makecredential and never
- * handles a volume key. */
-#include "client.h"
+/* The commands of bootgate-unlock-test: each drives one layer of the client at
+ * a time so that integration tests can check it against independent tools
+ * (tpm2-tools, cryptsetup, openssl s_server). They use exactly the functions
+ * the unlock and enroll paths use. `activate` prints the recovered credential
+ * secret: it exists for tests with tpm2_makecredential and never handles a
+ * volume key. */
+#include "testtool.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,7 +48,7 @@ static const char *arg(int argc, char **argv, const char *name)
     return NULL;
 }
 
-static int debug_keys(client_opts *o, int argc, char **argv)
+int testtool_keys(client_opts *o, int argc, char **argv)
 {
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
     uint8_t buf[TPM_BLOB_MAX];
@@ -92,7 +92,7 @@ fail:
     return CLIENT_EXIT_TPM;
 }
 
-static int debug_quote(client_opts *o, int argc, char **argv)
+int testtool_quote(client_opts *o, int argc, char **argv)
 {
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
     _cleanup_(freep) uint8_t *nonce = NULL;
@@ -103,7 +103,7 @@ static int debug_quote(client_opts *o, int argc, char **argv)
     int r;
 
     if (!nonce_hex || hex_decode_alloc(nonce_hex, &nonce, &nonce_size, &err) < 0) {
-        client_msg(o, "debug quote: --nonce HEX required %s", err.msg);
+        client_msg(o, "quote: --nonce HEX required %s", err.msg);
         return CLIENT_EXIT_USAGE;
     }
     r = client_tpm_setup(o, &t);
@@ -128,7 +128,7 @@ static int debug_quote(client_opts *o, int argc, char **argv)
 
 /* The credential file of tpm2_makecredential: magic 0xBADCC0DE, version 1
  * (both u32 BE), then TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET, marshalled. */
-static int debug_activate(client_opts *o, int argc, char **argv)
+int testtool_activate(client_opts *o, int argc, char **argv)
 {
     _cleanup_(tpm_closep) tpm_ctx *t = NULL;
     _cleanup_(freep) uint8_t *file = NULL;
@@ -143,7 +143,7 @@ static int debug_activate(client_opts *o, int argc, char **argv)
     int r;
 
     if (!path) {
-        client_msg(o, "debug activate: --credential-file FILE required");
+        client_msg(o, "activate: --credential-file FILE required");
         return CLIENT_EXIT_USAGE;
     }
     r = read_file(path, 64u << 10, &file, &size, &err);
@@ -188,7 +188,7 @@ static int debug_activate(client_opts *o, int argc, char **argv)
     return CLIENT_EXIT_OK;
 }
 
-static int debug_luks(client_opts *o, int argc, char **argv)
+int testtool_luks(client_opts *o, int argc, char **argv)
 {
     _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
     const char *dev = argc > 1 ? argv[1] : NULL, *s;
@@ -197,7 +197,7 @@ static int debug_luks(client_opts *o, int argc, char **argv)
     int r;
 
     if (!dev || dev[0] == '-') {
-        client_msg(o, "debug luks DEVICE [--write-token --server URL --node-id ID "
+        client_msg(o, "luks DEVICE [--write-token --server URL --node-id ID "
                       "--ca-sha256 HEX [--ak-name HEX]] [--volume-key-file F] "
                       "[--key-file F --expect-volume-key-file F]");
         return CLIENT_EXIT_USAGE;
@@ -276,57 +276,29 @@ static int debug_luks(client_opts *o, int argc, char **argv)
     return CLIENT_EXIT_OK;
 }
 
-static int debug_http(client_opts *o, int argc, char **argv)
+int testtool_http(client_opts *o, int argc, char **argv)
 {
     const char *url = argc > 1 ? argv[1] : NULL, *body = arg(argc, argv, "--body");
-    http_opts h = {
-        .ca_file = o->cfg.ca,
-        .connect_timeout_ms = (long)o->cfg.connect_timeout_s * 1000,
-        .request_timeout_ms = (long)o->cfg.request_timeout_s * 1000,
-        .backoff_initial_ms = o->cfg.backoff_initial_ms,
-        .backoff_max_ms = o->cfg.backoff_max_ms,
-    };
-    http_response resp = {0};
+    https_opts h = client_https_opts(o);
+    https_response resp = {0};
     bg_err err = {{0}};
     unsigned attempts = 0;
-    uint64_t start = http_now_ms();
+    uint64_t start = https_now_ms();
     int r;
 
     if (!url || url[0] == '-') {
-        client_msg(o, "debug http URL [--body JSON]   (uses ca, timeout, ... of the config)");
+        client_msg(o, "http URL [--body JSON]   (uses ca, timeout, ... of the config)");
         return CLIENT_EXIT_USAGE;
     }
-    r = http_post_retry(&h, url, body ? body : "{}", start + (uint64_t)o->cfg.timeout_s * 1000,
-                        &resp, &attempts, &err);
-    printf("attempts %u\nelapsed_ms %llu\n", attempts, (unsigned long long)(http_now_ms() - start));
+    r = https_request_retry(&h, "POST", url, body ? body : "{}",
+                            start + (uint64_t)o->cfg.timeout_s * 1000, &resp, &attempts, &err);
+    printf("attempts %u\nelapsed_ms %llu\n", attempts,
+           (unsigned long long)(https_now_ms() - start));
     if (r < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         return r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
     }
     printf("status %ld\nbytes %zu\n", resp.status, resp.size);
-    http_response_done(&resp);
+    https_response_done(&resp);
     return CLIENT_EXIT_OK;
-}
-
-int client_debug_main(client_opts *o, int argc, char **argv)
-{
-    const char *cmd = argc > 1 ? argv[1] : "--help";
-
-    if (!strcmp(cmd, "keys"))
-        return debug_keys(o, argc - 1, argv + 1);
-    if (!strcmp(cmd, "quote"))
-        return debug_quote(o, argc - 1, argv + 1);
-    if (!strcmp(cmd, "activate"))
-        return debug_activate(o, argc - 1, argv + 1);
-    if (!strcmp(cmd, "luks"))
-        return debug_luks(o, argc - 1, argv + 1);
-    if (!strcmp(cmd, "http"))
-        return debug_http(o, argc - 1, argv + 1);
-    printf("Usage: bootgate-unlock [--tcti T] debug COMMAND   (test drivers)\n"
-           "  keys [--ek-public F] [--ak-public F] [--ek-cert F]  EK/AK names and publics\n"
-           "  quote --nonce HEX [--attest F] [--signature F]      quote sha256:0-11\n"
-           "  activate --credential-file F    ActivateCredential of a tpm2_makecredential file\n"
-           "  luks DEVICE [--write-token ...] [--volume-key-file F] [--key-file F]\n"
-           "  http URL [--body JSON]          POST with the configured CA pin and retries\n");
-    return strcmp(cmd, "--help") ? CLIENT_EXIT_USAGE : CLIENT_EXIT_OK;
 }
