@@ -17,7 +17,9 @@
 #include "ctlutil.h"
 #include "explain.h"
 #include "policy.h"
+#include "proto.h"
 #include "util.h"
+#include "verify.h"
 
 int ctl_policy_load_eventlog(const char *path, eventlog **ret)
 {
@@ -397,10 +399,25 @@ int ctl_policy_explain(int argc, char **argv)
         memset(quoted.pcr[IMA_PCR], 0, sizeof quoted.pcr[IMA_PCR]);
         if (ima && ima_replay(ima, &quoted, &err) < 0)
             return ctl_error(CTL_EXIT_FAIL, "%s: %s", ipath, bg_err_msg(&err));
+        quoted.mask = (1u << PROTO_PCR_COUNT) - 1; /* what a quote would cover */
     }
 
+    /* the replay check every evaluation rests on (verify.h), over the PCRs
+     * a bootgate quote covers */
+    _cleanup_(evidence_done) evidence ev = {0};
+    quoted.mask &= (1u << PROTO_PCR_COUNT) - 1;
+    if (evidence_replay(&quoted, log, ima, &ev, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (ev.verdict != VERDICT_OK) {
+        printf("policy %s v%llu (%s): DENIED: evidence does not verify (%s)\n  %s\n", p->name,
+               (unsigned long long)p->version, policy_mode_name(p->mode), verdict_name(ev.verdict),
+               ev.reason);
+        for (size_t i = 0; i < ev.n_diffs; i++)
+            printf("  event log does not replay to quoted PCR %u\n", ev.diffs[i].pcr);
+        return CTL_EXIT_FAIL;
+    }
     policy_result res;
-    if (policy_evaluate(p, &quoted, log, ima, now, &res, &err) < 0)
+    if (policy_evaluate(p, &ev, now, &res, &err) < 0)
         return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
     if (json) {
         json_object *o = policy_result_to_json(&res);

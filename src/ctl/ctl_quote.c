@@ -18,6 +18,7 @@
 #include "quote.h"
 #include "tpmpub.h"
 #include "util.h"
+#include "verdict.h"
 
 #define CTL_QUOTE_MAX_FILE (1u << 20)
 
@@ -39,7 +40,7 @@ static void quote_help(FILE *f)
            "  --pcrs FILE      PCR values: tpm2_quote -o / tpm2_pcrread -F serialized -o, or\n"
            "                   bare digests (tpm2_pcrread -o default) together with --pcr-list\n"
            "  --pcr-list SPEC  required selection, e.g. sha256:0-11 (default: --pcrs file's)\n"
-           "  --ak-name HEX    the AK's enrolled TPM name; refuse any other AK (ak-name-mismatch)\n"
+           "  --ak-name HEX    the AK's enrolled TPM name; refuse any other AK (ak_name_mismatch)\n"
            "  --eventlog FILE  UEFI event log; replayed sha256 PCRs it touches (except 10)\n"
            "                   must equal the quoted values\n"
            "  --allow-pem-ak   accept a PEM AK (diagnostics only; attributes unchecked)\n"
@@ -246,16 +247,16 @@ static int quote_verify_main(int argc, char **argv)
 
     r = tpmpub_parse(ak_buf, ak_size, &ak, &err);
     if (r < 0) {
-        print_invalid("ak-malformed", bg_err_msg(&err));
+        print_invalid(verdict_name(VERDICT_AK_MALFORMED), bg_err_msg(&err));
         return CTL_EXIT_FAIL;
     }
     /* DESIGN.md §1 (b): the AK must be the enrolled one. Checked before the
      * quote, as the server does. */
     if (ak_name && (!ak->has_public || ak->name_size != ak_name_size ||
                     memcmp(ak->name, ak_name, ak_name_size) != 0)) {
-        print_invalid("ak-name-mismatch", ak->has_public
-                                              ? "the AK's TPM name is not the given --ak-name"
-                                              : "a PEM AK has no TPM name to compare");
+        print_invalid(verdict_name(VERDICT_AK_NAME_MISMATCH),
+                      ak->has_public ? "the AK's TPM name is not the given --ak-name"
+                                     : "a PEM AK has no TPM name to compare");
         return CTL_EXIT_FAIL;
     }
     if (pcrs_path) {
@@ -316,12 +317,13 @@ static int quote_verify_main(int argc, char **argv)
             if (json) {
                 _cleanup_(json_object_putp) json_object *o = result_json(&res, el_reason);
                 if (o) {
-                    json_object_object_add(o, "verdict",
-                                           json_object_new_string("eventlog-mismatch"));
+                    json_object_object_add(
+                        o, "verdict",
+                        json_object_new_string(verdict_name(VERDICT_EVENTLOG_MISMATCH)));
                     ctl_print_json(o);
                 }
             }
-            print_invalid("eventlog-mismatch", el_reason);
+            print_invalid(verdict_name(VERDICT_EVENTLOG_MISMATCH), el_reason);
             return CTL_EXIT_FAIL;
         }
     }

@@ -2,6 +2,8 @@
 #include "explain.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +319,21 @@ json_object *explanation_to_json(const explanation *e)
         json_object_put(ima);
         return NULL;
     }
+    if (e->reason[0])
+        json_object_object_add(o, "reason", json_object_new_string(e->reason));
+    if (e->n_replay) {
+        json_object *rp = json_object_new_array();
+        for (size_t i = 0; rp && i < e->n_replay; i++) {
+            json_object *x = json_object_new_object();
+            json_object_object_add(x, "pcr", json_object_new_int((int)e->replay[i].pcr));
+            json_object_object_add(x, "log",
+                                   json_object_new_string(e->replay[i].ima ? "ima" : "event"));
+            json_object_object_add(x, "replayed", hex_json(e->replay[i].replayed, true));
+            json_object_object_add(x, "quoted", hex_json(e->replay[i].quoted, true));
+            json_object_array_add(rp, x);
+        }
+        json_object_object_add(o, "replay", rp);
+    }
     json_object_object_add(o, "baseline",
                            e->baseline[0] ? json_object_new_string(e->baseline) : NULL);
     if (e->note[0])
@@ -370,20 +387,45 @@ static void short_hex(const uint8_t *d, bool present, char out[16])
     snprintf(out, 16, "%.12s…", hex);
 }
 
-int explanation_format(const explanation *e, size_t max_events, char **ret)
+/* A growing list of lines with a cap: the last slot says how many were
+ * left out. */
+typedef struct line_list {
+    char **v;
+    size_t n, max, dropped;
+    int error;
+} line_list;
+
+static void add_line(line_list *l, const char *fmt, ...) _printf_(2, 3);
+static void add_line(line_list *l, const char *fmt, ...)
 {
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f)
-        return -ENOMEM;
+    va_list ap;
+    char *s = NULL;
+    if (l->error)
+        return;
+    if (l->n + 1 >= l->max) { /* keep the last slot for the count */
+        l->dropped++;
+        return;
+    }
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (!s) {
+        l->error = -ENOMEM;
+        return;
+    }
+    l->v[l->n++] = s;
+}
+
+static void add_body(line_list *l, const explanation *e, size_t max_events)
+{
     if (e->note[0])
-        fprintf(f, "  note: %s\n", e->note);
+        add_line(l, "  note: %s", e->note);
     for (size_t i = 0; i < e->n_pcrs; i++) {
         char x[16], y[16];
         short_hex(e->pcrs[i].expected, e->pcrs[i].has_expected, x);
         short_hex(e->pcrs[i].actual, true, y);
-        fprintf(f, "  PCR %-2u expected %s got %s\n", e->pcrs[i].pcr, x, y);
+        add_line(l, "  PCR %-2u expected %s got %s", e->pcrs[i].pcr, x, y);
     }
     size_t shown = 0;
     for (size_t i = 0; i < e->n_events && shown < max_events; i++, shown++) {
@@ -399,31 +441,107 @@ int explanation_format(const explanation *e, size_t max_events, char **ret)
             snprintf(at, sizeof at, " (event #%lld)", (long long)x->log_index);
         switch (x->kind) {
         case EXPLAIN_CHANGED:
-            fprintf(f, "    PCR %u changed %s \"%.60s\": %s -> %s%s\n", x->pcr, tn, x->desc, d1, d2,
-                    at);
+            add_line(l, "    PCR %u changed %s \"%.60s\": %s -> %s%s", x->pcr, tn, x->desc, d1, d2,
+                     at);
             break;
         case EXPLAIN_MISSING:
-            fprintf(f, "    PCR %u missing %s \"%.60s\": %s\n", x->pcr, tn, x->desc, d1);
+            add_line(l, "    PCR %u missing %s \"%.60s\": %s", x->pcr, tn, x->desc, d1);
             break;
         case EXPLAIN_NEW:
-            fprintf(f, "    PCR %u new     %s \"%.60s\": %s%s\n", x->pcr, tn, x->desc, d2, at);
+            add_line(l, "    PCR %u new     %s \"%.60s\": %s%s", x->pcr, tn, x->desc, d2, at);
             break;
         case EXPLAIN_NOT_ALLOWED:
-            fprintf(f, "    PCR %u not allowed by any rule: %s \"%.60s\": %s%s\n", x->pcr, tn,
-                    x->desc, d2, at);
+            add_line(l, "    PCR %u not allowed by any rule: %s \"%.60s\": %s%s", x->pcr, tn,
+                     x->desc, d2, at);
             break;
         }
     }
     if (e->n_events + e->events_omitted > shown)
-        fprintf(f, "    ... %zu more event differences\n", e->n_events + e->events_omitted - shown);
+        add_line(l, "    ... %zu more event differences", e->n_events + e->events_omitted - shown);
     for (size_t i = 0; i < e->n_ima && i < 5; i++)
-        fprintf(f, "  IMA not allowed: %.100s %.80s\n", e->ima[i].path, e->ima[i].digest);
+        add_line(l, "  IMA not allowed: %.100s %.80s", e->ima[i].path, e->ima[i].digest);
     if (e->n_ima + e->ima_omitted > 5)
-        fprintf(f, "  ... %zu more IMA entries not allowed\n", e->n_ima + e->ima_omitted - 5);
-    if (fclose(f) != 0) {
+        add_line(l, "  ... %zu more IMA entries not allowed", e->n_ima + e->ima_omitted - 5);
+}
+
+static int finish_lines(line_list *l, char ***ret, size_t *ret_n)
+{
+    if (!l->error && l->dropped &&
+        asprintf(&l->v[l->n], "... %zu more lines in the audit record", l->dropped) >= 0)
+        l->n++;
+    else if (!l->error && l->dropped)
+        l->error = -ENOMEM;
+    if (l->error) {
+        explanation_lines_free(l->v, l->n);
+        return l->error;
+    }
+    *ret = l->v;
+    *ret_n = l->n;
+    return 0;
+}
+
+int explanation_lines(const explanation *e, size_t max_lines, char ***ret, size_t *ret_n)
+{
+    line_list l = {.max = max_lines};
+    if (max_lines < 2)
+        return -EINVAL;
+    if (!(l.v = calloc(max_lines, sizeof(*l.v))))
+        return -ENOMEM;
+    if (e->n_replay == 0 && e->reason[0])
+        add_line(&l, "%s", e->reason);
+    for (size_t i = 0; i < e->n_replay; i++) {
+        char a[2 * POLICY_DIGEST_SIZE + 1], b[2 * POLICY_DIGEST_SIZE + 1];
+        hex_encode(e->replay[i].replayed, POLICY_DIGEST_SIZE, a);
+        hex_encode(e->replay[i].quoted, POLICY_DIGEST_SIZE, b);
+        add_line(&l, "PCR %u: %s log replays to %s, quoted value is %s", e->replay[i].pcr,
+                 e->replay[i].ima ? "IMA" : "event", a, b);
+    }
+    add_body(&l, e, SIZE_MAX);
+    return finish_lines(&l, ret, ret_n);
+}
+
+void explanation_lines_free(char **lines, size_t n)
+{
+    for (size_t i = 0; lines && i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+int explanation_format(const explanation *e, size_t max_events, char **ret)
+{
+    /* enough slots for every line max_events lets through */
+    line_list l = {.max = max_events + e->n_pcrs + 16};
+    char **lines = NULL, *buf = NULL;
+    size_t n = 0, size = 0;
+    FILE *f;
+    int r;
+    if (!(l.v = calloc(l.max, sizeof(*l.v))))
+        return -ENOMEM;
+    add_body(&l, e, max_events);
+    r = finish_lines(&l, &lines, &n);
+    if (r < 0)
+        return r;
+    f = open_memstream(&buf, &size);
+    for (size_t i = 0; f && i < n; i++)
+        fprintf(f, "%s\n", lines[i]);
+    explanation_lines_free(lines, n);
+    if (!f || fclose(f) != 0) {
         free(buf);
         return -ENOMEM;
     }
     *ret = buf;
     return 0;
+}
+
+void explain_evidence(explanation *e, const evidence *ev)
+{
+    snprintf(e->reason, sizeof(e->reason), "%s", ev->reason);
+    e->n_replay = 0;
+    for (size_t i = 0; i < ev->n_diffs && i < PCR_COUNT; i++) {
+        explain_replay *x = &e->replay[e->n_replay++];
+        x->pcr = ev->diffs[i].pcr;
+        x->ima = ev->diffs[i].ima;
+        memcpy(x->replayed, ev->diffs[i].replayed, POLICY_DIGEST_SIZE);
+        memcpy(x->quoted, ev->diffs[i].quoted, POLICY_DIGEST_SIZE);
+    }
 }

@@ -50,7 +50,21 @@ typedef struct explain_ima {
     char digest[2 * TPMALG_MAX_DIGEST + 16]; /* "sha256:…" */
 } explain_ima;
 
+/* A PCR whose log does not replay to the verified value (evidence, not policy). */
+typedef struct explain_replay {
+    uint32_t pcr;
+    bool ima; /* PCR 10, replayed from the IMA log */
+    uint8_t replayed[POLICY_DIGEST_SIZE];
+    uint8_t quoted[POLICY_DIGEST_SIZE];
+} explain_replay;
+
+/* One denial's story, from evaluation to the wire, the console and the
+ * audit record: kept as data until it is encoded (explanation_to_json,
+ * explanation_lines, explanation_format). */
 typedef struct explanation {
+    char reason[256]; /* one line: why, e.g. "PCR 4 differs from ..." */
+    size_t n_replay;
+    explain_replay replay[PCR_COUNT];   /* logs that do not replay (evidence) */
     char baseline[POLICY_MAX_NAME + 1]; /* closest baseline, "" when the policy has none */
     char note[256];                     /* e.g. "policy expired at …", "" */
     size_t n_pcrs;
@@ -74,14 +88,24 @@ int explain_baseline(explanation *e, const policy_baseline *b, uint32_t diff_mas
 /* Appends the events of the log on PCRs in mask that no rule of p allows. */
 int explain_rules(explanation *e, const policy *p, uint32_t mask, const eventlog *log);
 int explain_add_ima(explanation *e, const ima_entry *ent);
+/* The reason and, for EVENTLOG_MISMATCH, the PCRs whose logs do not replay. */
+void explain_evidence(explanation *e, const evidence *ev);
 
 const char *explain_kind_name(explain_kind k); /* "new", "missing", "changed", "not_allowed" */
 
-/* {"baseline":..,"note":..,"pcrs":[{"pcr":9,"expected":..,"actual":..}],
+/* {"reason":..,"replay":[{"pcr":11,"log":"event"|"ima","replayed":..,"quoted":..}],
+ *  "baseline":..,"note":..,"pcrs":[{"pcr":9,"expected":..,"actual":..}],
  *  "events":[{"change":"changed","pcr":9,"type":"EV_EVENT_TAG","desc":..,
  *  "log_index":..,"expected_digest":..,"actual_digest":..}],"events_omitted":0,
  *  "ima_not_allowed":[{"path":..,"digest":..}],"ima_omitted":0} */
 struct json_object *explanation_to_json(const explanation *e);
+/* The lines of a denial for the wire and the node's console, at most
+ * max_lines (the last one then says how many were left out): the PCRs whose
+ * logs do not replay, else the reason; then the note, the differing PCRs,
+ * events and IMA entries. *ret is a malloc'd array of malloc'd strings
+ * (explanation_lines_free). */
+int explanation_lines(const explanation *e, size_t max_lines, char ***ret, size_t *ret_n);
+void explanation_lines_free(char **lines, size_t n);
 /* Appends human lines ("  PCR 9 changed EV_EVENT_TAG 'Linux initrd' 3a4f…→9c21…")
  * to a malloc'd string; max_events limits the event lines. */
 int explanation_format(const explanation *e, size_t max_events, char **ret);

@@ -702,6 +702,8 @@ const char *policy_verdict_name(policy_verdict v)
         return "expired";
     case POLICY_EVIDENCE:
         return "evidence";
+    case POLICY_INVALID:
+        return "invalid";
     }
     return "?";
 }

@@ -38,6 +38,8 @@
 #include "eventlog.h"
 #include "ima.h"
 #include "tpmalg.h"
+#include "verdict.h"
+#include "verify.h"
 
 #define POLICY_MAX_SIZE          (4u << 20) /* bytes of JSON */
 #define POLICY_MAX_BASELINES     64u
@@ -170,17 +172,19 @@ typedef enum policy_verdict {
     POLICY_PASS,
     POLICY_FAIL,     /* the boot state is not allowed */
     POLICY_EXPIRED,  /* now >= not_after */
-    POLICY_EVIDENCE, /* the logs do not replay to the quoted PCRs: failure of
-                      * evidence, never of policy (DESIGN 1.f) */
+    POLICY_EVIDENCE, /* the evidence lacks what the policy checks (no IMA log):
+                      * a failure of evidence, never of policy (DESIGN 1.f) */
+    POLICY_INVALID,  /* the policy gates PCRs the evidence does not cover */
 } policy_verdict;
 
 struct explanation; /* explain.h */
 
 typedef struct policy_result {
     policy_verdict verdict;
+    bg_verdict code; /* the same outcome in the verdict table (verdict.h) */
     policy_mode mode;
     /* true when the key may be released: PASS, or audit mode and the
-     * verdict is FAIL/EXPIRED (never for EVIDENCE). */
+     * verdict is FAIL/EXPIRED (never for EVIDENCE or INVALID). */
     bool release;
     char reason[256];                  /* one line, e.g. "PCR 4, 9 differ from baseline web-7" */
     char matched[POLICY_MAX_NAME + 1]; /* baseline that passed, "" for rules only / none */
@@ -188,16 +192,23 @@ typedef struct policy_result {
     struct explanation *explanation;   /* set when verdict != PASS (NULL on PASS) */
 } policy_result;
 
-/* Evaluates the boot state. quoted: the quoted sha256 PCRs (verified by the
- * caller). log may be NULL (then only exact baselines can pass); ima must be
- * given when the policy has an ima section. Returns 0 with a verdict in ret
- * (free with policy_result_done), or -errno on internal errors (ENOMEM, ...). */
-int policy_evaluate(const policy *p, const pcr_bank *quoted, const eventlog *log,
-                    const ima_log *ima, time_t now, policy_result *ret, bg_err *err);
+/* Evaluates the boot state of evidence that verified (verify.h: its logs
+ * replay to its PCR values; nothing is parsed or replayed here). Returns 0
+ * with a verdict in ret (free with policy_result_done), or -errno on
+ * internal errors (ENOMEM, unverified evidence, ...). */
+int policy_evaluate(const policy *p, const evidence *ev, time_t now, policy_result *ret,
+                    bg_err *err);
+/* -EINVAL (message names the PCRs) when p gates a PCR outside quoted_mask:
+ * its value would be a claim nobody signed. */
+int policy_check_quotable(const policy *p, uint32_t quoted_mask, bg_err *err);
+/* What an upload or activation requires: policy_check_quotable, and a
+ * not_after still in the future. */
+int policy_check_deployable(const policy *p, uint32_t quoted_mask, time_t now, bg_err *err);
 void policy_result_done(policy_result *r);
 
-const char *policy_verdict_name(policy_verdict v); /* "pass", "fail", "expired", "evidence" */
-const char *policy_mode_name(policy_mode m);       /* "enforce", "audit" */
+const char *
+policy_verdict_name(policy_verdict v);       /* "pass", "fail", "expired", "evidence", "invalid" */
+const char *policy_mode_name(policy_mode m); /* "enforce", "audit" */
 
 /* {"verdict":..,"mode":..,"release":..,"reason":..,"matched_baseline":..,
  *  "rule_pcrs":[..],"explanation":{..}} — the 403 body's core. */

@@ -123,17 +123,48 @@ static void mask_list(uint32_t mask, char *buf, size_t size)
         }
 }
 
-int policy_evaluate(const policy *p, const pcr_bank *quoted, const eventlog *log,
-                    const ima_log *ima, time_t now, policy_result *ret, bg_err *err)
+int policy_check_quotable(const policy *p, uint32_t quoted_mask, bg_err *err)
+{
+    uint32_t outside = p->gate_mask & ~quoted_mask;
+    if (outside) {
+        char l[96];
+        mask_list(outside, l, sizeof l);
+        return bg_err_set(err, -EINVAL,
+                          "policy %s v%llu gates PCR %s, which the quote does not cover "
+                          "(quoted: PCRs 0-11)",
+                          p->name, (unsigned long long)p->version, l);
+    }
+    return 0;
+}
+
+int policy_check_deployable(const policy *p, uint32_t quoted_mask, time_t now, bg_err *err)
+{
+    int r = policy_check_quotable(p, quoted_mask, err);
+    if (r < 0)
+        return r;
+    if (p->has_not_after && now >= p->not_after)
+        return bg_err_set(err, -EINVAL, "policy %s v%llu expired at %s (not_after is in the past)",
+                          p->name, (unsigned long long)p->version, p->not_after_str);
+    return 0;
+}
+
+int policy_evaluate(const policy *p, const evidence *ev, time_t now, policy_result *ret,
+                    bg_err *err)
 {
     _cleanup_(explanation_freep) explanation *ex = NULL;
-    pcr_bank replay;
+    const pcr_bank *quoted = &ev->quoted;
+    const eventlog *log = ev->log;
+    const ima_log *ima = ev->ima;
     int r;
 
     memset(ret, 0, sizeof *ret);
     ret->mode = p->mode;
     ret->verdict = POLICY_FAIL;
+    ret->code = VERDICT_POLICY_DENIED;
 
+    /* only verified evidence is evaluated: its logs replay to its PCRs */
+    if (ev->verdict != VERDICT_OK)
+        return bg_err_set(err, -EINVAL, "policy evaluation needs verified evidence");
     if (quoted->alg != TPMALG_SHA256 || quoted->digest_size != POLICY_DIGEST_SIZE)
         return bg_err_set(err, -EINVAL, "policy evaluation needs the sha256 bank");
     if (!(ex = explanation_new()))
@@ -141,44 +172,27 @@ int policy_evaluate(const policy *p, const pcr_bank *quoted, const eventlog *log
 
     uint32_t gate = p->gate_mask & ~(1u << IMA_PCR);
 
-    /* 1. Evidence: the logs must replay to the quoted values. */
-    if (log) {
-        bg_err rerr = {{0}};
-        if ((r = eventlog_replay(log, TPMALG_SHA256, &replay, &rerr)) < 0) {
-            ret->verdict = POLICY_EVIDENCE;
-            set_reason(ret, "event log does not replay: %s", bg_err_msg(&rerr));
-            goto done;
-        }
-        for (unsigned i = 0; i < PCR_COUNT; i++)
-            if ((gate & (1u << i)) && memcmp(replay.pcr[i], quoted->pcr[i], POLICY_DIGEST_SIZE)) {
-                ret->verdict = POLICY_EVIDENCE;
-                set_reason(ret, "event log does not replay to quoted PCR %u", i);
-                goto done;
-            }
+    /* 1. Fail closed on what the evidence cannot show: a gated PCR outside
+     * the verified values, a gated IMA without an IMA log. */
+    if (policy_check_quotable(p, quoted->mask, NULL) < 0) {
+        ret->verdict = POLICY_INVALID;
+        ret->code = VERDICT_POLICY_INVALID;
+        char l[96];
+        mask_list(p->gate_mask & ~quoted->mask, l, sizeof l);
+        set_reason(ret, "policy gates PCR %s, which the quote does not cover", l);
+        goto done;
     }
-    if (p->ima) {
-        pcr_bank ib = {.alg = TPMALG_SHA256, .digest_size = POLICY_DIGEST_SIZE};
-        bg_err rerr = {{0}};
-        if (!ima) {
-            ret->verdict = POLICY_FAIL;
-            set_reason(ret, "policy checks IMA but no IMA log was sent");
-            goto done;
-        }
-        if ((r = ima_replay(ima, &ib, &rerr)) < 0) {
-            ret->verdict = POLICY_EVIDENCE;
-            set_reason(ret, "IMA log does not replay: %s", bg_err_msg(&rerr));
-            goto done;
-        }
-        if (memcmp(ib.pcr[IMA_PCR], quoted->pcr[IMA_PCR], POLICY_DIGEST_SIZE)) {
-            ret->verdict = POLICY_EVIDENCE;
-            set_reason(ret, "IMA log does not replay to quoted PCR 10");
-            goto done;
-        }
+    if (p->ima && !ima) {
+        ret->verdict = POLICY_EVIDENCE;
+        ret->code = VERDICT_IMALOG_MISSING;
+        set_reason(ret, "policy checks IMA but no IMA log was sent");
+        goto done;
     }
 
     /* 2. Expiry: an expired policy denies whatever the boot state. */
     if (p->has_not_after && now >= p->not_after) {
         ret->verdict = POLICY_EXPIRED;
+        ret->code = VERDICT_POLICY_EXPIRED;
         set_reason(ret, "policy %s v%llu expired at %s", p->name, (unsigned long long)p->version,
                    p->not_after_str);
         snprintf(ex->note, sizeof ex->note, "policy expired at %s; publish a new version",
@@ -231,6 +245,7 @@ int policy_evaluate(const policy *p, const pcr_bank *quoted, const eventlog *log
 
     if (pcrs_pass && !ima_bad) {
         ret->verdict = POLICY_PASS;
+        ret->code = VERDICT_OK;
         if (ret->matched[0] && ret->rule_pcrs) {
             char l[64];
             mask_list(ret->rule_pcrs, l, sizeof l);
@@ -243,6 +258,7 @@ int policy_evaluate(const policy *p, const pcr_bank *quoted, const eventlog *log
     }
 
     ret->verdict = POLICY_FAIL;
+    ret->code = VERDICT_POLICY_DENIED;
     if (!pcrs_pass) {
         char l[96];
         uint32_t failing = closest_diff & ~rules_ok;
@@ -276,8 +292,10 @@ done:
     ret->release = ret->verdict == POLICY_PASS ||
                    (p->mode == POLICY_MODE_AUDIT &&
                     (ret->verdict == POLICY_FAIL || ret->verdict == POLICY_EXPIRED));
-    if (ret->verdict != POLICY_PASS)
+    if (ret->verdict != POLICY_PASS) {
+        snprintf(ex->reason, sizeof ex->reason, "%s", ret->reason);
         ret->explanation = TAKE_PTR(ex);
+    }
     return 0;
 }
 
@@ -321,7 +339,9 @@ char *policy_result_summary(const policy_result *r)
     else if (r->release)
         head = "AUDIT (would deny; released because the policy is in audit mode)";
     else if (r->verdict == POLICY_EVIDENCE)
-        head = "DENIED: evidence does not verify";
+        head = "DENIED: the evidence lacks what the policy checks";
+    else if (r->verdict == POLICY_INVALID)
+        head = "DENIED: the policy cannot be judged against this evidence";
     else if (r->verdict == POLICY_EXPIRED)
         head = "DENIED: policy expired";
     else

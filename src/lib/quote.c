@@ -14,31 +14,15 @@
 #include <tss2/tss2_mu.h>
 
 #include "cursor.h"
+#include "verdict.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
 
-static const char *const verdict_names[_QUOTE_VERDICT_MAX] = {
-    [QUOTE_VALID] = "valid",
-    [QUOTE_AK_REFUSED] = "ak-refused",
-    [QUOTE_SIGNATURE_MALFORMED] = "signature-malformed",
-    [QUOTE_SIGNATURE_SCHEME] = "signature-scheme",
-    [QUOTE_BAD_SIGNATURE] = "bad-signature",
-    [QUOTE_ATTEST_MALFORMED] = "attest-malformed",
-    [QUOTE_BAD_MAGIC] = "bad-magic",
-    [QUOTE_BAD_TYPE] = "bad-type",
-    [QUOTE_NONCE_MISSING] = "nonce-missing",
-    [QUOTE_NONCE_MISMATCH] = "nonce-mismatch",
-    [QUOTE_PCR_SELECTION_MISMATCH] = "pcr-selection-mismatch",
-    [QUOTE_PCR_VALUES_MISSING] = "pcr-values-missing",
-    [QUOTE_PCR_DIGEST_MISMATCH] = "pcr-digest-mismatch",
-};
-
+/* One spelling per verdict: the server's table (verdict.h). */
 const char *quote_verdict_name(quote_verdict v)
 {
-    if ((unsigned)v >= _QUOTE_VERDICT_MAX)
-        return "unknown";
-    return verdict_names[v];
+    return verdict_name(verdict_from_quote(v));
 }
 
 /* ---- PCR selections ---- */
@@ -413,6 +397,11 @@ int quote_verify(const quote_evidence *ev, quote_result *ret, bg_err *err)
         ret->ak_unchecked = true;
     else if (ak != TPMPUB_AK_OK)
         return verdict(ret, QUOTE_AK_REFUSED, "AK refused (%s): %s", tpmpub_ak_check_name(ak), a);
+    if (ev->pinned_ak_name &&
+        (ev->ak->name_size != ev->pinned_ak_name_size ||
+         CRYPTO_memcmp(ev->ak->name, ev->pinned_ak_name, ev->pinned_ak_name_size) != 0))
+        return verdict(ret, QUOTE_AK_NAME_MISMATCH,
+                       "AK name differs from the one pinned at enrollment");
 
     /* 2. signature over the exact attest bytes */
     if (quote_parse_signature(ev->sig, ev->sig_size, &sig, &perr) < 0)

@@ -4,7 +4,7 @@
 /* TPM2_Quote verification (DESIGN.md §1 steps c–e), in a fixed order that
  * fails closed at the first failed step (STYLE.md 5):
  *
- *   1. AK attributes        (tpmpub_check_ak)
+ *   1. AK attributes        (tpmpub_check_ak), then the AK name when pinned
  *   2. signature            TPMT_SIGNATURE over the raw attest bytes with the
  *                           AK: RSASSA / RSAPSS / ECDSA with sha256 / sha384;
  *                           when the AK's scheme is fixed, the signature's
@@ -75,10 +75,11 @@ typedef enum quote_verdict {
     QUOTE_PCR_SELECTION_MISMATCH,
     QUOTE_PCR_VALUES_MISSING, /* the caller's PCR values lack a selected PCR */
     QUOTE_PCR_DIGEST_MISMATCH,
+    QUOTE_AK_NAME_MISMATCH, /* the AK is not the one pinned (pinned_ak_name) */
     _QUOTE_VERDICT_MAX,
 } quote_verdict;
 
-/* "valid", "ak-refused", "bad-signature", "nonce-mismatch", ... (stable). */
+/* The wire name of the verdict (verdict.h), e.g. ak_refused. */
 const char *quote_verdict_name(quote_verdict v);
 
 typedef struct quote_evidence {
@@ -92,6 +93,10 @@ typedef struct quote_evidence {
     const pcr_bank *banks; /* the PCR values the quote claims to cover */
     size_t n_banks;
     const quote_selection *required; /* e.g. sha256:0-11 */
+    /* When set, step 1 also requires the AK's TPM name to be this one (the
+     * name pinned at enrollment), before the signature is looked at. */
+    const uint8_t *pinned_ak_name;
+    size_t pinned_ak_name_size;
     /* Diagnostics only (bootgatectl --allow-pem-ak), never the server: a PEM
      * AK has no attributes to check, so step 1 is skipped and the result
      * says so (ak_unchecked). Every other step still runs. */

@@ -42,3 +42,21 @@ typedef struct pcr_bank {
 /* PCR := H(PCR || digest). digest has bank->digest_size bytes. Returns -EIO
  * if the hash cannot be computed. */
 int pcr_bank_extend(pcr_bank *bank, unsigned pcr, const uint8_t *digest);
+
+/* Observed PCRs as data (break-glass scope "observed", DESIGN §4): one
+ * canonical encoding of a bank's selected values,
+ *   alg (u16 BE) | mask (u32 BE) | digest of each PCR in mask, ascending,
+ * which the audit record keeps (as hex), the store keeps (raw) and grant
+ * signatures cover (its SHA-256). */
+#define PCR_BANK_ENCODED_MAX (2u + 4u + PCR_COUNT * TPMALG_MAX_DIGEST)
+
+/* Returns the encoded size; 0 when the bank's algorithm is unknown or its
+ * digest size is not the algorithm's. */
+size_t pcr_bank_encode(const pcr_bank *bank, uint8_t out[PCR_BANK_ENCODED_MAX]);
+/* -EBADMSG when buf is not exactly one encoding of a known algorithm. */
+int pcr_bank_decode(const uint8_t *buf, size_t size, pcr_bank *ret);
+/* Same algorithm, same PCRs, same values (constant time over the values). */
+bool pcr_bank_equal(const pcr_bank *a, const pcr_bank *b);
+/* The encoding as lowercase hex (malloc'd), and back. */
+char *pcr_bank_encode_hex(const pcr_bank *bank);
+int pcr_bank_decode_hex(const char *hex, pcr_bank *ret);

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 #include "audit.h"
 #include "evidence.h"
+#include "policy.h"
 #include "util.h"
 
 static json_object *wrap(const char *key, json_object *v)
@@ -277,6 +279,31 @@ static int activate_policy(srv_audit_tx *tx, void *arg)
     return store_policy_activate(srv_audit_tx_store(tx), a->name, a->version);
 }
 
+/* A version may be activated only while it could release a key: one that
+ * expired since its upload, or gates PCRs the quote does not cover, is
+ * refused with the reason. Replies itself on failure. */
+static int check_activation(srv_req *r, const activation *a)
+{
+    _cleanup_(store_policy_done) store_policy stored = {0};
+    _cleanup_(policy_freep) policy *p = NULL;
+    bg_err err = {0};
+    int r0 = store_policy_get(r->srv->store, a->name, a->version, &stored);
+    if (r0 == -ENOENT) {
+        srv_reply_error(r, 404, "policy_unknown", NULL);
+        return r0;
+    }
+    if (r0 < 0) {
+        srv_reply_error(r, 503, "unavailable", "store error");
+        return r0;
+    }
+    r0 = policy_parse(stored.json, strlen(stored.json), &p, &err);
+    if (r0 >= 0)
+        r0 = policy_check_deployable(p, EVIDENCE_QUOTED_PCRS, time(NULL), &err);
+    if (r0 < 0)
+        srv_reply_error(r, 400, "policy_rejected", bg_err_msg(&err));
+    return r0;
+}
+
 void srv_handle_admin_policy_activate(srv_req *r)
 {
     activation a = {.name = r->params[0]};
@@ -285,6 +312,9 @@ void srv_handle_admin_policy_activate(srv_req *r)
     int r0;
     if (parse_version(r->params[1], &a.version) < 0)
         return srv_reply_error(r, 400, "bad_request", "version must be a number");
+    r0 = check_activation(r, &a);
+    if (r0 < 0)
+        return;
     det = json_object_new_object();
     json_object_object_add(det, "name", json_object_new_string(a.name));
     json_object_object_add(det, "version", json_object_new_int64(a.version));

@@ -5,8 +5,9 @@
  * breakglass_approvals distinct approvers signed its canonical form with the
  * Ed25519 keys in approvers_dir.
  *
- *   canonical = "bootgate-grant-v1\n" || json-c plain array
- *               [id, node_id, ek_fingerprint, scope, sha256hex(observed pcrs JSON) or "",
+ *   canonical = "bootgate-grant-v2\n" || json-c plain array
+ *               [id, node_id, ek_fingerprint, scope,
+ *                sha256hex(pcr_bank_encode(observed PCRs)) or "",
  *                not_before, not_after, uses, reason]
  *
  * Requests, approvals, activation, every use and revocation are audit records. */
@@ -26,47 +27,7 @@
 #include "auditchain.h"
 #include "util.h"
 
-#define GRANT_CONTEXT "bootgate-grant-v1\n"
-
-char *srv_pcrs_json(const pcr_bank *pcrs)
-{
-    json_object *p = json_object_new_object();
-    char *out;
-    for (unsigned i = 0; i < PCR_COUNT; i++)
-        if (pcrs->mask & (1u << i)) {
-            char k[4], hex[2 * TPMALG_MAX_DIGEST + 1];
-            snprintf(k, sizeof(k), "%u", i);
-            hex_encode(pcrs->pcr[i], pcrs->digest_size, hex);
-            json_object_object_add(p, k, json_object_new_string(hex));
-        }
-    out = strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
-    json_object_put(p);
-    return out;
-}
-
-/* observed PCRs equal: same PCR set, same values (the stored text may have
- * been re-serialized by SQLite, so compare parsed) */
-static bool pcrs_equal(const char *stored, const char *now)
-{
-    json_object *a = json_tokener_parse(stored), *b = json_tokener_parse(now);
-    bool eq = a && b && json_object_is_type(a, json_type_object) &&
-              json_object_is_type(b, json_type_object) &&
-              json_object_object_length(a) == json_object_object_length(b);
-    if (eq) {
-        json_object_object_foreach(a, k, v)
-        {
-            json_object *w;
-            if (!json_object_object_get_ex(b, k, &w) ||
-                strcmp(json_object_get_string(v), json_object_get_string(w)) != 0) {
-                eq = false;
-                break;
-            }
-        }
-    }
-    json_object_put(a);
-    json_object_put(b);
-    return eq;
-}
+#define GRANT_CONTEXT "bootgate-grant-v2\n"
 
 static char *grant_canonical(const store_grant *g, const char *ek_fingerprint)
 {
@@ -74,9 +35,10 @@ static char *grant_canonical(const store_grant *g, const char *ek_fingerprint)
     char pcr_hash[65] = "";
     char *out = NULL;
     if (!strcmp(g->scope, "observed")) {
-        uint8_t md[32];
+        uint8_t enc[PCR_BANK_ENCODED_MAX], md[32];
         unsigned n = 0;
-        if (EVP_Digest(g->pcrs, strlen(g->pcrs), md, &n, EVP_sha256(), NULL) != 1) {
+        size_t len = g->has_observed ? pcr_bank_encode(&g->observed, enc) : 0;
+        if (len == 0 || EVP_Digest(enc, len, md, &n, EVP_sha256(), NULL) != 1) {
             json_object_put(a);
             return NULL;
         }
@@ -199,11 +161,15 @@ void srv_handle_breakglass_request(srv_req *r)
             return srv_reply_error(r, 400, "bad_request", "scope is observed or any");
         snprintf(g.scope, sizeof(g.scope), "%s", sc);
     }
-    r0 = store_denial_find(r->srv->store, g.code, g.node_id, sizeof(g.node_id), &g.pcrs);
+    r0 = store_denial_find(r->srv->store, g.code, g.node_id, sizeof(g.node_id), &g.observed,
+                           &g.has_observed);
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "code_unknown", "no denied attempt has this code");
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
+    if (!strcmp(g.scope, "observed") && !g.has_observed)
+        return srv_reply_error(r, 409, "conflict",
+                               "the denied attempt recorded no PCR values; scope any is needed");
     if (store_node_get(r->srv->store, g.node_id, &node) < 0 || node.state != NODE_ACTIVE)
         return srv_reply_error(r, 409, "conflict", "break-glass is only for active nodes");
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -425,20 +391,18 @@ int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store
 {
     store_grant *a = NULL;
     size_t n = 0;
-    _cleanup_(freep) char *now_pcrs = srv_pcrs_json(pcrs);
     int r = store_grant_list_usable(s->store, node_id, (int64_t)time(NULL), &a, &n);
     if (r < 0)
         return r;
     r = -ENOENT;
-    for (size_t i = 0; i < n; i++) {
-        if (r < 0 &&
-            (!strcmp(a[i].scope, "any") || (now_pcrs && pcrs_equal(a[i].pcrs, now_pcrs)))) {
+    for (size_t i = 0; i < n && r < 0; i++)
+        if (!strcmp(a[i].scope, "any") ||
+            (a[i].has_observed && pcr_bank_equal(&a[i].observed, pcrs))) {
             *ret_grant = a[i];
-            a[i].pcrs = NULL; /* ownership moves to ret_grant */
             r = 0;
         }
+    for (size_t i = 0; i < n; i++)
         store_grant_done(&a[i]);
-    }
     free(a);
     return r;
 }

@@ -92,7 +92,7 @@ void srv_handle_enroll(srv_req *r)
     size_t wrapped_size[PROTO_MAX_VOLUMES] = {0};
     store_node node = {0};
     int64_t seq = -1;
-    const char *verdict = NULL;
+    bg_verdict verdict = VERDICT_AK_MALFORMED;
     char cert_reason[256] = "no EK certificate";
     json_object *det;
     bg_err err = {0};
@@ -111,7 +111,7 @@ void srv_handle_enroll(srv_req *r)
         return srv_reply_error(r, 400, "bad_ek", bg_err_msg(&err));
     if (evidence_ak_check(req.ak_public.data, req.ak_public.size, node.ak_name,
                           sizeof(node.ak_name), &node.ak_name_size, NULL, &verdict, &err) < 0)
-        return srv_reply_error(r, 400, verdict ? verdict : "bad_ak", bg_err_msg(&err));
+        return srv_reply_error(r, 400, verdict_name(verdict), bg_err_msg(&err));
 
     /* node id: stable across re-enrollment of the same TPM */
     snprintf(node.id, sizeof(node.id), "%.32s", node.ek_fingerprint);

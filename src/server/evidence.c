@@ -17,35 +17,11 @@
 
 #include "cleanup.h"
 #include "credential.h"
-#include "explain.h"
 #include "policy.h"
 #include "quote.h"
 #include "secmem.h"
 #include "tpmpub.h"
 #include "util.h"
-
-void evidence_explanation_done(evidence_explanation *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        free(e->lines[i]);
-    e->n = 0;
-}
-
-int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
-{
-    va_list ap;
-    char *s = NULL;
-    int n;
-    if (e->n >= EVIDENCE_MAX_EXPLANATION)
-        return 0; /* the first lines carry the story; the rest is in the audit log */
-    va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -ENOMEM;
-    e->lines[e->n++] = s;
-    return 0;
-}
 
 /* Parsed TPM public areas by their exact bytes. Building the EVP_PKEY (and
  * checking an EC point) was a large part of an unlock, and a node sends the
@@ -183,22 +159,27 @@ int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg
     return 0;
 }
 
+int evidence_ak_parse(const uint8_t *ak_pub, size_t size, tpmpub **ret_ak, bg_err *err)
+{
+    return parse_tpm_public(ak_pub, size, "AK public", ret_ak, err);
+}
+
 int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
-                      size_t *ret_name_size, tpmpub **ret_ak, const char **ret_verdict, bg_err *err)
+                      size_t *ret_name_size, tpmpub **ret_ak, bg_verdict *ret_verdict, bg_err *err)
 {
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     char reason[200] = "";
     tpmpub_ak_check c;
     int r;
 
-    *ret_verdict = "ak_malformed";
+    *ret_verdict = VERDICT_AK_MALFORMED;
     r = parse_tpm_public(ak_pub, size, "AK public", &ak, err);
     if (r < 0)
         return r;
     /* DESIGN §1 c: exactly the restricted signing attributes */
     c = tpmpub_check_ak(ak, reason, sizeof(reason));
     if (c != TPMPUB_AK_OK) {
-        *ret_verdict = "ak_refused";
+        *ret_verdict = VERDICT_AK_REFUSED;
         return bg_err_set(err, -EPERM, "AK refused (%s): %s", tpmpub_ak_check_name(c), reason);
     }
     if (ak->name_size == 0 || ak->name_size > name_max)
@@ -207,7 +188,7 @@ int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, siz
     *ret_name_size = ak->name_size;
     if (ret_ak)
         *ret_ak = TAKE_PTR(ak);
-    *ret_verdict = "ok";
+    *ret_verdict = VERDICT_OK;
     return 0;
 }
 
@@ -275,123 +256,6 @@ out:
     return r;
 }
 
-/* quote verdicts as server verdict names (static: metrics keep the pointer) */
-static const char *const quote_verdicts[_QUOTE_VERDICT_MAX] = {
-    [QUOTE_VALID] = "ok",
-    [QUOTE_AK_REFUSED] = "ak_refused",
-    [QUOTE_SIGNATURE_MALFORMED] = "signature_malformed",
-    [QUOTE_SIGNATURE_SCHEME] = "signature_scheme",
-    [QUOTE_BAD_SIGNATURE] = "bad_signature",
-    [QUOTE_ATTEST_MALFORMED] = "attest_malformed",
-    [QUOTE_BAD_MAGIC] = "attest_bad_magic",
-    [QUOTE_BAD_TYPE] = "attest_bad_type",
-    [QUOTE_NONCE_MISSING] = "quote_nonce_missing",
-    [QUOTE_NONCE_MISMATCH] = "quote_nonce_mismatch",
-    [QUOTE_PCR_SELECTION_MISMATCH] = "pcr_selection_mismatch",
-    [QUOTE_PCR_VALUES_MISSING] = "pcr_values_missing",
-    [QUOTE_PCR_DIGEST_MISMATCH] = "pcr_digest_mismatch",
-};
-
-int evidence_quote_verify(const tpmpub *ak, const proto_unlock_req *req, const char **ret_verdict,
-                          bg_err *err)
-{
-    quote_selection required;
-    quote_result res;
-    quote_evidence ev = {0};
-    int r;
-
-    *ret_verdict = "internal";
-    r = quote_selection_parse("sha256:0-11", &required, err);
-    if (r < 0)
-        return r;
-    ev.ak = ak;
-    ev.attest = req->attest.data;
-    ev.attest_size = req->attest.size;
-    ev.sig = req->signature.data;
-    ev.sig_size = req->signature.size;
-    ev.nonce = req->nonce;
-    ev.nonce_size = req->nonce_size;
-    ev.banks = &req->pcrs;
-    ev.n_banks = 1;
-    ev.required = &required;
-    r = quote_verify(&ev, &res, err);
-    if (r < 0)
-        return r;
-    if (res.verdict != QUOTE_VALID) {
-        *ret_verdict = (unsigned)res.verdict < _QUOTE_VERDICT_MAX && quote_verdicts[res.verdict]
-                           ? quote_verdicts[res.verdict]
-                           : "quote_invalid";
-        return bg_err_set(err, -EPERM, "%s", res.reason);
-    }
-    *ret_verdict = "ok";
-    return 0;
-}
-
-int evidence_logs_replay(const proto_unlock_req *req, eventlog **ret_log, ima_log **ret_ima,
-                         const char **ret_verdict, evidence_explanation *expl, bg_err *err)
-{
-    _cleanup_(eventlog_freep) eventlog *log = NULL;
-    _cleanup_(ima_log_freep) ima_log *ima = NULL;
-    pcr_bank bank = {0}, imabank = {0};
-    bg_err sub = {0};
-    bool ok = true;
-    int r;
-
-    *ret_verdict = "eventlog_invalid";
-    r = eventlog_parse(req->event_log.data, req->event_log.size, &log, &sub);
-    if (r < 0)
-        return bg_err_set(err, -EBADMSG, "event log: %s", bg_err_msg(&sub));
-    r = eventlog_replay(log, PROTO_PCR_ALG, &bank, &sub);
-    if (r < 0)
-        return bg_err_set(err, -EBADMSG, "event log replay: %s", bg_err_msg(&sub));
-    imabank.alg = PROTO_PCR_ALG;
-    imabank.digest_size = bank.digest_size;
-    if (req->ima_log.size > 0) {
-        *ret_verdict = "imalog_invalid";
-        r = ima_parse(req->ima_log.data, req->ima_log.size, &ima, &sub);
-        if (r >= 0)
-            r = ima_replay(ima, &imabank, &sub);
-        if (r < 0)
-            return bg_err_set(err, -EBADMSG, "IMA log: %s", bg_err_msg(&sub));
-    }
-    *ret_verdict = "eventlog_mismatch";
-    for (unsigned i = 0; i < PROTO_PCR_COUNT; i++) {
-        const uint8_t *want = i == IMA_PCR ? imabank.pcr[i] : bank.pcr[i];
-        if (!(req->pcrs.mask & (1u << i)))
-            return bg_err_set(err, -EBADMSG, "PCR %u missing from the evidence", i);
-        if (CRYPTO_memcmp(want, req->pcrs.pcr[i], bank.digest_size) != 0) {
-            char a[2 * TPMALG_MAX_DIGEST + 1], b[2 * TPMALG_MAX_DIGEST + 1];
-            hex_encode(want, bank.digest_size, a);
-            hex_encode(req->pcrs.pcr[i], bank.digest_size, b);
-            (void)evidence_explain_add(expl, "PCR %u: %s log replays to %s, quoted value is %s", i,
-                                       i == IMA_PCR ? "IMA" : "event", a, b);
-            ok = false;
-        }
-    }
-    if (!ok)
-        return bg_err_set(err, -EBADMSG, "logs do not replay to the quoted PCRs");
-    *ret_verdict = "ok";
-    *ret_log = TAKE_PTR(log);
-    *ret_ima = TAKE_PTR(ima);
-    return 0;
-}
-
-static int add_lines(evidence_explanation *expl, const char *text)
-{
-    while (text && *text) {
-        size_t n = strcspn(text, "\n");
-        if (n > 0) {
-            int r = evidence_explain_add(expl, "%.*s", (int)n, text);
-            if (r < 0)
-                return r;
-        }
-        text += n;
-        if (*text == '\n')
-            text++;
-    }
-    return 0;
-}
-
 /* The last verified stored policy. Parsing a policy and verifying its
  * signature against policy-signers.d (a directory scan and PEM loads) cost
  * more than evaluating it, and every unlock of a group uses the same
@@ -439,25 +303,20 @@ void evidence_policy_cache_clear(void)
 }
 
 int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored,
-                             const proto_unlock_req *req, const eventlog *log, const ima_log *ima,
-                             bool *ret_pass, char *ret_mode, size_t mode_size,
-                             const char **ret_verdict, json_object **ret_detail,
-                             evidence_explanation *expl, bg_err *err)
+                             const evidence *ev, policy_result *ret, bg_verdict *ret_verdict,
+                             bg_err *err)
 {
     _cleanup_(policy_freep) policy *parsed = NULL;
     _cleanup_(policy_cache_unlockp) pthread_mutex_t *held = NULL;
     const policy *p;
     uint8_t sig[POLICY_SIG_SIZE], key[32];
-    policy_result res = {0};
     struct stat st;
     bool cacheable;
     bg_err sub = {0};
     int r;
 
-    *ret_pass = false;
-    *ret_detail = NULL;
-    snprintf(ret_mode, mode_size, "enforce");
-    *ret_verdict = "policy_invalid";
+    memset(ret, 0, sizeof(*ret));
+    *ret_verdict = VERDICT_POLICY_INVALID;
     cacheable = stat(signers_dir, &st) == 0 && policy_cache_key(signers_dir, stored, key) == 0;
     pthread_mutex_lock(&policy_cache.lock);
     held = &policy_cache.lock;
@@ -488,40 +347,12 @@ int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored
             policy_cache.dir_ctime = st.st_ctim;
         }
     }
-    if (p->ima && !ima) {
-        /* a policy with an ima section needs the IMA log; none means an empty one */
-        *ret_verdict = "imalog_missing";
-        return bg_err_set(err, -EBADMSG, "the policy gates IMA but the node sent no IMA log");
-    }
-    r = policy_evaluate(p, &req->pcrs, log, ima, time(NULL), &res, &sub);
+    r = policy_evaluate(p, ev, time(NULL), ret, &sub);
     if (r < 0) {
-        *ret_verdict = "internal";
+        *ret_verdict = VERDICT_INTERNAL;
         return bg_err_set(err, r, "policy evaluation: %s", bg_err_msg(&sub));
     }
-    snprintf(ret_mode, mode_size, "%s", policy_mode_name(res.mode));
-    *ret_detail = policy_result_to_json(&res);
-    switch (res.verdict) {
-    case POLICY_PASS:
-        *ret_verdict = "ok";
-        break;
-    case POLICY_FAIL:
-        *ret_verdict = "policy_denied";
-        break;
-    case POLICY_EXPIRED:
-        *ret_verdict = "policy_expired";
-        break;
-    case POLICY_EVIDENCE:
-        *ret_verdict = "eventlog_mismatch";
-        break;
-    }
-    if (res.verdict != POLICY_PASS) {
-        _cleanup_(freep) char *text = NULL;
-        (void)evidence_explain_add(expl, "%s", res.reason);
-        if (res.explanation && explanation_format(res.explanation, 40, &text) >= 0)
-            (void)add_lines(expl, text);
-    }
-    *ret_pass = res.release;
-    policy_result_done(&res);
+    *ret_verdict = ret->code;
     return 0;
 }
 
@@ -551,6 +382,9 @@ int evidence_policy_check_upload(const char *signers_dir, json_object *policy_js
     if (r < 0)
         return bg_err_set(err, -EPERM, "signature does not verify with any key in %s: %s",
                           signers_dir, bg_err_msg(&sub));
+    r = policy_check_deployable(p, EVIDENCE_QUOTED_PCRS, time(NULL), &sub);
+    if (r < 0)
+        return bg_err_set(err, r, "%s", bg_err_msg(&sub));
     if (p->version > INT64_MAX)
         return bg_err_set(err, -EINVAL, "version too large");
     canonical = strdup(p->canonical);

@@ -15,20 +15,16 @@
 #include "bgerr.h"
 #include "eventlog.h"
 #include "ima.h"
+#include "policy.h"
 #include "proto.h"
 #include "store.h"
 #include "tpmpub.h"
+#include "verdict.h"
+#include "verify.h"
 
-#define EVIDENCE_MAX_EXPLANATION 64
-
-typedef struct evidence_explanation {
-    size_t n;
-    char *lines[EVIDENCE_MAX_EXPLANATION];
-} evidence_explanation;
-
-void evidence_explanation_done(evidence_explanation *e);
-int evidence_explain_add(evidence_explanation *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* The PCRs every quote covers (sha256:0-11, PROTO_PCR_COUNT): a policy may
+ * gate only these. */
+#define EVIDENCE_QUOTED_PCRS ((1u << PROTO_PCR_COUNT) - 1)
 
 /* SHA-256 over the TPMT_PUBLIC inside a TPM2B_PUBLIC, lowercase hex: the
  * EK fingerprint operators compare with `tpm2_createek`'s output. */
@@ -39,12 +35,15 @@ int evidence_ek_fingerprint(const uint8_t *ek_pub, size_t size, char ret[65], bg
 uint64_t evidence_tpmpub_cache_hits(void);
 void evidence_tpmpub_cache_clear(void);
 
-/* Parses the AK TPM2B_PUBLIC, checks it carries exactly the restricted
- * signing attributes of DESIGN §1 (c), returns its TPM name and, when ret_ak
- * is not NULL, the parsed key for evidence_quote_verify (tpmpub_free). */
+/* Parses the AK TPM2B_PUBLIC (through the cache above) for evidence_verify,
+ * which checks its attributes and pinned name. */
+int evidence_ak_parse(const uint8_t *ak_pub, size_t size, tpmpub **ret_ak, bg_err *err);
+
+/* At enrollment: parses the AK TPM2B_PUBLIC, checks it carries exactly the
+ * restricted signing attributes of DESIGN §1 (c), returns its TPM name and,
+ * when ret_ak is not NULL, the parsed key (tpmpub_free). */
 int evidence_ak_check(const uint8_t *ak_pub, size_t size, uint8_t *ret_name, size_t name_max,
-                      size_t *ret_name_size, tpmpub **ret_ak, const char **ret_verdict,
-                      bg_err *err);
+                      size_t *ret_name_size, tpmpub **ret_ak, bg_verdict *ret_verdict, bg_err *err);
 
 /* Parses the EK TPM2B_PUBLIC (RSA 2048 or ECC P-256 EK template). */
 int evidence_ek_check(const uint8_t *ek_pub, size_t size, bg_err *err);
@@ -55,34 +54,22 @@ int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_siz
                            const uint8_t *ek_pub, size_t ek_pub_size, char *ret_subject,
                            size_t subject_size, bg_err *err);
 
-/* d + e: signature over attest with the AK; attest magic/type QUOTE,
- * extraData == nonce, selection == sha256:0..11, pcrDigest == H(pcrs). */
-int evidence_quote_verify(const tpmpub *ak, const proto_unlock_req *req, const char **ret_verdict,
-                          bg_err *err);
-
-/* f: the event log (PCRs 0-9, 11) and IMA log (PCR 10) replay to the quoted
- * values. Mismatching PCRs are named in *expl. The parsed logs are returned
- * for the policy evaluation (free with eventlog_free / ima_log_free; *ret_ima
- * is NULL when the node sent no IMA log). */
-int evidence_logs_replay(const proto_unlock_req *req, eventlog **ret_log, ima_log **ret_ima,
-                         const char **ret_verdict, evidence_explanation *expl, bg_err *err);
-
-/* g: verifies the stored policy's signature again (the database is not
- * trusted to hold only signed policies), then evaluates it. *ret_pass is the
- * release decision (audit mode passes with the explanation kept);
- * *ret_verdict names the outcome, *ret_detail (JSON, may be NULL) is the
- * full evaluation for the audit record. */
 /* Frees the cached verified policy (at shutdown, after the workers ended). */
 void evidence_policy_cache_clear(void);
 
-int evidence_policy_evaluate(const char *signers_dir, const store_policy *policy,
-                             const proto_unlock_req *req, const eventlog *log, const ima_log *ima,
-                             bool *ret_pass, char *ret_mode, size_t mode_size,
-                             const char **ret_verdict, json_object **ret_detail,
-                             evidence_explanation *expl, bg_err *err);
+/* g: verifies the stored policy's signature again (the database is not
+ * trusted to hold only signed policies), then evaluates it on the verified
+ * evidence. 0: ret holds the evaluation (policy_result_done; ret->release
+ * is the decision, audit mode releases with the explanation kept) and
+ * *ret_verdict its verdict. -errno: the policy could not be judged
+ * (*ret_verdict POLICY_INVALID or INTERNAL, err says why). */
+int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored,
+                             const evidence *ev, policy_result *ret, bg_verdict *ret_verdict,
+                             bg_err *err);
 
 /* Parses and verifies a policy (JSON text or object) + base64 detached
- * signature against signers_dir at upload. Returns the canonical JSON and
+ * signature against signers_dir at upload; refuses one that gates PCRs the
+ * quote does not cover or whose not_after has passed. Returns the canonical JSON and
  * the normalized signature (malloc'd), name, version and signer. */
 int evidence_policy_check_upload(const char *signers_dir, json_object *policy_json,
                                  const char *sig_b64, char **ret_canonical, char **ret_sig_b64,

@@ -19,9 +19,7 @@ static atomic_ullong latency[N_BUCKETS + 1];
 static atomic_ullong latency_us_sum;
 static atomic_ullong releases;
 static atomic_ullong denials_unaudited;
-static const char *reasons[METRICS_MAX_REASONS];
-static atomic_ullong denials[METRICS_MAX_REASONS];
-static atomic_int n_reasons;
+static atomic_ullong denials[_VERDICT_MAX];
 
 void metrics_init(const char *const *route_names, size_t n)
 {
@@ -50,24 +48,11 @@ void metrics_release(void)
     atomic_fetch_add(&releases, 1);
 }
 
-void metrics_denial(const char *reason)
+void metrics_denial(bg_verdict v)
 {
-    int n = atomic_load(&n_reasons);
-    for (int i = 0; i < n; i++)
-        /* NULL: a slot another worker reserved and has not filled yet */
-        if (reasons[i] && (reasons[i] == reason || !strcmp(reasons[i], reason))) {
-            atomic_fetch_add(&denials[i], 1);
-            return;
-        }
-    /* Reasons are a small fixed set of static strings; a racing duplicate
-     * slot only splits a counter, never corrupts it. */
-    n = atomic_fetch_add(&n_reasons, 1);
-    if (n >= METRICS_MAX_REASONS) {
-        atomic_store(&n_reasons, METRICS_MAX_REASONS);
-        return;
-    }
-    reasons[n] = reason;
-    atomic_fetch_add(&denials[n], 1);
+    if ((unsigned)v >= _VERDICT_MAX)
+        v = VERDICT_INTERNAL;
+    atomic_fetch_add(&denials[v], 1);
 }
 
 void metrics_denial_unaudited(void)
@@ -77,7 +62,6 @@ void metrics_denial_unaudited(void)
 
 void metrics_render(struct evbuffer *out)
 {
-    int n;
     evbuffer_add_printf(out, "# HELP bootgate_requests_total HTTP requests by route and status.\n"
                              "# TYPE bootgate_requests_total counter\n");
     for (size_t r = 0; r <= n_routes; r++)
@@ -100,11 +84,12 @@ void metrics_render(struct evbuffer *out)
                         atomic_load(&releases));
     evbuffer_add_printf(out, "# HELP bootgate_denials_total Unlock denials by verdict.\n"
                              "# TYPE bootgate_denials_total counter\n");
-    n = atomic_load(&n_reasons);
-    for (int i = 0; i < n && i < METRICS_MAX_REASONS; i++)
-        if (reasons[i])
-            evbuffer_add_printf(out, "bootgate_denials_total{reason=\"%s\"} %llu\n", reasons[i],
-                                atomic_load(&denials[i]));
+    for (unsigned v = 0; v < _VERDICT_MAX; v++) {
+        unsigned long long c = atomic_load(&denials[v]);
+        if (c)
+            evbuffer_add_printf(out, "bootgate_denials_total{reason=\"%s\"} %llu\n",
+                                verdict_name((bg_verdict)v), c);
+    }
     evbuffer_add_printf(
         out,
         "# HELP bootgate_denials_unaudited_total Denials before identity without an "

@@ -8,15 +8,15 @@
 
 #include <event2/buffer.h>
 
-#define METRICS_MAX_ROUTES  32
-#define METRICS_MAX_REASONS 48
+#include "verdict.h"
+
+#define METRICS_MAX_ROUTES 32
 
 void metrics_init(const char *const *route_names, size_t n_routes);
 /* route: index into route_names, or n_routes for "unmatched". */
 void metrics_request(size_t route, int status, double seconds);
 void metrics_release(void);
-/* reason: a verdict name (static string). */
-void metrics_denial(const char *reason);
+void metrics_denial(bg_verdict v);
 /* A denial before identity whose audit row the rate limit left out. */
 void metrics_denial_unaudited(void);
 void metrics_render(struct evbuffer *out);

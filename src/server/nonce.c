@@ -16,21 +16,26 @@
 #define NONCE_EXP_SIZE  8u
 #define NONCE_MAC_SIZE  16u
 
-const char *nonce_status_name(nonce_status s)
+bg_verdict nonce_status_verdict(nonce_status s)
 {
     switch (s) {
     case NONCE_OK:
-        return "ok";
+        return VERDICT_OK;
     case NONCE_MISSING:
-        return "nonce_missing";
+        return VERDICT_NONCE_MISSING;
     case NONCE_MALFORMED:
-        return "nonce_malformed";
+        return VERDICT_NONCE_MALFORMED;
     case NONCE_FORGED:
-        return "nonce_forged";
+        return VERDICT_NONCE_FORGED;
     case NONCE_EXPIRED:
-        return "nonce_expired";
+        return VERDICT_NONCE_EXPIRED;
     }
-    return "nonce_invalid";
+    return VERDICT_INTERNAL;
+}
+
+const char *nonce_status_name(nonce_status s)
+{
+    return verdict_name(nonce_status_verdict(s));
 }
 
 /* HMAC fetched once for the process: every challenge and unlock makes a MAC,

@@ -11,6 +11,7 @@
 
 #include "bgerr.h"
 #include "proto.h"
+#include "verdict.h"
 
 #define NONCE_SECRET_SIZE 32u
 
@@ -22,6 +23,8 @@ typedef enum nonce_status {
     NONCE_EXPIRED,
 } nonce_status;
 
+/* The verdict (verdict.h) of each status, and its wire name. */
+bg_verdict nonce_status_verdict(nonce_status s);
 const char *nonce_status_name(nonce_status s);
 
 /* secret: NONCE_SECRET_SIZE bytes. now: unix seconds. */

@@ -116,8 +116,6 @@ void srv_handle_breakglass_revoke(srv_req *r);
  * (scope any, or observed with exactly these PCRs). 0 and *ret_grant filled,
  * -ENOENT when none. */
 int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store_grant *ret_grant);
-/* The observed PCRs as the JSON object text stored with a denial. */
-char *srv_pcrs_json(const pcr_bank *pcrs);
 
 /* routes.c: the gencb installed on every worker's evhttp. */
 void srv_routes_init(void);

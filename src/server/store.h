@@ -95,7 +95,13 @@ int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **
 int store_volume_count(store *s, const char *node_id);
 
 /* ---- nonces: single use ---- */
-/* Records the nonce as used; -EEXIST if it was used before. Purges expired rows. */
+/* Seconds a used nonce's row outlives its expiry: longer than any request
+ * takes from its expiry check to its store_nonce_use. */
+#define STORE_NONCE_MARGIN 300
+/* Records the nonce as used; -EEXIST if it was used before, -ETIME when its
+ * expiry is below the purge cutoff (now - STORE_NONCE_MARGIN, never
+ * decreasing): then it counts as expired, whatever the caller's clock said.
+ * Purges rows below the cutoff. */
 int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires, int64_t now);
 
 /* ---- policies ---- */
@@ -132,7 +138,8 @@ typedef struct store_grant {
     char node_id[PROTO_MAX_ID + 1];
     char code[16];
     char scope[16]; /* "observed" or "any" */
-    char *pcrs;     /* observed PCRs of the denied attempt (JSON object text), malloc'd */
+    bool has_observed;
+    pcr_bank observed; /* verified PCRs of the denied attempt (scope observed) */
     char reason[256];
     int64_t not_before, not_after;
     int64_t uses, uses_left;
@@ -144,9 +151,10 @@ typedef struct store_grant {
 
 void store_grant_done(store_grant *g);
 json_object *store_grant_to_json(const store_grant *g);
-/* The denied attempt a break-glass code names: its node and observed PCRs. */
+/* The denied attempt a break-glass code names: its node and, when recorded,
+ * its verified PCRs (*ret_has_observed). */
 int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size,
-                      char **ret_pcrs);
+                      pcr_bank *ret_observed, bool *ret_has_observed);
 int store_grant_put(store *s, const store_grant *g);
 int store_grant_get(store *s, const char *id, store_grant *ret);
 /* -EEXIST when this approver already approved. */

@@ -42,7 +42,7 @@ static const char *const cached_sql_text[_CQ_MAX] = {
     [CQ_ROLLBACK] = "ROLLBACK",
     [CQ_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [CQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
-    [CQ_NONCE_EXPIRE] = "DELETE FROM used_nonces WHERE expires < ?",
+    [CQ_NONCE_EXPIRE] = "DELETE FROM used_nonces WHERE expires < ?", /* the cutoff */
     [CQ_NONCE_INSERT] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)",
     [CQ_NODE_GET] =
         ("SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
@@ -60,6 +60,7 @@ struct store {
     sqlite3 *db;
     pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
     sqlite3_stmt *cached[_CQ_MAX];
+    int64_t nonce_cutoff; /* used-nonce rows below it are purged (never decreases) */
 };
 
 /* Migrations run in order at start; schema_version holds how many have run.
@@ -625,16 +626,28 @@ int store_volume_count(store *s, const char *node_id)
 
 /* ---- nonces ---- */
 
+/* Single use at every instant. A nonce's row is kept until its expiry is
+ * older than the cutoff, now - STORE_NONCE_MARGIN, and the cutoff never goes
+ * back (s->nonce_cutoff). A use whose expiry is below the cutoff is refused
+ * with -ETIME before the table is looked at: its row may be gone, so the
+ * table cannot say whether it was used. A request checked against an older
+ * clock reading than another request's purge therefore fails closed instead
+ * of finding its used row purged. */
 static int nonce_insert_locked(store *s, const uint8_t *nonce, size_t size, int64_t expires,
                                int64_t now)
 {
     _cleanup_(releasep) sqlite3_stmt *del = NULL;
     _cleanup_(releasep) sqlite3_stmt *st = NULL;
-    /* an expired nonce fails the expiry check before it gets here, so
-     * forgetting it cannot make it usable again */
-    int r = cprep(s, CQ_NONCE_EXPIRE, &del);
+    int64_t cutoff = now - STORE_NONCE_MARGIN;
+    int r;
+
+    if (cutoff > s->nonce_cutoff)
+        s->nonce_cutoff = cutoff;
+    if (expires < s->nonce_cutoff)
+        return -ETIME;
+    r = cprep(s, CQ_NONCE_EXPIRE, &del);
     if (r >= 0) {
-        sqlite3_bind_int64(del, 1, now);
+        sqlite3_bind_int64(del, 1, s->nonce_cutoff);
         r = step_done(s, del);
     }
     if (r >= 0)
@@ -844,13 +857,14 @@ const char *store_grant_state_name(store_grant_state st)
     return "unknown";
 }
 
-int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size, char **ret_pcrs)
+int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size,
+                      pcr_bank *ret_observed, bool *ret_has_observed)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
     int r;
     lock(s);
     r = prep(s,
-             "SELECT node, json_extract(details, '$.pcrs') FROM audit"
+             "SELECT node, json_extract(details, '$.observed') FROM audit"
              " WHERE action = 'unlock_denied' AND json_extract(details, '$.breakglass_code') = ?"
              " ORDER BY seq DESC LIMIT 1",
              &st);
@@ -858,11 +872,10 @@ int store_denial_find(store *s, const char *code, char *ret_node, size_t node_si
         sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
         r = step_row(st);
         if (r >= 0) {
-            const unsigned char *p = sqlite3_column_text(st, 1);
+            const unsigned char *hex = sqlite3_column_text(st, 1);
             copy_text(st, 0, ret_node, node_size);
-            *ret_pcrs = strdup(p ? (const char *)p : "{}");
-            if (!*ret_pcrs)
-                r = -ENOMEM;
+            /* the canonical encoding the denial recorded (tpmalg.h) */
+            *ret_has_observed = hex && pcr_bank_decode_hex((const char *)hex, ret_observed) >= 0;
         }
     }
     unlock(s);
@@ -871,10 +884,7 @@ int store_denial_find(store *s, const char *code, char *ret_node, size_t node_si
 
 void store_grant_done(store_grant *g)
 {
-    if (!g)
-        return;
-    free(g->pcrs);
-    g->pcrs = NULL;
+    (void)g;
 }
 
 int store_grant_put(store *s, const store_grant *g)
@@ -891,7 +901,14 @@ int store_grant_put(store *s, const store_grant *g)
         sqlite3_bind_text(st, 2, g->node_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, g->code, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, g->scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, g->pcrs, -1, SQLITE_STATIC);
+        /* observed PCRs as data: their canonical encoding (bank, selection,
+         * raw digests), compared as such; empty for scope any */
+        if (g->has_observed) {
+            uint8_t enc[PCR_BANK_ENCODED_MAX];
+            size_t n = pcr_bank_encode(&g->observed, enc);
+            sqlite3_bind_blob(st, 5, enc, (int)n, SQLITE_TRANSIENT);
+        } else
+            sqlite3_bind_blob(st, 5, "", 0, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, g->reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 7, g->not_before);
         sqlite3_bind_int64(st, 8, g->not_after);
@@ -918,7 +935,11 @@ static int grant_row(sqlite3_stmt *st, store_grant *g)
     copy_text(st, 1, g->node_id, sizeof(g->node_id));
     copy_text(st, 2, g->code, sizeof(g->code));
     copy_text(st, 3, g->scope, sizeof(g->scope));
-    g->pcrs = strdup(sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "");
+    /* rows of earlier versions hold JSON text here: it does not decode, so
+     * such a grant never matches an observed state (fails closed) */
+    g->has_observed = sqlite3_column_type(st, 4) == SQLITE_BLOB &&
+                      pcr_bank_decode(sqlite3_column_blob(st, 4),
+                                      (size_t)sqlite3_column_bytes(st, 4), &g->observed) >= 0;
     copy_text(st, 5, g->reason, sizeof(g->reason));
     g->not_before = sqlite3_column_int64(st, 6);
     g->not_after = sqlite3_column_int64(st, 7);
@@ -928,7 +949,7 @@ static int grant_row(sqlite3_stmt *st, store_grant *g)
     copy_text(st, 11, g->requested_by, sizeof(g->requested_by));
     g->created = sqlite3_column_int64(st, 12);
     g->approvals = sqlite3_column_int64(st, 13);
-    return g->pcrs ? 0 : -ENOMEM;
+    return 0;
 }
 
 static void grants_free(store_grant *a, size_t n)
@@ -1117,6 +1138,11 @@ json_object *store_grant_to_json(const store_grant *g)
     json_object_object_add(o, "state", json_object_new_string(store_grant_state_name(g->state)));
     json_object_object_add(o, "approvals", json_object_new_int64(g->approvals));
     json_object_object_add(o, "requested_by", json_object_new_string(g->requested_by));
+    if (g->has_observed) {
+        char *hex = pcr_bank_encode_hex(&g->observed);
+        json_object_object_add(o, "observed", hex ? json_object_new_string(hex) : NULL);
+        free(hex);
+    }
     return o;
 }
 

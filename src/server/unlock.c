@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "evidence.h"
+#include "explain.h"
 #include "kek.h"
 #include "metrics.h"
 #include "nonce.h"
@@ -31,117 +32,108 @@ static void breakglass_code(char out[16])
              alphabet[rnd[5] & 31], alphabet[rnd[6] & 31], alphabet[rnd[7] & 31]);
 }
 
-typedef enum deny_kind {
-    DENY_UNPROVEN, /* before the quote signature verified: the caller proved nothing */
-    DENY_EVIDENCE, /* signed evidence that does not hold */
-    DENY_POLICY,   /* the boot state is not allowed: break-glass can waive it */
-} deny_kind;
-
-/* Quote verdicts reached before the signature verified. */
-static bool verdict_unproven(const char *v)
+/* The lines of a denial on the wire: one cap, PROTO_MAX_EXPLANATIONS. */
+static int denial_lines(const explanation *ex, proto_unlock_denied *d)
 {
-    static const char *const unproven[] = {"ak_malformed",        "ak_refused",
-                                           "signature_malformed", "signature_scheme",
-                                           "bad_signature",       "internal"};
-    for (size_t i = 0; i < ELEMENTSOF(unproven); i++)
-        if (v && !strcmp(v, unproven[i]))
-            return true;
-    return false;
+    return explanation_lines(ex, PROTO_MAX_EXPLANATIONS, &d->explanation, &d->n_explanation);
 }
 
-static void deny(srv_req *r, const proto_unlock_req *req, const char *verdict,
-                 evidence_explanation *expl, const char *reason, deny_kind kind)
+/* A 403 with the verdict and its explanation, after its audit record (a
+ * denial before identity writes one only within the denial_audit_* budget).
+ * ex: the structured explanation (its reason is set from reason when empty);
+ * observed: the verified PCRs, kept with a denial that gets a break-glass code. */
+static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
+                 const char *reason, const pcr_bank *observed)
 {
-    proto_unlock_denied d = {0};
-    json_object *det = json_object_new_object(), *lines = json_object_new_array();
+    _cleanup_(proto_unlock_denied_done) proto_unlock_denied d = {0};
+    const verdict_info *vi = verdict_get(v);
+    json_object *det;
     char detail[320];
+    int r0;
 
-    snprintf(d.verdict, sizeof(d.verdict), "%s", verdict);
-    if (reason && expl->n == 0)
-        (void)evidence_explain_add(expl, "%s", reason);
-    d.n_explanation = expl->n;
-    d.explanation = expl->lines;
+    if (!ex->reason[0] && reason)
+        snprintf(ex->reason, sizeof(ex->reason), "%s", reason);
+    snprintf(d.verdict, sizeof(d.verdict), "%s", vi->name);
+    if (denial_lines(ex, &d) < 0)
+        return srv_reply_error(r, 500, "internal", "out of memory");
     /* break-glass can waive a policy, never identity or evidence (DESIGN §4) */
-    if (kind == DENY_POLICY)
+    if (vi->breakglass_code)
         breakglass_code(d.breakglass_code);
-    snprintf(detail, sizeof(detail), "verdict=%s reason=%s", verdict,
-             expl->n ? expl->lines[0] : "");
-    metrics_denial(verdict);
+    snprintf(detail, sizeof(detail), "verdict=%s reason=%s", vi->name, ex->reason);
+    metrics_denial(v);
     /* an unauthenticated flood must not turn into unbounded fsync'd rows */
-    if (kind == DENY_UNPROVEN && !srv_denial_audit_allowed(r->srv, r->peer)) {
+    if (vi->cls == VERDICT_CLASS_UNPROVEN && !srv_denial_audit_allowed(r->srv, r->peer)) {
         d.audit_seq = -1;
         srv_denial_log_unaudited(r->srv, req->node_id, detail);
-        json_object_put(det);
-        json_object_put(lines);
-        srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
-        return;
+        return srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
     }
 
-    for (size_t i = 0; i < expl->n; i++)
-        json_object_array_add(lines, json_object_new_string(expl->lines[i]));
-    json_object_object_add(det, "verdict", json_object_new_string(verdict));
+    det = json_object_new_object();
+    json_object_object_add(det, "verdict", json_object_new_string(vi->name));
+    json_object_object_add(det, "class", json_object_new_string(verdict_class_name(vi->cls)));
     json_object_object_add(det, "volume_uuid", json_object_new_string(req->volume_uuid));
     json_object_object_add(det, "peer", json_object_new_string(r->peer));
-    json_object_object_add(det, "explanation", lines);
+    json_object_object_add(det, "explanation", explanation_to_json(ex));
     if (d.breakglass_code[0]) {
         json_object_object_add(det, "breakglass_code", json_object_new_string(d.breakglass_code));
-        /* the observed PCRs, so that a scope=observed grant can name them */
-        json_object *p = json_object_new_object();
-        for (unsigned i = 0; i < PCR_COUNT; i++)
-            if (req->pcrs.mask & (1u << i)) {
-                char k[4], hex[2 * TPMALG_MAX_DIGEST + 1];
-                snprintf(k, sizeof(k), "%u", i);
-                hex_encode(req->pcrs.pcr[i], req->pcrs.digest_size, hex);
-                json_object_object_add(p, k, json_object_new_string(hex));
-            }
-        json_object_object_add(det, "pcrs", p);
+        /* the verified PCRs, so that a scope=observed grant can name them */
+        if (observed) {
+            char *hex = pcr_bank_encode_hex(observed);
+            json_object_object_add(det, "observed", hex ? json_object_new_string(hex) : NULL);
+            free(hex);
+        }
     }
-    if (store_audit_append(r->srv->store, "bootgated", "unlock_denied", req->node_id, det,
-                           &d.audit_seq) < 0)
-        d.audit_seq = -1;
-    srv_log_audit("unlock_denied", req->node_id, "bootgated", d.audit_seq, detail);
+    r0 = store_audit_append(r->srv->store, "bootgated", "unlock_denied", req->node_id, det,
+                            &d.audit_seq);
     json_object_put(det);
+    if (r0 >= 0)
+        srv_log_audit("unlock_denied", req->node_id, "bootgated", d.audit_seq, detail);
+    if (r0 < 0)
+        /* nothing is released either way; without its record the attempt
+         * cannot be explained or waived later, so the node asks again */
+        return srv_reply_error(r, 503, "unavailable", "denial not recorded");
     srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
 }
 
-static const char *state_verdict(store_node_state s)
+static bg_verdict state_verdict(store_node_state s)
 {
     switch (s) {
     case NODE_ACTIVATING:
-        return "node_not_activated";
+        return VERDICT_NODE_NOT_ACTIVATED;
     case NODE_PENDING:
-        return "node_pending";
+        return VERDICT_NODE_PENDING;
     case NODE_REVOKED:
-        return "node_revoked";
     case NODE_ACTIVE:
         break;
     }
-    return "node_not_active";
+    return VERDICT_NODE_REVOKED;
+}
+
+static void timing_mark(void *arg, const char *stage)
+{
+    srv_timing_mark(arg, stage);
 }
 
 void srv_handle_unlock(srv_req *r)
 {
     _cleanup_(json_object_putp) json_object *body = NULL;
     _cleanup_(proto_unlock_req_done) proto_unlock_req req = {0};
-    _cleanup_(evidence_explanation_done) evidence_explanation expl = {0};
     _cleanup_(proto_unlock_ok_done) proto_unlock_ok ok = {0};
-    _cleanup_(store_policy_done) store_policy policy = {0};
+    _cleanup_(store_policy_done) store_policy active = {0};
     _cleanup_(secmem_freep) uint8_t *seed = NULL;
     _cleanup_(secmem_freep) uint8_t *vkey = NULL;
     _cleanup_(freep) uint8_t *stored = NULL;
-    _cleanup_(eventlog_freep) eventlog *log = NULL;
-    _cleanup_(ima_log_freep) ima_log *ima = NULL;
-    _cleanup_(json_object_putp) json_object *policy_detail = NULL;
+    _cleanup_(evidence_done) evidence ev = {0};
+    _cleanup_(policy_result_done) policy_result res = {0};
     _cleanup_(store_grant_done) store_grant grant = {0};
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
+    explanation ex = {0};
     bool waived = false;
     store_node node;
-    uint8_t ak_name[68];
-    size_t ak_name_size = 0, stored_size = 0, vkey_size = 0;
+    size_t stored_size = 0, vkey_size = 0;
     uint64_t expiry = 0, now = (uint64_t)time(NULL);
-    const char *verdict = NULL;
+    bg_verdict v;
     nonce_status ns;
-    bool pass = false;
     bg_err err = {0};
     int r0;
 
@@ -153,71 +145,87 @@ void srv_handle_unlock(srv_req *r)
     /* a. nonce: MAC (binds node id), expiry, then single use */
     ns = nonce_check(r->srv->nonce_secret, req.node_id, req.nonce, req.nonce_size, now, &expiry);
     if (ns != NONCE_OK)
-        return deny(r, &req, nonce_status_name(ns), &expl,
+        return deny(r, &req, nonce_status_verdict(ns), &ex,
                     ns == NONCE_FORGED    ? "nonce was not issued by this server for this node"
                     : ns == NONCE_EXPIRED ? "nonce expired; request a new challenge"
                                           : "a 32-byte nonce from /v1/challenge is required",
-                    DENY_UNPROVEN);
+                    NULL);
     r0 = store_nonce_use(r->srv->store, req.nonce, req.nonce_size, (int64_t)expiry, (int64_t)now);
     if (r0 == -EEXIST)
-        return deny(r, &req, "nonce_reused", &expl, "nonce was already used", DENY_UNPROVEN);
+        return deny(r, &req, VERDICT_NONCE_REUSED, &ex, "nonce was already used", NULL);
+    if (r0 == -ETIME)
+        return deny(r, &req, VERDICT_NONCE_EXPIRED, &ex, "nonce expired; request a new challenge",
+                    NULL);
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
     srv_timing_mark(r, "nonce");
 
-    /* b. node enrolled and active; AK name == enrolled AK name */
+    /* b. node enrolled and active */
     r0 = store_node_get(r->srv->store, req.node_id, &node);
     if (r0 == -ENOENT)
-        return deny(r, &req, "node_unknown", &expl, "node is not enrolled", DENY_UNPROVEN);
+        return deny(r, &req, VERDICT_NODE_UNKNOWN, &ex, "node is not enrolled", NULL);
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
     if (node.state != NODE_ACTIVE)
-        return deny(r, &req, state_verdict(node.state), &expl, "node is not active", DENY_UNPROVEN);
+        return deny(r, &req, state_verdict(node.state), &ex, "node is not active", NULL);
     srv_timing_mark(r, "node");
 
-    /* c. AK public: exactly the restricted signing attributes; its name */
-    if (evidence_ak_check(req.ak_public.data, req.ak_public.size, ak_name, sizeof(ak_name),
-                          &ak_name_size, &ak, &verdict, &err) < 0)
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_UNPROVEN);
-    if (ak_name_size != node.ak_name_size ||
-        CRYPTO_memcmp(ak_name, node.ak_name, ak_name_size) != 0)
-        return deny(r, &req, "ak_name_mismatch", &expl,
-                    "AK name differs from the one pinned at enrollment", DENY_UNPROVEN);
-    srv_timing_mark(r, "ak");
-
-    /* d + e. signature, attest fields, nonce in extraData, selection, pcrDigest */
-    if (evidence_quote_verify(ak, &req, &verdict, &err) < 0)
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err),
-                    verdict_unproven(verdict) ? DENY_UNPROVEN : DENY_EVIDENCE);
-    srv_timing_mark(r, "quote");
-
-    /* f. logs replay to the quoted PCRs: a failure of evidence, never of policy */
-    if (evidence_logs_replay(&req, &log, &ima, &verdict, &expl, &err) < 0)
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_EVIDENCE);
-    srv_timing_mark(r, "replay");
+    /* c-f, verified once: AK attributes and pinned name, signature, attest
+     * fields, nonce in extraData, selection, pcrDigest, PCRs outside the
+     * quote, replay of both logs (evidence_verify, verify.h) */
+    if (evidence_ak_parse(req.ak_public.data, req.ak_public.size, &ak, &err) < 0)
+        return deny(r, &req, VERDICT_AK_MALFORMED, &ex, bg_err_msg(&err), NULL);
+    {
+        quote_selection required = {
+            .n_banks = 1, .banks = {{.alg = PROTO_PCR_ALG, .mask = EVIDENCE_QUOTED_PCRS}}};
+        evidence_input in = {
+            .ak = ak,
+            .pinned_ak_name = node.ak_name,
+            .pinned_ak_name_size = node.ak_name_size,
+            .attest = req.attest.data,
+            .attest_size = req.attest.size,
+            .sig = req.signature.data,
+            .sig_size = req.signature.size,
+            .nonce = req.nonce,
+            .nonce_size = req.nonce_size,
+            .pcrs = &req.pcrs,
+            .required = &required,
+            .event_log = req.event_log.data,
+            .event_log_size = req.event_log.size,
+            .ima_log = req.ima_log.data,
+            .ima_log_size = req.ima_log.size,
+            .mark = timing_mark,
+            .mark_arg = r,
+        };
+        if (evidence_verify(&in, &ev, &err) < 0)
+            return deny(r, &req, VERDICT_INTERNAL, &ex, bg_err_msg(&err), NULL);
+        if (ev.verdict != VERDICT_OK) {
+            explain_evidence(&ex, &ev);
+            return deny(r, &req, ev.verdict, &ex, NULL, NULL);
+        }
+    }
 
     /* g. the active signed policy of the node's group, or an active
      * break-glass grant that waives it (never steps a-f) */
-    r0 = store_policy_get_active(r->srv->store, node.group, &policy);
+    r0 = store_policy_get_active(r->srv->store, node.group, &active);
     if (r0 == -ENOENT) {
-        verdict = "policy_missing";
-        (void)evidence_explain_add(&expl, "no active policy for group '%s'", node.group);
+        v = VERDICT_POLICY_MISSING;
+        snprintf(ex.reason, sizeof(ex.reason), "no active policy for group '%s'", node.group);
     } else if (r0 < 0) {
         return srv_reply_error(r, 503, "unavailable", "store error");
-    } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &policy, &req, log, ima,
-                                        &pass, ok.policy_mode, sizeof(ok.policy_mode), &verdict,
-                                        &policy_detail, &expl, &err) < 0) {
-        return deny(r, &req, verdict, &expl, bg_err_msg(&err), DENY_EVIDENCE);
+    } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &active, &ev, &res, &v,
+                                        &err) < 0) {
+        return deny(r, &req, v, &ex, bg_err_msg(&err), NULL);
     }
-    if (!pass) {
-        bool waivable = !strcmp(verdict, "policy_missing") || !strcmp(verdict, "policy_denied") ||
-                        !strcmp(verdict, "policy_expired");
-        if (!waivable)
-            return deny(r, &req, verdict, &expl, "the boot state is not allowed", DENY_EVIDENCE);
-        r0 = srv_breakglass_find(r->srv, node.id, &req.pcrs, &grant);
+    snprintf(ok.policy_mode, sizeof(ok.policy_mode), "%s",
+             r0 == -ENOENT ? "enforce" : policy_mode_name(res.mode));
+    if (r0 == -ENOENT || !res.release) {
+        explanation *why = res.explanation ? res.explanation : &ex;
+        if (!verdict_get(v)->waivable)
+            return deny(r, &req, v, why, "the boot state is not allowed", NULL);
+        r0 = srv_breakglass_find(r->srv, node.id, &ev.quoted, &grant);
         if (r0 == -ENOENT)
-            return deny(r, &req, verdict, &expl, "boot state is not allowed by the policy",
-                        DENY_POLICY);
+            return deny(r, &req, v, why, "boot state is not allowed by the policy", &ev.quoted);
         if (r0 < 0)
             return srv_reply_error(r, 503, "unavailable", "store error");
         waived = true;
@@ -228,8 +236,8 @@ void srv_handle_unlock(srv_req *r)
     /* the volume key at rest */
     r0 = store_volume_get(r->srv->store, node.id, req.volume_uuid, &stored, &stored_size);
     if (r0 == -ENOENT)
-        return deny(r, &req, "volume_unknown", &expl, "volume is not enrolled for this node",
-                    DENY_EVIDENCE);
+        return deny(r, &req, VERDICT_VOLUME_UNKNOWN, &ex, "volume is not enrolled for this node",
+                    NULL);
     if (r0 < 0 || kek_unwrap(r->srv->kek, node.id, req.volume_uuid, stored, stored_size, &vkey,
                              &vkey_size, &err) < 0)
         return srv_reply_error(r, 500, "internal", "cannot unwrap the stored volume key");
@@ -246,8 +254,8 @@ void srv_handle_unlock(srv_req *r)
     if (proto_wrap_key(seed, req.nonce, req.nonce_size, node.id, req.volume_uuid, vkey, vkey_size,
                        &ok.wrapped_key.data, &ok.wrapped_key.size, &err) < 0)
         return srv_reply_error(r, 500, "internal", bg_err_msg(&err));
-    snprintf(ok.policy_name, sizeof(ok.policy_name), "%s", policy.name[0] ? policy.name : "-");
-    ok.policy_version = policy.version;
+    snprintf(ok.policy_name, sizeof(ok.policy_name), "%s", active.name[0] ? active.name : "-");
+    ok.policy_version = active.version;
     srv_timing_mark(r, "release");
 
     /* h. audit record committed, then the key leaves */
@@ -255,21 +263,15 @@ void srv_handle_unlock(srv_req *r)
         json_object *det = json_object_new_object();
         char detail[512];
         json_object_object_add(det, "volume_uuid", json_object_new_string(req.volume_uuid));
-        json_object_object_add(det, "policy", json_object_new_string(policy.name));
-        json_object_object_add(det, "policy_version", json_object_new_int64(policy.version));
+        json_object_object_add(det, "policy", json_object_new_string(active.name));
+        json_object_object_add(det, "policy_version", json_object_new_int64(active.version));
         json_object_object_add(det, "mode", json_object_new_string(ok.policy_mode));
         json_object_object_add(det, "peer", json_object_new_string(r->peer));
-        if (policy_detail)
-            json_object_object_add(det, "evaluation", json_object_get(policy_detail));
-        if (expl.n > 0) {
-            json_object *lines = json_object_new_array();
-            for (size_t i = 0; i < expl.n; i++)
-                json_object_array_add(lines, json_object_new_string(expl.lines[i]));
-            json_object_object_add(det, "explanation", lines);
-        }
+        if (active.name[0])
+            json_object_object_add(det, "evaluation", policy_result_to_json(&res));
         if (waived) {
             json_object_object_add(det, "breakglass_grant", json_object_new_string(grant.id));
-            json_object_object_add(det, "policy_verdict", json_object_new_string(verdict));
+            json_object_object_add(det, "policy_verdict", json_object_new_string(verdict_name(v)));
         }
         r0 = store_begin(r->srv->store);
         if (r0 >= 0 && waived) {
@@ -297,8 +299,8 @@ void srv_handle_unlock(srv_req *r)
         json_object_put(det);
         if (r0 < 0)
             return srv_reply_error(r, 503, "unavailable", "audit record not committed; no release");
-        snprintf(detail, sizeof(detail), "volume=%s policy=%s@%lld", req.volume_uuid, policy.name,
-                 (long long)policy.version);
+        snprintf(detail, sizeof(detail), "volume=%s policy=%s@%lld", req.volume_uuid, active.name,
+                 (long long)active.version);
         srv_timing_mark(r, "audit");
         srv_log_audit("key_released", node.id, "bootgated", ok.audit_seq, detail);
         srv_timing_mark(r, "log");

@@ -10,6 +10,7 @@
 
 #include "explain.h"
 #include "policy.h"
+#include "verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,8 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pcr_bank quoted = {.alg = TPMALG_SHA256, .digest_size = 32};
     for (unsigned i = 0; i < PCR_COUNT; i++)
         memset(quoted.pcr[i], (int)i, 32);
+    quoted.mask = (1u << PCR_COUNT) - 1;
+    evidence ev = {.verdict = VERDICT_OK, .quoted = quoted};
     policy_result res;
-    if (policy_evaluate(p, &quoted, NULL, NULL, 1800000000, &res, &err) == 0) {
+    if (policy_evaluate(p, &ev, 1800000000, &res, &err) == 0) {
         if (res.verdict != POLICY_PASS && !res.explanation)
             abort();
         json_object *j = policy_result_to_json(&res);

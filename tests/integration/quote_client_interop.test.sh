@@ -23,8 +23,8 @@ ok "client quote verifies: $(head -1 "$T/out")"
 rc=0
 "$BOOTGATECTL" quote verify --ak "$T/ak.pub" --attest "$T/att" --sig "$T/sig" \
     --nonce "$(openssl rand -hex 32)" --pcrs "$T/pcrs" 2>"$T/err" >/dev/null || rc=$?
-[ $rc = 1 ] && grep -q "(nonce-mismatch)" "$T/err" || fail "other nonce: exit $rc $(cat "$T/err")"
-ok "client quote with another nonce: nonce-mismatch"
+[ $rc = 1 ] && grep -q "(quote_nonce_mismatch)" "$T/err" || fail "other nonce: exit $rc $(cat "$T/err")"
+ok "client quote with another nonce: quote_nonce_mismatch"
 
 for ek in rsa ecc; do
     unlock --set ek_type=$ek debug keys --ek-public "$T/ek_$ek.pub" --ak-public "$T/ak_$ek.pub" \

@@ -46,11 +46,11 @@ check_log "log replays to the quote" 0 out "eventlog: event log replays to the q
 tpm2_pcrextend 4:sha256=$(printf 'not in the log' | sha256sum | cut -d' ' -f1)
 nonce=$(openssl rand -hex 32)
 tpm2_quote -c ak.ctx -l $sel -q "$nonce" -m q2.msg -s q2.sig -o q2.pcrs -g sha256 >/dev/null; flush
-check_log "unlogged measurement" 1 err "(eventlog-mismatch): event log replays PCR sha256:4" q2 "$log"
+check_log "unlogged measurement" 1 err "(eventlog_mismatch): event log replays PCR sha256:4" q2 "$log"
 # The quote itself is still valid without the log.
 "$BOOTGATECTL" quote verify --ak ak.pub --attest q2.msg --sig q2.sig --nonce "$nonce" \
     --pcrs q2.pcrs >/dev/null || { echo "FAIL quote without log"; fail=1; }
 # A log that does not parse is a failure of evidence (exit 1), not a crash.
 head -c 100 "$log" >short.bin
-check_log "truncated log" 1 err "eventlog-mismatch" q2 short.bin
+check_log "truncated log" 1 err "eventlog_mismatch" q2 short.bin
 exit $fail

@@ -46,29 +46,29 @@ for alg in ecc rsa; do
     args=(--ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig --nonce "$nonce" --pcrs q_$alg.pcrs)
     check "$alg valid" 0 "valid: quote verifies" -- "${args[@]}"
     check "$alg required selection" 0 "sha256:0,1,2,3,4,5,6,7,8,9,10,11" -- "${args[@]}" --pcr-list sha256:0-11
-    check "$alg other selection" 1 "pcr-selection-mismatch" -- "${args[@]}" --pcr-list sha256:0-7
+    check "$alg other selection" 1 "pcr_selection_mismatch" -- "${args[@]}" --pcr-list sha256:0-7
     akname=$(od -An -tx1 -v ak_$alg.name | tr -d ' \n')
     check "$alg enrolled name" 0 "valid:" -- "${args[@]}" --ak-name "$akname"
-    check "$alg other name" 1 "(ak-name-mismatch)" -- "${args[@]}" --ak-name "000b$(openssl rand -hex 32)"
+    check "$alg other name" 1 "(ak_name_mismatch)" -- "${args[@]}" --ak-name "000b$(openssl rand -hex 32)"
     # bare digests (tpm2_pcrread -o default "values" format) with an explicit selection
     tpm2_pcrread -o v_$alg.pcrs sha256:0,1,2,3,4,5,6,7,8,9,10,11 >/dev/null
     check "$alg values file" 0 "valid:" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig --nonce "$nonce" --pcrs v_$alg.pcrs --pcr-list sha256:0-11
     check "$alg values file, other selection" 1 "(pcrs-malformed)" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig --nonce "$nonce" --pcrs v_$alg.pcrs --pcr-list sha256:0-10
-    check "$alg json" 0 '"verdict":"valid"' -- "${args[@]}" --json
+    check "$alg json" 0 '"verdict":"ok"' -- "${args[@]}" --json
     # tampering: one byte of each input
     flip q_$alg.msg -20
-    check "$alg attest byte" 1 "(bad-signature)" -- "${args[@]/q_$alg.msg/q_$alg.msg.bad}"
+    check "$alg attest byte" 1 "(bad_signature)" -- "${args[@]/q_$alg.msg/q_$alg.msg.bad}"
     flip q_$alg.sig -5
-    check "$alg signature byte" 1 "(bad-signature)" -- "${args[@]/q_$alg.sig/q_$alg.sig.bad}"
+    check "$alg signature byte" 1 "(bad_signature)" -- "${args[@]/q_$alg.sig/q_$alg.sig.bad}"
     other=$(openssl rand -hex 32)
-    check "$alg nonce" 1 "(nonce-mismatch)" -- "${args[@]/$nonce/$other}"
+    check "$alg nonce" 1 "(quote_nonce_mismatch)" -- "${args[@]/$nonce/$other}"
     # serialized PCR file: 132-byte selection, u32 count, then TPML_DIGEST
     # (u32 count, TPM2B_DIGEST{u16, 64}...): byte 150 is inside PCR 0's value
     flip q_$alg.pcrs 150
-    check "$alg pcr value" 1 "(pcr-digest-mismatch)" -- "${args[@]/q_$alg.pcrs/q_$alg.pcrs.bad}"
+    check "$alg pcr value" 1 "(pcr_digest_mismatch)" -- "${args[@]/q_$alg.pcrs/q_$alg.pcrs.bad}"
     # a wrong signature and a wrong nonce: the signature is checked first
-    check "$alg order" 1 "(bad-signature)" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig.bad --nonce "$other" --pcrs q_$alg.pcrs
-    check "$alg zero nonce" 1 "(nonce-missing)" -- "${args[@]/$nonce/0000000000000000}"
+    check "$alg order" 1 "(bad_signature)" -- --ak ak_$alg.pub --attest q_$alg.msg --sig q_$alg.sig.bad --nonce "$other" --pcrs q_$alg.pcrs
+    check "$alg zero nonce" 1 "(quote_nonce_missing)" -- "${args[@]/$nonce/0000000000000000}"
 done
 
 # two banks, more than 8 PCRs in the first: values span several TPML_DIGESTs
@@ -76,7 +76,7 @@ nonce=$(openssl rand -hex 32)
 tpm2_quote -c ak_ecc.ctx -l sha1:0,1,2,3,4,5,6,7,8,9+sha256:0,4,7 -q "$nonce" -m m.msg -s m.sig \
     -o m.pcrs -g sha256 >/dev/null; flush
 check "two banks" 0 "selection sha1:0,1,2,3,4,5,6,7,8,9+sha256:0,4,7" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs
-check "two banks, other order" 1 "(pcr-selection-mismatch)" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs --pcr-list sha256:0,4,7+sha1:0-9
+check "two banks, other order" 1 "(pcr_selection_mismatch)" -- --ak ak_ecc.pub --attest m.msg --sig m.sig --nonce "$nonce" --pcrs m.pcrs --pcr-list sha256:0,4,7+sha1:0-9
 
 # RSA-PSS AK and quote (tpm2_quote --scheme rsapss)
 tpm2_createak -C ek.ctx -c ak_pss.ctx -G rsa -g sha256 -s rsapss -u ak_pss.pub >/dev/null; flush
@@ -84,13 +84,13 @@ nonce=$(openssl rand -hex 32)
 tpm2_quote -c ak_pss.ctx -l sha256:0,1,2,3,4,5,6,7,8,9,10,11 -q "$nonce" -m s.msg -s s.sig -o s.pcrs \
     -g sha256 --scheme rsapss >/dev/null; flush
 check "rsapss valid" 0 "valid:" -- --ak ak_pss.pub --attest s.msg --sig s.sig --nonce "$nonce" --pcrs s.pcrs
-check "rsapss sig from rsassa AK" 1 "(signature-scheme)" -- --ak ak_pss.pub --attest q_rsa.msg --sig q_rsa.sig --nonce "$nonce" --pcrs s.pcrs
+check "rsapss sig from rsassa AK" 1 "(signature_scheme)" -- --ak ak_pss.pub --attest q_rsa.msg --sig q_rsa.sig --nonce "$nonce" --pcrs s.pcrs
 
 # PEM AK: refused unless --allow-pem-ak, which says the attributes are unchecked.
 tpm2_readpublic -c ak_ecc.ctx -f pem -o ak_ecc.pem >/dev/null; flush
 nonce=$(openssl rand -hex 16)
 tpm2_quote -c ak_ecc.ctx -l sha256:0,1,2,3,4,5,6,7,8,9,10,11 -q "$nonce" -m p.msg -s p.sig -o p.pcrs -g sha256 >/dev/null; flush
-check "pem refused" 1 "(ak-refused)" -- --ak ak_ecc.pem --attest p.msg --sig p.sig --nonce "$nonce" --pcrs p.pcrs
+check "pem refused" 1 "(ak_refused)" -- --ak ak_ecc.pem --attest p.msg --sig p.sig --nonce "$nonce" --pcrs p.pcrs
 check "pem allowed" 0 "NOT checked" -- --ak ak_ecc.pem --attest p.msg --sig p.sig --nonce "$nonce" --pcrs p.pcrs --allow-pem-ak
 # The AK from a readpublic -o dump (TPM2B_PUBLIC) is the same key
 tpm2_readpublic -c ak_rsa.ctx -o ak_rsa.readpub >/dev/null; flush

@@ -169,6 +169,44 @@ rmdir "$SRV/policy-signers.d"
 mv "$SRV/policy-signers.off" "$SRV/policy-signers.d"
 check "signer key restored: unlock releases again" 200 "$(try_unlock)"
 
+# --- policies that cannot be judged from a quote (outside probe, issue 9) -----
+# signed_upload JQ-FILTER VERSION -> $WORK/up.json (the edited policy, signed)
+signed_upload() {
+    jq --argjson v "$2" "$1 | .version = \$v" "$WORK/policy.json" >"$WORK/p-edit.json"
+    "$BOOTGATECTL" policy sign --key "$SRV/policy-signer.key" --out "$WORK/p-edit.sig" "$WORK/p-edit.json" >/dev/null
+    jq -n --slurpfile p "$WORK/p-edit.json" --arg s "$(tr -d '\n' <"$WORK/p-edit.sig")" \
+        '{policy:$p[0], signature:$s}' >"$WORK/up.json"
+}
+# store_direct VERSION: the signed policy in the database as if uploaded by an
+# older server (or written behind its back), made the active version
+store_direct() {
+    sqlite3 "$SRV/bootgate.db" "INSERT INTO policies (name, version, json, signature, signer, active, created)
+        VALUES ('web', $1, readfile('$WORK/p-edit.json'), '$(tr -d '\n' <"$WORK/p-edit.sig")', 'test', 0, 0);
+        UPDATE policies SET active = (version = $1) WHERE name = 'web';"
+}
+# PCR 14 is not in the quote (sha256:0-11): a policy gating it would trust
+# whatever value the node claims for it
+GATE14='.gate_pcrs += [14] | .baselines[0].pcrs["14"] = ("ab" * 32)'
+signed_upload "$GATE14" 90
+check "a policy gating a PCR outside the quote is refused at upload" 400 "$(api POST /v1/admin/policies "$WORK/up.json" admin)"
+check "the refusal names the PCR" 1 "$(jreply .reason | grep -c 'gates PCR 14, which the quote does not cover')"
+store_direct 90
+check "a stored policy gating PCR 14 is refused at evaluation" policy_invalid "$(try_unlock >/dev/null; jreply .verdict)"
+check "the denial says why" 1 "$(jq -r '.explanation[0]' "$WORK/reply" | grep -c 'PCR 14')"
+check "a claimed PCR 14 that matches the policy releases nothing" pcr_not_quoted \
+    "$(try_unlock '.pcrs["14"] = ("ab" * 32)' >/dev/null; jreply .verdict)"
+check "PCR values outside the quote are rejected before any policy" 1 \
+    "$(jq -r '.explanation[0]' "$WORK/reply" | grep -c 'PCR 14 was sent but the quote does not cover it')"
+check "activation of a policy gating PCR 14 is refused" 400 "$(api POST /v1/admin/policies/web/90/activate "$WORK/empty.json" admin)"
+# an expired policy can be neither uploaded nor activated
+signed_upload '.not_after = "2020-01-01T00:00:00Z"' 91
+check "a policy whose not_after is past is refused at upload" 400 "$(api POST /v1/admin/policies "$WORK/up.json" admin)"
+check "the refusal says it expired" 1 "$(jreply .reason | grep -c 'expired at 2020-01-01T00:00:00Z')"
+store_direct 91
+check "a stored expired policy cannot be activated" 400 "$(api POST /v1/admin/policies/web/91/activate "$WORK/empty.json" admin)"
+check "and the refusal says why" 1 "$(jreply .reason | grep -c 'not_after is in the past')"
+check "back to version 1" 200 "$(api POST /v1/admin/policies/web/1/activate "$WORK/empty.json" admin)"
+
 # --- bad evidence, one assertion each -----------------------------------------
 check "unknown volume" volume_unknown "$(try_unlock '.volume_uuid = "00000000-0000-0000-0000-000000000000"' >/dev/null; jreply .verdict)"
 # another AK (same template, other unique field): a valid quote, but not the pinned AK

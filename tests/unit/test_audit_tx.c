@@ -145,12 +145,8 @@ static void test_commit_both_or_neither(void **state)
 
 static void test_expiry_sweep(void **state)
 {
-    store_grant g = {.not_before = 1,
-                     .not_after = 2,
-                     .uses = 1,
-                     .uses_left = 1,
-                     .state = GRANT_ACTIVE,
-                     .pcrs = "{}"};
+    store_grant g = {
+        .not_before = 1, .not_after = 2, .uses = 1, .uses_left = 1, .state = GRANT_ACTIVE};
     store_grant got;
     bg_err err = {0};
     int64_t before;

@@ -34,7 +34,7 @@ static void make_ak(TPMT_PUBLIC *pub, uint8_t **ret, size_t *ret_size)
 static int check(const uint8_t *buf, size_t size, uint8_t name[68], size_t *name_size,
                  tpmpub **ret_ak)
 {
-    const char *verdict = NULL;
+    bg_verdict verdict = VERDICT_INTERNAL;
     bg_err err = {0};
     return evidence_ak_check(buf, size, name, 68, name_size, ret_ak, &verdict, &err);
 }

@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "testlog.h"
 #include "util.h"
+#include "verify.h"
 
 #define TAG_INITRD  0x8F3B22EC /* Linux libstub INITRD_EVENT_TAG_ID */
 #define TAG_OPTIONS 0x8F3B22ED /* LOAD_OPTIONS_EVENT_TAG_ID */
@@ -82,6 +83,7 @@ static void replay(const eventlog *log, const ima_log *ima, pcr_bank *bank)
     memset(bank->pcr[IMA_PCR], 0, sizeof bank->pcr[IMA_PCR]);
     if (ima && ima_replay(ima, bank, &err) < 0)
         fail_msg("ima replay: %s", err.msg);
+    bank->mask = (1u << PCR_COUNT) - 1; /* stands in for a quote of every PCR */
 }
 
 /* A policy with one exact baseline from log (as `policy capture` makes it),
@@ -131,14 +133,31 @@ static policy *policy_for(const eventlog *log, const char *bname, const char *ex
     return p;
 }
 
+/* Evaluation of PCR values q with log and ima: the replay check of
+ * verify.h first (its verdict, VERDICT_OK when it holds), then the policy
+ * (the result of policy_evaluate). Without a log, q is taken as verified. */
+static int evaluate_q(const policy *p, const pcr_bank *q, const eventlog *log, const ima_log *ima,
+                      time_t now, policy_result *res, bg_verdict *ret_replay)
+{
+    evidence ev = {.verdict = VERDICT_OK, .quoted = *q};
+    bg_err err = {{0}};
+    int r;
+    if (log && evidence_replay(q, log, ima, &ev, &err) < 0)
+        fail_msg("replay: %s", err.msg);
+    *ret_replay = ev.verdict;
+    r = policy_evaluate(p, &ev, now, res, &err);
+    evidence_done(&ev);
+    return r;
+}
+
 static void evaluate(const policy *p, const eventlog *log, const ima_log *ima, time_t now,
                      policy_result *res)
 {
     pcr_bank q;
-    bg_err err = {{0}};
+    bg_verdict rv;
     replay(log, ima, &q);
-    if (policy_evaluate(p, &q, log, ima, now, res, &err) < 0)
-        fail_msg("evaluate: %s", err.msg);
+    if (evaluate_q(p, &q, log, ima, now, res, &rv) < 0 || rv != VERDICT_OK)
+        fail_msg("evaluate failed (replay verdict %s)", verdict_name(rv));
 }
 
 static void test_pass_exact(void **state)
@@ -450,19 +469,24 @@ static void test_evidence(void **state)
     policy *p = policy_for(ref, "ref", "{\"mode\":\"audit\"}");
     pcr_bank q;
     policy_result res;
+    bg_verdict rv;
+    evidence ev;
     replay(ref, NULL, &q); /* quote says REF, log claims otherwise */
-    assert_int_equal(policy_evaluate(p, &q, log, NULL, T_NOW, &res, NULL), 0);
-    assert_int_equal(res.verdict, POLICY_EVIDENCE);
-    assert_false(res.release);
-    assert_non_null(strstr(res.reason, "does not replay to quoted PCR 9"));
-    policy_result_done(&res);
+    assert_int_equal(evidence_replay(&q, log, NULL, &ev, NULL), 0);
+    assert_int_equal(ev.verdict, VERDICT_EVENTLOG_MISMATCH);
+    assert_int_equal(ev.n_diffs, 1);
+    assert_int_equal(ev.diffs[0].pcr, 9);
+    assert_non_null(strstr(ev.reason, "do not replay to the quoted PCRs (PCR 9)"));
+    /* unverified evidence is never evaluated, so never released */
+    assert_true(policy_evaluate(p, &ev, T_NOW, &res, NULL) < 0);
+    evidence_done(&ev);
 
     /* Without a log only exact baselines can pass. */
-    assert_int_equal(policy_evaluate(p, &q, NULL, NULL, T_NOW, &res, NULL), 0);
+    assert_int_equal(evaluate_q(p, &q, NULL, NULL, T_NOW, &res, &rv), 0);
     assert_int_equal(res.verdict, POLICY_PASS);
     policy_result_done(&res);
     q.pcr[7][0] ^= 1;
-    assert_int_equal(policy_evaluate(p, &q, NULL, NULL, T_NOW, &res, NULL), 0);
+    assert_int_equal(evaluate_q(p, &q, NULL, NULL, T_NOW, &res, &rv), 0);
     assert_int_equal(res.verdict, POLICY_FAIL);
     assert_int_equal(res.explanation->n_pcrs, 1);
     assert_int_equal(res.explanation->pcrs[0].pcr, 7);
@@ -470,7 +494,7 @@ static void test_evidence(void **state)
 
     /* The wrong bank is refused. */
     q.alg = TPMALG_SHA1;
-    assert_true(policy_evaluate(p, &q, log, NULL, T_NOW, &res, NULL) < 0);
+    assert_true(evaluate_q(p, &q, NULL, NULL, T_NOW, &res, &rv) < 0);
 
     policy_free(p);
     eventlog_free(ref);
@@ -648,18 +672,25 @@ static void test_ima(void **state)
     assert_string_equal(res.explanation->baseline, "ref");
     policy_result_done(&res);
 
-    /* No IMA log for a policy that checks IMA. */
+    /* No IMA log for a policy that checks IMA: decided once, by the policy. */
     pcr_bank q;
+    bg_verdict rv;
     replay(log, NULL, &q);
-    assert_int_equal(policy_evaluate(p, &q, log, NULL, T_NOW, &res, NULL), 0);
-    assert_int_equal(res.verdict, POLICY_FAIL);
+    assert_int_equal(evaluate_q(p, &q, log, NULL, T_NOW, &res, &rv), 0);
+    assert_int_equal(rv, VERDICT_OK);
+    assert_int_equal(res.verdict, POLICY_EVIDENCE);
+    assert_int_equal(res.code, VERDICT_IMALOG_MISSING);
+    assert_false(res.release);
     policy_result_done(&res);
 
-    /* IMA log that does not match quoted PCR 10. */
+    /* IMA log that does not match quoted PCR 10: the replay check refuses it. */
     replay(log, ig, &q);
-    assert_int_equal(policy_evaluate(p, &q, log, ib, T_NOW, &res, NULL), 0);
-    assert_int_equal(res.verdict, POLICY_EVIDENCE);
-    policy_result_done(&res);
+    evidence ev;
+    assert_int_equal(evidence_replay(&q, log, ib, &ev, NULL), 0);
+    assert_int_equal(ev.verdict, VERDICT_EVENTLOG_MISMATCH);
+    assert_int_equal(ev.diffs[0].pcr, 10);
+    assert_true(ev.diffs[0].ima);
+    evidence_done(&ev);
 
     policy_free(p);
     ima_log_free(ig);

@@ -455,8 +455,8 @@ static void test_selection(void **state)
     t.pcrSelections[0].sizeofSelect = 4;
     t.pcrSelections[0].pcrSelect[3] = 1;
     assert_int_equal(quote_selection_from_tpml(&t, &sel, &err), -EBADMSG);
-    assert_string_equal(quote_verdict_name(QUOTE_NONCE_MISSING), "nonce-missing");
-    assert_string_equal(quote_verdict_name(_QUOTE_VERDICT_MAX), "unknown");
+    assert_string_equal(quote_verdict_name(QUOTE_NONCE_MISSING), "quote_nonce_missing");
+    assert_string_equal(quote_verdict_name(_QUOTE_VERDICT_MAX), "internal");
 }
 
 /* tpm2-tools serialized PCR file built field by field as lib/pcr.c writes it. */

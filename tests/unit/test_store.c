@@ -139,9 +139,23 @@ static void test_nonce_single_use(void **state)
     assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), 0);
     assert_int_equal(store_commit(s), 0);
     assert_int_equal(store_nonce_use(s, n3, 32, 1000, 900), -EEXIST);
-    /* after expiry the row is gone (the expiry DELETE runs on every use) */
-    assert_int_equal(store_nonce_use(s, n2, 32, 2000, 1001), 0);
-    assert_int_equal(store_nonce_use(s, n1, 32, 2000, 1001), 0);
+    /* The replay at the expiry second, racing a purge by a request that read
+     * a later clock: the row outlives its expiry by the margin, so the
+     * replay checked at 1000 still finds it after a purge at 1001. */
+    uint8_t n5[32];
+    memset(n5, 5, 32);
+    assert_int_equal(store_nonce_use(s, n5, 32, 1500, 1001), 0);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 1000), -EEXIST);
+    /* Once a purge (at 1000 + margin + 1) removed the row, a request that
+     * read its clock before the purge is refused as expired, never accepted. */
+    assert_int_equal(store_nonce_use(s, n5, 32, 2000, 1000 + STORE_NONCE_MARGIN + 1), -EEXIST);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 1000), -ETIME);
+    assert_int_equal(store_nonce_use(s, n1, 32, 1000, 999), -ETIME);
+    /* the purge removed only rows below the cutoff: n5 (1500) is remembered */
+    assert_int_equal(store_nonce_use(s, n5, 32, 1500, 1001), -EEXIST);
+    /* after the margin the rows are gone (the DELETE runs on every use) */
+    assert_int_equal(store_nonce_use(s, n2, 32, 2000, 1001 + STORE_NONCE_MARGIN), 0);
+    assert_int_equal(store_nonce_use(s, n1, 32, 2000, 1001 + STORE_NONCE_MARGIN), 0);
 }
 
 static void test_policies(void **state)
@@ -206,7 +220,8 @@ static void test_grants(void **state)
                      .uses = 2,
                      .uses_left = 2,
                      .state = GRANT_REQUESTED,
-                     .pcrs = "{\"0\":\"00\"}"};
+                     .has_observed = true,
+                     .observed = {.alg = TPMALG_SHA256, .digest_size = 32, .mask = 1u << 4}};
     store_grant got, *a = NULL;
     size_t n = 0;
 
@@ -226,6 +241,9 @@ static void test_grants(void **state)
     assert_int_equal(store_grant_set_state(s, "g1", GRANT_ACTIVE), 0);
     assert_int_equal(store_grant_get(s, "g1", &got), 0);
     assert_int_equal(got.approvals, 2);
+    /* the observed PCRs come back as the same data */
+    assert_true(got.has_observed);
+    assert_true(pcr_bank_equal(&got.observed, &g.observed));
     store_grant_done(&got);
     /* the time window counts */
     assert_int_equal(store_grant_list_usable(s, "n1", 99, &a, &n), 0);
