@@ -91,7 +91,6 @@ void srv_handle_enroll(srv_req *r)
     uint8_t *wrapped[PROTO_MAX_VOLUMES] = {0};
     size_t wrapped_size[PROTO_MAX_VOLUMES] = {0};
     store_node node = {0};
-    int64_t seq = -1;
     bg_verdict verdict = VERDICT_AK_MALFORMED;
     char cert_reason[256] = "no EK certificate";
     json_object *det;
@@ -166,7 +165,7 @@ void srv_handle_enroll(srv_req *r)
             .actor = r->actor, .action = "node_enrolled", .node = node.id, .details = det},
         put_node,
         &(enrollment){.node = &node, .req = &req, .wrapped = wrapped, .wrapped_size = wrapped_size},
-        &seq);
+        NULL);
     json_object_put(det);
     for (size_t i = 0; i < req.n_volumes; i++)
         free(wrapped[i]);
@@ -188,7 +187,6 @@ void srv_handle_enroll_activate(srv_req *r)
     _cleanup_(secjson_putp) json_object *body = NULL; /* volume keys / secret */
     proto_activate_req req = {0};
     proto_activate_resp resp = {0};
-    int64_t seq = -1;
     store_node node;
     uint8_t h[32];
     json_object *det;
@@ -228,7 +226,7 @@ void srv_handle_enroll_activate(srv_req *r)
         &(srv_audit_rec){
             .actor = r->actor, .action = "node_activated", .node = node.id, .details = det},
         set_node_state,
-        &(node_state_change){.id = node.id, .from = NODE_ACTIVATING, .to = node.state}, &seq);
+        &(node_state_change){.id = node.id, .from = NODE_ACTIVATING, .to = node.state}, NULL);
     json_object_put(det);
     if (r0 == -EPERM)
         return srv_reply_error(r, 409, "conflict", "node is not waiting for activation");

@@ -1098,12 +1098,17 @@ int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
     size_t n = 0;
     int r;
     lock(s);
-    r = prep(s, GRANT_COLS "WHERE state IN (0, 1) AND not_after <= ? LIMIT 256", &st);
+    /* the same rows for both statements (the caller's transaction holds the
+     * lock): every grant marked expired is one the caller writes a record for */
+    r = prep(s, GRANT_COLS "WHERE state IN (0, 1) AND not_after <= ? ORDER BY id LIMIT 256", &st);
     if (r >= 0)
         sqlite3_bind_int64(st, 1, now);
     r = grant_rows(st, r, &a, &n);
     if (r >= 0)
-        r = prep(s, "UPDATE grants SET state = 3 WHERE state IN (0, 1) AND not_after <= ?", &up);
+        r = prep(s,
+                 "UPDATE grants SET state = 3 WHERE id IN (SELECT id FROM grants"
+                 " WHERE state IN (0, 1) AND not_after <= ? ORDER BY id LIMIT 256)",
+                 &up);
     if (r >= 0) {
         sqlite3_bind_int64(up, 1, now);
         r = step_done(s, up);
