@@ -35,7 +35,8 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
 N=${1:-${N:-50}}
 case $N in '' | *[!0-9]* | 0) echo "usage: $0 [N>0]" >&2; exit 2 ;; esac
-export BOOTGATE_UNLOCK=$BUILD/bootgate-unlock BOOTGATED=$BUILD/bootgated BOOTGATECTL=$BUILD/bootgatectl
+export BOOTGATE_UNLOCK=$BUILD/bootgate-unlock BOOTGATE_UNLOCK_TEST=$BUILD/bootgate-unlock-test \
+    BOOTGATED=$BUILD/bootgated BOOTGATECTL=$BUILD/bootgatectl
 for b in "$BOOTGATE_UNLOCK" "$BOOTGATED" "$BOOTGATECTL"; do
     [ -x "$b" ] || { echo "$b not built (set BUILD=)" >&2; exit 2; }
 done
