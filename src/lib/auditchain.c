@@ -210,3 +210,139 @@ int auditchain_head_check_signature(EVP_PKEY *key, const auditchain_head *h, bg_
     free(sig);
     return r;
 }
+
+int auditchain_verify(const auditchain_entry *a, size_t n, int64_t *ret_bad, bg_err *err)
+{
+    uint8_t prev[AUDITCHAIN_HASH_SIZE] = {0}, hash[AUDITCHAIN_HASH_SIZE];
+    char hex[2 * AUDITCHAIN_HASH_SIZE + 1];
+
+    *ret_bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const auditchain_entry *e = &a[i];
+        int64_t expect = (int64_t)i + 1;
+        int r;
+        if (e->rec.seq != expect) {
+            *ret_bad = expect;
+            return bg_err_set(err, -EBADMSG, "record %lld is missing (next is %lld)",
+                              (long long)expect, (long long)e->rec.seq);
+        }
+        hex_encode(prev, sizeof(prev), hex);
+        if (!e->prev_hash || strcmp(hex, e->prev_hash) != 0) {
+            *ret_bad = expect;
+            return bg_err_set(err, -EBADMSG,
+                              "record %lld: prev_hash is not the hash of record %lld",
+                              (long long)expect, (long long)expect - 1);
+        }
+        r = auditchain_hash(prev, &e->rec, hash, err);
+        if (r < 0)
+            return r;
+        hex_encode(hash, sizeof(hash), hex);
+        if (!e->hash || strcmp(hex, e->hash) != 0) {
+            *ret_bad = expect;
+            return bg_err_set(err, -EBADMSG, "record %lld: hash does not match its contents",
+                              (long long)expect);
+        }
+        memcpy(prev, hash, sizeof(prev));
+    }
+    return 0;
+}
+
+/* The "seq", "hash" and "signature" of a signed-head record's details. */
+static int head_details(const char *details, int64_t *ret_seq, char *ret_hash, size_t hash_size,
+                        char *ret_sig, size_t sig_size)
+{
+    json_object *d = json_tokener_parse(details ? details : ""), *v;
+    int r = -EBADMSG;
+    if (d && json_object_object_get_ex(d, "seq", &v) && json_object_is_type(v, json_type_int)) {
+        *ret_seq = json_object_get_int64(v);
+        snprintf(ret_hash, hash_size, "%s",
+                 json_object_object_get_ex(d, "hash", &v) ? json_object_get_string(v) : "");
+        snprintf(ret_sig, sig_size, "%s",
+                 json_object_object_get_ex(d, "signature", &v) ? json_object_get_string(v) : "");
+        r = 0;
+    }
+    json_object_put(d);
+    return r;
+}
+
+int auditchain_verify_heads(const auditchain_entry *a, size_t n, EVP_PKEY *key, int64_t *ret_heads,
+                            int64_t *ret_last, int64_t *ret_bad, bg_err *err)
+{
+    int64_t good = 0;
+
+    *ret_heads = 0;
+    *ret_last = 0;
+    for (size_t i = 0; i < n; i++) {
+        char hash[2 * AUDITCHAIN_HASH_SIZE + 1], sig_b64[128];
+        uint8_t *sig = NULL;
+        size_t sig_size = 0;
+        int64_t seq = 0;
+        int r;
+
+        if (strcmp(a[i].rec.action, AUDITCHAIN_HEAD_ACTION) != 0)
+            continue;
+        if (head_details(a[i].rec.details, &seq, hash, sizeof(hash), sig_b64, sizeof(sig_b64)) <
+                0 ||
+            seq < 1 || (size_t)seq > n) {
+            *ret_bad = a[i].rec.seq;
+            return bg_err_set(err, -EBADMSG, "record %lld: malformed signed head",
+                              (long long)*ret_bad);
+        }
+        r = base64_decode_alloc(sig_b64, &sig, &sig_size, NULL);
+        if (r >= 0)
+            r = auditchain_head_verify(key, seq, hash, sig, sig_size, err);
+        free(sig);
+        if (r < 0) {
+            *ret_bad = a[i].rec.seq;
+            return bg_err_set(err, -EBADMSG,
+                              "record %lld: signed head for record %lld does not verify",
+                              (long long)*ret_bad, (long long)seq);
+        }
+        if (!a[seq - 1].hash || strcmp(hash, a[seq - 1].hash) != 0) {
+            *ret_bad = good + 1;
+            return bg_err_set(err, -EBADMSG,
+                              "the chain was rewritten: record %lld no longer has the hash signed "
+                              "for it; the change is after record %lld (the last signed head that "
+                              "still matches)",
+                              (long long)seq, (long long)good);
+        }
+        good = seq;
+        (*ret_heads)++;
+        *ret_last = seq;
+    }
+    if (*ret_heads == 0)
+        return bg_err_set(err, -EBADMSG, "no signed head in the log");
+    return 0;
+}
+
+int auditchain_check_reaches(const auditchain_head *h, int64_t last_seq,
+                             const auditchain_entry *at_seq, const auditchain_entry *at_record,
+                             const char *src, int64_t *ret_bad, bg_err *err)
+{
+    char hash[2 * AUDITCHAIN_HASH_SIZE + 1], sig[128];
+    int64_t seq = 0;
+
+    if (last_seq < h->record_seq) {
+        *ret_bad = last_seq + 1;
+        return bg_err_set(err, -EBADMSG,
+                          "the log is truncated: it ends at record %lld, but the signed head (%s) "
+                          "names record %lld, signed in record %lld; record %lld on is missing",
+                          (long long)last_seq, src, (long long)h->seq, (long long)h->record_seq,
+                          (long long)last_seq + 1);
+    }
+    if (!at_seq || !at_seq->hash || strcmp(at_seq->hash, h->hash) != 0) {
+        *ret_bad = h->seq;
+        return bg_err_set(err, -EBADMSG,
+                          "record %lld no longer has the hash signed for it (%s): the log up to it "
+                          "was rewritten",
+                          (long long)h->seq, src);
+    }
+    if (!at_record || strcmp(at_record->rec.action, AUDITCHAIN_HEAD_ACTION) != 0 ||
+        head_details(at_record->rec.details, &seq, hash, sizeof(hash), sig, sizeof(sig)) < 0 ||
+        seq != h->seq || strcmp(hash, h->hash) != 0 || strcmp(sig, h->signature) != 0) {
+        *ret_bad = h->record_seq;
+        return bg_err_set(err, -EBADMSG, "record %lld is not the signed head that %s names",
+                          (long long)h->record_seq, src);
+    }
+    return 0;
+}

@@ -84,3 +84,30 @@ int auditchain_head_read_file(const char *path, auditchain_head *ret, bg_err *er
 int auditchain_head_write_file(const char *path, const auditchain_head *h, bg_err *err);
 /* The head's signature by key: 0, or -EBADMSG. */
 int auditchain_head_check_signature(EVP_PKEY *key, const auditchain_head *h, bg_err *err);
+
+/* Verification of stored records, one implementation for bootgated (its
+ * /v1/admin/audit/verify, its head checks) and `bootgatectl audit verify`
+ * (records from the server's API or from the store offline). */
+typedef struct auditchain_entry {
+    auditchain_record rec;
+    const char *prev_hash; /* hex, as stored */
+    const char *hash;
+} auditchain_entry;
+
+/* a[0..n) are records 1..n: consecutive seqs, each prev_hash the hash of
+ * the record before, each hash recomputed from its contents. 0, or -EBADMSG
+ * with *ret_bad = the first record missing or wrong. */
+int auditchain_verify(const auditchain_entry *a, size_t n, int64_t *ret_bad, bg_err *err);
+/* Every signed-head record of a (records 1..n) verifies with key, and the
+ * record it names still has the hash that was signed (a chain rewritten
+ * from an edited record on passes auditchain_verify, not this). -EBADMSG
+ * (also when there is no signed head) with *ret_bad. */
+int auditchain_verify_heads(const auditchain_entry *a, size_t n, EVP_PKEY *key, int64_t *ret_heads,
+                            int64_t *ret_last, int64_t *ret_bad, bg_err *err);
+/* The log, whose last record is last_seq, still reaches head h (kept at
+ * src, named in messages): at_seq is record h->seq and at_record record
+ * h->record_seq as stored (NULL when missing). -EBADMSG with *ret_bad = the
+ * first record missing (truncation) or changed. */
+int auditchain_check_reaches(const auditchain_head *h, int64_t last_seq,
+                             const auditchain_entry *at_seq, const auditchain_entry *at_record,
+                             const char *src, int64_t *ret_bad, bg_err *err);

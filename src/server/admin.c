@@ -35,9 +35,27 @@ static int audited(srv_req *r, const char *action, const char *node, json_object
 
 void srv_handle_admin_nodes(srv_req *r)
 {
-    json_object *a = NULL;
-    if (store_node_list(r->srv->store, &a) < 0)
+    _cleanup_(freep) store_node_summary *n = NULL;
+    size_t count = 0;
+    json_object *a;
+    if (store_node_list(r->srv->store, &n, &count) < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
+    a = json_object_new_array();
+    for (size_t i = 0; i < count; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "node_id", json_object_new_string(n[i].id));
+        json_object_object_add(o, "hostname", json_object_new_string(n[i].hostname));
+        json_object_object_add(o, "group", json_object_new_string(n[i].group));
+        json_object_object_add(o, "state",
+                               json_object_new_string(store_node_state_name(n[i].state)));
+        json_object_object_add(o, "ek_fingerprint", json_object_new_string(n[i].ek_fingerprint));
+        json_object_object_add(o, "ek_cert_verified",
+                               json_object_new_boolean(n[i].ek_cert_verified));
+        json_object_object_add(o, "created", json_object_new_int64(n[i].created));
+        json_object_object_add(o, "updated", json_object_new_int64(n[i].updated));
+        json_object_object_add(o, "volumes", json_object_new_int64(n[i].volumes));
+        json_object_array_add(a, o);
+    }
     srv_reply_json(r, 200, wrap("nodes", a));
 }
 
@@ -228,9 +246,22 @@ void srv_handle_admin_policy_upload(srv_req *r)
 
 void srv_handle_admin_policies(srv_req *r)
 {
-    json_object *a = NULL;
-    if (store_policy_list(r->srv->store, &a) < 0)
+    store_policy *p = NULL;
+    size_t n = 0;
+    json_object *a;
+    if (store_policy_list(r->srv->store, &p, &n) < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
+    a = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(p[i].name));
+        json_object_object_add(o, "version", json_object_new_int64(p[i].version));
+        json_object_object_add(o, "signer", json_object_new_string(p[i].signer));
+        json_object_object_add(o, "active", json_object_new_boolean(p[i].active));
+        json_object_object_add(o, "created", json_object_new_int64(p[i].created));
+        json_object_array_add(a, o);
+    }
+    store_policies_free(p, n);
     srv_reply_json(r, 200, wrap("policies", a));
 }
 
@@ -338,7 +369,9 @@ void srv_handle_admin_audit(srv_req *r)
     struct evkeyvalq q = {0};
     const char *v;
     int64_t since = 0, limit = 1000;
-    json_object *a = NULL, *o;
+    store_audit_record *rec = NULL;
+    size_t n = 0;
+    json_object *a, *o;
     auditchain_head head;
     int r0;
 
@@ -356,8 +389,23 @@ void srv_handle_admin_audit(srv_req *r)
     /* the head before the records: the file only moves forward, so the
      * records listed next always reach it */
     r0 = srv_audit_head_load(r->srv, &head, NULL);
-    if (store_audit_list(r->srv->store, since, limit, &a) < 0)
+    if (store_audit_list(r->srv->store, since, limit, &rec, &n) < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
+    a = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "seq", json_object_new_int64(rec[i].seq));
+        json_object_object_add(x, "time", json_object_new_string(rec[i].time));
+        json_object_object_add(x, "actor", json_object_new_string(rec[i].actor));
+        json_object_object_add(x, "action", json_object_new_string(rec[i].action));
+        json_object_object_add(x, "node", json_object_new_string(rec[i].node));
+        /* the stored text, byte for byte: it is what the chain hashes */
+        json_object_object_add(x, "details", json_object_new_string(rec[i].details));
+        json_object_object_add(x, "prev_hash", json_object_new_string(rec[i].prev_hash));
+        json_object_object_add(x, "hash", json_object_new_string(rec[i].hash));
+        json_object_array_add(a, x);
+    }
+    store_audit_records_free(rec, n);
     o = wrap("records", a);
     if (r0 >= 0)
         json_object_object_add(o, "signed_head", auditchain_head_to_json(&head));

@@ -68,7 +68,13 @@ int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret
     int r;
     if (tx->failed)
         return SRV_AUDIT_FAILED;
-    r = store_audit_append(tx->srv->store, rec->actor, rec->action, rec->node, rec->details, &seq);
+    /* the details as stored and hashed: json-c's plain form */
+    r = store_audit_append(
+        tx->srv->store, rec->actor, rec->action, rec->node,
+        rec->details ? json_object_to_json_string_ext(
+                           rec->details, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : NULL,
+        &seq);
     if (r >= 0)
         r = keep_line(tx, rec, seq);
     if (r < 0) {

@@ -11,29 +11,16 @@
 #include "auditchain.h"
 #include "util.h"
 
-/* Record seq of the log: its hash and action, and the details text. */
-static int record_at(srv *s, int64_t seq, char *ret_hash, size_t hash_size, char *ret_action,
-                     size_t action_size, json_object **ret_details)
+/* Record seq of the log, or NULL (*ret_n 0) when it is missing. */
+static int record_at(srv *s, int64_t seq, store_audit_record **ret, size_t *ret_n)
 {
-    json_object *a = NULL, *o, *v;
-    int r = store_audit_list(s->store, seq - 1, 1, &a);
-    if (r < 0)
-        return r;
-    o = json_object_array_length(a) == 1 ? json_object_array_get_idx(a, 0) : NULL;
-    if (!o || !json_object_object_get_ex(o, "seq", &v) || json_object_get_int64(v) != seq) {
-        json_object_put(a);
-        return -ENOENT;
+    int r = store_audit_list(s->store, seq - 1, 1, ret, ret_n);
+    if (r >= 0 && *ret_n == 1 && (*ret)[0].seq != seq) {
+        store_audit_records_free(*ret, *ret_n);
+        *ret = NULL;
+        *ret_n = 0;
     }
-    snprintf(ret_hash, hash_size, "%s",
-             json_object_object_get_ex(o, "hash", &v) ? json_object_get_string(v) : "");
-    snprintf(ret_action, action_size, "%s",
-             json_object_object_get_ex(o, "action", &v) ? json_object_get_string(v) : "");
-    if (ret_details)
-        *ret_details = json_object_object_get_ex(o, "details", &v)
-                           ? json_tokener_parse(json_object_get_string(v))
-                           : NULL;
-    json_object_put(a);
-    return 0;
+    return r;
 }
 
 int srv_audit_head_load(srv *s, auditchain_head *ret, bg_err *err)
@@ -43,8 +30,9 @@ int srv_audit_head_load(srv *s, auditchain_head *ret, bg_err *err)
 
 int srv_audit_head_reached(srv *s, const auditchain_head *h, int64_t *ret_bad_seq, bg_err *err)
 {
-    char hash[2 * AUDITCHAIN_HASH_SIZE + 1], action[64], last_hash[2 * AUDITCHAIN_HASH_SIZE + 1];
-    json_object *det = NULL, *v;
+    char last_hash[2 * AUDITCHAIN_HASH_SIZE + 1], action[64];
+    store_audit_record *at_seq = NULL, *at_record = NULL;
+    size_t n_seq = 0, n_record = 0;
     int64_t last = 0;
     int r;
 
@@ -53,37 +41,18 @@ int srv_audit_head_reached(srv *s, const auditchain_head *h, int64_t *ret_bad_se
         last = 0;
     else if (r < 0)
         return r;
-    if (last < h->record_seq) {
-        *ret_bad_seq = last + 1;
-        return bg_err_set(err, -EBADMSG,
-                          "the log is truncated: it ends at record %lld, but the signed head in %s "
-                          "names record %lld, signed in record %lld",
-                          (long long)last, s->cfg.audit_head_file, (long long)h->seq,
-                          (long long)h->record_seq);
-    }
-    r = record_at(s, h->seq, hash, sizeof(hash), action, sizeof(action), NULL);
-    if (r >= 0 && strcmp(hash, h->hash) != 0) {
-        *ret_bad_seq = h->seq;
-        return bg_err_set(err, -EBADMSG,
-                          "record %lld no longer has the hash signed for it in %s: the log up to "
-                          "it was rewritten",
-                          (long long)h->seq, s->cfg.audit_head_file);
-    }
+    /* only the two records the head names are read, not the whole log */
+    r = record_at(s, h->seq, &at_seq, &n_seq);
     if (r >= 0)
-        r = record_at(s, h->record_seq, hash, sizeof(hash), action, sizeof(action), &det);
-    if (r >= 0 && (strcmp(action, AUDITCHAIN_HEAD_ACTION) != 0 ||
-                   !json_object_object_get_ex(det, "hash", &v) ||
-                   strcmp(json_object_get_string(v), h->hash) != 0)) {
-        json_object_put(det);
-        *ret_bad_seq = h->record_seq;
-        return bg_err_set(err, -EBADMSG, "record %lld is not the signed head that %s names",
-                          (long long)h->record_seq, s->cfg.audit_head_file);
+        r = record_at(s, h->record_seq, &at_record, &n_record);
+    if (r >= 0) {
+        auditchain_entry e_seq = n_seq ? store_audit_entry(at_seq) : (auditchain_entry){0};
+        auditchain_entry e_record = n_record ? store_audit_entry(at_record) : (auditchain_entry){0};
+        r = auditchain_check_reaches(h, last, n_seq ? &e_seq : NULL, n_record ? &e_record : NULL,
+                                     s->cfg.audit_head_file, ret_bad_seq, err);
     }
-    json_object_put(det);
-    if (r == -ENOENT) {
-        *ret_bad_seq = h->seq;
-        return bg_err_set(err, -EBADMSG, "record %lld is missing", (long long)h->seq);
-    }
+    store_audit_records_free(at_seq, n_seq);
+    store_audit_records_free(at_record, n_record);
     return r;
 }
 

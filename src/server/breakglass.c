@@ -95,6 +95,30 @@ static int verify_approver(const char *dir, const char *msg, const uint8_t *sig,
     return r;
 }
 
+/* A grant as the admin API and its audit records show it. */
+static json_object *grant_json(const store_grant *g)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(g->id));
+    json_object_object_add(o, "node_id", json_object_new_string(g->node_id));
+    json_object_object_add(o, "code", json_object_new_string(g->code));
+    json_object_object_add(o, "scope", json_object_new_string(g->scope));
+    json_object_object_add(o, "reason", json_object_new_string(g->reason));
+    json_object_object_add(o, "not_before", json_object_new_int64(g->not_before));
+    json_object_object_add(o, "not_after", json_object_new_int64(g->not_after));
+    json_object_object_add(o, "uses", json_object_new_int64(g->uses));
+    json_object_object_add(o, "uses_left", json_object_new_int64(g->uses_left));
+    json_object_object_add(o, "state", json_object_new_string(store_grant_state_name(g->state)));
+    json_object_object_add(o, "approvals", json_object_new_int64(g->approvals));
+    json_object_object_add(o, "requested_by", json_object_new_string(g->requested_by));
+    if (g->has_observed) {
+        char *hex = pcr_bank_encode_hex(&g->observed);
+        json_object_object_add(o, "observed", hex ? json_object_new_string(hex) : NULL);
+        free(hex);
+    }
+    return o;
+}
+
 static int put_grant(srv_audit_tx *tx, void *arg)
 {
     return store_grant_put(srv_audit_tx_store(tx), arg);
@@ -102,7 +126,7 @@ static int put_grant(srv_audit_tx *tx, void *arg)
 
 static json_object *grant_reply(const store_grant *g, const char *canonical)
 {
-    json_object *o = store_grant_to_json(g);
+    json_object *o = grant_json(g);
     if (canonical)
         json_object_object_add(o, "to_sign", json_object_new_string(canonical));
     return o;
@@ -183,7 +207,7 @@ void srv_handle_breakglass_request(srv_req *r)
     canonical = grant_canonical(&g, node.ek_fingerprint);
     if (!canonical)
         return srv_reply_error(r, 500, "internal", "out of memory");
-    det = store_grant_to_json(&g);
+    det = grant_json(&g);
     r0 = srv_audited(
         r->srv,
         &(srv_audit_rec){
@@ -197,9 +221,16 @@ void srv_handle_breakglass_request(srv_req *r)
 
 void srv_handle_breakglass_list(srv_req *r)
 {
-    json_object *a = NULL, *o;
-    if (store_grant_list(r->srv->store, &a) < 0)
+    _cleanup_(freep) store_grant *g = NULL;
+    size_t n = 0;
+    json_object *a, *o;
+    if (store_grant_list(r->srv->store, &g, &n) < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
+    a = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object_array_add(a, grant_json(&g[i]));
+        store_grant_done(&g[i]);
+    }
     o = json_object_new_object();
     json_object_object_add(o, "grants", a);
     srv_reply_json(r, 200, o);
@@ -269,7 +300,7 @@ static int approve_grant(srv_audit_tx *tx, void *arg)
     if (r < 0)
         return r;
     g->state = GRANT_ACTIVE;
-    det = store_grant_to_json(g);
+    det = grant_json(g);
     r = srv_audit_tx_append(tx,
                             &(srv_audit_rec){.actor = "bootgated",
                                              .action = "breakglass_activated",
@@ -336,7 +367,7 @@ void srv_handle_breakglass_revoke(srv_req *r)
     if (r0 < 0)
         return srv_reply_error(r, 503, "unavailable", "store error");
     g.state = GRANT_REVOKED;
-    det = store_grant_to_json(&g);
+    det = grant_json(&g);
     r0 = srv_audited(
         r->srv,
         &(srv_audit_rec){
@@ -360,7 +391,7 @@ static int expire_grants(srv_audit_tx *tx, void *arg)
     for (size_t i = 0; r >= 0 && i < e->n; i++) {
         json_object *det;
         e->grants[i].state = GRANT_EXPIRED;
-        det = store_grant_to_json(&e->grants[i]);
+        det = grant_json(&e->grants[i]);
         r = srv_audit_tx_append(tx,
                                 &(srv_audit_rec){.actor = "bootgated",
                                                  .action = "breakglass_expired",

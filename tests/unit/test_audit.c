@@ -42,7 +42,12 @@ static void test_chain(void **state)
         json_object *d = json_object_new_object();
         json_object_object_add(d, "i", json_object_new_int(i));
         json_object_object_add(d, "path", json_object_new_string("/a/b \"q\""));
-        assert_int_equal(store_audit_append(s, "admin:x", "node_approved", "n1", d, &seq), 0);
+        assert_int_equal(
+            store_audit_append(s, "admin:x", "node_approved", "n1",
+                               json_object_to_json_string_ext(
+                                   d, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                               &seq),
+            0);
         json_object_put(d);
         assert_int_equal(seq, i + 1);
     }

@@ -189,9 +189,10 @@ static void test_head_reached(void **state)
     json_object_object_add(det, "seq", json_object_new_int64(h.seq));
     json_object_object_add(det, "hash", json_object_new_string(h.hash));
     json_object_object_add(det, "signature", json_object_new_string(h.signature));
-    assert_int_equal(
-        store_audit_append(s.store, "bootgated", AUDITCHAIN_HEAD_ACTION, "", det, &h.record_seq),
-        0);
+    assert_int_equal(store_audit_append(s.store, "bootgated", AUDITCHAIN_HEAD_ACTION, "",
+                                        json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN),
+                                        &h.record_seq),
+                     0);
     json_object_put(det);
     assert_int_equal(auditchain_head_write_file(s.cfg.audit_head_file, &h, &err), 0);
     assert_int_equal(srv_audit_head_load(&s, &back, &err), 0);

@@ -43,7 +43,8 @@ static void test_nodes(void **state)
 {
     store *s = *state;
     store_node n = {0}, got;
-    json_object *list = NULL;
+    store_node_summary *list = NULL;
+    size_t n_list = 0;
 
     strcpy(n.id, "n1");
     strcpy(n.group, "web");
@@ -78,9 +79,11 @@ static void test_nodes(void **state)
     /* the EK fingerprint is unique across nodes */
     strcpy(n.id, "n2");
     assert_int_equal(store_node_put(s, &n), -EEXIST);
-    assert_int_equal(store_node_list(s, &list), 0);
-    assert_int_equal(json_object_array_length(list), 1);
-    json_object_put(list);
+    assert_int_equal(store_node_list(s, &list, &n_list), 0);
+    assert_int_equal(n_list, 1);
+    assert_string_equal(list[0].id, "n1");
+    assert_int_equal(list[0].state, NODE_ACTIVE);
+    free(list);
 }
 
 static void test_volumes_and_kek(void **state)
@@ -162,7 +165,8 @@ static void test_policies(void **state)
 {
     store *s = *state;
     store_policy p = {.version = 3, .json = "{\"name\":\"web\"}", .signature = "c2ln"}, got;
-    json_object *list = NULL;
+    store_policy *list = NULL;
+    size_t n_list = 0;
 
     strcpy(p.name, "web");
     strcpy(p.signer, "k1");
@@ -188,9 +192,12 @@ static void test_policies(void **state)
     assert_int_equal(store_policy_get_active(s, "web", &got), 0);
     assert_int_equal(got.version, 3);
     store_policy_done(&got);
-    assert_int_equal(store_policy_list(s, &list), 0);
-    assert_int_equal(json_object_array_length(list), 2);
-    json_object_put(list);
+    assert_int_equal(store_policy_list(s, &list, &n_list), 0);
+    assert_int_equal(n_list, 2);
+    assert_int_equal(list[0].version, 3);
+    assert_true(list[0].active);
+    assert_null(list[0].json);
+    store_policies_free(list, n_list);
 }
 
 static void test_delete_only_revoked(void **state)

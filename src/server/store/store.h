@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The server's persistent state. One interface, backends behind it: today
- * SQLite (store_sqlite.c, WAL, synchronous=FULL); a PostgreSQL backend
- * implements the same functions so replicas can share one database.
+/* The server's persistent state: one interface in typed structs, backends
+ * behind it chosen at run time by the store URL (store/backend.h: a table of
+ * functions per backend). Today: sqlite:///path (store/sqlite*.c, WAL,
+ * synchronous=FULL); a PostgreSQL backend fills the same table so that
+ * replicas can share one database. bootgated and `bootgatectl audit verify
+ * --db` use the same code.
  *
  * Thread safety: every function may be called from any worker; the backend
  * serializes. A transaction (store_begin .. store_commit/rollback) holds the
@@ -17,15 +20,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
 #include "auditchain.h"
 #include "bgerr.h"
 #include "proto.h"
+#include "tpmalg.h"
 
 typedef struct store store;
 
-int store_open(const char *path, store **ret, bg_err *err);
+/* url: "sqlite:///abs/path.db" (a bare path is taken as one); another
+ * scheme is -EPROTONOSUPPORT with a message naming the backends this build
+ * has. Creates and migrates the database. */
+int store_open(const char *url, store **ret, bg_err *err);
+/* For readers (bootgatectl offline): opens an existing database without
+ * writing to it; -EPROTO when its schema is not one this code knows. */
+int store_open_readonly(const char *url, store **ret, bg_err *err);
 void store_close(store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(store *, store_close)
 
@@ -84,8 +92,21 @@ int store_node_set_state(store *s, const char *id, store_node_state state);
 /* Removes a revoked node and its volume keys (-EPERM unless revoked), so that
  * the same TPM can enroll again. The audit records stay. */
 int store_node_delete(store *s, const char *id);
-/* JSON array of node summaries (no key material). */
-int store_node_list(store *s, json_object **ret);
+/* A node as listed: no key material. */
+typedef struct store_node_summary {
+    char id[PROTO_MAX_ID + 1];
+    char hostname[PROTO_MAX_ID + 1];
+    char group[PROTO_MAX_ID + 1];
+    store_node_state state;
+    char ek_fingerprint[65];
+    bool ek_cert_verified;
+    int64_t created;
+    int64_t updated;
+    int64_t volumes;
+} store_node_summary;
+
+/* Every node, by creation (malloc'd array, free()). */
+int store_node_list(store *s, store_node_summary **ret, size_t *ret_n);
 
 /* ---- volumes (key wrapped with the KEK) ---- */
 int store_volume_put(store *s, const char *node_id, const char *uuid, const uint8_t *wrapped,
@@ -121,7 +142,10 @@ int store_policy_put(store *s, const store_policy *p);
 int store_policy_get(store *s, const char *name, int64_t version, store_policy *ret);
 int store_policy_get_active(store *s, const char *name, store_policy *ret);
 int store_policy_activate(store *s, const char *name, int64_t version);
-int store_policy_list(store *s, json_object **ret);
+/* Every stored version, by name and version, without json and signature
+ * (store_policies_free). */
+int store_policy_list(store *s, store_policy **ret, size_t *ret_n);
+void store_policies_free(store_policy *a, size_t n);
 
 /* ---- break-glass grants (DESIGN §4) ---- */
 typedef enum store_grant_state {
@@ -150,7 +174,6 @@ typedef struct store_grant {
 } store_grant;
 
 void store_grant_done(store_grant *g);
-json_object *store_grant_to_json(const store_grant *g);
 /* The denied attempt a break-glass code names: its node and, when recorded,
  * its verified PCRs (*ret_has_observed). */
 int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size,
@@ -165,21 +188,36 @@ int store_grant_list_usable(store *s, const char *node_id, int64_t now, store_gr
                             size_t *ret_n);
 /* uses_left - 1; -ENOENT when none left. */
 int store_grant_use(store *s, const char *id);
-int store_grant_list(store *s, json_object **ret);
+/* The latest 1000 grants, newest first (malloc'd array, free()). */
+int store_grant_list(store *s, store_grant **ret, size_t *ret_n);
 /* Marks requested/active grants whose not_after passed as expired; returns
  * them (malloc'd array) so that each gets an audit record. */
 int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n);
 
 /* ---- audit ---- */
+/* A stored record (strings malloc'd; store_audit_records_free). */
+typedef struct store_audit_record {
+    int64_t seq;
+    char *time, *actor, *action, *node;
+    char *details; /* the stored JSON text, byte for byte what the chain hashes */
+    char *prev_hash, *hash;
+} store_audit_record;
+
+void store_audit_records_free(store_audit_record *a, size_t n);
+/* The record as the chain code sees it (pointers into r). */
+auditchain_entry store_audit_entry(const store_audit_record *r);
+
 /* Appends a record (computing prev_hash/hash); must run inside a transaction
- * or takes the lock itself. *ret_seq gets the record's seq. details may be NULL. */
+ * or takes the lock itself. details: JSON text (NULL: "{}"). *ret_seq gets
+ * the record's seq. */
 int store_audit_append(store *s, const char *actor, const char *action, const char *node,
-                       json_object *details, int64_t *ret_seq);
+                       const char *details, int64_t *ret_seq);
 /* The last record: seq, hash (hex) and action. -ENOENT when the log is empty. */
 int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],
                      char *ret_action, size_t action_size);
-/* Records with seq > since, at most limit (0 = all), as a JSON array of
- * {seq,time,actor,action,node,details,prev_hash,hash}. */
-int store_audit_list(store *s, int64_t since, int64_t limit, json_object **ret);
-/* Recomputes the chain. 0 when intact; -EBADMSG with *ret_bad_seq = first bad record. */
+/* Records with seq > since, at most limit (0 = all), in order. */
+int store_audit_list(store *s, int64_t since, int64_t limit, store_audit_record **ret,
+                     size_t *ret_n);
+/* Recomputes the chain (auditchain_verify). 0 when intact; -EBADMSG with
+ * *ret_bad_seq = first bad record. */
 int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A store backend (store.h): a table of functions, chosen at run time by the
+ * scheme of the store URL. A backend's handle starts with a struct store,
+ * whose be points at its table; store.c dispatches every store_* call
+ * through it. Each function has the contract written in store.h. */
+
+#include "store.h"
+
+typedef struct store_backend {
+    const char *scheme; /* "sqlite" in "sqlite:///path" */
+    /* location: what follows "scheme://"; readonly: store_open_readonly */
+    int (*open)(const char *location, bool readonly, store **ret, bg_err *err);
+    void (*close)(store *s);
+    int (*ping)(store *s);
+    int (*begin)(store *s);
+    int (*commit)(store *s);
+    void (*rollback)(store *s);
+    int (*node_put)(store *s, const store_node *n);
+    int (*node_get)(store *s, const char *id, store_node *ret);
+    int (*node_set_state)(store *s, const char *id, store_node_state state);
+    int (*node_delete)(store *s, const char *id);
+    int (*node_list)(store *s, store_node_summary **ret, size_t *ret_n);
+    int (*volume_put)(store *s, const char *node_id, const char *uuid, const uint8_t *wrapped,
+                      size_t wrapped_size);
+    int (*volume_get)(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
+                      size_t *ret_size);
+    int (*volume_count)(store *s, const char *node_id);
+    int (*nonce_use)(store *s, const uint8_t *nonce, size_t size, int64_t expires, int64_t now);
+    int (*policy_put)(store *s, const store_policy *p);
+    int (*policy_get)(store *s, const char *name, int64_t version, store_policy *ret);
+    int (*policy_get_active)(store *s, const char *name, store_policy *ret);
+    int (*policy_activate)(store *s, const char *name, int64_t version);
+    int (*policy_list)(store *s, store_policy **ret, size_t *ret_n);
+    int (*denial_find)(store *s, const char *code, char *ret_node, size_t node_size,
+                       pcr_bank *ret_observed, bool *ret_has_observed);
+    int (*grant_put)(store *s, const store_grant *g);
+    int (*grant_get)(store *s, const char *id, store_grant *ret);
+    int (*grant_approve)(store *s, const char *id, const char *approver, const char *sig_b64);
+    int (*grant_set_state)(store *s, const char *id, store_grant_state state);
+    int (*grant_list_usable)(store *s, const char *node_id, int64_t now, store_grant **ret,
+                             size_t *ret_n);
+    int (*grant_use)(store *s, const char *id);
+    int (*grant_list)(store *s, store_grant **ret, size_t *ret_n);
+    int (*grant_expire)(store *s, int64_t now, store_grant **ret, size_t *ret_n);
+    int (*audit_append)(store *s, const char *actor, const char *action, const char *node,
+                        const char *details, int64_t *ret_seq);
+    int (*audit_head)(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],
+                      char *ret_action, size_t action_size);
+    int (*audit_list)(store *s, int64_t since, int64_t limit, store_audit_record **ret,
+                      size_t *ret_n);
+} store_backend;
+
+struct store {
+    const store_backend *be;
+};
+
+extern const store_backend store_backend_sqlite;

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The SQLite backend (sqlite:///path): open, migrations, transactions,
+ * statement helpers and its table of functions. */
+#include "sqlite.h"
+
+static const char *const cached_sql_text[_CQ_MAX] = {
+    [CQ_BEGIN] = "BEGIN IMMEDIATE",
+    [CQ_COMMIT] = "COMMIT",
+    [CQ_ROLLBACK] = "ROLLBACK",
+    [CQ_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [CQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [CQ_NONCE_EXPIRE] = "DELETE FROM used_nonces WHERE expires < ?", /* the cutoff */
+    [CQ_NONCE_INSERT] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)",
+    [CQ_NODE_GET] =
+        ("SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
+         " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"
+         " FROM nodes WHERE id = ?"),
+    [CQ_VOLUME_GET] = "SELECT wrapped FROM volumes WHERE node_id = ? AND uuid = ?",
+    [CQ_POLICY_ACTIVE] = POLICY_COLS "WHERE name = ? AND active = 1",
+    [CQ_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [CQ_AUDIT_INSERT] =
+        ("INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
+         " VALUES (?,?,?,?,?,?,?,?)"),
+};
+
+/* Migrations run in order at start; schema_version holds how many have run.
+ * Append only: never edit a released migration. */
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE nodes ("
+    " id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL, state INTEGER NOT NULL,"
+    " ek_fingerprint TEXT NOT NULL UNIQUE, ek_cert_verified INTEGER NOT NULL,"
+    " ek_cert_subject TEXT NOT NULL, ek_pub BLOB NOT NULL, ak_pub BLOB NOT NULL,"
+    " ak_name BLOB NOT NULL, activation_hash BLOB, activation_expires INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE volumes ("
+    " node_id TEXT NOT NULL REFERENCES nodes(id), uuid TEXT NOT NULL, wrapped BLOB NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY (node_id, uuid));"
+    "CREATE TABLE used_nonces (nonce BLOB PRIMARY KEY, expires INTEGER NOT NULL);"
+    "CREATE INDEX used_nonces_expires ON used_nonces(expires);"
+    "CREATE TABLE policies ("
+    " name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL, signature TEXT NOT NULL,"
+    " signer TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " PRIMARY KEY (name, version));"
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " node TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    /* append-only; someone with write access to the file can drop these, which
+     * is what the hash chain is for */
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+    /* 2: break-glass grants (DESIGN §4) */
+    "CREATE TABLE grants ("
+    " id TEXT PRIMARY KEY, node_id TEXT NOT NULL, code TEXT NOT NULL, scope TEXT NOT NULL,"
+    " pcrs TEXT NOT NULL, reason TEXT NOT NULL, not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL, uses INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, requested_by TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE INDEX grants_node ON grants(node_id, state);"
+    "CREATE TABLE grant_approvals ("
+    " grant_id TEXT NOT NULL REFERENCES grants(id), approver TEXT NOT NULL,"
+    " signature TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (grant_id, approver));",
+};
+
+int sq_exec(sqlite_store *s, const char *sql, bg_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int r = bg_err_set(err, -EIO, "sqlite: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return r;
+    }
+    return 0;
+}
+
+int sq_cprep(sqlite_store *s, cached_sql q, sqlite3_stmt **st)
+{
+    if (!s->cached[q] &&
+        sqlite3_prepare_v3(s->db, cached_sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->cached[q],
+                           NULL) != SQLITE_OK) {
+        s->cached[q] = NULL;
+        return -EIO;
+    }
+    *st = s->cached[q];
+    return 0;
+}
+
+int sq_cexec(sqlite_store *s, cached_sql q)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, r = sq_cprep(s, q, &st);
+    if (r < 0)
+        return r;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int sq_exec_text(sqlite_store *s, const char *sql, const char *text)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int r = prep(s, sql, &st);
+    if (r >= 0) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+    }
+    return r;
+}
+
+int sq_collect_rows(sqlite3_stmt *st, int r, size_t elem_size, int (*row)(sqlite3_stmt *, void *),
+                    void (*done)(void *), void **ret, size_t *ret_n)
+{
+    uint8_t *a = NULL;
+    size_t n = 0;
+    while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        uint8_t *na = realloc(a, (n + 1) * elem_size);
+        if (!na) {
+            r = -ENOMEM;
+            break;
+        }
+        a = na;
+        memset(a + n * elem_size, 0, elem_size);
+        r = row(st, a + n * elem_size);
+        if (r >= 0)
+            n++;
+    }
+    if (r < 0) {
+        for (size_t i = 0; done && i < n; i++)
+            done(a + i * elem_size);
+        free(a);
+        return r;
+    }
+    *ret = a;
+    *ret_n = n;
+    return 0;
+}
+
+static int migrate(sqlite_store *s, bg_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0, r;
+
+    r = sq_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", err);
+    if (r < 0)
+        return r;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return bg_err_set(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > (int)ELEMENTSOF(migrations))
+        return bg_err_set(err, -EPROTO, "database schema %d is newer than this bootgated (%zu)",
+                          version, ELEMENTSOF(migrations));
+    for (size_t i = (size_t)version; i < ELEMENTSOF(migrations); i++) {
+        char sql[64];
+        r = sq_exec(s, "BEGIN IMMEDIATE;", err);
+        if (r >= 0)
+            r = sq_exec(s, migrations[i], err);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%zu);", i + 1);
+        if (r >= 0)
+            r = sq_exec(s, sql, err);
+        if (r >= 0)
+            r = sq_exec(s, "COMMIT;", err);
+        if (r < 0) {
+            (void)sq_exec(s, "ROLLBACK;", NULL);
+            return bg_err_prefix(err, r, "migration %zu", i + 1);
+        }
+    }
+    return 0;
+}
+
+static void sqlite_close(store *base)
+{
+    sqlite_store *s = SQ(base);
+    if (!s)
+        return;
+    for (size_t i = 0; i < _CQ_MAX; i++)
+        sqlite3_finalize(s->cached[i]);
+    sqlite3_close_v2(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* A reader's check: the schema is one this code wrote. */
+static int check_schema(sqlite_store *s, bg_err *err)
+{
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return bg_err_set(err, -EPROTO, "not a bootgate database: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    if (version < 1 || version > (int)ELEMENTSOF(migrations))
+        return bg_err_set(err, -EPROTO, "database schema %d is not one this code knows (1..%zu)",
+                          version, ELEMENTSOF(migrations));
+    return 0;
+}
+
+static int sqlite_open(const char *path, bool readonly, store **ret, bg_err *err)
+{
+    pthread_mutexattr_t a;
+    sqlite_store *s = calloc(1, sizeof(*s));
+    int r;
+
+    if (!s)
+        return -ENOMEM;
+    s->base.be = &store_backend_sqlite;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    if (sqlite3_open_v2(
+            path, &s->db,
+            (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_FULLMUTEX,
+            NULL) != SQLITE_OK) {
+        r = bg_err_set(err, -EIO, "cannot open database %s: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite_close(&s->base);
+        return r;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (readonly)
+        r = check_schema(s, err);
+    else {
+        r = sq_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                    err);
+        if (r >= 0)
+            r = migrate(s, err);
+    }
+    if (r < 0) {
+        sqlite_close(&s->base);
+        return r;
+    }
+    *ret = &s->base;
+    return 0;
+}
+
+static int sqlite_ping(store *base)
+{
+    sqlite_store *s = SQ(base);
+    int r;
+    lock(s);
+    r = sq_exec(s, "SELECT 1;", NULL) == 0 ? 1 : 0;
+    unlock(s);
+    return r;
+}
+
+static int sqlite_begin(store *base)
+{
+    sqlite_store *s = SQ(base);
+    lock(s);
+    if (sq_cexec(s, CQ_BEGIN) < 0) {
+        unlock(s);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int sqlite_commit(store *base)
+{
+    sqlite_store *s = SQ(base);
+    int r = sq_cexec(s, CQ_COMMIT);
+    if (r < 0)
+        (void)sq_cexec(s, CQ_ROLLBACK);
+    unlock(s);
+    return r;
+}
+
+static void sqlite_rollback(store *base)
+{
+    sqlite_store *s = SQ(base);
+    (void)sq_cexec(s, CQ_ROLLBACK);
+    unlock(s);
+}
+
+const store_backend store_backend_sqlite = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .node_put = sqlite_node_put,
+    .node_get = sqlite_node_get,
+    .node_set_state = sqlite_node_set_state,
+    .node_delete = sqlite_node_delete,
+    .node_list = sqlite_node_list,
+    .volume_put = sqlite_volume_put,
+    .volume_get = sqlite_volume_get,
+    .volume_count = sqlite_volume_count,
+    .nonce_use = sqlite_nonce_use,
+    .policy_put = sqlite_policy_put,
+    .policy_get = sqlite_policy_get,
+    .policy_get_active = sqlite_policy_get_active,
+    .policy_activate = sqlite_policy_activate,
+    .policy_list = sqlite_policy_list,
+    .denial_find = sqlite_denial_find,
+    .grant_put = sqlite_grant_put,
+    .grant_get = sqlite_grant_get,
+    .grant_approve = sqlite_grant_approve,
+    .grant_set_state = sqlite_grant_set_state,
+    .grant_list_usable = sqlite_grant_list_usable,
+    .grant_use = sqlite_grant_use,
+    .grant_list = sqlite_grant_list,
+    .grant_expire = sqlite_grant_expire,
+    .audit_append = sqlite_audit_append,
+    .audit_head = sqlite_audit_head,
+    .audit_list = sqlite_audit_list,
+};

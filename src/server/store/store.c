@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The store's front (store.h): the backend named by the URL, every call
+ * dispatched to its table (backend.h), and what is the same for every
+ * backend: names of states, freeing, the audit chain's verification. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cleanup.h"
+
+static const store_backend *const backends[] = {&store_backend_sqlite};
+
+/* The backend and the location a URL names; a bare path is a SQLite file. */
+static int resolve(const char *url, const store_backend **ret_be, const char **ret_location,
+                   bg_err *err)
+{
+    const char *sep = url ? strstr(url, "://") : NULL;
+    if (!url || !*url)
+        return bg_err_set(err, -EINVAL, "store: empty URL");
+    if (!sep) {
+        *ret_be = &store_backend_sqlite;
+        *ret_location = url;
+        return 0;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(backends); i++)
+        if (strlen(backends[i]->scheme) == (size_t)(sep - url) &&
+            !strncmp(url, backends[i]->scheme, (size_t)(sep - url))) {
+            *ret_be = backends[i];
+            *ret_location = sep + 3;
+            return 0;
+        }
+    return bg_err_set(err, -EPROTONOSUPPORT,
+                      "store: unsupported backend '%.*s' (this build has: sqlite)",
+                      (int)(sep - url) > 32 ? 32 : (int)(sep - url), url);
+}
+
+static int open_url(const char *url, bool readonly, store **ret, bg_err *err)
+{
+    const store_backend *be = NULL;
+    const char *location = NULL;
+    int r = resolve(url, &be, &location, err);
+    if (r < 0)
+        return r;
+    if (!*location)
+        return bg_err_set(err, -EINVAL, "store: %s has no location", url);
+    return be->open(location, readonly, ret, err);
+}
+
+int store_open(const char *url, store **ret, bg_err *err)
+{
+    return open_url(url, false, ret, err);
+}
+
+int store_open_readonly(const char *url, store **ret, bg_err *err)
+{
+    return open_url(url, true, ret, err);
+}
+
+void store_close(store *s)
+{
+    if (s)
+        s->be->close(s);
+}
+
+int store_ping(store *s)
+{
+    return s->be->ping(s);
+}
+
+int store_begin(store *s)
+{
+    return s->be->begin(s);
+}
+
+int store_commit(store *s)
+{
+    return s->be->commit(s);
+}
+
+void store_rollback(store *s)
+{
+    s->be->rollback(s);
+}
+
+int store_node_put(store *s, const store_node *n)
+{
+    return s->be->node_put(s, n);
+}
+
+int store_node_get(store *s, const char *id, store_node *ret)
+{
+    return s->be->node_get(s, id, ret);
+}
+
+int store_node_set_state(store *s, const char *id, store_node_state state)
+{
+    return s->be->node_set_state(s, id, state);
+}
+
+int store_node_delete(store *s, const char *id)
+{
+    return s->be->node_delete(s, id);
+}
+
+int store_node_list(store *s, store_node_summary **ret, size_t *ret_n)
+{
+    return s->be->node_list(s, ret, ret_n);
+}
+
+int store_volume_put(store *s, const char *node_id, const char *uuid, const uint8_t *wrapped,
+                     size_t wrapped_size)
+{
+    return s->be->volume_put(s, node_id, uuid, wrapped, wrapped_size);
+}
+
+int store_volume_get(store *s, const char *node_id, const char *uuid, uint8_t **ret_wrapped,
+                     size_t *ret_size)
+{
+    return s->be->volume_get(s, node_id, uuid, ret_wrapped, ret_size);
+}
+
+int store_volume_count(store *s, const char *node_id)
+{
+    return s->be->volume_count(s, node_id);
+}
+
+int store_nonce_use(store *s, const uint8_t *nonce, size_t size, int64_t expires, int64_t now)
+{
+    return s->be->nonce_use(s, nonce, size, expires, now);
+}
+
+int store_policy_put(store *s, const store_policy *p)
+{
+    return s->be->policy_put(s, p);
+}
+
+int store_policy_get(store *s, const char *name, int64_t version, store_policy *ret)
+{
+    return s->be->policy_get(s, name, version, ret);
+}
+
+int store_policy_get_active(store *s, const char *name, store_policy *ret)
+{
+    return s->be->policy_get_active(s, name, ret);
+}
+
+int store_policy_activate(store *s, const char *name, int64_t version)
+{
+    return s->be->policy_activate(s, name, version);
+}
+
+int store_policy_list(store *s, store_policy **ret, size_t *ret_n)
+{
+    return s->be->policy_list(s, ret, ret_n);
+}
+
+int store_denial_find(store *s, const char *code, char *ret_node, size_t node_size,
+                      pcr_bank *ret_observed, bool *ret_has_observed)
+{
+    return s->be->denial_find(s, code, ret_node, node_size, ret_observed, ret_has_observed);
+}
+
+int store_grant_put(store *s, const store_grant *g)
+{
+    return s->be->grant_put(s, g);
+}
+
+int store_grant_get(store *s, const char *id, store_grant *ret)
+{
+    return s->be->grant_get(s, id, ret);
+}
+
+int store_grant_approve(store *s, const char *id, const char *approver, const char *sig_b64)
+{
+    return s->be->grant_approve(s, id, approver, sig_b64);
+}
+
+int store_grant_set_state(store *s, const char *id, store_grant_state state)
+{
+    return s->be->grant_set_state(s, id, state);
+}
+
+int store_grant_list_usable(store *s, const char *node_id, int64_t now, store_grant **ret,
+                            size_t *ret_n)
+{
+    return s->be->grant_list_usable(s, node_id, now, ret, ret_n);
+}
+
+int store_grant_use(store *s, const char *id)
+{
+    return s->be->grant_use(s, id);
+}
+
+int store_grant_list(store *s, store_grant **ret, size_t *ret_n)
+{
+    return s->be->grant_list(s, ret, ret_n);
+}
+
+int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
+{
+    return s->be->grant_expire(s, now, ret, ret_n);
+}
+
+int store_audit_append(store *s, const char *actor, const char *action, const char *node,
+                       const char *details, int64_t *ret_seq)
+{
+    return s->be->audit_append(s, actor, action, node, details, ret_seq);
+}
+
+int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],
+                     char *ret_action, size_t action_size)
+{
+    return s->be->audit_head(s, ret_seq, ret_hash, ret_action, action_size);
+}
+
+int store_audit_list(store *s, int64_t since, int64_t limit, store_audit_record **ret,
+                     size_t *ret_n)
+{
+    return s->be->audit_list(s, since, limit, ret, ret_n);
+}
+
+const char *store_node_state_name(store_node_state st)
+{
+    switch (st) {
+    case NODE_ACTIVATING:
+        return "activating";
+    case NODE_PENDING:
+        return "pending";
+    case NODE_ACTIVE:
+        return "active";
+    case NODE_REVOKED:
+        return "revoked";
+    }
+    return "unknown";
+}
+
+const char *store_grant_state_name(store_grant_state st)
+{
+    switch (st) {
+    case GRANT_REQUESTED:
+        return "requested";
+    case GRANT_ACTIVE:
+        return "active";
+    case GRANT_REVOKED:
+        return "revoked";
+    case GRANT_EXPIRED:
+        return "expired";
+    }
+    return "unknown";
+}
+
+void store_policy_done(store_policy *p)
+{
+    if (!p)
+        return;
+    free(p->json);
+    free(p->signature);
+    p->json = p->signature = NULL;
+}
+
+void store_policies_free(store_policy *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++)
+        store_policy_done(&a[i]);
+    free(a);
+}
+
+void store_grant_done(store_grant *g)
+{
+    (void)g; /* nothing owned today; kept so that callers need not change when a field is */
+}
+
+void store_audit_records_free(store_audit_record *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].time);
+        free(a[i].actor);
+        free(a[i].action);
+        free(a[i].node);
+        free(a[i].details);
+        free(a[i].prev_hash);
+        free(a[i].hash);
+    }
+    free(a);
+}
+
+auditchain_entry store_audit_entry(const store_audit_record *r)
+{
+    return (auditchain_entry){
+        .rec = {.seq = r->seq,
+                .time = r->time,
+                .actor = r->actor,
+                .action = r->action,
+                .node = r->node,
+                .details = r->details},
+        .prev_hash = r->prev_hash,
+        .hash = r->hash,
+    };
+}
+
+int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err)
+{
+    store_audit_record *a = NULL;
+    auditchain_entry *e = NULL;
+    size_t n = 0;
+    int r;
+
+    *ret_count = 0;
+    *ret_bad_seq = 0;
+    r = store_audit_list(s, 0, 0, &a, &n);
+    if (r < 0)
+        return bg_err_set(err, r, "audit: store error");
+    e = calloc(n ? n : 1, sizeof(*e));
+    if (!e) {
+        store_audit_records_free(a, n);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        e[i] = store_audit_entry(&a[i]);
+    r = auditchain_verify(e, n, ret_bad_seq, err);
+    /* records that verified before the first bad one */
+    *ret_count = r < 0 ? *ret_bad_seq - 1 : (int64_t)n;
+    free(e);
+    store_audit_records_free(a, n);
+    return r;
+}
