@@ -17,9 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "adminapi.h"
+#include "store.h"
 #include <openssl/evp.h>
 
 #include "auditchain.h"
@@ -49,50 +48,50 @@ static void usage(FILE *f)
            "signed head, and names the first bad (or first missing) record.\n");
 }
 
-/* ---- offline (sqlite) ---- */
+/* ---- offline: the server's store, read through the same code ---- */
 
 static int db_records(const char *db_path, int64_t since, int64_t limit, json_object **ret,
                       bg_err *err)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    json_object *a = json_object_new_array();
-    int r = 0;
-
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        r = bg_err_set(err, -EIO, "cannot open %s: %s", db_path,
-                       db ? sqlite3_errmsg(db) : "out of memory");
-        goto out;
-    }
-    if (sqlite3_prepare_v2(db,
-                           "SELECT seq, time, actor, action, node, details, prev_hash, hash"
-                           " FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        r = bg_err_set(err, -EIO, "%s: %s", db_path, sqlite3_errmsg(db));
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, since);
-    sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "seq", json_object_new_int64(sqlite3_column_int64(st, 0)));
-        static const char *const cols[] = {NULL,   "time",    "actor",     "action",
-                                           "node", "details", "prev_hash", "hash"};
-        for (int i = 1; i < 8; i++) {
-            const char *t = (const char *)sqlite3_column_text(st, i);
-            /* keep details as the stored text: verify hashes exactly these bytes */
-            json_object_object_add(o, cols[i], json_object_new_string(t ? t : ""));
-        }
-        json_object_array_add(a, o);
-    }
-out:
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    if (r < 0) {
-        json_object_put(a);
+    _cleanup_(store_closep) store *st = NULL;
+    store_audit_record *rec = NULL;
+    size_t n = 0;
+    json_object *a;
+    int r = store_open_readonly(db_path, &st, err);
+    if (r < 0)
         return r;
+    r = store_audit_list(st, since, limit, &rec, &n);
+    if (r < 0)
+        return bg_err_set(err, r, "%s: cannot read the audit log", db_path);
+    a = json_object_new_array();
+    for (size_t i = 0; a && i < n; i++) {
+        auditchain_entry e = store_audit_entry(&rec[i]);
+        json_object_array_add(a, auditchain_entry_to_json(&e));
     }
+    store_audit_records_free(rec, n);
+    if (!a)
+        return -ENOMEM;
     *ret = a;
+    return 0;
+}
+
+/* The records of an audit API answer (or of db_records) as chain entries,
+ * pointing into a. */
+static int entries(json_object *a, auditchain_entry **ret, size_t *ret_n, bg_err *err)
+{
+    size_t n = json_object_array_length(a);
+    auditchain_entry *e = calloc(n ? n : 1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int r = auditchain_entry_from_json(json_object_array_get_idx(a, i), &e[i], err);
+        if (r < 0) {
+            free(e);
+            return r;
+        }
+    }
+    *ret = e;
+    *ret_n = n;
     return 0;
 }
 
@@ -105,158 +104,6 @@ static const char *jstr(json_object *o, const char *key)
                    : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
     return "";
-}
-
-/* Checks every signed head against the chain: the signature, and that the
- * record it names still has the hash that was signed. A rewritten chain
- * (edited record, every later hash recomputed) passes verify_records but not
- * this. *ret_heads = heads verified, *ret_last = seq of the last signed head. */
-static int verify_heads(json_object *a, EVP_PKEY *signer, int64_t *ret_heads, int64_t *ret_last,
-                        int64_t *ret_bad, bg_err *err)
-{
-    size_t n = json_object_array_length(a);
-    int64_t good = 0;
-
-    *ret_heads = 0;
-    *ret_last = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *o = json_object_array_get_idx(a, i), *d, *v;
-        int64_t seq;
-        const char *hash, *sig_b64;
-        uint8_t *sig = NULL;
-        size_t sig_size = 0;
-        int r;
-
-        if (strcmp(jstr(o, "action"), AUDITCHAIN_HEAD_ACTION) != 0)
-            continue;
-        d = json_tokener_parse(jstr(o, "details"));
-        if (!d || !json_object_object_get_ex(d, "seq", &v) ||
-            (seq = json_object_get_int64(v)) < 1 || (size_t)seq > n) {
-            json_object_put(d);
-            *ret_bad = json_object_get_int64(json_object_object_get(o, "seq"));
-            return bg_err_set(err, -EBADMSG, "record %lld: malformed signed head",
-                              (long long)*ret_bad);
-        }
-        hash = jstr(d, "hash");
-        sig_b64 = jstr(d, "signature");
-        r = base64_decode_alloc(sig_b64, &sig, &sig_size, NULL);
-        if (r >= 0)
-            r = auditchain_head_verify(signer, seq, hash, sig, sig_size, err);
-        free(sig);
-        if (r < 0) {
-            *ret_bad = json_object_get_int64(json_object_object_get(o, "seq"));
-            json_object_put(d);
-            return bg_err_set(err, -EBADMSG,
-                              "record %lld: signed head for record %lld does not verify",
-                              (long long)*ret_bad, (long long)seq);
-        }
-        if (strcmp(hash, jstr(json_object_array_get_idx(a, (size_t)seq - 1), "hash")) != 0) {
-            json_object_put(d);
-            *ret_bad = good + 1;
-            return bg_err_set(err, -EBADMSG,
-                              "the chain was rewritten: record %lld no longer has the hash signed "
-                              "for it; the change is after record %lld (the last signed head that "
-                              "still matches)",
-                              (long long)seq, (long long)good);
-        }
-        json_object_put(d);
-        good = seq;
-        (*ret_heads)++;
-        *ret_last = seq;
-    }
-    if (*ret_heads == 0)
-        return bg_err_set(err, -EBADMSG, "no signed head in the log");
-    return 0;
-}
-
-static int verify_records(json_object *a, int64_t *ret_count, int64_t *ret_bad, bg_err *err)
-{
-    uint8_t prev[AUDITCHAIN_HASH_SIZE] = {0}, hash[AUDITCHAIN_HASH_SIZE];
-    char hex[2 * AUDITCHAIN_HASH_SIZE + 1];
-    int64_t expect = 1;
-    size_t n = json_object_array_length(a);
-
-    *ret_bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *o = json_object_array_get_idx(a, i), *s = NULL;
-        auditchain_record rec = {
-            .time = jstr(o, "time"),
-            .actor = jstr(o, "actor"),
-            .action = jstr(o, "action"),
-            .node = jstr(o, "node"),
-        };
-        char *details;
-        int r;
-        json_object_object_get_ex(o, "seq", &s);
-        rec.seq = json_object_get_int64(s);
-        if (rec.seq != expect) {
-            *ret_bad = expect;
-            return bg_err_set(err, -EBADMSG, "record %lld is missing (next is %lld)",
-                              (long long)expect, (long long)rec.seq);
-        }
-        hex_encode(prev, sizeof(prev), hex);
-        if (strcmp(hex, jstr(o, "prev_hash")) != 0) {
-            *ret_bad = rec.seq;
-            return bg_err_set(err, -EBADMSG,
-                              "record %lld: prev_hash is not the hash of record %lld",
-                              (long long)rec.seq, (long long)rec.seq - 1);
-        }
-        details = strdup(jstr(o, "details"));
-        if (!details)
-            return -ENOMEM;
-        rec.details = details;
-        r = auditchain_hash(prev, &rec, hash, err);
-        free(details);
-        if (r < 0)
-            return r;
-        hex_encode(hash, sizeof(hash), hex);
-        if (strcmp(hex, jstr(o, "hash")) != 0) {
-            *ret_bad = rec.seq;
-            return bg_err_set(err, -EBADMSG, "record %lld: hash does not match its contents",
-                              (long long)rec.seq);
-        }
-        memcpy(prev, hash, sizeof(prev));
-        expect++;
-    }
-    *ret_count = expect - 1;
-    return 0;
-}
-
-/* The chain of records (verified by verify_records: seq 1..n, hashes intact)
- * must reach head h, from src: record h->seq still has the signed hash, and
- * the log goes on to the audit_head_signed record h->record_seq. */
-static int verify_reaches_head(json_object *a, const auditchain_head *h, const char *src,
-                               int64_t *ret_bad, bg_err *err)
-{
-    int64_t n = (int64_t)json_object_array_length(a);
-    json_object *rec, *d;
-    int r = 0;
-
-    if (n < h->record_seq) {
-        *ret_bad = n + 1;
-        return bg_err_set(err, -EBADMSG,
-                          "the log is truncated: it ends at record %lld, but the signed head (%s) "
-                          "names record %lld, signed in record %lld; record %lld on is missing",
-                          (long long)n, src, (long long)h->seq, (long long)h->record_seq,
-                          (long long)n + 1);
-    }
-    if (strcmp(jstr(json_object_array_get_idx(a, (size_t)h->seq - 1), "hash"), h->hash) != 0) {
-        *ret_bad = h->seq;
-        return bg_err_set(err, -EBADMSG,
-                          "record %lld no longer has the hash signed for it (%s): the log up to it "
-                          "was rewritten",
-                          (long long)h->seq, src);
-    }
-    rec = json_object_array_get_idx(a, (size_t)h->record_seq - 1);
-    d = json_tokener_parse(jstr(rec, "details"));
-    if (strcmp(jstr(rec, "action"), AUDITCHAIN_HEAD_ACTION) != 0 ||
-        strcmp(jstr(d, "hash"), h->hash) != 0 || strcmp(jstr(d, "signature"), h->signature) != 0) {
-        *ret_bad = h->record_seq;
-        r = bg_err_set(err, -EBADMSG, "record %lld is not the signed head that %s names",
-                       (long long)h->record_seq, src);
-    }
-    json_object_put(d);
-    return r;
 }
 
 static const adminapi_field want_records[] = {{"records", json_type_array}, {}};
@@ -406,15 +253,27 @@ int ctl_audit_main(int argc, char **argv)
             json_object_put(records);
             return ctl_error(CTL_EXIT_USAGE, "%s", bg_err_msg(&err));
         }
-        r = verify_records(records, &count, &bad, &err);
+        /* the chain, the signed heads in it, the signed head kept outside it:
+         * the library's checks, as bootgated runs them */
+        _cleanup_(freep) auditchain_entry *e = NULL;
+        size_t n = 0;
+        r = entries(records, &e, &n, &err);
+        if (r >= 0)
+            r = auditchain_verify(e, n, &bad, &err);
+        if (r >= 0)
+            count = (int64_t)n;
         if (r >= 0 && key)
-            r = verify_heads(records, key, &heads, &last, &bad, &err);
+            r = auditchain_verify_heads(e, n, key, &heads, &last, &bad, &err);
         if (r >= 0 && have_head && key && auditchain_head_check_signature(key, &head, &err) < 0) {
             bad = head.record_seq;
             r = bg_err_prefix(&err, -EBADMSG, "the signed head (%s)", head_src);
         }
         if (r >= 0 && have_head)
-            r = verify_reaches_head(records, &head, head_src, &bad, &err);
+            r = auditchain_check_reaches(
+                &head, (int64_t)n, head.seq >= 1 && (size_t)head.seq <= n ? &e[head.seq - 1] : NULL,
+                head.record_seq >= 1 && (size_t)head.record_seq <= n ? &e[head.record_seq - 1]
+                                                                     : NULL,
+                head_src, &bad, &err);
         EVP_PKEY_free(key);
         if (!have_head && !json)
             fprintf(stderr, "bootgatectl: note: no signed head outside the log (--head FILE): "

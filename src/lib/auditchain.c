@@ -346,3 +346,48 @@ int auditchain_check_reaches(const auditchain_head *h, int64_t last_seq,
     }
     return 0;
 }
+
+json_object *auditchain_entry_to_json(const auditchain_entry *e)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "seq", json_object_new_int64(e->rec.seq));
+    json_object_object_add(o, "time", json_object_new_string(e->rec.time));
+    json_object_object_add(o, "actor", json_object_new_string(e->rec.actor));
+    json_object_object_add(o, "action", json_object_new_string(e->rec.action));
+    json_object_object_add(o, "node", json_object_new_string(e->rec.node));
+    /* the stored text, byte for byte: it is what the chain hashes */
+    json_object_object_add(o, "details", json_object_new_string(e->rec.details));
+    json_object_object_add(o, "prev_hash", json_object_new_string(e->prev_hash));
+    json_object_object_add(o, "hash", json_object_new_string(e->hash));
+    return o;
+}
+
+static int entry_string(json_object *j, const char *key, const char **ret, bg_err *err)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_string))
+        return bg_err_set(err, -EBADMSG, "audit record: %s is not a string", key);
+    *ret = json_object_get_string(v);
+    return 0;
+}
+
+int auditchain_entry_from_json(json_object *j, auditchain_entry *ret, bg_err *err)
+{
+    json_object *v;
+    int r;
+    memset(ret, 0, sizeof(*ret));
+    if (!json_object_object_get_ex(j, "seq", &v) || !json_object_is_type(v, json_type_int))
+        return bg_err_set(err, -EBADMSG, "audit record: seq is not a number");
+    ret->rec.seq = json_object_get_int64(v);
+    if ((r = entry_string(j, "time", &ret->rec.time, err)) < 0 ||
+        (r = entry_string(j, "actor", &ret->rec.actor, err)) < 0 ||
+        (r = entry_string(j, "action", &ret->rec.action, err)) < 0 ||
+        (r = entry_string(j, "node", &ret->rec.node, err)) < 0 ||
+        (r = entry_string(j, "details", &ret->rec.details, err)) < 0 ||
+        (r = entry_string(j, "prev_hash", &ret->prev_hash, err)) < 0 ||
+        (r = entry_string(j, "hash", &ret->hash, err)) < 0)
+        return r;
+    return 0;
+}

@@ -111,3 +111,11 @@ int auditchain_verify_heads(const auditchain_entry *a, size_t n, EVP_PKEY *key, 
 int auditchain_check_reaches(const auditchain_head *h, int64_t last_seq,
                              const auditchain_entry *at_seq, const auditchain_entry *at_record,
                              const char *src, int64_t *ret_bad, bg_err *err);
+
+/* A stored record as the audit API and `bootgatectl audit export` show it:
+ * {"seq", "time", "actor", "action", "node", "details" (the stored text),
+ *  "prev_hash", "hash"}. NULL on ENOMEM. */
+json_object *auditchain_entry_to_json(const auditchain_entry *e);
+/* And back, with pointers into j (valid while j is): -EBADMSG naming the
+ * field when one is missing or not of its type. */
+int auditchain_entry_from_json(json_object *j, auditchain_entry *ret, bg_err *err);

@@ -393,17 +393,8 @@ void srv_handle_admin_audit(srv_req *r)
         return srv_reply_error(r, 503, "unavailable", "store error");
     a = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
-        json_object *x = json_object_new_object();
-        json_object_object_add(x, "seq", json_object_new_int64(rec[i].seq));
-        json_object_object_add(x, "time", json_object_new_string(rec[i].time));
-        json_object_object_add(x, "actor", json_object_new_string(rec[i].actor));
-        json_object_object_add(x, "action", json_object_new_string(rec[i].action));
-        json_object_object_add(x, "node", json_object_new_string(rec[i].node));
-        /* the stored text, byte for byte: it is what the chain hashes */
-        json_object_object_add(x, "details", json_object_new_string(rec[i].details));
-        json_object_object_add(x, "prev_hash", json_object_new_string(rec[i].prev_hash));
-        json_object_object_add(x, "hash", json_object_new_string(rec[i].hash));
-        json_object_array_add(a, x);
+        auditchain_entry e = store_audit_entry(&rec[i]);
+        json_object_array_add(a, auditchain_entry_to_json(&e));
     }
     store_audit_records_free(rec, n);
     o = wrap("records", a);

@@ -303,6 +303,57 @@ static void test_reopen_keeps_schema(void **state)
     store_close(s2);
 }
 
+/* The backend is chosen by the URL's scheme, at run time. */
+static void test_backend_by_url(void **state)
+{
+    store *s2 = NULL;
+    store_node got;
+    bg_err err = {0};
+    char url[300];
+
+    snprintf(url, sizeof(url), "sqlite://%s", path);
+    assert_int_equal(store_open(url, &s2, &err), 0);
+    assert_int_equal(store_node_get(s2, "n1", &got), 0);
+    store_close(s2);
+    /* a backend this build does not have is named in the error */
+    assert_int_equal(store_open("postgresql://db.example/bootgate", &s2, &err), -EPROTONOSUPPORT);
+    assert_non_null(strstr(err.msg, "unsupported backend 'postgresql' (this build has: sqlite)"));
+    assert_int_equal(store_open("sqlite://", &s2, &err), -EINVAL);
+    assert_int_equal(store_open("", &s2, &err), -EINVAL);
+}
+
+/* A reader (bootgatectl audit verify --db) opens without writing: no file
+ * is created, no migration runs, and writes are refused. */
+static void test_readonly(void **state)
+{
+    store *ro = NULL;
+    store_audit_record *rec = NULL;
+    size_t n = 0;
+    int64_t seq = 0;
+    bg_err err = {0};
+    char missing[300], foreign[300], cmd[700];
+
+    assert_int_equal(store_audit_append(*state, "t", "ro_test", "", "{\"a\":1}", &seq), 0);
+    assert_int_equal(store_open_readonly(path, &ro, &err), 0);
+    assert_int_equal(store_audit_list(ro, seq - 1, 1, &rec, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rec[0].action, "ro_test");
+    assert_string_equal(rec[0].details, "{\"a\":1}");
+    store_audit_records_free(rec, n);
+    assert_true(store_audit_append(ro, "t", "x", "", NULL, &seq) < 0);
+    store_close(ro);
+
+    snprintf(missing, sizeof(missing), "%s/missing.db", dir);
+    assert_true(store_open_readonly(missing, &ro, &err) < 0);
+    assert_int_equal(access(missing, F_OK), -1);
+    /* an SQLite file that is not a bootgate database */
+    snprintf(foreign, sizeof(foreign), "%s/foreign.db", dir);
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'CREATE TABLE t (x);'", foreign);
+    if (system(cmd) != 0)
+        skip();
+    assert_int_equal(store_open_readonly(foreign, &ro, &err), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +364,8 @@ int main(void)
         cmocka_unit_test(test_delete_only_revoked),
         cmocka_unit_test(test_grants),
         cmocka_unit_test(test_reopen_keeps_schema),
+        cmocka_unit_test(test_backend_by_url),
+        cmocka_unit_test(test_readonly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
