@@ -375,16 +375,10 @@ static bool all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-int quote_verify(const quote_evidence *ev, quote_result *ret, bg_err *err)
+int quote_verify_ak(const quote_evidence *ev, quote_result *ret, bg_err *err)
 {
-    TPMT_SIGNATURE sig;
     tpmpub_ak_check ak;
-    const TPMS_QUOTE_INFO *qi;
-    uint8_t digest[TPMALG_MAX_DIGEST];
-    size_t digest_size = 0;
-    char a[128], b[128];
-    bg_err perr = {0};
-    int r;
+    char a[128];
 
     if (!ev || !ret || !ev->ak || !ev->attest || !ev->sig || !ev->required ||
         (!ev->banks && ev->n_banks > 0))
@@ -402,6 +396,27 @@ int quote_verify(const quote_evidence *ev, quote_result *ret, bg_err *err)
          CRYPTO_memcmp(ev->ak->name, ev->pinned_ak_name, ev->pinned_ak_name_size) != 0))
         return verdict(ret, QUOTE_AK_NAME_MISMATCH,
                        "AK name differs from the one pinned at enrollment");
+    ret->verdict = QUOTE_VALID;
+    return 0;
+}
+
+int quote_verify(const quote_evidence *ev, quote_result *ret, bg_err *err)
+{
+    int r = quote_verify_ak(ev, ret, err);
+    if (r < 0 || ret->verdict != QUOTE_VALID)
+        return r;
+    return quote_verify_signed(ev, ret, err);
+}
+
+int quote_verify_signed(const quote_evidence *ev, quote_result *ret, bg_err *err)
+{
+    TPMT_SIGNATURE sig;
+    const TPMS_QUOTE_INFO *qi;
+    uint8_t digest[TPMALG_MAX_DIGEST];
+    size_t digest_size = 0;
+    char a[128], b[128];
+    bg_err perr = {0};
+    int r;
 
     /* 2. signature over the exact attest bytes */
     if (quote_parse_signature(ev->sig, ev->sig_size, &sig, &perr) < 0)

@@ -123,6 +123,11 @@ typedef struct quote_result {
  * (valid or not: look at ret->verdict), -errno when it could not run
  * (-EINVAL missing arguments, -ENOMEM, -EIO OpenSSL failure) with err set. */
 int quote_verify(const quote_evidence *ev, quote_result *ret, bg_err *err);
+/* The same in two parts, for a caller that times them: step 1 (AK
+ * attributes and pinned name; fills ret from scratch), then, when ret says
+ * VALID, steps 2-8 on the same ret. */
+int quote_verify_ak(const quote_evidence *ev, quote_result *ret, bg_err *err);
+int quote_verify_signed(const quote_evidence *ev, quote_result *ret, bg_err *err);
 
 /* Raw parsers, also used by the fuzz harness. Whole buffer must be consumed. */
 int quote_parse_attest(const uint8_t *buf, size_t size, TPMS_ATTEST *ret, bg_err *err);

@@ -108,15 +108,18 @@ int evidence_verify(const evidence_input *in, evidence *ret, bg_err *err)
     qe.required = in->required;
     if (!qe.attest || !qe.sig)
         return fail(ret, VERDICT_SIGNATURE_MALFORMED, "quote and signature are required");
-    r = quote_verify(&qe, &qr, err);
+    r = quote_verify_ak(&qe, &qr, err);
     if (r < 0)
         return r;
-    if (qr.verdict == QUOTE_AK_REFUSED || qr.verdict == QUOTE_AK_NAME_MISMATCH ||
-        qr.verdict == QUOTE_VALID)
-        mark(in, "ak");
+    mark(in, "ak");
+    if (qr.verdict == QUOTE_VALID) {
+        r = quote_verify_signed(&qe, &qr, err);
+        if (r < 0)
+            return r;
+        mark(in, "quote");
+    }
     if (qr.verdict != QUOTE_VALID)
         return fail(ret, verdict_from_quote(qr.verdict), "%s", qr.reason);
-    mark(in, "quote");
 
     /* values outside the quote are claims nobody signed: refused, never evaluated */
     quoted_mask = in->required->banks[0].mask;
