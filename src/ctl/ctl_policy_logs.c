@@ -388,25 +388,19 @@ int ctl_policy_explain(int argc, char **argv)
         return r;
 
     /* Offline there is no quote: the PCR values read on the machine stand in
-     * for it, else the replayed log. */
-    pcr_bank quoted;
+     * for it (and the logs must replay to them, verify.h), else the logs'
+     * own replay, over the PCRs a bootgate quote covers. */
+    _cleanup_(evidence_done) evidence ev = {0};
+    uint32_t quotable = (1u << PROTO_PCR_COUNT) - 1;
     if (qpath) {
+        pcr_bank quoted;
         if ((r = load_pcr_values(qpath, &quoted)) != CTL_EXIT_OK)
             return r;
-    } else {
-        if (eventlog_replay(log, TPMALG_SHA256, &quoted, &err) < 0)
-            return ctl_error(CTL_EXIT_FAIL, "%s: %s", lpath, bg_err_msg(&err));
-        memset(quoted.pcr[IMA_PCR], 0, sizeof quoted.pcr[IMA_PCR]);
-        if (ima && ima_replay(ima, &quoted, &err) < 0)
-            return ctl_error(CTL_EXIT_FAIL, "%s: %s", ipath, bg_err_msg(&err));
-        quoted.mask = (1u << PROTO_PCR_COUNT) - 1; /* what a quote would cover */
-    }
-
-    /* the replay check every evaluation rests on (verify.h), over the PCRs
-     * a bootgate quote covers */
-    _cleanup_(evidence_done) evidence ev = {0};
-    quoted.mask &= (1u << PROTO_PCR_COUNT) - 1;
-    if (evidence_replay(&quoted, log, ima, &ev, &err) < 0)
+        quoted.mask &= quotable;
+        r = evidence_replay(&quoted, log, ima, &ev, &err);
+    } else
+        r = evidence_from_logs(log, ima, quotable, &ev, &err);
+    if (r < 0)
         return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
     if (ev.verdict != VERDICT_OK) {
         printf("policy %s v%llu (%s): DENIED: evidence does not verify (%s)\n  %s\n", p->name,

@@ -76,4 +76,11 @@ int evidence_verify(const evidence_input *in, evidence *ret, bg_err *err);
 int evidence_replay(const pcr_bank *pcrs, const eventlog *log, const ima_log *ima, evidence *ret,
                     bg_err *err);
 
+/* Evidence from the logs alone (bootgatectl policy explain without PCR
+ * values): their replay stands in for the quoted values of the PCRs in
+ * mask; verdict OK unless a log does not replay (EVENTLOG_INVALID,
+ * IMALOG_INVALID). log and ima stay the caller's. */
+int evidence_from_logs(const eventlog *log, const ima_log *ima, uint32_t mask, evidence *ret,
+                       bg_err *err);
+
 void evidence_done(evidence *e);
