@@ -306,8 +306,8 @@ static void test_decode_rejects_non_utf8(void **state)
         const char *bodies[] = {
             "{\"hostname\":\"h\xc3\",\"group\":\"web\"}",
             "{\"hostname\":\"h\",\"group\":\"w\x80\"}",
-            "{\"hostname\":\"h\",\"group\":\"web\",\"ek_public\":\"AAEC\",\"ak_public\":\"AAEC\","
-            "\"volumes\":[{\"uuid\":\"u\xff\",\"key\":\"AAEC\"}]}",
+            ("{\"hostname\":\"h\",\"group\":\"web\",\"ek_public\":\"AAEC\",\"ak_public\":\"AAEC\","
+             "\"volumes\":[{\"uuid\":\"u\xff\",\"key\":\"AAEC\"}]}"),
         };
         const char *fields[] = {"hostname", "group", "uuid"};
         for (size_t i = 0; i < 3; i++) {
