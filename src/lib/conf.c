@@ -227,32 +227,28 @@ int conf_set(const conf_format *fmt, void *obj, const char *key, const char *val
     return r;
 }
 
-int conf_load(const conf_format *fmt, void *obj, const char *path, bool required, bg_err *err)
+int conf_parse(const conf_format *fmt, void *obj, const char *text, size_t size, const char *path,
+               bg_err *err)
 {
     _cleanup_(conf_tx_done) conf_tx tx = {0};
-    _cleanup_(freep) uint8_t *buf = NULL;
+    _cleanup_(freep) char *buf = NULL;
     _cleanup_(freep) char *pathcopy = NULL;
     const char *dir;
-    size_t size;
     unsigned lineno = 0;
     int r;
 
-    r = read_file(path, fmt->max_file, &buf, &size, err);
-    if (r == -ENOENT && !required)
-        return 0;
-    if (r < 0)
-        return r;
-    if (strlen((char *)buf) != size)
+    if (memchr(text, '\0', size))
         return bg_err_set(err, -EINVAL, "%s: contains a NUL byte", path);
+    buf = strndup(text, size);
     pathcopy = strdup(path);
-    if (!pathcopy)
+    if (!buf || !pathcopy)
         return -ENOMEM;
     dir = dirname(pathcopy);
     r = conf_tx_begin(&tx, fmt, obj);
     if (r < 0)
         return r;
 
-    for (char *line = (char *)buf, *next; line; line = next) {
+    for (char *line = buf, *next; line; line = next) {
         char *k, *v;
         next = strchr(line, '\n');
         if (next)
@@ -273,4 +269,18 @@ int conf_load(const conf_format *fmt, void *obj, const char *path, bool required
             return bg_err_prefix(err, r, "%s:%u", path, lineno);
     }
     return conf_tx_commit(&tx, obj, path, err);
+}
+
+int conf_load(const conf_format *fmt, void *obj, const char *path, bool required, bg_err *err)
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size;
+    int r;
+
+    r = read_file(path, fmt->max_file, &buf, &size, err);
+    if (r == -ENOENT && !required)
+        return 0;
+    if (r < 0)
+        return r;
+    return conf_parse(fmt, obj, (const char *)buf, size, path, err);
 }

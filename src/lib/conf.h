@@ -109,6 +109,11 @@ int conf_set(const conf_format *fmt, void *obj, const char *key, const char *val
  * "PATH:LINE: K: ..." (all -EINVAL but the I/O ones); obj is unchanged then. */
 int conf_load(const conf_format *fmt, void *obj, const char *path, bool required, bg_err *err);
 
+/* conf_load's work on text already read: path names the file in messages,
+ * and its directory is where relative CONF_PATH values are taken from. */
+int conf_parse(const conf_format *fmt, void *obj, const char *text, size_t size, const char *path,
+               bg_err *err);
+
 /* The field named key, or NULL. */
 const conf_field *conf_find(const conf_format *fmt, const char *key);
 /* For finish: whether key was set (key must be in the table). */
