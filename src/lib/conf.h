@@ -62,9 +62,11 @@ typedef struct conf_format {
                   bg_err *err);
 } conf_format;
 
-/* Table entries. T is the struct type, M the member. The array size trick
- * refuses, at compile time, a CONF_UINT member that is not 4 or 8 bytes. */
+/* Table entries. T is the struct type, M the member. CONF_SIZE_IS refuses at
+ * compile time a member of another size than the type writes (a negative
+ * array size): 4 or 8 bytes for CONF_UINT, a bool, an int-sized enum. */
 #define CONF_MEMBER_SIZE(T, M) sizeof(((T *)0)->M)
+#define CONF_SIZE_IS(T, M, ok) (sizeof(char[(ok) ? 1 : -1]) * CONF_MEMBER_SIZE(T, M))
 #define CONF_STR(T, key, M, def, doc_)                                                             \
     {                                                                                              \
         key, CONF_STRING, offsetof(T, M), CONF_MEMBER_SIZE(T, M), .def_str = def, .doc = doc_      \
@@ -81,18 +83,19 @@ typedef struct conf_format {
 #define CONF_UINT(T, key, M, min_, max_, def, doc_)                                                \
     {                                                                                              \
         key, CONF_UINT, offsetof(T, M),                                                            \
-            sizeof(char[CONF_MEMBER_SIZE(T, M) == 4 || CONF_MEMBER_SIZE(T, M) == 8 ? 1 : -1]) *    \
-                CONF_MEMBER_SIZE(T, M),                                                            \
-            min_, max_, .def_num = def, .doc = doc_                                                \
+            CONF_SIZE_IS(T, M, CONF_MEMBER_SIZE(T, M) == 4 || CONF_MEMBER_SIZE(T, M) == 8), min_,  \
+            max_, .def_num = def, .doc = doc_                                                      \
     }
 #define CONF_BOOL(T, key, M, def, doc_)                                                            \
     {                                                                                              \
-        key, CONF_BOOL, offsetof(T, M), CONF_MEMBER_SIZE(T, M), .def_num = def, .doc = doc_        \
+        key, CONF_BOOL, offsetof(T, M),                                                            \
+            CONF_SIZE_IS(T, M, CONF_MEMBER_SIZE(T, M) == sizeof(bool)), .def_num = def,            \
+                                                                        .doc = doc_                \
     }
 #define CONF_ENUM(T, key, M, names_, def, doc_)                                                    \
     {                                                                                              \
-        key, CONF_ENUM, offsetof(T, M), CONF_MEMBER_SIZE(T, M), .names = names_, .def_num = def,   \
-                                                                .doc = doc_                        \
+        key, CONF_ENUM, offsetof(T, M), CONF_SIZE_IS(T, M, CONF_MEMBER_SIZE(T, M) == sizeof(int)), \
+            .names = names_, .def_num = def, .doc = doc_                                           \
     }
 
 /* Zeroes obj and applies every field's default. */
