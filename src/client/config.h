@@ -36,6 +36,9 @@ typedef struct client_config {
     tpm_ek_type ek_type;
 } client_config;
 
+/* The field table (src/lib/conf.h): every key, its limits and its default. */
+extern const struct conf_format client_config_format;
+
 void config_defaults(client_config *c);
 /* Missing file is not an error when !required. Unknown keys are (-EINVAL). */
 int config_load(client_config *c, const char *path, bool required, bg_err *err);

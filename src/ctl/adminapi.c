@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "conf.h"
 #include "https.h"
 #include "proto.h"
 #include "util.h"
@@ -56,37 +57,45 @@ static void set_default(char **field, const char *value)
         *field = strdup(value);
 }
 
+/* admin.conf: the connection settings, each only where nothing before it
+ * (command line, environment) set one */
+typedef struct admin_conf {
+    char server[4096];
+    char ca[4096];
+    char cert[4096];
+    char key[4096];
+} admin_conf;
+
+static const conf_field admin_fields[] = {
+    CONF_STR(admin_conf, "server", server, NULL, "bootgated base URL (https://...)"),
+    CONF_STR(admin_conf, "ca", ca, NULL, "CA that signed the server certificate"),
+    CONF_STR(admin_conf, "cert", cert, NULL, "client certificate (its OU is the role)"),
+    CONF_STR(admin_conf, "key", key, NULL, "client private key"),
+};
+
+static const conf_format admin_conf_format = {
+    .name = "admin.conf",
+    .fields = admin_fields,
+    .n_fields = ELEMENTSOF(admin_fields),
+    .struct_size = sizeof(admin_conf),
+    .max_file = 1u << 20,
+};
+
 static int read_config(adminapi_opts *o, const char *path, bool must_exist, bg_err *err)
 {
-    _cleanup_(fclosep) FILE *f = fopen(path, "re");
-    char line[4096];
-    unsigned lineno = 0;
+    _cleanup_(freep) admin_conf *c = malloc(sizeof(*c));
+    int r;
 
-    if (!f) {
-        if (!must_exist && errno == ENOENT)
-            return 0;
-        return bg_err_set(err, -errno, "cannot open admin config %s: %s", path, strerror(errno));
-    }
-    while (fgets(line, sizeof(line), f)) {
-        char *k, *v;
-        int r;
-        lineno++;
-        r = config_line_split(line, &k, &v);
-        if (r > 0)
-            continue;
-        if (r < 0)
-            return bg_err_set(err, -EINVAL, "%s:%u: expected key = value", path, lineno);
-        if (!strcmp(k, "server"))
-            set_default(&o->server, v);
-        else if (!strcmp(k, "ca"))
-            set_default(&o->ca, v);
-        else if (!strcmp(k, "cert"))
-            set_default(&o->cert, v);
-        else if (!strcmp(k, "key"))
-            set_default(&o->key, v);
-        else
-            return bg_err_set(err, -EINVAL, "%s:%u: unknown key '%s'", path, lineno, k);
-    }
+    if (!c)
+        return -ENOMEM;
+    conf_defaults(&admin_conf_format, c);
+    r = conf_load(&admin_conf_format, c, path, must_exist, err);
+    if (r < 0)
+        return bg_err_prefix(err, r, "admin config");
+    set_default(&o->server, c->server);
+    set_default(&o->ca, c->ca);
+    set_default(&o->cert, c->cert);
+    set_default(&o->key, c->key);
     return 0;
 }
 

@@ -2,151 +2,122 @@
 #include "config.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
-#include "util.h"
+#include "conf.h"
+
+#define SQLITE_SCHEME "sqlite://"
+
+/* store = BACKEND://...; this build has one backend, SQLite, whose URL is
+ * sqlite:// followed by an absolute path (sqlite:///var/lib/bootgate/bootgate.db). */
+static int check_store_url(const char *v, bg_err *err)
+{
+    const char *sep = strstr(v, "://");
+    if (!sep || sep == v)
+        return bg_err_set(err, -EINVAL, "store: '%s' is not a URL like %s/path/to/bootgate.db", v,
+                          SQLITE_SCHEME);
+    if ((size_t)(sep - v) != strlen("sqlite") || strncmp(v, "sqlite", strlen("sqlite")) != 0)
+        return bg_err_set(err, -EINVAL,
+                          "store: unsupported backend '%.*s' (this build has: sqlite)",
+                          (int)(sep - v), v);
+    if (v[strlen(SQLITE_SCHEME)] != '/')
+        return bg_err_set(err, -EINVAL, "store: the SQLite path must be absolute (%s/path/to/db)",
+                          SQLITE_SCHEME);
+    return 0;
+}
+
+static const conf_field srv_fields[] = {
+    CONF_STR(srv_config, "listen_address", listen_address, "127.0.0.1", "address to listen on"),
+    CONF_UINT(srv_config, "port", port, 0, 65535, 8443, "TCP port; 0 picks a free one"),
+    CONF_UINT(srv_config, "workers", workers, 1, 64, 2, "worker threads"),
+    CONF_PATH(srv_config, "tls_cert", tls_cert, "/etc/bootgate/server.crt", "server chain (PEM)"),
+    CONF_PATH(srv_config, "tls_key", tls_key, "/etc/bootgate/server.key", "server key (PEM)"),
+    CONF_PATH(srv_config, "client_ca", client_ca, NULL, "admin mTLS CA; empty: admin API off"),
+    CONF_PATH(srv_config, "ek_ca_bundle", ek_ca_bundle, NULL, "TPM manufacturer CAs for EK certs"),
+    CONF_PATH(srv_config, "kek_file", kek_file, "/etc/bootgate/kek", "32-byte volume-key KEK"),
+    CONF_PATH(srv_config, "nonce_secret_file", nonce_secret_file, "/etc/bootgate/nonce-secret",
+              "32-byte nonce HMAC secret"),
+    CONF_STR_CHECKED(srv_config, "store", store_url, SQLITE_SCHEME SRV_DEFAULT_DB, check_store_url,
+                     "store URL: sqlite:///absolute/path.db"),
+    CONF_PATH(srv_config, "db", db, SRV_DEFAULT_DB, "alias: store = sqlite://PATH"),
+    CONF_PATH(srv_config, "policy_signers_dir", policy_signers_dir,
+              "/etc/bootgate/policy-signers.d", "policy signer public keys"),
+    CONF_PATH(srv_config, "approvers_dir", approvers_dir, "/etc/bootgate/approvers.d",
+              "break-glass approver public keys"),
+    CONF_PATH(srv_config, "audit_signing_key", audit_signing_key, NULL,
+              "Ed25519 key for audit heads; empty: unsigned"),
+    CONF_PATH(srv_config, "audit_head_file", audit_head_file, NULL,
+              "latest signed head; empty: DB.audit-head"),
+    CONF_UINT(srv_config, "audit_sign_interval", audit_sign_interval, 1, 86400, 300,
+              "seconds between signed heads"),
+    CONF_UINT(srv_config, "breakglass_approvals", breakglass_approvals, 1, 16, 2,
+              "approvers a grant needs"),
+    CONF_UINT(srv_config, "breakglass_max_ttl", breakglass_max_ttl, 60, 86400, 3600,
+              "longest grant, seconds"),
+    CONF_UINT(srv_config, "breakglass_max_uses", breakglass_max_uses, 1, 100, 5,
+              "most uses of a grant"),
+    CONF_UINT(srv_config, "nonce_ttl", nonce_ttl, 5, 3600, 120, "seconds a nonce is valid"),
+    CONF_UINT(srv_config, "enroll_ttl", enroll_ttl, 30, 86400, 600, "seconds to finish enrollment"),
+    CONF_UINT(srv_config, "max_body", max_body, 1024, 64u << 20, 16u << 20, "request body bytes"),
+    CONF_UINT(srv_config, "max_headers", max_headers, 1024, 1u << 20, 16u << 10,
+              "request header bytes"),
+    CONF_UINT(srv_config, "request_timeout", request_timeout, 1, 600, 30, "seconds a request"),
+    CONF_UINT(srv_config, "denial_audit_burst", denial_audit_burst, 1, 100000, 10,
+              "unauthenticated denial rows per source IP at once"),
+    CONF_UINT(srv_config, "denial_audit_per_minute", denial_audit_per_minute, 1, 100000, 6,
+              "refill per source IP and minute"),
+    CONF_UINT(srv_config, "denial_audit_global_per_minute", denial_audit_global_per_minute, 1,
+              1000000, 600, "refill and burst for all sources"),
+    CONF_BOOL(srv_config, "tls12", tls12, false, "also accept TLS 1.2 (AEAD suites)"),
+    CONF_BOOL(srv_config, "lock_memory", lock_memory, true, "mlockall at start"),
+};
+
+/* store and its alias db name one database: the one given fills the other
+ * (db stays the plain path the SQLite store opens). The audit head lives
+ * beside the database unless configured: outside the table it signs. */
+static int srv_config_finish(const conf_format *fmt, void *obj, const bool *seen, const char *path,
+                             bg_err *err)
+{
+    srv_config *c = obj;
+    int n;
+
+    if (conf_seen(fmt, seen, "store") && conf_seen(fmt, seen, "db"))
+        return bg_err_set(err, -EINVAL, "%s: store and db both set (db = PATH is store = %sPATH)",
+                          path, SQLITE_SCHEME);
+    if (conf_seen(fmt, seen, "db")) {
+        n = snprintf(c->store_url, sizeof(c->store_url), "%s%s", SQLITE_SCHEME, c->db);
+        if (n < 0 || (size_t)n >= sizeof(c->store_url))
+            return bg_err_set(err, -EINVAL, "%s: db path too long", path);
+    } else if (strlen(c->store_url) - strlen(SQLITE_SCHEME) >= sizeof(c->db)) {
+        return bg_err_set(err, -EINVAL, "%s: store path too long", path);
+    } else {
+        snprintf(c->db, sizeof(c->db), "%s", c->store_url + strlen(SQLITE_SCHEME));
+    }
+    if (!c->audit_head_file[0]) {
+        n = snprintf(c->audit_head_file, sizeof(c->audit_head_file), "%s.audit-head", c->db);
+        if (n < 0 || (size_t)n >= sizeof(c->audit_head_file))
+            return bg_err_set(err, -ENAMETOOLONG, "%s: db path too long", path);
+    }
+    return 0;
+}
+
+const conf_format srv_config_format = {
+    .name = "bootgated.conf",
+    .fields = srv_fields,
+    .n_fields = ELEMENTSOF(srv_fields),
+    .struct_size = sizeof(srv_config),
+    .max_file = 1u << 20,
+    .finish = srv_config_finish,
+};
 
 void srv_config_defaults(srv_config *c)
 {
-    memset(c, 0, sizeof(*c));
-    snprintf(c->listen_address, sizeof(c->listen_address), "127.0.0.1");
-    c->port = 8443;
-    c->workers = 2;
-    snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/bootgate/server.crt");
-    snprintf(c->tls_key, sizeof(c->tls_key), "/etc/bootgate/server.key");
-    snprintf(c->kek_file, sizeof(c->kek_file), "/etc/bootgate/kek");
-    snprintf(c->nonce_secret_file, sizeof(c->nonce_secret_file), "/etc/bootgate/nonce-secret");
-    snprintf(c->db, sizeof(c->db), "/var/lib/bootgate/bootgate.db");
-    snprintf(c->policy_signers_dir, sizeof(c->policy_signers_dir),
-             "/etc/bootgate/policy-signers.d");
-    snprintf(c->approvers_dir, sizeof(c->approvers_dir), "/etc/bootgate/approvers.d");
-    c->audit_sign_interval = 300;
-    c->breakglass_approvals = 2;
-    c->breakglass_max_ttl = 3600;
-    c->breakglass_max_uses = 5;
-    c->nonce_ttl = 120;
-    c->enroll_ttl = 600;
-    c->max_body = 16u << 20;
-    c->max_headers = 16u << 10;
-    c->request_timeout = 30;
-    c->tls12 = false;
-    c->lock_memory = true;
-    c->denial_audit_burst = 10;
-    c->denial_audit_per_minute = 6;
-    c->denial_audit_global_per_minute = 600;
-}
-
-static int set_path(char *dst, size_t size, const char *dir, const char *v)
-{
-    int n;
-    if (v[0] == '/' || v[0] == '\0')
-        n = snprintf(dst, size, "%s", v);
-    else
-        n = snprintf(dst, size, "%s/%s", dir, v);
-    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-static int set_uint(unsigned long long *ret, const char *v, unsigned long long min,
-                    unsigned long long max)
-{
-    char *end;
-    unsigned long long x;
-    errno = 0;
-    x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
-        return -EINVAL;
-    *ret = x;
-    return 0;
-}
-
-static int set_bool(bool *ret, const char *v)
-{
-    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-        *ret = true;
-    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-        *ret = false;
-    else
-        return -EINVAL;
-    return 0;
+    conf_defaults(&srv_config_format, c);
 }
 
 int srv_config_load(srv_config *c, const char *path, bg_err *err)
 {
-    _cleanup_(fclosep) FILE *f = fopen(path, "re");
-    _cleanup_(freep) char *pathcopy = strdup(path);
-    char line[8192];
-    const char *dir;
-    unsigned lineno = 0;
-
-    if (!pathcopy)
-        return -ENOMEM;
-    if (!f)
-        return bg_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-    dir = dirname(pathcopy);
-    while (fgets(line, sizeof(line), f)) {
-        char *k, *v;
-        unsigned long long n = 0;
-        int r = config_line_split(line, &k, &v);
-        lineno++;
-        if (r > 0)
-            continue;
-        if (r < 0)
-            return bg_err_set(err, -EINVAL, "%s:%u: expected key = value", path, lineno);
-#define PATHKEY(name) else if (!strcmp(k, #name)) r = set_path(c->name, sizeof(c->name), dir, v)
-#define UINTKEY(name, min, max)                                                                    \
-    else if (!strcmp(k, #name))                                                                    \
-    {                                                                                              \
-        r = set_uint(&n, v, min, max);                                                             \
-        if (r >= 0)                                                                                \
-            c->name = n;                                                                           \
-    }
-        if (!strcmp(k, "listen_address")) {
-            if (strlen(v) >= sizeof(c->listen_address))
-                r = -EINVAL;
-            else
-                snprintf(c->listen_address, sizeof(c->listen_address), "%s", v);
-        }
-        UINTKEY(port, 0, 65535)
-        UINTKEY(workers, 1, 64)
-        PATHKEY(tls_cert);
-        PATHKEY(tls_key);
-        PATHKEY(client_ca);
-        PATHKEY(ek_ca_bundle);
-        PATHKEY(kek_file);
-        PATHKEY(nonce_secret_file);
-        PATHKEY(db);
-        PATHKEY(policy_signers_dir);
-        PATHKEY(approvers_dir);
-        PATHKEY(audit_signing_key);
-        PATHKEY(audit_head_file);
-        UINTKEY(audit_sign_interval, 1, 86400)
-        UINTKEY(breakglass_approvals, 1, 16)
-        UINTKEY(breakglass_max_ttl, 60, 86400)
-        UINTKEY(breakglass_max_uses, 1, 100)
-        UINTKEY(nonce_ttl, 5, 3600)
-        UINTKEY(enroll_ttl, 30, 86400)
-        UINTKEY(max_body, 1024, 64u << 20)
-        UINTKEY(max_headers, 1024, 1u << 20)
-        UINTKEY(request_timeout, 1, 600)
-        UINTKEY(denial_audit_burst, 1, 100000)
-        UINTKEY(denial_audit_per_minute, 1, 100000)
-        UINTKEY(denial_audit_global_per_minute, 1, 1000000)
-        else if (!strcmp(k, "tls12")) r = set_bool(&c->tls12, v);
-        else if (!strcmp(k, "lock_memory")) r = set_bool(&c->lock_memory, v);
-        else return bg_err_set(err, -EINVAL, "%s:%u: unknown key '%s'", path, lineno, k);
-#undef PATHKEY
-#undef UINTKEY
-        if (r < 0)
-            return bg_err_set(err, -EINVAL, "%s:%u: bad value for '%s'", path, lineno, k);
-    }
-    /* beside the database unless configured: outside the table it signs */
-    if (!c->audit_head_file[0] &&
-        snprintf(c->audit_head_file, sizeof(c->audit_head_file), "%s.audit-head", c->db) >=
-            (int)sizeof(c->audit_head_file))
-        return bg_err_set(err, -ENAMETOOLONG, "%s: db path too long", path);
-    return 0;
+    return conf_load(&srv_config_format, c, path, true, err);
 }

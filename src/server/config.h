@@ -13,6 +13,7 @@
 #include "bgerr.h"
 
 #define SRV_DEFAULT_CONFIG "/etc/bootgate/bootgated.conf"
+#define SRV_DEFAULT_DB     "/var/lib/bootgate/bootgate.db"
 
 typedef struct srv_config {
     char listen_address[64];
@@ -24,6 +25,9 @@ typedef struct srv_config {
     char ek_ca_bundle[4096];
     char kek_file[4096];
     char nonce_secret_file[4096];
+    /* store = URL (sqlite:///abs/path.db; DESIGN §6). db = PATH is its alias
+     * for sqlite://PATH; after loading both are filled, db with the plain path. */
+    char store_url[4096 + 16];
     char db[4096];
     char policy_signers_dir[4096];
     char approvers_dir[4096];
@@ -48,7 +52,11 @@ typedef struct srv_config {
     unsigned denial_audit_global_per_minute; /* refill (and burst) for all sources */
 } srv_config;
 
+/* The field table (src/lib/conf.h): every key, its limits and its default. */
+extern const struct conf_format srv_config_format;
+
 void srv_config_defaults(srv_config *c);
 /* Reads path over the defaults. Paths given relative are taken relative to
- * the config file's directory. */
+ * the config file's directory. Fills store_url and db from each other and
+ * audit_head_file ("<db>.audit-head") when unset. */
 int srv_config_load(srv_config *c, const char *path, bg_err *err);
