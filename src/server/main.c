@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = srv_tls_init(&s, &err);
     if (r >= 0)
-        r = store_open(s.cfg.db, &s.store, &err);
+        r = store_open(s.cfg.store_url, &s.store, &err);
     if (r >= 0)
         r = check_audit_head(&s, &err);
     if (r < 0) {
@@ -147,7 +147,8 @@ int main(int argc, char **argv)
     /* a server that cannot write its audit log cannot change anything either */
     if (srv_audited(&s, &(srv_audit_rec){.actor = "bootgated", .action = "server_start"}, NULL,
                     NULL, NULL) < 0) {
-        fprintf(stderr, "bootgated: cannot commit the server_start audit record to %s\n", s.cfg.db);
+        fprintf(stderr, "bootgated: cannot commit the server_start audit record to %s\n",
+                s.cfg.store_url);
         r = 1;
         goto out;
     }
