@@ -10,7 +10,8 @@
 #   start_bootgated [DELAY]
 #           bootgated_init unless done, then bootgated (--log-stderr, then
 #           $BOOTGATED_ARGS) in the background, SRV_PID; without DELAY it waits
-#           for /healthz (another port if the chosen one was taken meanwhile).
+#           for /healthz (on the first start, another port if the chosen one was
+#           taken meanwhile).
 #           Config lines added first: "ek_ca_bundle = $EK_CA_BUNDLE" and
 #           $SRV_EXTRA_CONF, each once
 #   wait_bootgated / stop_bootgated
@@ -29,6 +30,7 @@ bootgated_init() {
     "$BOOTGATECTL" init-server --port "$PORT" "$@" "$SRV" >/dev/null || die "bootgatectl init-server"
     _bootgated_port "$PORT"
     _BOOTGATED_EXTRAS=
+    _BOOTGATED_PUBLISHED=
 }
 
 _bootgated_port() {
@@ -68,12 +70,19 @@ start_bootgated() {
         fi
         SRV_PID=$!
         PIDS+=("$SRV_PID")
-        [ "$delay" = 0 ] || return 0
-        _bootgated_wait && return 0
-        # it exited: the port may have been taken since free_port saw it free
+        if [ "$delay" != 0 ]; then
+            _BOOTGATED_PUBLISHED=1
+            return 0
+        fi
+        if _bootgated_wait; then
+            _BOOTGATED_PUBLISHED=1
+            return 0
+        fi
+        # it exited: the port may have been taken since free_port saw it free.
+        # Another one, unless clients already know this one (a restart).
         wait "$SRV_PID" 2>/dev/null || true
         SRV_PID=
-        [ "$try" = 5 ] && break
+        [ "$try" = 5 ] || [ -n "$_BOOTGATED_PUBLISHED" ] && break
         _bootgated_port "$(free_port)"
         sed -i "s/^port = .*/port = $PORT/" "$SRV/bootgated.conf"
     done

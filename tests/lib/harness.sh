@@ -109,7 +109,10 @@ _harness_exit() {
     for ((i = ${#_HARNESS_CLEANUP[@]} - 1; i >= 0; i--)); do
         eval "${_HARNESS_CLEANUP[i]}" || true
     done
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do
+        pkill -P "$p" 2>/dev/null || true # a delayed start's sleep
+        kill "$p" 2>/dev/null || true
+    done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     if [ "$rc" -eq 0 ] && [ "$(failed_checks)" -ne 0 ]; then
         echo "$(failed_checks) assertion(s) failed"
