@@ -222,4 +222,5 @@ for s in "${SCENARIOS[@]}"; do
     timing "scenario $s total" "$(since "$t")"
 done
 timing "all" "$(since "$T_ALL")"
-log "PASS: ${SCENARIOS[*]}"
+pass "scenarios: ${SCENARIOS[*]}"
+finish

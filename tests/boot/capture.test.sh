@@ -24,4 +24,4 @@ bg_check_capture_tamper "$out/ovmf-uki" || die "live capture: tampered logs acce
 pcr11=$(jq -r '.["11"]' "$out/ovmf-uki/pcrs-sha256.json")
 [[ $pcr11 =~ ^[0-9a-f]{64}$ && $pcr11 != 0000000000000000000000000000000000000000000000000000000000000000 ]] ||
     die "PCR 11 was not measured (systemd-stub): $pcr11"
-log "PASS"
+finish

@@ -101,4 +101,4 @@ timing "host reached over virtio-net" "${BG_ELAPSED}s"
 bg_qemu_wait_exit unlock 60
 timing "power off" "${BG_ELAPSED}s"
 bg_artifact "$WORK/unlock.console.log"
-log "PASS"
+finish
