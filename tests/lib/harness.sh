@@ -25,7 +25,9 @@
 #                                sanitizer report), then the verdict: exit 1 on any failure
 set -euo pipefail
 # an unexpected failure names its command instead of ending the test silently
-trap 'echo "error: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND exited $?" >&2' ERR
+# (not one under `set +e`, where the test looks at the exit code itself)
+_harness_err() { [[ $- != *e* ]] || echo "error: $2:$3: $4 exited $1" >&2; }
+trap '_harness_err $? "${BASH_SOURCE[0]##*/}" $LINENO "$BASH_COMMAND"' ERR
 
 TESTLIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
