@@ -94,7 +94,8 @@ static bool segment_ok(const char *s, size_t n)
 }
 
 /* Matches path against pattern segment by segment; captures '*' segments. */
-static bool match(const char *pattern, const char *path, srv_req *r)
+static bool match(const char *pattern, const char *path,
+                  char params[SRV_MAX_PARAMS][PROTO_MAX_ID + 1])
 {
     unsigned np = 0;
     while (*pattern && *path) {
@@ -105,8 +106,8 @@ static bool match(const char *pattern, const char *path, srv_req *r)
         if (pl == 1 && pattern[0] == '*') {
             if (!segment_ok(path, sl) || np >= SRV_MAX_PARAMS)
                 return false;
-            memcpy(r->params[np], path, sl);
-            r->params[np][sl] = '\0';
+            memcpy(params[np], path, sl);
+            params[np][sl] = '\0';
             np++;
         } else if (pl != sl || memcmp(pattern, path, pl) != 0) {
             return false;
@@ -114,6 +115,24 @@ static bool match(const char *pattern, const char *path, srv_req *r)
         pattern += pl, path += sl;
     }
     return !*pattern && !*path;
+}
+
+int srv_route_find(enum evhttp_cmd_type method, const char *path,
+                   char ret_params[SRV_MAX_PARAMS][PROTO_MAX_ID + 1], unsigned *ret_roles)
+{
+    bool path_known = false;
+
+    for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+        if (!match(routes[i].pattern, path, ret_params))
+            continue;
+        path_known = true;
+        if (routes[i].method == method) {
+            if (ret_roles)
+                *ret_roles = routes[i].roles;
+            return (int)i;
+        }
+    }
+    return path_known ? -EOPNOTSUPP : -ENOENT;
 }
 
 /* The role of a verified client certificate: subject OU. */
@@ -319,8 +338,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    bool path_known = false;
     _cleanup_(freep) char *body = NULL;
+    int k;
 
     if (!path || strlen(path) >= sizeof(r.path) || (query && strlen(query) >= sizeof(r.query))) {
         srv_reply_error(&r, 400, "bad_request", "bad request target");
@@ -329,22 +348,15 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
     snprintf(r.path, sizeof(r.path), "%s", path);
     snprintf(r.query, sizeof(r.query), "%s", query ? query : "");
 
-    for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
-        if (!match(routes[i].pattern, r.path, &r))
-            continue;
-        path_known = true;
-        if (routes[i].method == method) {
-            r.route = i;
-            break;
-        }
-    }
-    if (r.route == ELEMENTSOF(routes)) {
-        if (path_known)
+    k = srv_route_find(method, r.path, r.params, NULL);
+    if (k < 0) {
+        if (k == -EOPNOTSUPP)
             srv_reply_error(&r, 405, "method_not_allowed", NULL);
         else
             srv_reply_error(&r, 404, "not_found", NULL);
         goto out;
     }
+    r.route = (size_t)k;
 
     peer_role(&r);
     if (routes[r.route].roles != ROLE_OPEN) {

@@ -119,6 +119,13 @@ int srv_breakglass_find(srv *s, const char *node_id, const pcr_bank *pcrs, store
 
 /* routes.c: the gencb installed on every worker's evhttp. */
 void srv_routes_init(void);
+/* routes.c: the route for method and path (the path of the request target: query
+ * already split off, not percent-decoded). Returns the route's index (>= 0), its '*'
+ * segments in ret_params and its roles (ROLE_OPEN or a mask) in *ret_roles (may be
+ * NULL); -EOPNOTSUPP when the path has routes but none for method (405), -ENOENT
+ * when no route has the path (404). ret_params may be written also on failure. */
+int srv_route_find(enum evhttp_cmd_type method, const char *path,
+                   char ret_params[SRV_MAX_PARAMS][PROTO_MAX_ID + 1], unsigned *ret_roles);
 void srv_dispatch(struct evhttp_request *req, void *arg);
 
 /* auditsign.c: appends a signed-head record when records arrived since the

@@ -31,8 +31,7 @@ BG_NAME=bootgate_boot
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server)
 bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3
-[[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || bg_die "BOOTGATED and BOOTGATE_UNLOCK must be built"
-bg_workdir
+[[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || die "BOOTGATED and BOOTGATE_UNLOCK must be built"
 bg_kernel
 T_ALL=$(bg_now)
 timing() { printf 'timing: %-34s %s\n' "$1" "$2"; }
@@ -41,19 +40,19 @@ GROUP=bootlab
 
 # --- the machine and its image (image-builder path) ---------------------------
 t=$(bg_now)
-bgb_server_init
-bgb_server_start
+bootgated_init --san IP:10.0.2.2
+start_bootgated
 bgb_provision "$GROUP"
 timing "provision + enroll boot" "$(since "$t")"
 t=$(bg_now)
-bgb_dracut "$BG_WORK/initrd.img"
+bgb_dracut "$WORK/initrd.img"
 timing "dracut build (90bootgate)" "$(since "$t")"
-timing "initramfs size" "$(stat -c %s "$BG_WORK/initrd.img") bytes"
+timing "initramfs size" "$(stat -c %s "$WORK/initrd.img") bytes"
 bgb_cmdline ""
 GOOD_CMDLINE=$BGB_CMDLINE
-bgb_uki "$BG_WORK/good.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE"
+bgb_uki "$WORK/good.efi" "$WORK/initrd.img" "$GOOD_CMDLINE"
 t=$(bg_now)
-bgb_policy "$GROUP" 1 "$BG_WORK/good.efi"
+bgb_policy "$GROUP" 1 "$WORK/good.efi"
 timing "predict + sign + publish + activate" "$(since "$t")"
 
 # --- scenarios ------------------------------------------------------------------
@@ -62,7 +61,7 @@ timing "predict + sign + publish + activate" "$(since "$t")"
 scenario_good() {
     local seq n
     seq=$(bgb_audit_last)
-    bgb_boot good "$BG_WORK/good.efi.disk"
+    bgb_boot good "$WORK/good.efi.disk"
     bg_qemu_wait_marker good 'bootgate-unlock: .*: unlocked \(policy' 400
     timing "good: attested unlock" "${BG_ELAPSED}s"
     bg_qemu_wait_marker good 'BOOTGATE-MARKER: root-reached' 200
@@ -74,18 +73,18 @@ scenario_good() {
     n=$(bgb_audit_since "$seq" key_released | jq length)
     [[ $n -ge 1 ]] || bg_qemu_fail good "no key_released audit record for node $BGB_NODE"
     bgb_show good key_released "$seq"
-    bg_log "good: PASS (audit key_released x$n)"
+    log "good: PASS (audit key_released x$n)"
 }
 
 scenario_tamper() {
     local seq n
-    [[ -e $BG_WORK/tamper.efi.disk ]] || {
+    [[ -e $WORK/tamper.efi.disk ]] || {
         # The attacker's change: one more kernel argument (here a short deadline,
         # so the test does not wait for the default one).
-        bgb_uki "$BG_WORK/tamper.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=45"
+        bgb_uki "$WORK/tamper.efi" "$WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=45"
     }
     seq=$(bgb_audit_last)
-    bgb_boot tamper "$BG_WORK/tamper.efi.disk"
+    bgb_boot tamper "$WORK/tamper.efi.disk"
     bg_qemu_wait_marker tamper 'bootgate-unlock: .*unlock DENIED' 400
     timing "tamper: denial on the console" "${BG_ELAPSED}s"
     bg_qemu_wait_marker tamper 'break-glass code: BG-' 30
@@ -100,41 +99,41 @@ scenario_tamper() {
     timing "tamper: passphrase prompt" "${BG_ELAPSED}s"
     bgb_reject tamper 'BOOTGATE-MARKER: root-reached' "the root was reached on a tampered boot"
     bgb_reject tamper 'bootgate-unlock: .*: unlocked' "bootgate unlocked a tampered boot"
-    bg_artifact "$BG_WORK/tamper.console.log"
+    bg_artifact "$WORK/tamper.console.log"
     bg_qemu_stop
     n=$(bgb_audit_since "$seq" unlock_denied | jq length)
     [[ $n -ge 1 ]] || bg_qemu_fail tamper "no unlock_denied audit record"
     [[ $(bgb_audit_since "$seq" key_released | jq length) == 0 ]] ||
         bg_qemu_fail tamper "a key was released for the tampered boot"
     bgb_show tamper unlock_denied "$seq"
-    bg_log "tamper: PASS (audit unlock_denied x$n)"
+    log "tamper: PASS (audit unlock_denied x$n)"
 }
 
 scenario_late_server() {
     local seq
     seq=$(bgb_audit_last)
-    bgb_server_stop
-    bgb_boot late "$BG_WORK/good.efi.disk"
+    stop_bootgated
+    bgb_boot late "$WORK/good.efi.disk"
     # 20 s after the client started asking (an earlier start would be up before
     # the initrd under TCG and prove nothing).
     bg_qemu_wait_marker late 'Starting.*bootgate-unlock' 400
-    bgb_server_start 20
+    start_bootgated 20
     bg_qemu_wait_marker late 'bootgate-unlock: .*: unlocked \(policy' 400
     timing "late-server: attested unlock" "${BG_ELAPSED}s"
     bg_qemu_wait_marker late 'BOOTGATE-MARKER: root-reached' 200
     bgb_reject late 'Please enter passphrase' "the passphrase was asked for"
     bg_qemu_wait_exit late 120
-    bgb_server_wait
+    wait_bootgated
     [[ $(bgb_audit_since "$seq" key_released | jq length) -ge 1 ]] ||
         bg_qemu_fail late "no key_released audit record"
-    bg_log "late-server: PASS"
+    log "late-server: PASS"
 }
 
 scenario_no_server() {
-    [[ -e $BG_WORK/noserver.efi.disk ]] ||
-        bgb_uki "$BG_WORK/noserver.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=30"
-    bgb_server_stop
-    bgb_boot noserver "$BG_WORK/noserver.efi.disk"
+    [[ -e $WORK/noserver.efi.disk ]] ||
+        bgb_uki "$WORK/noserver.efi" "$WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=30"
+    stop_bootgated
+    bgb_boot noserver "$WORK/noserver.efi.disk"
     bg_qemu_wait_marker noserver 'Please enter passphrase|[Pp]assphrase for' 400
     timing "no-server: passphrase prompt" "${BG_ELAPSED}s"
     bgb_expect noserver 'bootgate-unlock: ' "the client said nothing before giving up"
@@ -142,8 +141,8 @@ scenario_no_server() {
     bg_qemu_wait_marker noserver 'BOOTGATE-MARKER: root-reached' 200
     timing "no-server: root marker" "${BG_ELAPSED}s"
     bg_qemu_wait_exit noserver 120
-    bgb_server_start
-    bg_log "no-server: PASS"
+    start_bootgated
+    log "no-server: PASS"
 }
 
 # --- more scenarios (not in the default list) ------------------------------------
@@ -151,18 +150,18 @@ scenario_no_server() {
 # shown on the console, two approvers sign it, the client's next poll unlocks.
 scenario_breakglass() {
     local seq code id k
-    [[ -e $BG_WORK/bg.efi.disk ]] ||
-        bgb_uki "$BG_WORK/bg.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=240"
+    [[ -e $WORK/bg.efi.disk ]] ||
+        bgb_uki "$WORK/bg.efi" "$WORK/initrd.img" "$GOOD_CMDLINE rd.bootgate.timeout=240"
     seq=$(bgb_audit_last)
-    bgb_boot breakglass "$BG_WORK/bg.efi.disk"
+    bgb_boot breakglass "$WORK/bg.efi.disk"
     bg_qemu_wait_marker breakglass 'break-glass code: BG-' 400
     code=$(bgb_console breakglass | sed -n 's/^bootgate-unlock: .*break-glass code: \(BG-[A-Z0-9-]*\).*/\1/p' | head -n 1)
     [[ -n $code ]] || bg_qemu_fail breakglass "no break-glass code on the console"
     id=$("$BOOTGATECTL" breakglass request --code "$code" --reason "boot test" --json \
-        --cert "$BGB_SRV/approver.crt" --key "$BGB_SRV/approver.key" | jq -r .id)
+        --cert "$SRV/approver.crt" --key "$SRV/approver.key" | jq -r .id)
     for k in 1 2; do
-        "$BOOTGATECTL" breakglass approve "$id" --approver-key "$BGB_SRV/approver$k.key" \
-            --cert "$BGB_SRV/approver.crt" --key "$BGB_SRV/approver.key" >/dev/null ||
+        "$BOOTGATECTL" breakglass approve "$id" --approver-key "$SRV/approver$k.key" \
+            --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null ||
             bg_qemu_fail breakglass "breakglass approve $id with approver$k"
     done
     timing "breakglass: grant active" "$(awk -v a="$BG_QEMU_T0" -v b="$(bg_now)" 'BEGIN { printf "%.1fs", b - a }')"
@@ -174,35 +173,35 @@ scenario_breakglass() {
         bg_qemu_fail breakglass "no key_released audit record"
     [[ $(bgb_audit_since "$seq" breakglass_used | jq length) -ge 1 ]] ||
         bg_qemu_fail breakglass "no breakglass_used audit record"
-    bg_log "breakglass: PASS ($code)"
+    log "breakglass: PASS ($code)"
 }
 
 # policy-update: a new image (one more kernel argument) gets its policy predicted
 # before it boots (version 2), is published and activated, and unlocks. Leaves
 # version 2 active: run it last.
 scenario_policy_update() {
-    bgb_uki "$BG_WORK/v2.efi" "$BG_WORK/initrd.img" "$GOOD_CMDLINE quiet"
-    bgb_policy "$GROUP" 2 "$BG_WORK/v2.efi"
-    bgb_boot v2 "$BG_WORK/v2.efi.disk"
+    bgb_uki "$WORK/v2.efi" "$WORK/initrd.img" "$GOOD_CMDLINE quiet"
+    bgb_policy "$GROUP" 2 "$WORK/v2.efi"
+    bgb_boot v2 "$WORK/v2.efi.disk"
     bg_qemu_wait_marker v2 "bootgate-unlock: .*: unlocked \\(policy $GROUP v2" 400
     timing "policy-update: unlocked with v2" "${BG_ELAPSED}s"
     bg_qemu_wait_marker v2 'BOOTGATE-MARKER: root-reached' 200
     bg_qemu_wait_exit v2 120
-    bg_log "policy-update: PASS"
+    log "policy-update: PASS"
 }
 
 # --- measurements (not in the default list) --------------------------------------
 # measure-keyfile: the same kernel and dracut base without 90bootgate, the root
 # opened with a key file in the initramfs (rd.luks.key=): boot time to the marker.
 scenario_measure_keyfile() {
-    local key=$BG_WORK/keyfile.d
+    local key=$WORK/keyfile.d
     mkdir -p "$key"
     printf '%s' "$BGB_PASS" >"$key/root.key"
-    bgb_dracut_nocache "$BG_WORK/initrd-keyfile.img" --include "$key/root.key" /etc/bootgate-test/root.key
-    timing "initramfs size (no bootgate, key file)" "$(stat -c %s "$BG_WORK/initrd-keyfile.img") bytes"
-    bgb_uki "$BG_WORK/keyfile.efi" "$BG_WORK/initrd-keyfile.img" \
+    bgb_dracut_nocache "$WORK/initrd-keyfile.img" --include "$key/root.key" /etc/bootgate-test/root.key
+    timing "initramfs size (no bootgate, key file)" "$(stat -c %s "$WORK/initrd-keyfile.img") bytes"
+    bgb_uki "$WORK/keyfile.efi" "$WORK/initrd-keyfile.img" \
         "$GOOD_CMDLINE rd.luks.key=/etc/bootgate-test/root.key"
-    bgb_boot keyfile "$BG_WORK/keyfile.efi.disk"
+    bgb_boot keyfile "$WORK/keyfile.efi.disk"
     bg_qemu_wait_marker keyfile 'BOOTGATE-MARKER: root-reached' 400
     timing "keyfile: root marker" "${BG_ELAPSED}s"
     bgb_reject keyfile 'Please enter passphrase' "the key file did not open the root"
@@ -212,9 +211,9 @@ scenario_measure_keyfile() {
 # measure-clevis: initramfs size with Debian's clevis dracut modules (tang + tpm2
 # pins) instead of 90bootgate, same dracut base and arguments.
 scenario_measure_clevis() {
-    bg_dracut_build "$BG_WORK/initrd-clevis.img" --add "clevis clevis-pin-tang clevis-pin-tpm2"
-    timing "initramfs size (clevis tang+tpm2)" "$(stat -c %s "$BG_WORK/initrd-clevis.img") bytes"
-    timing "initramfs size (90bootgate)" "$(stat -c %s "$BG_WORK/initrd.img") bytes"
+    bg_dracut_build "$WORK/initrd-clevis.img" --add "clevis clevis-pin-tang clevis-pin-tpm2"
+    timing "initramfs size (clevis tang+tpm2)" "$(stat -c %s "$WORK/initrd-clevis.img") bytes"
+    timing "initramfs size (90bootgate)" "$(stat -c %s "$WORK/initrd.img") bytes"
 }
 
 for s in "${SCENARIOS[@]}"; do
@@ -223,4 +222,5 @@ for s in "${SCENARIOS[@]}"; do
     timing "scenario $s total" "$(since "$t")"
 done
 timing "all" "$(since "$T_ALL")"
-bg_log "PASS: ${SCENARIOS[*]}"
+pass "scenarios: ${SCENARIOS[*]}"
+finish

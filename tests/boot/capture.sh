@@ -34,19 +34,18 @@ CASES=("$@")
 [[ ${#CASES[@]} -gt 0 ]] || CASES=(ovmf-uki ovmf-uki-kernel seabios-kernel seabios-tpm12)
 
 bg_need_cmd swtpm qemu-system-x86_64 objcopy mkfs.fat mcopy sfdisk cpio jq
-bg_workdir
 bg_kernel
 
 # The initramfs is the same for every case: the capture scenario plus the files
 # it makes IMA measure.
-stage=$BG_WORK/initramfs
+stage=$WORK/initramfs
 bg_initramfs_new "$stage"
 bg_initramfs_add_file "$stage" "$BG_LIB/guest/capture-scenario.sh" /scenario.sh
 bg_initramfs_add_file "$stage" "$BG_LIB/guest/ima-policy" /etc/bootgate/ima-policy
 bg_initramfs_add_file "$stage" "$BG_LIB/guest/hello.sh" /etc/bootgate/hello.sh 0755
 printf 'bootgate capture, measured file %s\n' one two >"$stage/etc/bootgate/measure-1"
 printf 'a second measured file\n' >"$stage/etc/bootgate/measure-2"
-bg_initramfs_pack "$stage" "$BG_WORK/initrd.img"
+bg_initramfs_pack "$stage" "$WORK/initrd.img"
 
 CONSOLE="console=ttyS0,115200 panic=-1 quiet"
 
@@ -62,52 +61,52 @@ run_case() {
     case $c in
     ovmf-uki)
         cmdline="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
-        bg_uki_build "$BG_WORK/$c.efi" "$BG_KERNEL" "$BG_WORK/initrd.img" "$cmdline"
-        bg_esp_build "$BG_WORK/$c.disk" "$BG_WORK/$c.efi"
-        bg_swtpm_start "$BG_WORK/$c.tpm"
-        bg_qemu_start "$c" --ovmf "$BG_WORK/$c.disk" --tpm
+        bg_uki_build "$WORK/$c.efi" "$BG_KERNEL" "$WORK/initrd.img" "$cmdline"
+        bg_esp_build "$WORK/$c.disk" "$WORK/$c.efi"
+        swtpm_qemu_start "$WORK/$c.tpm"
+        bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --tpm
         how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm, UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as \\EFI\\BOOT\\BOOTX64.EFI on a GPT ESP"
         ;;
     ovmf-uki-kernel)
         cmdline="$CONSOLE ima_policy=tcb ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
-        bg_uki_build "$BG_WORK/$c.efi" "$BG_KERNEL" "$BG_WORK/initrd.img" "$cmdline"
-        bg_swtpm_start "$BG_WORK/$c.tpm" sha256
-        bg_qemu_start "$c" --ovmf-kernel "$BG_WORK/$c.efi" --tpm
+        bg_uki_build "$WORK/$c.efi" "$BG_KERNEL" "$WORK/initrd.img" "$cmdline"
+        swtpm_qemu_start "$WORK/$c.tpm" sha256
+        bg_qemu_start "$c" --ovmf-kernel "$WORK/$c.efi" --tpm
         how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm (sha256 bank only), UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as QEMU -kernel"
         ;;
     seabios-kernel)
         cmdline="$CONSOLE ima_policy=tcb ima_template=ima-sig ima_hash=sha256 bootgate.ima_policy=file"
-        bg_swtpm_start "$BG_WORK/$c.tpm"
-        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/initrd.img" \
+        swtpm_qemu_start "$WORK/$c.tpm"
+        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$WORK/initrd.img" \
             --append "$cmdline" --tpm
         how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm, -kernel/-initrd"
         ;;
     seabios-tpm12)
         cmdline="$CONSOLE ima_policy=tcb ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
-        bg_swtpm_start "$BG_WORK/$c.tpm" tpm12
-        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/initrd.img" \
+        swtpm_qemu_start "$WORK/$c.tpm" tpm12
+        bg_qemu_start "$c" --seabios --kernel "$BG_KERNEL" --initrd "$WORK/initrd.img" \
             --append "$cmdline" --tpm
         how="SeaBIOS (QEMU $(qemu-system-x86_64 --version | awk 'NR==1 { print $4 }')) + swtpm TPM 1.2, -kernel/-initrd"
         ;;
-    *) bg_die "unknown case $c" ;;
+    *) die "unknown case $c" ;;
     esac
     bg_qemu_wait_marker "$c" 'BOOTGATE-MARKER: capture-done'
     bg_qemu_wait_exit "$c"
     t=$BG_ELAPSED
-    bg_swtpm_stop
+    swtpm_qemu_stop
     mkdir -p "$dir"
     bg_qemu_fetch "$c" eventlog "$dir/eventlog.bin"
     bg_qemu_fetch "$c" ima "$dir/ima.bin"
     bg_qemu_fetch "$c" cmdline "$dir/cmdline"
     bg_qemu_fetch "$c" uname-r "$dir/uname-r"
-    bg_qemu_fetch "$c" pcrs "$BG_WORK/$c.pcrs"
-    bg_qemu_fetch "$c" pcrs-after "$BG_WORK/$c.pcrs-after"
-    cmp -s "$BG_WORK/$c.pcrs" "$BG_WORK/$c.pcrs-after" ||
+    bg_qemu_fetch "$c" pcrs "$WORK/$c.pcrs"
+    bg_qemu_fetch "$c" pcrs-after "$WORK/$c.pcrs-after"
+    cmp -s "$WORK/$c.pcrs" "$WORK/$c.pcrs-after" ||
         bg_qemu_fail "$c" "PCRs moved while the logs were read (something was measured)"
     rm -f "$dir"/pcrs-*.json
     for bank in sha1 sha256 sha384 sha512; do
-        grep -q "^$bank " "$BG_WORK/$c.pcrs" || continue
-        pcrs_json "$bank" <"$BG_WORK/$c.pcrs" >"$dir/pcrs-$bank.json" ||
+        grep -q "^$bank " "$WORK/$c.pcrs" || continue
+        pcrs_json "$bank" <"$WORK/$c.pcrs" >"$dir/pcrs-$bank.json" ||
             bg_qemu_fail "$c" "bad PCR dump"
     done
     [[ -s $dir/pcrs-sha256.json || -s $dir/pcrs-sha1.json ]] ||
@@ -115,7 +114,7 @@ run_case() {
     echo "$t" >"$dir/boot-seconds"
     printf '%s: %s; kernel %s (Debian), busybox initramfs (IMA: see cmdline, runtime policy tests/boot/lib/guest/ima-policy), tests/boot/capture.sh %s, %s.\n' \
         "$c" "$how" "$(cat "$dir/uname-r")" "$c" "$(date -u +%Y-%m-%d)" >"$dir/README"
-    bg_log "$c: captured into $dir (boot to power-off ${t}s)"
+    log "$c: captured into $dir (boot to power-off ${t}s)"
 }
 
 for c in "${CASES[@]}"; do

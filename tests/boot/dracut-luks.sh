@@ -25,56 +25,55 @@ while getopts i: opt; do
     esac
 done
 bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk
-bg_workdir
 bg_kernel
 
 timing() { printf 'timing: %-28s %s\n' "$1" "$2"; }
 
 # Host web server the guest reaches as 10.0.2.2 (random free port, 127.0.0.1 only).
-mkdir -p "$BG_WORK/www"
-echo "bootgate-host-reached" >"$BG_WORK/www/index.html"
+mkdir -p "$WORK/www"
+echo "bootgate-host-reached" >"$WORK/www/index.html"
 for _ in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + RANDOM % 40000))
     ss -ltn | awk '{ print $4 }' | grep -q ":$port\$" && continue
-    busybox httpd -f -p "127.0.0.1:$port" -h "$BG_WORK/www" &
+    busybox httpd -f -p "127.0.0.1:$port" -h "$WORK/www" &
     httpd_pid=$!
     sleep 0.3
     kill -0 "$httpd_pid" 2>/dev/null && break
 done
-bg_on_exit "kill $httpd_pid 2>/dev/null || true"
+on_exit "kill $httpd_pid 2>/dev/null || true"
 
 # 1. Provisioning.
 uuid=$(cat /proc/sys/kernel/random/uuid)
 pass=bootgate-test-$RANDOM$RANDOM
-bg_rootfs_busybox "$BG_WORK/root.ext4"
-truncate -s 64M "$BG_WORK/luks.img"
-bg_luks_provision "$BG_WORK/luks.img" "$uuid" "$pass" "$BG_WORK/root.ext4"
+bg_rootfs_busybox "$WORK/root.ext4"
+truncate -s 64M "$WORK/luks.img"
+bg_luks_provision "$WORK/luks.img" "$uuid" "$pass" "$WORK/root.ext4"
 timing "provision boot (SeaBIOS)" "${BG_ELAPSED}s"
-cryptsetup luksDump "$BG_WORK/luks.img" | grep -q "^UUID:.*$uuid" ||
-    bg_die "luks.img is not the LUKS2 volume $uuid"
+cryptsetup luksDump "$WORK/luks.img" | grep -q "^UUID:.*$uuid" ||
+    die "luks.img is not the LUKS2 volume $uuid"
 
 # 2. dracut initramfs + UKI.
 if [[ -z $initrd ]]; then
-    initrd=$BG_WORK/initrd-dracut.img
+    initrd=$WORK/initrd-dracut.img
     bg_dracut_build "$initrd"
     timing "dracut build" "${BG_DRACUT_SECONDS}s"
 fi
 timing "dracut initramfs size" "$(stat -c %s "$initrd") bytes"
 cmdline="console=ttyS0,115200 panic=-1 rd.luks.uuid=$uuid root=/dev/mapper/luks-$uuid rootfstype=ext4 rw"
 cmdline+=" rd.neednet=1 ip=dhcp systemd.show_status=1 bootgate.http=10.0.2.2:$port"
-bg_uki_build "$BG_WORK/dracut.efi" "$BG_KERNEL" "$initrd" "$cmdline"
+bg_uki_build "$WORK/dracut.efi" "$BG_KERNEL" "$initrd" "$cmdline"
 # BG_BOOT_FROM=esp: read the UKI from a GPT ESP as a real machine does (slow under
 # TCG: ~25 s for 34 MB); default: QEMU hands it to OVMF (-kernel).
 if [[ ${BG_BOOT_FROM:-fwcfg} == esp ]]; then
-    bg_esp_build "$BG_WORK/dracut.disk" "$BG_WORK/dracut.efi"
-    boot=(--ovmf "$BG_WORK/dracut.disk")
+    bg_esp_build "$WORK/dracut.disk" "$WORK/dracut.efi"
+    boot=(--ovmf "$WORK/dracut.disk")
 else
-    boot=(--ovmf-kernel "$BG_WORK/dracut.efi")
+    boot=(--ovmf-kernel "$WORK/dracut.efi")
 fi
-timing "UKI size" "$(stat -c %s "$BG_WORK/dracut.efi") bytes"
+timing "UKI size" "$(stat -c %s "$WORK/dracut.efi") bytes"
 
-bg_swtpm_start "$BG_WORK/tpm" "${BG_PCR_BANKS:-sha256}"
-bg_qemu_start unlock "${boot[@]}" --disk "$BG_WORK/luks.img" --net --tpm \
+swtpm_qemu_start "$WORK/tpm" "${BG_PCR_BANKS:-sha256}"
+bg_qemu_start unlock "${boot[@]}" --disk "$WORK/luks.img" --net --tpm \
     --mem 1024 --timeout 600
 bg_qemu_wait_marker unlock 'Linux version' 300
 timing "kernel started" "${BG_ELAPSED}s"
@@ -86,7 +85,7 @@ timing "passphrase prompt" "${BG_ELAPSED}s"
 bg_qemu_type unlock "not-$pass"
 bg_qemu_wait_count unlock 2 'Please enter passphrase|[Pp]assphrase for' 120
 timing "second prompt (wrong passphrase)" "${BG_ELAPSED}s"
-grep -q 'BOOTGATE-MARKER: root-reached' "$BG_WORK/unlock.console.log" &&
+grep -q 'BOOTGATE-MARKER: root-reached' "$WORK/unlock.console.log" &&
     bg_qemu_fail unlock "root reached with a wrong passphrase"
 bg_qemu_type unlock "$pass"
 bg_qemu_wait_marker unlock 'Switching root|Reached target.*Switch Root' 300
@@ -94,12 +93,12 @@ timing "switch_root" "${BG_ELAPSED}s"
 bg_qemu_wait_marker unlock 'BOOTGATE-MARKER: root-reached' 120
 timing "root init (LUKS2 root)" "${BG_ELAPSED}s"
 timing "  guest uptime at root init" \
-    "$(tr -d '\r' <"$BG_WORK/unlock.console.log" | sed -n 's/.*root-reached uptime=\([0-9.]*\).*/\1/p')s"
+    "$(tr -d '\r' <"$WORK/unlock.console.log" | sed -n 's/.*root-reached uptime=\([0-9.]*\).*/\1/p')s"
 bg_qemu_wait_marker unlock 'BOOTGATE-MARKER: net-(ok|failed)' 60
-grep -q 'BOOTGATE-MARKER: net-ok bootgate-host-reached' "$BG_WORK/unlock.console.log" ||
+grep -q 'BOOTGATE-MARKER: net-ok bootgate-host-reached' "$WORK/unlock.console.log" ||
     bg_qemu_fail unlock "the root could not reach the host at 10.0.2.2:$port"
 timing "host reached over virtio-net" "${BG_ELAPSED}s"
 bg_qemu_wait_exit unlock 60
 timing "power off" "${BG_ELAPSED}s"
-bg_artifact "$BG_WORK/unlock.console.log"
-bg_log "PASS"
+bg_artifact "$WORK/unlock.console.log"
+finish

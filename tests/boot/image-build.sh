@@ -51,15 +51,14 @@ done
     usage
 bg_need_cmd dracut objcopy mkfs.fat mcopy sfdisk
 mkdir -p "$out"
-bg_workdir
 bg_kernel
 BGB_CA=$ca BGB_REFLOG=$reflog BGB_SIGN_KEY=$key BGB_PUBLISH=$publish
 bgb_dracut "$out/initrd.img"
-bg_log "initramfs $out/initrd.img ($(stat -c %s "$out/initrd.img") bytes, ${BG_DRACUT_SECONDS}s)"
+log "initramfs $out/initrd.img ($(stat -c %s "$out/initrd.img") bytes, ${BG_DRACUT_SECONDS}s)"
 bgb_uki "$out/bootx64.efi" "$out/initrd.img" "$cmdline"
 mv "$out/bootx64.efi.disk" "$out/esp.img"
-bg_log "UKI $out/bootx64.efi, ESP disk $out/esp.img"
+log "UKI $out/bootx64.efi, ESP disk $out/esp.img"
 bgb_policy "$name" "$version" "$out/bootx64.efi"
 mv "$BGB_POLICY" "$out/policy.json"
 mv "$BGB_POLICY.sig" "$out/policy.json.sig"
-bg_log "policy $out/policy.json (+ .sig)$([[ $publish == 1 ]] && echo ', published and activated')"
+log "policy $out/policy.json (+ .sig)$([[ $publish == 1 ]] && echo ', published and activated')"

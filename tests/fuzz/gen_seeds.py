@@ -7,58 +7,17 @@ Each seed is a small, valid log that reaches one decoder or replay path."""
 import hashlib
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHA1, SHA256, SHA384 = 0x0004, 0x000B, 0x000C
-NAMES = {SHA1: "sha1", SHA256: "sha256", SHA384: "sha384"}
-SIZES = {SHA1: 20, SHA256: 32, SHA384: 48}
-
-EV_POST_CODE, EV_NO_ACTION, EV_SEPARATOR, EV_ACTION, EV_EVENT_TAG = 1, 3, 4, 5, 6
-EV_S_CRTM_VERSION, EV_IPL = 8, 0xD
-EV_EFI_VARIABLE_DRIVER_CONFIG, EV_EFI_VARIABLE_BOOT = 0x80000001, 0x80000002
-EV_EFI_BOOT_SERVICES_APPLICATION, EV_EFI_GPT_EVENT = 0x80000003, 0x80000006
-EV_EFI_ACTION, EV_EFI_PLATFORM_FIRMWARE_BLOB = 0x80000007, 0x80000008
-EV_EFI_HANDOFF_TABLES, EV_EFI_PLATFORM_FIRMWARE_BLOB2 = 0x80000009, 0x8000000A
-EV_EFI_HANDOFF_TABLES2, EV_EFI_HCRTM_EVENT = 0x8000000B, 0x80000010
-EV_EFI_VARIABLE_AUTHORITY = 0x800000E0
-
-
-def digest(alg, data):
-    if alg in NAMES:
-        return hashlib.new(NAMES[alg], data).digest()
-    return b"\xab" * 40
-
-
-def specid(algs, sizes=None, vendor=b""):
-    sizes = sizes or [SIZES[a] for a in algs]
-    body = b"Spec ID Event03\0" + struct.pack("<IBBBBI", 0, 0, 2, 0, 2, len(algs))
-    body += b"".join(struct.pack("<HH", a, s) for a, s in zip(algs, sizes))
-    body += bytes([len(vendor)]) + vendor
-    return struct.pack("<II20sI", 0, EV_NO_ACTION, b"\0" * 20, len(body)) + body
-
-
-def agile(algs, pcr, typ, data, sizes=None):
-    sizes = sizes or [SIZES.get(a, 40) for a in algs]
-    out = struct.pack("<III", pcr, typ, len(algs))
-    for a, s in zip(algs, sizes):
-        out += struct.pack("<H", a) + digest(a, data)[:s]
-    return out + struct.pack("<I", len(data)) + data
-
-
-def legacy(pcr, typ, data):
-    return struct.pack("<II20sI", pcr, typ, digest(SHA1, data), len(data)) + data
-
-
-def utf16(s, nul=True):
-    return s.encode("utf-16-le") + (b"\0\0" if nul else b"")
-
-
-GLOBAL = bytes.fromhex("61dfe48bca93d211aa0d00e098032b8c")
-PARTGUID = bytes.fromhex("40f7a66eef256942838d1a6f21ebf27f")
-
-
-def variable(name, value):
-    return GLOBAL + struct.pack("<QQ", len(name), len(value)) + utf16(name, False) + value
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from eventlog import (  # noqa: E402  the record builders: tests/lib/eventlog.py
+    EV_ACTION, EV_EFI_ACTION, EV_EFI_BOOT_SERVICES_APPLICATION, EV_EFI_GPT_EVENT,
+    EV_EFI_HANDOFF_TABLES, EV_EFI_HANDOFF_TABLES2, EV_EFI_HCRTM_EVENT,
+    EV_EFI_PLATFORM_FIRMWARE_BLOB, EV_EFI_PLATFORM_FIRMWARE_BLOB2, EV_EFI_VARIABLE_AUTHORITY,
+    EV_EFI_VARIABLE_BOOT, EV_EFI_VARIABLE_DRIVER_CONFIG, EV_EVENT_TAG, EV_IPL, EV_NO_ACTION,
+    EV_POST_CODE, EV_S_CRTM_VERSION, EV_SEPARATOR, PARTGUID, SHA1, SHA256, SHA384, agile, dng,
+    fields, ima_entry, legacy, specid, utf16, variable)
 
 
 def node(t, s, body):
@@ -130,27 +89,6 @@ def eventlog_seeds():
                                    + agile([SHA1, SHA256, SHA384], 0, EV_POST_CODE,
                                            struct.pack("<QQ", 0xFFE00000, 0x200000)))
     return seeds
-
-
-def ima_entry(tmpl, data, violation=False, pcr=10):
-    t = tmpl.encode()
-    if tmpl == "ima":
-        d, name = data
-        hashed = d + name.ljust(256, b"\0")
-        td = hashlib.sha1(hashed).digest()
-        body = d + struct.pack("<I", len(name)) + name
-        return struct.pack("<I", pcr) + (b"\0" * 20 if violation else td) + struct.pack("<I", len(t)) + t + body
-    td = hashlib.sha1(data).digest()
-    return (struct.pack("<I", pcr) + (b"\0" * 20 if violation else td) + struct.pack("<I", len(t)) + t
-            + struct.pack("<I", len(data)) + data)
-
-
-def fields(*fs):
-    return b"".join(struct.pack("<I", len(f)) + f for f in fs)
-
-
-def dng(alg, content):
-    return alg.encode() + b":\0" + hashlib.new(alg, content).digest()
 
 
 def ima_seeds():

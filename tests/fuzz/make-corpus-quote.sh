@@ -4,10 +4,11 @@
 # swtpm and tpm2-tools: AK/EK publics (TPM2B, TPMT, PEM), quotes with their
 # signatures (ECC and RSA AKs), and tpm2_quote -o PCR files.
 #   tests/fuzz/make-corpus-quote.sh   (run from anywhere; needs swtpm, tpm2-tools)
-set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-. "$src/tests/integration/swtpm-lib.sh"
-swtpm_workdir
+# shellcheck source=../lib/harness.sh
+. "$src/tests/lib/harness.sh"
+start_swtpm
+cd "$WORK"
 flush() { tpm2_flushcontext -t >/dev/null; }
 ca="$src/tests/fuzz/corpus/fuzz_attest"
 cp="$src/tests/fuzz/corpus/fuzz_tpmpub"

@@ -3,13 +3,13 @@
 # `bootgatectl credential make` (software MakeCredential) is recovered by
 # tpm2_activatecredential on swtpm, for an RSA and an ECC EK; a credential
 # bound to another name is refused by the TPM.
-set -euo pipefail
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 : "${BOOTGATECTL:?}" "${BOOTGATE_SRCDIR:?}"
-. "$BOOTGATE_SRCDIR/tests/integration/swtpm-lib.sh"
 
-swtpm_workdir
+start_swtpm
+cd "$WORK"
 flush() { tpm2_flushcontext -t >/dev/null; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
-fail=0
 
 activate() { # ek-ctx ak-ctx credfile outfile
     tpm2_startauthsession --policy-session -S session.ctx >/dev/null
@@ -32,27 +32,27 @@ for ekalg in rsa ecc; do
         --secret secret_$ekalg --out cred_$ekalg
     if activate ek_$ekalg.ctx ak_$ekalg.ctx cred_$ekalg got_$ekalg &&
         cmp -s secret_$ekalg got_$ekalg; then
-        echo "ok   $ekalg EK: activatecredential recovered the 32-byte secret"
+        pass "$ekalg EK: activatecredential recovered the 32-byte secret"
     else
-        echo "FAIL $ekalg EK: secret not recovered"; cat act.err; fail=1
+        fail "$ekalg EK: secret not recovered"; cat act.err
     fi
     # --ak computes the same name
     "$BOOTGATECTL" credential make --ek ek_$ekalg.pub --ak ak_$ekalg.pub \
         --secret secret_$ekalg --out cred2_$ekalg
     if activate ek_$ekalg.ctx ak_$ekalg.ctx cred2_$ekalg got2_$ekalg &&
         cmp -s secret_$ekalg got2_$ekalg; then
-        echo "ok   $ekalg EK via --ak"
+        pass "$ekalg EK via --ak"
     else
-        echo "FAIL $ekalg EK via --ak"; cat act.err; fail=1
+        fail "$ekalg EK via --ak"; cat act.err
     fi
     # bound to a different name: the TPM must refuse (integrity check)
     wrong=000b$(openssl rand -hex 32)
     "$BOOTGATECTL" credential make --ek ek_$ekalg.pub --name "$wrong" \
         --secret secret_$ekalg --out cred_wrong_$ekalg
     if activate ek_$ekalg.ctx ak_$ekalg.ctx cred_wrong_$ekalg got_wrong_$ekalg; then
-        echo "FAIL $ekalg EK: credential for another name was activated"; fail=1
+        fail "$ekalg EK: credential for another name was activated"
     else
-        echo "ok   $ekalg EK: credential for another name refused by the TPM"
+        pass "$ekalg EK: credential for another name refused by the TPM"
     fi
 done
 
@@ -60,13 +60,13 @@ done
 printf 'hi' >short
 "$BOOTGATECTL" credential make --ek ek_rsa.pub --ak ak_rsa.pub --secret short --out cred_short
 if activate ek_rsa.ctx ak_rsa.ctx cred_short got_short && cmp -s short got_short; then
-    echo "ok   2-byte secret"
+    pass "2-byte secret"
 else
-    echo "FAIL 2-byte secret"; fail=1
+    fail "2-byte secret"
 fi
 head -c 33 /dev/urandom >long
 rc=0; "$BOOTGATECTL" credential make --ek ek_rsa.pub --ak ak_rsa.pub --secret long --out x 2>err || rc=$?
-if [ $rc = 0 ]; then echo "FAIL 33-byte secret accepted"; fail=1; else echo "ok   33-byte secret refused (exit $rc)"; fi
+if [ $rc = 0 ]; then fail "33-byte secret accepted"; else pass "33-byte secret refused (exit $rc)"; fi
 rc=0; "$BOOTGATECTL" credential make --ek ek_rsa.pub --secret short --out x 2>/dev/null || rc=$?
-[ $rc = 2 ] && echo "ok   usage error" || { echo "FAIL usage: exit $rc"; fail=1; }
-exit $fail
+check "usage error: exit 2" 2 "$rc"
+finish

@@ -1,30 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bootgatectl eventlog show/replay end to end: synthetic UEFI and IMA logs are written
-# by tests/fuzz/gen_seeds.py's builders, the expected PCR values are computed here in
-# Python (hashlib, independent of the C code), and exit codes are checked for usage
-# errors, malformed input (message names the offset) and missing files.
-set -euo pipefail
-: "${BOOTGATECTL:?}" "${BOOTGATE_SRCDIR:?}"
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0 passes=0
-check() { # name, command...
-    local name=$1; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
-expect_rc() { # want, command... (stdout/stderr to $work/out, $work/err)
+# by tests/lib/eventlog.py's builders (also behind tests/fuzz/gen_seeds.py), the
+# expected PCR values are computed here in Python (hashlib, independent of the C
+# code), and exit codes are checked for usage errors, malformed input (message
+# names the offset) and missing files.
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+: "${BOOTGATECTL:?}"
+expect_rc() { # want, command... (stdout/stderr to $WORK/out, $WORK/err)
     local want=$1 rc=0; shift
-    "$@" >"$work/out" 2>"$work/err" || rc=$?
-    [ "$rc" -eq "$want" ] || { echo "  exit $rc, want $want: $*"; cat "$work/err"; return 1; }
+    "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    [ "$rc" -eq "$want" ] || { echo "  exit $rc, want $want: $*"; cat "$WORK/err"; return 1; }
 }
 
 # Logs and expected values.
-python3 - "$BOOTGATE_SRCDIR/tests/fuzz" "$work" <<'PY'
+python3 - "$TESTLIB" "$WORK" <<'PY'
 import hashlib, json, struct, sys
 sys.path.insert(0, sys.argv[1])
-import gen_seeds as g
+import eventlog as g
 out = sys.argv[2]
 a2 = [g.SHA1, g.SHA256]
 events = [(0, g.EV_NO_ACTION, b"StartupLocality\0\3"), (0, g.EV_S_CRTM_VERSION, g.utf16("v1")),
@@ -69,23 +63,23 @@ PY
 same_json() { python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:3]); sys.exit(a!=b)' "$1" "$2"; }
 
 # Help and usage.
-check "--help" expect_rc 0 "$BOOTGATECTL" eventlog --help
-check "--help text" grep -q "bootgatectl eventlog replay" "$work/out"
-check "show --help" expect_rc 0 "$BOOTGATECTL" eventlog show --help
-check "replay -h" expect_rc 0 "$BOOTGATECTL" eventlog replay -h
-check "no verb" expect_rc 2 "$BOOTGATECTL" eventlog
-check "unknown verb" expect_rc 2 "$BOOTGATECTL" eventlog frobnicate x
-check "no file" expect_rc 2 "$BOOTGATECTL" eventlog replay
-check "two files" expect_rc 2 "$BOOTGATECTL" eventlog show "$work/agile.bin" "$work/agile.bin"
-check "unknown option" expect_rc 2 "$BOOTGATECTL" eventlog replay --frob "$work/agile.bin"
-check "unknown bank" expect_rc 2 "$BOOTGATECTL" eventlog replay --bank md5 "$work/agile.bin"
-check "--bank on show" expect_rc 2 "$BOOTGATECTL" eventlog show --bank sha1 "$work/agile.bin"
+check_ok "--help" expect_rc 0 "$BOOTGATECTL" eventlog --help
+check_ok "--help text" grep -q "bootgatectl eventlog replay" "$WORK/out"
+check_ok "show --help" expect_rc 0 "$BOOTGATECTL" eventlog show --help
+check_ok "replay -h" expect_rc 0 "$BOOTGATECTL" eventlog replay -h
+check_ok "no verb" expect_rc 2 "$BOOTGATECTL" eventlog
+check_ok "unknown verb" expect_rc 2 "$BOOTGATECTL" eventlog frobnicate x
+check_ok "no file" expect_rc 2 "$BOOTGATECTL" eventlog replay
+check_ok "two files" expect_rc 2 "$BOOTGATECTL" eventlog show "$WORK/agile.bin" "$WORK/agile.bin"
+check_ok "unknown option" expect_rc 2 "$BOOTGATECTL" eventlog replay --frob "$WORK/agile.bin"
+check_ok "unknown bank" expect_rc 2 "$BOOTGATECTL" eventlog replay --bank md5 "$WORK/agile.bin"
+check_ok "--bank on show" expect_rc 2 "$BOOTGATECTL" eventlog show --bank sha1 "$WORK/agile.bin"
 
 # Replay.
-check "replay --json" expect_rc 0 "$BOOTGATECTL" eventlog replay --json "$work/agile.bin"
-check "replay values" same_json "$work/out" "$work/want.json"
-check "replay text" expect_rc 0 "$BOOTGATECTL" eventlog replay "$work/agile.bin"
-check "replay text values" python3 -c '
+check_ok "replay --json" expect_rc 0 "$BOOTGATECTL" eventlog replay --json "$WORK/agile.bin"
+check_ok "replay values" same_json "$WORK/out" "$WORK/want.json"
+check_ok "replay text" expect_rc 0 "$BOOTGATECTL" eventlog replay "$WORK/agile.bin"
+check_ok "replay text values" python3 -c '
 import json, sys
 want = json.load(open(sys.argv[1]))
 lines = [l for l in open(sys.argv[2]).read().splitlines() if l]
@@ -94,20 +88,20 @@ for l in lines:
     k, v = l.split(" = ")
     b, p = k.split(":")
     got.setdefault(b, {})[p] = v
-sys.exit(got != want)' "$work/want.json" "$work/out"
-check "replay --bank sha256" expect_rc 0 "$BOOTGATECTL" eventlog replay --bank sha256 --json "$work/agile.bin"
-check "one bank only" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); w=json.load(open(sys.argv[2])); sys.exit(d!={"sha256": w["sha256"]})' "$work/out" "$work/want.json"
-check "absent bank" expect_rc 1 "$BOOTGATECTL" eventlog replay --bank sha384 "$work/agile.bin"
-check "--ima" expect_rc 0 "$BOOTGATECTL" eventlog replay --ima "$work/ima.bin" --json "$work/agile.bin"
-check "--ima values" same_json "$work/out" "$work/want-ima.json"
-check "options after FILE" expect_rc 0 "$BOOTGATECTL" eventlog replay "$work/agile.bin" --json --ima "$work/ima.bin"
-check "options after FILE values" same_json "$work/out" "$work/want-ima.json"
-check "bad IMA log" expect_rc 1 "$BOOTGATECTL" eventlog replay --ima "$work/ima-bad.bin" "$work/agile.bin"
-check "bad IMA message" grep -q "offset [0-9]*: entry 1" "$work/err"
+sys.exit(got != want)' "$WORK/want.json" "$WORK/out"
+check_ok "replay --bank sha256" expect_rc 0 "$BOOTGATECTL" eventlog replay --bank sha256 --json "$WORK/agile.bin"
+check_ok "one bank only" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); w=json.load(open(sys.argv[2])); sys.exit(d!={"sha256": w["sha256"]})' "$WORK/out" "$WORK/want.json"
+check_ok "absent bank" expect_rc 1 "$BOOTGATECTL" eventlog replay --bank sha384 "$WORK/agile.bin"
+check_ok "--ima" expect_rc 0 "$BOOTGATECTL" eventlog replay --ima "$WORK/ima.bin" --json "$WORK/agile.bin"
+check_ok "--ima values" same_json "$WORK/out" "$WORK/want-ima.json"
+check_ok "options after FILE" expect_rc 0 "$BOOTGATECTL" eventlog replay "$WORK/agile.bin" --json --ima "$WORK/ima.bin"
+check_ok "options after FILE values" same_json "$WORK/out" "$WORK/want-ima.json"
+check_ok "bad IMA log" expect_rc 1 "$BOOTGATECTL" eventlog replay --ima "$WORK/ima-bad.bin" "$WORK/agile.bin"
+check_ok "bad IMA message" grep -q "offset [0-9]*: entry 1" "$WORK/err"
 
 # Show.
-check "show --json" expect_rc 0 "$BOOTGATECTL" eventlog show --json "$work/agile.bin"
-check "show fields" python3 -c '
+check_ok "show --json" expect_rc 0 "$BOOTGATECTL" eventlog show --json "$WORK/agile.bin"
+check_ok "show fields" python3 -c '
 import hashlib, json, sys
 ev = json.load(open(sys.argv[1]))
 assert [e["index"] for e in ev] == list(range(6)), ev
@@ -116,20 +110,19 @@ assert ev[3]["description"] == "8be4df61-93ca-11d2-aa0d-00e098032b8c SecureBoot"
 assert ev[4]["description"] == "Linux initrd"
 assert ev[5]["digests"]["sha256"] == hashlib.sha256(b"\0\0\0\0").hexdigest()
 assert set(ev[5]["digests"]) == {"sha1", "sha256"}
-' "$work/out"
-check "show text" expect_rc 0 "$BOOTGATECTL" eventlog show "$work/agile.bin"
-check "show text content" grep -q "EV_EVENT_TAG" "$work/out"
+' "$WORK/out"
+check_ok "show text" expect_rc 0 "$BOOTGATECTL" eventlog show "$WORK/agile.bin"
+check_ok "show text content" grep -q "EV_EVENT_TAG" "$WORK/out"
 
 # Malformed and missing input.
-check "truncated log" expect_rc 1 "$BOOTGATECTL" eventlog replay "$work/truncated.bin"
-check "truncated names offset" grep -q "offset [0-9]" "$work/err"
-check "truncated show" expect_rc 1 "$BOOTGATECTL" eventlog show --json "$work/truncated.bin"
-: >"$work/empty.bin"
-check "empty log" expect_rc 1 "$BOOTGATECTL" eventlog replay "$work/empty.bin"
-truncate -s $((8 * 1024 * 1024 + 1)) "$work/huge.bin"
-check "log over the size cap" expect_rc 1 "$BOOTGATECTL" eventlog replay "$work/huge.bin"
-check "size cap message" grep -q "limit" "$work/err"
-check "missing file" expect_rc 3 "$BOOTGATECTL" eventlog replay "$work/nonexistent.bin"
+check_ok "truncated log" expect_rc 1 "$BOOTGATECTL" eventlog replay "$WORK/truncated.bin"
+check_ok "truncated names offset" grep -q "offset [0-9]" "$WORK/err"
+check_ok "truncated show" expect_rc 1 "$BOOTGATECTL" eventlog show --json "$WORK/truncated.bin"
+: >"$WORK/empty.bin"
+check_ok "empty log" expect_rc 1 "$BOOTGATECTL" eventlog replay "$WORK/empty.bin"
+truncate -s $((8 * 1024 * 1024 + 1)) "$WORK/huge.bin"
+check_ok "log over the size cap" expect_rc 1 "$BOOTGATECTL" eventlog replay "$WORK/huge.bin"
+check_ok "size cap message" grep -q "limit" "$WORK/err"
+check_ok "missing file" expect_rc 3 "$BOOTGATECTL" eventlog replay "$WORK/nonexistent.bin"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -4,11 +4,12 @@
 # the peer implementation, on every real log in $BOOTGATE_SHARED/eventlogs: every bank,
 # every PCR tpm2_eventlog prints must match, and neither side may print a PCR the other
 # does not. A log tpm2_eventlog rejects must be rejected by us too.
-set -euo pipefail
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 
 dir=${BOOTGATE_SHARED:-}/eventlogs
-[ -n "${BOOTGATE_SHARED:-}" ] && [ -d "$dir" ] || { echo "SKIP: no $dir"; exit 77; }
-command -v tpm2_eventlog >/dev/null || { echo "tpm2_eventlog (tpm2-tools) is required"; exit 1; }
+[ -n "${BOOTGATE_SHARED:-}" ] && [ -d "$dir" ] || skip "no $dir"
+command -v tpm2_eventlog >/dev/null || die "tpm2_eventlog (tpm2-tools) is required"
 : "${BOOTGATECTL:?}"
 
 # Logs where we knowingly differ from tpm2_eventlog, with the reason.
@@ -18,56 +19,47 @@ command -v tpm2_eventlog >/dev/null || { echo "tpm2_eventlog (tpm2-tools) is req
 #   Spec ID structure overruns its event and we reject the log (exit 1, offset named).
 declare -A must_reject_only_we=([specid-vendordata.bin]=1)
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-pass=0 fail=0
 shopt -s nullglob
 logs=("$dir"/*.bin)
-[ ${#logs[@]} -gt 0 ] || { echo "no *.bin in $dir"; exit 1; }
+[ ${#logs[@]} -gt 0 ] || die "no *.bin in $dir"
 # Each log also cut short by 7 bytes: both sides must reject that copy.
 for log in "${logs[@]}"; do
-    head -c -7 "$log" >"$work/truncated-$(basename "$log")"
-    logs+=("$work/truncated-$(basename "$log")")
+    head -c -7 "$log" >"$WORK/truncated-$(basename "$log")"
+    logs+=("$WORK/truncated-$(basename "$log")")
 done
 for log in "${logs[@]}"; do
     name=$(basename "$log")
     peer_rc=0 our_rc=0
-    tpm2_eventlog "$log" >"$work/peer.yaml" 2>"$work/peer.err" || peer_rc=$?
-    "$BOOTGATECTL" eventlog replay --json "$log" >"$work/ours.json" 2>"$work/ours.err" || our_rc=$?
+    tpm2_eventlog "$log" >"$WORK/peer.yaml" 2>"$WORK/peer.err" || peer_rc=$?
+    "$BOOTGATECTL" eventlog replay --json "$log" >"$WORK/ours.json" 2>"$WORK/ours.err" || our_rc=$?
 
     if [ -n "${must_reject_only_we[$name]:-}" ]; then
-        if [ "$our_rc" -eq 1 ] && grep -q "offset [0-9]" "$work/ours.err"; then
-            echo "ok   $name: rejected as documented: $(head -1 "$work/ours.err")"
-            pass=$((pass + 1))
+        if [ "$our_rc" -eq 1 ] && grep -q "offset [0-9]" "$WORK/ours.err"; then
+            pass "$name: rejected as documented: $(head -1 "$WORK/ours.err")"
         else
-            echo "FAIL $name: expected rejection (exit 1, offset in message), got exit $our_rc"
-            fail=$((fail + 1))
+            fail "$name: expected rejection (exit 1, offset in message), got exit $our_rc"
         fi
         continue
     fi
     if [[ $name == truncated-* && $peer_rc -eq 0 ]]; then
-        echo "FAIL $name: tpm2_eventlog accepts a truncated log; this test assumes it does not"
-        fail=$((fail + 1))
+        fail "$name: tpm2_eventlog accepts a truncated log; this test assumes it does not"
         continue
     fi
     if [ "$peer_rc" -ne 0 ]; then
-        if [ "$our_rc" -eq 1 ] && grep -q "offset [0-9]" "$work/ours.err"; then
-            echo "ok   $name: rejected by both: $(head -1 "$work/ours.err" | sed 's/^.*: offset/offset/')"
-            pass=$((pass + 1))
+        if [ "$our_rc" -eq 1 ] && grep -q "offset [0-9]" "$WORK/ours.err"; then
+            pass "$name: rejected by both: $(head -1 "$WORK/ours.err" | sed 's/^.*: offset/offset/')"
         else
-            echo "FAIL $name: tpm2_eventlog rejects it (exit $peer_rc), we exit $our_rc"
-            fail=$((fail + 1))
+            fail "$name: tpm2_eventlog rejects it (exit $peer_rc), we exit $our_rc"
         fi
         continue
     fi
     if [ "$our_rc" -ne 0 ]; then
-        echo "FAIL $name: we exit $our_rc: $(cat "$work/ours.err")"
-        fail=$((fail + 1))
+        fail "$name: we exit $our_rc: $(cat "$WORK/ours.err")"
         continue
     fi
-    "$BOOTGATECTL" eventlog show --json "$log" >"$work/show.json"
-    if python3 - "$work/peer.yaml" "$work/ours.json" "$name" "$work/show.json" <<'PY'; then
+    "$BOOTGATECTL" eventlog show --json "$log" >"$WORK/show.json"
+    if msg=$(python3 - "$WORK/peer.yaml" "$WORK/ours.json" "$name" "$WORK/show.json" <<'PY'
+
 import json, re, sys
 
 peer_path, ours_path, name = sys.argv[1:4]
@@ -121,14 +113,14 @@ for line in open(peer_path, encoding="utf-8", errors="replace"):
             errors.append(f"event {index}: description {got!r}, peer says {want!r}")
         n_vars += 1
 if errors:
-    print(f"FAIL {name}: " + "; ".join(errors))
+    print(f"{name}: " + "; ".join(errors))
     sys.exit(1)
-print(f"ok   {name}: {n} PCR values in {len(peer)} bank(s) and {n_vars} EFI variable names match")
+print(f"{name}: {n} PCR values in {len(peer)} bank(s) and {n_vars} EFI variable names match")
 PY
-        pass=$((pass + 1))
+    ); then
+        pass "$msg"
     else
-        fail=$((fail + 1))
+        fail "$msg"
     fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,7 +6,8 @@
 # and the exit codes scripts rely on (0 ok, 1 refused, 3 unreachable).
 set -euo pipefail
 : "${BOOTGATE_TEST_DATA:?}"
-. "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 
 OVMF=$BOOTGATE_TEST_DATA/captures/ovmf-uki
 start_bootgated

@@ -6,35 +6,37 @@
 # recovered by the client's own ActivateCredential (bootgate-unlock-test activate), for the
 # RSA and the ECC EK.
 : "${BOOTGATECTL:?}" "${BOOTGATE_SRCDIR:?}"
-source "$BOOTGATE_SRCDIR/tests/integration/client_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$BOOTGATE_SRCDIR/tests/lib/harness.sh"
 
 start_swtpm a
 sel=sha256:0,1,2,3,4,5,6,7,8,9,10,11
 tpm2_pcrextend 7:sha256=$(printf 'bootgate-interop' | sha256sum | cut -d' ' -f1)
 
-unlock_test keys --ek-public "$T/ek.pub" --ak-public "$T/ak.pub" >"$T/keys"
+unlock_test keys --ek-public "$WORK/ek.pub" --ak-public "$WORK/ak.pub" >"$WORK/keys"
 N=$(openssl rand -hex 32)
-unlock_test quote --nonce "$N" --attest "$T/att" --signature "$T/sig" >/dev/null
-tpm2_pcrread -F serialized -o "$T/pcrs" $sel >/dev/null
-"$BOOTGATECTL" quote verify --ak "$T/ak.pub" --attest "$T/att" --sig "$T/sig" --nonce "$N" \
-    --pcrs "$T/pcrs" --pcr-list sha256:0-11 >"$T/out" ||
-    fail "client quote does not verify: $(cat "$T/out")"
-ok "client quote verifies: $(head -1 "$T/out")"
+unlock_test quote --nonce "$N" --attest "$WORK/att" --signature "$WORK/sig" >/dev/null
+tpm2_pcrread -F serialized -o "$WORK/pcrs" $sel >/dev/null
+"$BOOTGATECTL" quote verify --ak "$WORK/ak.pub" --attest "$WORK/att" --sig "$WORK/sig" --nonce "$N" \
+    --pcrs "$WORK/pcrs" --pcr-list sha256:0-11 >"$WORK/out" ||
+    fail "client quote does not verify: $(cat "$WORK/out")"
+pass "client quote verifies: $(head -1 "$WORK/out")"
 rc=0
-"$BOOTGATECTL" quote verify --ak "$T/ak.pub" --attest "$T/att" --sig "$T/sig" \
-    --nonce "$(openssl rand -hex 32)" --pcrs "$T/pcrs" 2>"$T/err" >/dev/null || rc=$?
-[ $rc = 1 ] && grep -q "(quote_nonce_mismatch)" "$T/err" || fail "other nonce: exit $rc $(cat "$T/err")"
-ok "client quote with another nonce: quote_nonce_mismatch"
+"$BOOTGATECTL" quote verify --ak "$WORK/ak.pub" --attest "$WORK/att" --sig "$WORK/sig" \
+    --nonce "$(openssl rand -hex 32)" --pcrs "$WORK/pcrs" 2>"$WORK/err" >/dev/null || rc=$?
+[ $rc = 1 ] && grep -q "(quote_nonce_mismatch)" "$WORK/err" || fail "other nonce: exit $rc $(cat "$WORK/err")"
+pass "client quote with another nonce: quote_nonce_mismatch"
 
 for ek in rsa ecc; do
-    unlock_test --set ek_type=$ek keys --ek-public "$T/ek_$ek.pub" --ak-public "$T/ak_$ek.pub" \
-        >"$T/keys_$ek"
-    head -c 32 /dev/urandom >"$T/seed_$ek"
-    "$BOOTGATECTL" credential make --ek "$T/ek_$ek.pub" --ak "$T/ak_$ek.pub" \
-        --secret "$T/seed_$ek" --out "$T/cred_$ek" || fail "credential make ($ek)"
-    got=$(unlock_test --set ek_type=$ek activate --credential-file "$T/cred_$ek" |
+    unlock_test --set ek_type=$ek keys --ek-public "$WORK/ek_$ek.pub" --ak-public "$WORK/ak_$ek.pub" \
+        >"$WORK/keys_$ek"
+    head -c 32 /dev/urandom >"$WORK/seed_$ek"
+    "$BOOTGATECTL" credential make --ek "$WORK/ek_$ek.pub" --ak "$WORK/ak_$ek.pub" \
+        --secret "$WORK/seed_$ek" --out "$WORK/cred_$ek" || fail "credential make ($ek)"
+    got=$(unlock_test --set ek_type=$ek activate --credential-file "$WORK/cred_$ek" |
         awk '/^secret/{print $2}')
-    want=$(od -An -tx1 -v "$T/seed_$ek" | tr -d ' \n')
+    want=$(od -An -tx1 -v "$WORK/seed_$ek" | tr -d ' \n')
     [ "$got" = "$want" ] || fail "$ek EK: client recovered '$got', want $want"
-    ok "$ek EK: the client's ActivateCredential recovers the software credential"
+    pass "$ek EK: the client's ActivateCredential recovers the software credential"
 done
+finish

@@ -3,15 +3,15 @@
 # `bootgatectl quote verify --eventlog`: a swtpm whose PCRs were extended with
 # the events of a captured OVMF log quotes values the log replays to; one
 # extra, unlogged measurement makes the log disagree with the quote.
-set -euo pipefail
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 : "${BOOTGATECTL:?}" "${BOOTGATE_SRCDIR:?}"
-. "$BOOTGATE_SRCDIR/tests/integration/swtpm-lib.sh"
 log="$BOOTGATE_SRCDIR/tests/data/captures/ovmf-uki/eventlog.bin"
-[ -f "$log" ] || { echo "no captured event log"; exit 77; }
+[ -f "$log" ] || skip "no captured event log"
 
-swtpm_workdir
+start_swtpm
+cd "$WORK"
 flush() { tpm2_flushcontext -t >/dev/null; }
-fail=0
 sel=sha256:0,1,2,3,4,5,6,7,8,9,10,11
 
 # check_log NAME WANT_EXIT out|err PATTERN QUOTE LOG: `quote verify` of
@@ -22,9 +22,9 @@ check_log() {
     "$BOOTGATECTL" quote verify --ak ak.pub --attest "$q.msg" --sig "$q.sig" --nonce "$nonce" \
         --pcrs "$q.pcrs" --eventlog "$el" >out 2>err || rc=$?
     if [ $rc = "$want" ] && grep -q "$pattern" "$stream"; then
-        echo "ok   $name: $(grep -m1 "$pattern" "$stream")"
+        pass "$name: $(grep -m1 "$pattern" "$stream")"
     else
-        echo "FAIL $name: exit $rc"; cat out err; fail=1
+        fail "$name: exit $rc"; cat out err
     fi
 }
 
@@ -32,7 +32,7 @@ check_log() {
 "$BOOTGATECTL" eventlog show --json "$log" |
     jq -r '.[] | select(.type != "EV_NO_ACTION") | select(.digests.sha256 != null)
            | "\(.pcr):sha256=\(.digests.sha256)"' >extends
-[ -s extends ] || { echo "FAIL: no events to extend"; exit 1; }
+[ -s extends ] || die "no events to extend"
 xargs -n 8 tpm2_pcrextend <extends
 
 tpm2_createek -c ek.ctx -G rsa >/dev/null; flush
@@ -49,8 +49,8 @@ tpm2_quote -c ak.ctx -l $sel -q "$nonce" -m q2.msg -s q2.sig -o q2.pcrs -g sha25
 check_log "unlogged measurement" 1 err "(eventlog_mismatch): event log replays PCR sha256:4" q2 "$log"
 # The quote itself is still valid without the log.
 "$BOOTGATECTL" quote verify --ak ak.pub --attest q2.msg --sig q2.sig --nonce "$nonce" \
-    --pcrs q2.pcrs >/dev/null || { echo "FAIL quote without log"; fail=1; }
+    --pcrs q2.pcrs >/dev/null || fail "quote without log"
 # A log that does not parse is a failure of evidence (exit 1), not a crash.
 head -c 100 "$log" >short.bin
 check_log "truncated log" 1 err "eventlog_mismatch" q2 short.bin
-exit $fail
+finish

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bootgated's HTTP surface without a TPM: health, metrics, roles, nonce
 # checks, malformed input, limits, audit verify and tamper detection.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 SRV_EXTRA_CONF="request_timeout = 2
 workers = 3
 audit_sign_interval = 1" start_bootgated

@@ -6,7 +6,8 @@
 # credential activation, with no operator approval. An RSA and an ECC EK of
 # the same TPM enroll as two nodes (MakeCredential for both key types); a
 # certificate for another key, or from an untrusted CA, leaves the node pending.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 command -v swtpm_setup >/dev/null || { echo "missing swtpm_setup"; exit 1; }
 EK_CERTS=1 start_swtpm
 N=$WORK/node

@@ -3,7 +3,8 @@
 # Secrets and denial hygiene of bootgated without a TPM: all memory locked
 # (lock_memory), a clear error when it cannot be, and the audit rows of
 # unauthenticated denials bounded per source IP while /metrics counts all.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 
 # --- lock_memory: a bad value and a failing mlockall are errors ----------
 "$BOOTGATECTL" init-server --port 0 "$WORK/chk" >/dev/null
@@ -34,7 +35,7 @@ else
 fi
 
 SRV_EXTRA_CONF="denial_audit_burst = 3
-denial_audit_per_minute = 1" BOOTGATED_ARGS=--log-stderr start_bootgated
+denial_audit_per_minute = 1" start_bootgated
 
 # --- memory locked: VmLck covers far more than the secmem pages ------------
 vmlck=$(awk '/^VmLck:/ {print $2}' "/proc/$SRV_PID/status")

@@ -4,7 +4,8 @@
 # as the node. Enroll -> activate -> approve -> policy -> challenge -> quote ->
 # unlock releases the right key (recovered with tpm2_activatecredential and
 # the DESIGN §1 unwrap), then the bad inputs of issue 3, one assertion each.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 for t in swtpm tpm2_createek tpm2_quote tpm2_activatecredential tpm2_pcrextend python3; do
     command -v "$t" >/dev/null || { echo "missing $t"; exit 1; }
 done
@@ -17,28 +18,15 @@ head -c 64 /dev/urandom >"$N/volume.key"
 b64() { base64 -w0 "$1"; }
 
 # --- a synthetic crypto-agile event log, extended into the swtpm ----------
-# (TCG PC Client PFP 10.2.1 Spec ID Event03 header, then TCG_PCR_EVENT2
-# records with one sha256 digest each)
-python3 - "$N/eventlog.bin" "$N/extend.txt" <<'PY'
-import hashlib, struct, sys
-out, ext = sys.argv[1], sys.argv[2]
-spec = b"Spec ID Event03\0" + struct.pack("<IBBBBI", 0, 0, 2, 0, 2, 1) + struct.pack("<HH", 0x0B, 32) + b"\0"
-log = struct.pack("<II", 0, 3) + b"\0" * 20 + struct.pack("<I", len(spec)) + spec
-lines = []
-def ev(pcr, typ, data):
-    global log
-    d = hashlib.sha256(data).digest()
-    log += struct.pack("<IIIH", pcr, typ, 1, 0x0B) + d + struct.pack("<I", len(data)) + data
-    lines.append(f"{pcr}:sha256={d.hex()}")
-ev(0, 0x00000008, b"bootgate test firmware 1.0\0")           # EV_S_CRTM_VERSION
-ev(4, 0x80000003, b"\x01" * 40)                               # EV_EFI_BOOT_SERVICES_APPLICATION
-ev(9, 0x00000006, b"\x00" * 8 + b"Linux initrd")             # EV_EVENT_TAG
-for pcr in list(range(0, 10)) + [11]:
-    ev(pcr, 0x00000004, b"\0\0\0\0")                          # EV_SEPARATOR
-open(out, "wb").write(log)
-open(ext, "w").write("\n".join(lines) + "\n")
-PY
-while read -r e; do tpm2_pcrextend "$e"; done <"$N/extend.txt"
+# (tests/lib/eventlog.py: TCG PC Client PFP 10.2.1 Spec ID Event03 header, then
+# TCG_PCR_EVENT2 records with one sha256 digest each): EV_S_CRTM_VERSION
+# "bootgate test firmware 1.0", EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG
+# "Linux initrd", then EV_SEPARATOR in PCRs 0-9 and 11
+SEPARATORS=()
+for pcr in 0 1 2 3 4 5 6 7 8 9 11; do SEPARATORS+=("$pcr:4:hex:00000000"); done
+eventlog_boot "$N/eventlog.bin" 0:0x00000008:hex:626f6f74676174652074657374206669726d7761726520312e3000 \
+    4:0x80000003:hex:01010101010101010101010101010101010101010101010101010101010101010101010101010101 \
+    9:0x00000006:hex:00000000000000004c696e757820696e69747264 "${SEPARATORS[@]}"
 
 # --- helpers acting as the node -------------------------------------------
 challenge() { # [NODE_ID] -> NONCE (base64)
@@ -250,15 +238,7 @@ check "oversized event log is 400" 400 "$(api POST /v1/unlock "$WORK/unlock-bigl
 check "the error names the event log" 1 "$(grep -c 'event_log' "$WORK/reply")"
 
 # the boot state changes: policy denial with an explanation
-tpm2_pcrextend "4:sha256=$(printf 'new kernel' | sha256sum | cut -d' ' -f1)"
-python3 - "$N/eventlog.bin" "$N/eventlog-new.bin" <<'PY'
-import hashlib, struct, sys
-b = open(sys.argv[1], "rb").read()
-data = b"new kernel"
-d = hashlib.sha256(data).digest()
-b += struct.pack("<IIIH", 4, 0x80000003, 1, 0x0B) + d + struct.pack("<I", len(data)) + data
-open(sys.argv[2], "wb").write(b)
-PY
+eventlog_append "$N/eventlog.bin" "$N/eventlog-new.bin" "4:0x80000003:new kernel"
 # the extra event's digest is sha256(data) and was extended as such
 check "boot state outside the policy is denied" policy_denied "$(EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
 cp "$WORK/reply" "$WORK/denial.json"
@@ -299,14 +279,7 @@ check "the release says break-glass" breakglass "$(jreply .policy.mode)"
 activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$N/seed2.bin"
 check "break-glass never waives identity: the seed still needs the TPM" 32 "$(stat -c %s "$N/seed2.bin" 2>/dev/null || echo 0)"
 # the boot state moves again: scope observed does not cover it
-tpm2_pcrextend "4:sha256=$(printf 'newer kernel' | sha256sum | cut -d' ' -f1)"
-python3 - "$N/eventlog-new.bin" "$N/eventlog-newer.bin" <<'PY'
-import hashlib, struct, sys
-b = open(sys.argv[1], "rb").read()
-d = hashlib.sha256(b"newer kernel").digest()
-b += struct.pack("<IIIH", 4, 0x80000003, 1, 0x0B) + d + struct.pack("<I", 12) + b"newer kernel"
-open(sys.argv[2], "wb").write(b)
-PY
+eventlog_append "$N/eventlog-new.bin" "$N/eventlog-newer.bin" "4:0x80000003:newer kernel"
 check "scope observed does not cover another boot state" policy_denied \
     "$(EVENTLOG=$N/eventlog-newer.bin try_unlock >/dev/null; jreply .verdict)"
 CODE2=$(jreply .breakglass_code)

@@ -3,15 +3,12 @@
 # bootgate end-to-end boot harness: one "machine" (OVMF + swtpm + a GPT ESP with a
 # UKI + a LUKS2 root disk) that boots a Debian kernel with a dracut initramfs
 # carrying the 90bootgate module, against a bootgated on the host's loopback.
-# Source after lib/boot.sh. Everything lives in $BG_WORK (see bg_workdir).
+# Source after lib/boot.sh. Everything lives in $WORK (see bg_workdir).
 #
-#   bgb_server_init          init-server in $BG_WORK/srv (random free port, server
-#                            certificate also for IP:10.0.2.2); sets BGB_SRV,
-#                            BGB_PORT, BGB_URL (host), BGB_GUEST_URL (VM view) and
-#                            exports the admin environment for bootgatectl
-#   bgb_server_start [DELAY] start bootgated (after DELAY seconds, in the
-#                            background); bgb_server_wait waits for /healthz
-#   bgb_server_stop
+# bootgated is tests/lib/bootgated.sh's: `bootgated_init --san IP:10.0.2.2` (the
+# server certificate also for the VM's view of the host), start_bootgated [DELAY],
+# wait_bootgated, stop_bootgated; $SRV, $PORT, $URL (the VM uses
+# https://10.0.2.2:$PORT).
 #   bgb_esp OUT EFI          GPT ESP disk with EFI as \EFI\BOOT\BOOTX64.EFI, with a
 #                            fixed disk/partition GUID and size: OVMF measures the
 #                            GPT into PCR 5, so every image of this machine must
@@ -47,63 +44,18 @@ BGB_ESP_DISK_GUID=6c0e4f8a-3b2d-4e59-9a41-b007ca7e0001
 BGB_ESP_PART_GUID=6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002
 BGB_ESP_MIB=${BGB_ESP_MIB:-96}
 
-_bgb_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-bgb_server_init() {
-    BGB_SRV=$BG_WORK/srv
-    BGB_PORT=$(_bgb_free_port)
-    "$BOOTGATECTL" init-server --port "$BGB_PORT" --san IP:10.0.2.2 "$BGB_SRV" >/dev/null ||
-        bg_die "init-server"
-    BGB_URL=https://127.0.0.1:$BGB_PORT
-    BGB_GUEST_URL=https://10.0.2.2:$BGB_PORT
-    export BOOTGATE_ADMIN_SERVER=$BGB_URL BOOTGATE_ADMIN_CONFIG=$BGB_SRV/admin.conf
-    BGB_SRV_PID=
-    bg_on_exit "bgb_server_stop"
-}
-
-bgb_server_start() {
-    local delay=${1:-0}
-    (
-        sleep "$delay"
-        exec "$BOOTGATED" -c "$BGB_SRV/bootgated.conf"
-    ) >>"$BG_WORK/bootgated.log" 2>&1 &
-    BGB_SRV_PID=$!
-    ((delay > 0)) || bgb_server_wait
-}
-
-bgb_server_wait() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        curl -sf --cacert "$BGB_SRV/ca.crt" "$BGB_URL/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    bg_artifact "$BG_WORK/bootgated.log"
-    bg_die "bootgated did not come up on $BGB_URL"
-}
-
-bgb_server_stop() {
-    [[ -n ${BGB_SRV_PID:-} ]] || return 0
-    # The subshell sleeps before exec'ing bootgated: kill its child too.
-    pkill -P "$BGB_SRV_PID" 2>/dev/null || true
-    kill "$BGB_SRV_PID" 2>/dev/null || true
-    wait "$BGB_SRV_PID" 2>/dev/null || true
-    BGB_SRV_PID=
-}
-
 bgb_esp() {
     local out=$1 efi=$2 part=$1.part
-    (($(stat -c %s "$efi") < (BGB_ESP_MIB - 8) * 1048576)) || bg_die "$efi too big for the ESP"
+    (($(stat -c %s "$efi") < (BGB_ESP_MIB - 8) * 1048576)) || die "$efi too big for the ESP"
     rm -f "$part" "$out"
-    mkfs.fat -i b0071a7e -C "$part" $((BGB_ESP_MIB * 1024)) >/dev/null || bg_die "mkfs.fat"
-    mmd -i "$part" ::/EFI ::/EFI/BOOT || bg_die "mmd"
-    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || bg_die "mcopy"
-    truncate -s $(((BGB_ESP_MIB + 2) * 1048576)) "$out" || bg_die "truncate"
+    mkfs.fat -i b0071a7e -C "$part" $((BGB_ESP_MIB * 1024)) >/dev/null || die "mkfs.fat"
+    mmd -i "$part" ::/EFI ::/EFI/BOOT || die "mmd"
+    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || die "mcopy"
+    truncate -s $(((BGB_ESP_MIB + 2) * 1048576)) "$out" || die "truncate"
     printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
         "$BGB_ESP_DISK_GUID" $((BGB_ESP_MIB * 2048)) "$BGB_ESP_PART_GUID" |
-        sfdisk -q "$out" >/dev/null || bg_die "sfdisk"
-    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || bg_die "dd ESP"
+        sfdisk -q "$out" >/dev/null || die "sfdisk"
+    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
     rm -f "$part"
 }
 
@@ -116,73 +68,73 @@ _bgb_tcti_libs() {
 }
 
 bgb_provision() {
-    local group=$1 d=$BG_WORK/prov.initramfs p
+    local group=$1 d=$WORK/prov.initramfs p
     bg_kernel
     BGB_UUID=$(cat /proc/sys/kernel/random/uuid)
     BGB_PASS=bootgate-test-$RANDOM$RANDOM
-    BGB_DISK=$BG_WORK/luks.img
-    BGB_TPM=$BG_WORK/tpm
+    BGB_DISK=$WORK/luks.img
+    BGB_TPM=$WORK/tpm
     rm -f "$BGB_DISK"
     truncate -s 64M "$BGB_DISK"
-    bg_rootfs_busybox "$BG_WORK/root.ext4"
+    bg_rootfs_busybox "$WORK/root.ext4"
     rm -rf "$d"
     bg_initramfs_new "$d"
     bg_initramfs_add_file "$d" "$BG_LIB/bootgate-provision-guest.sh" /scenario.sh
     bg_initramfs_add_binary "$d" cryptsetup "$BOOTGATE_UNLOCK"
     _bgb_tcti_libs "$d"
     bg_initramfs_add_modules "$d" virtio_pci virtio_blk virtio_net dm_crypt xts ecb algif_skcipher
-    bg_initramfs_add_file "$d" "$BG_WORK/root.ext4" /root.ext4
+    bg_initramfs_add_file "$d" "$WORK/root.ext4" /root.ext4
     p=$d/etc/bootgate-prov
     mkdir -p "$p"
     echo "$BGB_UUID" >"$p/uuid"
     printf '%s' "$BGB_PASS" >"$p/pass"
-    echo "$BGB_GUEST_URL" >"$p/server"
+    echo "https://10.0.2.2:$PORT" >"$p/server"
     echo "$group" >"$p/group"
-    cp "$BGB_SRV/ca.crt" "$p/ca.pem"
-    cp "$BGB_SRV/enroller.crt" "$BGB_SRV/enroller.key" "$p/"
-    bg_initramfs_pack "$d" "$BG_WORK/prov.img"
+    cp "$SRV/ca.crt" "$p/ca.pem"
+    cp "$SRV/enroller.crt" "$SRV/enroller.key" "$p/"
+    bg_initramfs_pack "$d" "$WORK/prov.img"
     rm -rf "$d"
-    bgb_uki "$BG_WORK/prov.efi" "$BG_WORK/prov.img" "console=ttyS0,115200 panic=-1 quiet"
-    bgb_boot provision "$BG_WORK/prov.efi.disk" --timeout 600
+    bgb_uki "$WORK/prov.efi" "$WORK/prov.img" "console=ttyS0,115200 panic=-1 quiet"
+    bgb_boot provision "$WORK/prov.efi.disk" --timeout 600
     bg_qemu_wait_marker provision "BOOTGATE-MARKER: (provisioned|provision-failed)" 600
-    grep -q "BOOTGATE-MARKER: provisioned" "$BG_WORK/provision.console.log" ||
+    grep -q "BOOTGATE-MARKER: provisioned" "$WORK/provision.console.log" ||
         bg_qemu_fail provision "provisioning failed in the VM"
     bg_qemu_wait_exit provision 120
-    BGB_REFLOG=$BG_WORK/reference-eventlog.bin
+    BGB_REFLOG=$WORK/reference-eventlog.bin
     bg_qemu_fetch provision eventlog "$BGB_REFLOG"
-    bg_qemu_fetch provision enroll "$BG_WORK/enroll.out"
-    BGB_NODE=$(awk '/^node_id/ { print $2 }' "$BG_WORK/enroll.out")
+    bg_qemu_fetch provision enroll "$WORK/enroll.out"
+    BGB_NODE=$(awk '/^node_id/ { print $2 }' "$WORK/enroll.out")
     local fp state
-    fp=$(awk '/^ek_fingerprint/ { print $2 }' "$BG_WORK/enroll.out")
-    state=$(awk '/^state/ { print $2 }' "$BG_WORK/enroll.out")
-    [[ -n $BGB_NODE && -n $fp ]] || bg_die "enroll output without node_id/ek_fingerprint"
+    fp=$(awk '/^ek_fingerprint/ { print $2 }' "$WORK/enroll.out")
+    state=$(awk '/^state/ { print $2 }' "$WORK/enroll.out")
+    [[ -n $BGB_NODE && -n $fp ]] || die "enroll output without node_id/ek_fingerprint"
     if [[ $state == pending ]]; then
         "$BOOTGATECTL" node approve "$BGB_NODE" --ek-fingerprint "$fp" >/dev/null ||
-            bg_die "node approve $BGB_NODE"
+            die "node approve $BGB_NODE"
     fi
     cryptsetup luksDump "$BGB_DISK" | grep -q "bootgate" ||
-        bg_die "$BGB_DISK has no bootgate token after enrollment"
+        die "$BGB_DISK has no bootgate token after enrollment"
 }
 
 bgb_dracut() {
-    local out=$1 mod=$BG_WORK/dracut-modules/90bootgate etc=$BG_WORK/etc-bootgate bindir=$BG_WORK/bin
+    local out=$1 mod=$WORK/dracut-modules/90bootgate etc=$WORK/etc-bootgate bindir=$WORK/bin
     shift
     rm -rf "$mod" "$etc" "$bindir"
     mkdir -p "$mod" "$etc" "$bindir"
     cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$mod/"
     cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$mod/"
     # A copy, not a symlink: dracut would install the link's target path too.
-    cp "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock" || bg_die "copy $BOOTGATE_UNLOCK"
-    cp "${BGB_CA:-$BGB_SRV/ca.crt}" "$etc/ca.pem" || bg_die "no server CA"
+    cp "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock" || die "copy $BOOTGATE_UNLOCK"
+    cp "${BGB_CA:-$SRV/ca.crt}" "$etc/ca.pem" || die "no server CA"
     # dracut builds its PATH from DRACUT_PATH (PATH itself is ignored).
     BG_DRACUT_MODULE_DIRS=$mod DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
         bgb_dracut_nocache "$out" --add bootgate --include "$etc" /etc/bootgate "$@"
 }
 
 # bg_dracut_build caches by its arguments; an image with this run's CA (a path
-# in $BG_WORK) can never be reused, so its cache entry is removed again.
+# in $WORK) can never be reused, so its cache entry is removed again.
 bgb_dracut_nocache() {
-    local stamp=$BG_WORK/dracut.stamp cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache
+    local stamp=$WORK/dracut.stamp cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache
     : >"$stamp"
     BG_DRACUT_NOCACHE=1 bg_dracut_build "$@"
     [[ -d $cache ]] && find "$cache" -maxdepth 1 -name 'dracut-*.img' -newer "$stamp" -delete
@@ -203,18 +155,18 @@ bgb_uki() {
 }
 
 bgb_policy() {
-    local name=$1 version=$2 uki=$3 pol=$BG_WORK/policy-$1-$2.json
+    local name=$1 version=$2 uki=$3 pol=$WORK/policy-$1-$2.json
     "$BOOTGATECTL" policy predict --reference "$BGB_REFLOG" --uki "$uki" --name "$name" \
-        --version "$version" --out "$pol" >"$BG_WORK/predict.out" 2>&1 || {
-        bg_artifact "$BG_WORK/predict.out" "$BGB_REFLOG"
-        bg_die "policy predict: $(tail -n 3 "$BG_WORK/predict.out")"
+        --version "$version" --out "$pol" >"$WORK/predict.out" 2>&1 || {
+        bg_artifact "$WORK/predict.out" "$BGB_REFLOG"
+        die "policy predict: $(tail -n 3 "$WORK/predict.out")"
     }
-    "$BOOTGATECTL" policy sign --key "${BGB_SIGN_KEY:-$BGB_SRV/policy-signer.key}" "$pol" \
-        >/dev/null 2>&1 || bg_die "policy sign"
+    "$BOOTGATECTL" policy sign --key "${BGB_SIGN_KEY:-$SRV/policy-signer.key}" "$pol" \
+        >/dev/null 2>&1 || die "policy sign"
     BGB_POLICY=$pol
     [[ ${BGB_PUBLISH:-1} == 1 ]] || return 0
-    "$BOOTGATECTL" policy publish "$pol" >/dev/null || bg_die "policy publish"
-    "$BOOTGATECTL" policy activate "$name" "$version" >/dev/null || bg_die "policy activate"
+    "$BOOTGATECTL" policy publish "$pol" >/dev/null || die "policy publish"
+    "$BOOTGATECTL" policy activate "$name" "$version" >/dev/null || die "policy activate"
 }
 
 bgb_boot() {
@@ -222,8 +174,8 @@ bgb_boot() {
     [[ ${3:-} == --timeout ]] && timeout=$4
     # One machine: the previous VM and its swtpm are gone before the next boot.
     bg_qemu_stop
-    bg_swtpm_stop
-    bg_swtpm_start "$BGB_TPM"
+    swtpm_qemu_stop
+    swtpm_qemu_start "$BGB_TPM"
     bg_qemu_start "$name" --ovmf "$disk" --disk "$BGB_DISK" --net --tpm --mem "$BGB_MEM" \
         --timeout "$timeout"
 }
@@ -237,7 +189,7 @@ bgb_audit_since() {
         jq --arg a "$2" --arg n "$BGB_NODE" '[.[] | select(.action == $a and .node == $n)]'
 }
 
-bgb_console() { tr -d '\r' <"$BG_WORK/$1.console.log"; }
+bgb_console() { tr -d '\r' <"$WORK/$1.console.log"; }
 
 # grep reads a process substitution, not a pipe: with pipefail, grep -q closing
 # the pipe early would fail the pipeline (SIGPIPE) although it matched.

@@ -28,28 +28,28 @@
 bg_kernel() {
     if [[ -z ${BG_KERNEL:-} ]]; then
         BG_KERNEL=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
-        [[ -n $BG_KERNEL ]] || bg_skip "no kernel in /boot (linux-image-amd64)"
+        [[ -n $BG_KERNEL ]] || skip "no kernel in /boot (linux-image-amd64)"
     fi
-    [[ -r $BG_KERNEL ]] || bg_skip "$BG_KERNEL not readable"
+    [[ -r $BG_KERNEL ]] || skip "$BG_KERNEL not readable"
     BG_KVER=${BG_KVER:-${BG_KERNEL##*/vmlinuz-}}
 }
 
 bg_initramfs_new() {
     local d=$1 bb
-    bb=$(command -v busybox) || bg_skip "busybox-static not installed"
+    bb=$(command -v busybox) || skip "busybox-static not installed"
     # A dynamic busybox would need its libraries in the initramfs.
-    ldd "$bb" >/dev/null 2>&1 && bg_skip "$bb is not static (busybox-static)"
-    mkdir -p "$d"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,mnt,newroot} || bg_die "mkdir $d"
-    cp "$bb" "$d/bin/busybox" || bg_die "copy busybox"
+    ldd "$bb" >/dev/null 2>&1 && skip "$bb is not static (busybox-static)"
+    mkdir -p "$d"/{bin,dev,proc,sys,run,tmp,etc,lib/modules,mnt,newroot} || die "mkdir $d"
+    cp "$bb" "$d/bin/busybox" || die "copy busybox"
     ln -sf busybox "$d/bin/sh"
-    cp "$BG_LIB/guest/init" "$d/init" && chmod 0755 "$d/init" || bg_die "copy init"
-    cp "$BG_LIB/guest/lib.sh" "$d/lib/bootgate-guest.sh" || bg_die "copy guest lib"
+    cp "$BG_LIB/guest/init" "$d/init" && chmod 0755 "$d/init" || die "copy init"
+    cp "$BG_LIB/guest/lib.sh" "$d/lib/bootgate-guest.sh" || die "copy guest lib"
     : >"$d/etc/modules.load"
 }
 
 bg_initramfs_add_file() {
     local d=$1 src=$2 dst=$3 mode=${4:-}
-    mkdir -p "$d/$(dirname "$dst")" && cp -L "$src" "$d/$dst" || bg_die "add $src"
+    mkdir -p "$d/$(dirname "$dst")" && cp -L "$src" "$d/$dst" || die "add $src"
     [[ -z $mode ]] || chmod "$mode" "$d/$dst"
 }
 
@@ -66,14 +66,14 @@ bg_initramfs_add_modules() {
             rel=${ko##*/}
             [[ -e $d/lib/modules/$rel ]] && continue
             case $ko in
-            *.xz) xz -dc "$ko" >"$d/lib/modules/${rel%.xz}" || bg_die "unxz $ko"; rel=${rel%.xz} ;;
-            *.zst) zstd -qdc "$ko" >"$d/lib/modules/${rel%.zst}" || bg_die "unzstd $ko"; rel=${rel%.zst} ;;
-            *) cp "$ko" "$d/lib/modules/$rel" || bg_die "copy $ko" ;;
+            *.xz) xz -dc "$ko" >"$d/lib/modules/${rel%.xz}" || die "unxz $ko"; rel=${rel%.xz} ;;
+            *.zst) zstd -qdc "$ko" >"$d/lib/modules/${rel%.zst}" || die "unzstd $ko"; rel=${rel%.zst} ;;
+            *) cp "$ko" "$d/lib/modules/$rel" || die "copy $ko" ;;
             esac
             grep -qx "$rel" "$d/etc/modules.load" || echo "$rel" >>"$d/etc/modules.load"
             ;;
         builtin\ *) ;;
-        *) bg_die "modprobe --show-depends: unexpected '$line'" ;;
+        *) die "modprobe --show-depends: unexpected '$line'" ;;
         esac
     done < <(modprobe -S "$BG_KVER" -a --show-depends "$@" 2>&1 || echo "failed")
 }
@@ -82,11 +82,11 @@ bg_initramfs_add_binary() {
     local d=$1 b path lib
     shift
     for b in "$@"; do
-        path=$(command -v "$b") || bg_die "no $b on the host"
-        cp -L "$path" "$d/bin/${path##*/}" || bg_die "copy $path"
+        path=$(command -v "$b") || die "no $b on the host"
+        cp -L "$path" "$d/bin/${path##*/}" || die "copy $path"
         while read -r lib; do
             [[ -e $d$lib ]] && continue
-            mkdir -p "$d$(dirname "$lib")" && cp -L "$lib" "$d$lib" || bg_die "copy $lib"
+            mkdir -p "$d$(dirname "$lib")" && cp -L "$lib" "$d$lib" || die "copy $lib"
         done < <(ldd "$path" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
     done
 }
@@ -95,13 +95,13 @@ bg_initramfs_pack() {
     local d=$1 out=$2
     (cd "$d" && find . -print0 | LC_ALL=C sort -z |
         cpio --null -o -H newc --owner=0:0 --quiet) | gzip -6 >"$out" ||
-        bg_die "pack initramfs $out"
+        die "pack initramfs $out"
 }
 
 bg_initramfs_busybox() {
     local out=$1 scenario=$2 d
     shift 2
-    d=$(mktemp -d "${BG_WORK:-/tmp}/initramfs.XXXXXX") || bg_die "mktemp"
+    d=$(mktemp -d "${WORK:-/tmp}/initramfs.XXXXXX") || die "mktemp"
     bg_initramfs_new "$d"
     bg_initramfs_add_file "$d" "$scenario" /scenario.sh
     bg_initramfs_add_modules "$d" "$@"

@@ -34,9 +34,9 @@
 
 bg_rootfs_busybox() {
     local out=$1 d
-    d=$(mktemp -d "${BG_WORK:-/tmp}/rootfs.XXXXXX") || bg_die "mktemp"
+    d=$(mktemp -d "${WORK:-/tmp}/rootfs.XXXXXX") || die "mktemp"
     mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,etc}
-    cp "$(command -v busybox)" "$d/bin/busybox" || bg_die "copy busybox"
+    cp "$(command -v busybox)" "$d/bin/busybox" || die "copy busybox"
     local a
     for a in sh mount cut grep sed nc tail printf sync poweroff cat echo; do
         ln -s busybox "$d/bin/$a"
@@ -45,26 +45,26 @@ bg_rootfs_busybox() {
     # systemd's switch-root refuses a /sysroot without os-release.
     printf 'NAME="bootgate test root"\nID=bootgate-test-root\n' >"$d/etc/os-release"
     rm -f "$out"
-    mke2fs -q -t ext4 -L bgroot -d "$d" "$out" 16M >/dev/null || bg_die "mke2fs $out"
+    mke2fs -q -t ext4 -L bgroot -d "$d" "$out" 16M >/dev/null || die "mke2fs $out"
     rm -rf "$d"
 }
 
 bg_luks_provision() {
     local disk=$1 uuid=$2 pass=$3 rootimg=$4 d
     bg_kernel
-    d=$BG_WORK/provision.initramfs
+    d=$WORK/provision.initramfs
     rm -rf "$d"
     bg_initramfs_new "$d"
     bg_initramfs_add_file "$d" "$BG_LIB/guest/provision-scenario.sh" /scenario.sh
     bg_initramfs_add_binary "$d" cryptsetup
     bg_initramfs_add_modules "$d" virtio_pci virtio_blk dm_crypt xts ecb algif_skcipher
-    bg_initramfs_pack "$d" "$BG_WORK/provision.img"
+    bg_initramfs_pack "$d" "$WORK/provision.img"
     rm -rf "$d"
-    bg_qemu_start provision --seabios --kernel "$BG_KERNEL" --initrd "$BG_WORK/provision.img" \
+    bg_qemu_start provision --seabios --kernel "$BG_KERNEL" --initrd "$WORK/provision.img" \
         --append "console=ttyS0,115200 panic=-1 quiet bootgate.luks_uuid=$uuid bootgate.luks_pass=$pass" \
         --disk "$disk" --disk "$rootimg" --mem 512
     bg_qemu_wait_marker provision "BOOTGATE-MARKER: (provisioned|provision-failed)"
-    grep -q "BOOTGATE-MARKER: provisioned" "$BG_WORK/provision.console.log" ||
+    grep -q "BOOTGATE-MARKER: provisioned" "$WORK/provision.console.log" ||
         bg_qemu_fail provision "LUKS2 provisioning failed in the VM"
     bg_qemu_wait_exit provision
 }
@@ -102,26 +102,26 @@ bg_dracut_build() {
     } | sha256sum | cut -c1-16)
     cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache/dracut-$key.img
     if [[ -s $cache && ${BG_DRACUT_NOCACHE:-0} != 1 ]]; then
-        cp "$cache" "$out" || bg_die "copy $cache"
+        cp "$cache" "$out" || die "copy $cache"
         BG_DRACUT_SECONDS=0
-        bg_log "dracut initramfs from cache $cache"
+        log "dracut initramfs from cache $cache"
         return 0
     fi
     local base='' m env=()
     if [[ -n ${BG_DRACUT_MODULE_DIRS:-} ]]; then
-        base=$BG_WORK/dracutbase
+        base=$WORK/dracutbase
         rm -rf "$base"
-        cp -a /usr/lib/dracut "$base" || bg_die "copy /usr/lib/dracut"
+        cp -a /usr/lib/dracut "$base" || die "copy /usr/lib/dracut"
         for m in $BG_DRACUT_MODULE_DIRS; do
-            cp -r "$m" "$base/modules.d/" || bg_die "copy dracut module $m"
+            cp -r "$m" "$base/modules.d/" || die "copy dracut module $m"
         done
         env+=(dracutbasedir="$base")
     fi
     [[ -z ${BG_DRACUT_PATH:-} ]] || env+=(PATH="$BG_DRACUT_PATH:$PATH")
     t0=$(bg_now)
-    env "${env[@]}" dracut --force --tmpdir "$BG_WORK" "${args[@]}" "$out" >"$BG_WORK/dracut.log" 2>&1 || {
-        bg_artifact "$BG_WORK/dracut.log"
-        bg_die "dracut failed"
+    env "${env[@]}" dracut --force --tmpdir "$WORK" "${args[@]}" "$out" >"$WORK/dracut.log" 2>&1 || {
+        bg_artifact "$WORK/dracut.log"
+        die "dracut failed"
     }
     BG_DRACUT_SECONDS=$(awk -v a="$t0" -v b="$(bg_now)" 'BEGIN { printf "%.1f", b - a }')
     mkdir -p "${cache%/*}" && cp "$out" "$cache.tmp" && mv "$cache.tmp" "$cache" || true

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 # Checks that a capture (eventlog.bin, ima.bin, pcrs-<bank>.json as written by
 # tests/boot/capture.sh) is self-consistent: the logs replay to the PCRs the
-# guest's TPM reported. Needs common.sh; used by tests/integration and tests/boot.
+# guest's TPM reported. Needs tests/lib/harness.sh (pass/fail); used by
+# tests/integration and tests/boot.
 #
 #   bg_check_capture_tpm2 DIR
 #       independent replay with tpm2_eventlog (tpm2-tools) of the firmware log:
@@ -17,7 +18,8 @@
 #   bg_check_capture_tamper DIR
 #       bad cases: a changed IMA record or a dropped firmware event must not replay
 #       to the reported PCRs (bootgatectl either fails or prints other values)
-# Each prints one line per check and returns non-zero on the first failure.
+# Each passes or fails one check per line (harness.sh) and returns non-zero on
+# the first failure.
 
 # _bg_tpm2_pcrs LOG BANK: "index hex" lines from tpm2_eventlog's computed PCRs.
 _bg_tpm2_pcrs() {
@@ -46,34 +48,34 @@ bg_check_capture_tpm2() {
         while read -r idx hex; do
             want=$(_bg_reported "$dir" "$bank" "$idx")
             if [[ $hex != "$want" ]]; then
-                bg_log "$dir: tpm2_eventlog $bank PCR $idx = $hex, TPM reported ${want:-nothing}"
+                fail "$dir: tpm2_eventlog $bank PCR $idx = $hex, TPM reported ${want:-nothing}"
                 return 1
             fi
             n=$((n + 1))
         done < <(_bg_tpm2_pcrs "$dir/eventlog.bin" "$bank")
         if ((n < 8)); then
-            bg_log "$dir: tpm2_eventlog computed only $n $bank PCRs"
+            fail "$dir: tpm2_eventlog computed only $n $bank PCRs"
             return 1
         fi
-        bg_log "ok: $(basename "$dir") tpm2_eventlog $bank: $n PCRs match"
+        pass "$(basename "$dir") tpm2_eventlog $bank: $n PCRs match"
     done
 }
 
 bg_check_capture_bootgate() {
     local dir=$1 out bank idx want got n tpm2_pcrs
     out=$("$BOOTGATECTL" eventlog replay --json --ima "$dir/ima.bin" "$dir/eventlog.bin") || {
-        bg_log "$dir: bootgatectl eventlog replay failed"
+        fail "$dir: bootgatectl eventlog replay failed"
         return 1
     }
     for bank in $(_bg_banks "$dir"); do
         jq -e --arg b "$bank" '.[$b]["10"]' <<<"$out" >/dev/null || {
-            bg_log "$dir: replay has no $bank PCR 10"
+            fail "$dir: replay has no $bank PCR 10"
             return 1
         }
         tpm2_pcrs=$(_bg_tpm2_pcrs "$dir/eventlog.bin" "$bank" | awk '{ print $1 }')
         for idx in $tpm2_pcrs; do
             jq -e --arg b "$bank" --arg i "$idx" '.[$b][$i]' <<<"$out" >/dev/null || {
-                bg_log "$dir: replay has no $bank PCR $idx (tpm2_eventlog has)"
+                fail "$dir: replay has no $bank PCR $idx (tpm2_eventlog has)"
                 return 1
             }
         done
@@ -87,12 +89,12 @@ bg_check_capture_bootgate() {
             fi
             want=$(_bg_reported "$dir" "$bank" "$idx")
             if [[ $got != "$want" ]]; then
-                bg_log "$dir: bootgatectl $bank PCR $idx = $got, TPM reported ${want:-nothing}"
+                fail "$dir: bootgatectl $bank PCR $idx = $got, TPM reported ${want:-nothing}"
                 return 1
             fi
             n=$((n + 1))
         done < <(jq -r --arg b "$bank" '.[$b] | to_entries[] | "\(.key) \(.value)"' <<<"$out")
-        bg_log "ok: $(basename "$dir") bootgatectl replay $bank: $n PCRs match"
+        pass "$(basename "$dir") bootgatectl replay $bank: $n PCRs match"
     done
 }
 
@@ -108,7 +110,7 @@ _bg_replay_matches() {
     0) ;;
     1) return 1 ;;
     *)
-        bg_log "bootgatectl eventlog replay exited $rc: $(head -c 2000 "$2.err")"
+        fail "bootgatectl eventlog replay exited $rc: $(head -c 2000 "$2.err")"
         return 2
         ;;
     esac
@@ -116,47 +118,41 @@ _bg_replay_matches() {
         '.[$b] | to_entries | all(.value == $r[0][.key])' <<<"$out" >/dev/null
 }
 
+# _bg_tamper_refused DIR TMP WHAT: the changed logs TMP/{eventlog,ima}.bin must
+# not replay to DIR's reported PCRs (bootgatectl refuses them or prints others).
+_bg_tamper_refused() {
+    local rc=0
+    _bg_replay_matches "$1" "$2/eventlog.bin" "$2/ima.bin" || rc=$?
+    ((rc == 1)) && return 0
+    fail "$1: $3: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
+    return 1
+}
+
 bg_check_capture_tamper() {
-    local dir=$1 tmp rc
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/bootgate-tamper.XXXXXX") || return 1
+    local dir=$1 tmp
+    tmp=$(mktemp -d "$WORK/tamper.XXXXXX") || return 1
     # The reference: unchanged copies must match (else the checks below prove nothing).
     cp "$dir/eventlog.bin" "$dir/ima.bin" "$tmp/"
     if ! _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin"; then
-        bg_log "$dir: unchanged copies do not replay"
-        rm -rf "$tmp"
+        fail "$dir: unchanged copies do not replay"
         return 1
     fi
     # IMA: a different file name in a record's template data (same length, so the
     # log still parses; capture-scenario.sh always runs hello.sh).
     LC_ALL=C sed 's|/etc/bootgate/hello\.sh|/etc/bootgate/hellO.sh|' "$dir/ima.bin" >"$tmp/ima.bin"
     if cmp -s "$dir/ima.bin" "$tmp/ima.bin"; then
-        bg_log "$dir: no hello.sh record in the IMA log"
-        rm -rf "$tmp"
+        fail "$dir: no hello.sh record in the IMA log"
         return 1
     fi
-    rc=0
-    _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin" || rc=$?
-    if ((rc != 1)); then
-        bg_log "$dir: a changed IMA log: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
-        rm -rf "$tmp"
-        return 1
-    fi
+    _bg_tamper_refused "$dir" "$tmp" "a changed IMA log" || return 1
     # Firmware log: change a digest of the last measured event.
     cp "$dir/ima.bin" "$tmp/ima.bin"
     _bg_flip_last_digest "$dir/eventlog.bin" "$tmp/eventlog.bin" || {
-        bg_log "$dir: no event digest found to change"
-        rm -rf "$tmp"
+        fail "$dir: no event digest found to change"
         return 1
     }
-    rc=0
-    _bg_replay_matches "$dir" "$tmp/eventlog.bin" "$tmp/ima.bin" || rc=$?
-    if ((rc != 1)); then
-        bg_log "$dir: a changed event digest: status $rc (0: still matches the reported PCRs, 2: bootgatectl error)"
-        rm -rf "$tmp"
-        return 1
-    fi
-    rm -rf "$tmp"
-    bg_log "ok: $(basename "$dir") changed IMA record and changed event digest do not match"
+    _bg_tamper_refused "$dir" "$tmp" "a changed event digest" || return 1
+    pass "$(basename "$dir") changed IMA record and changed event digest do not match"
 }
 
 # _bg_flip_last_digest IN OUT: copy IN to OUT with the first byte of the last

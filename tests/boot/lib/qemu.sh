@@ -12,11 +12,11 @@
 #       --kernel K --initrd I --append CMDLINE   direct kernel boot (SeaBIOS)
 #       --disk IMG        extra virtio disk (raw, read-write), repeatable
 #       --net             virtio-net, user networking (the host is 10.0.2.2)
-#       --tpm             attach the swtpm from bg_swtpm_start
+#       --tpm             attach the swtpm from swtpm_qemu_start
 #       --mem MB          default 512 (BG_QEMU_MEM)
 #       --timeout SEC     hard limit for the whole VM, default 300 (BG_QEMU_TIMEOUT)
-#     Console (ttyS0) -> $BG_WORK/NAME.console.log; data port (ttyS1) ->
-#     $BG_WORK/NAME.data.log. Sets BG_QEMU_PID, BG_QEMU_T0.
+#     Console (ttyS0) -> $WORK/NAME.console.log; data port (ttyS1) ->
+#     $WORK/NAME.data.log. Sets BG_QEMU_PID, BG_QEMU_T0.
 #   bg_qemu_wait_marker NAME REGEX [TIMEOUT]
 #       wait until a console line matches REGEX (grep -E); on timeout or VM exit
 #       keeps the logs as artifacts and fails. Sets BG_ELAPSED (seconds since
@@ -53,14 +53,13 @@ bg_qemu_start() {
         --mem) mem=$2; shift ;;
         --timeout) timeout=$2; shift ;;
         --) shift; break ;;
-        *) bg_die "bg_qemu_start: unknown option $1" ;;
+        *) die "bg_qemu_start: unknown option $1" ;;
         esac
         shift
     done
-    [[ -n ${BG_WORK:-} ]] || bg_workdir
-    local con=$BG_WORK/$name.console data=$BG_WORK/$name.data.log
+    local con=$WORK/$name.console data=$WORK/$name.data.log
     rm -f "$con.in" "$con.out" "$con.log" "$data"
-    mkfifo "$con.in" "$con.out" || bg_die "mkfifo"
+    mkfifo "$con.in" "$con.out" || die "mkfifo"
     : >"$con.log"
     : >"$data"
     # Keep the input fifo open read-write so typing never blocks and QEMU never
@@ -73,11 +72,11 @@ bg_qemu_start() {
         -chardev "pipe,id=con,path=$con,logfile=$con.log"
         -serial chardev:con -serial "file:$data")
     if [[ $fw == ovmf ]]; then
-        [[ -r $BG_OVMF_CODE ]] || bg_skip "no $BG_OVMF_CODE (ovmf)"
-        cp "$BG_OVMF_VARS" "$BG_WORK/$name.vars.fd" || bg_die "copy OVMF vars"
+        [[ -r $BG_OVMF_CODE ]] || skip "no $BG_OVMF_CODE (ovmf)"
+        cp "$BG_OVMF_VARS" "$WORK/$name.vars.fd" || die "copy OVMF vars"
         args+=(-machine q35
             -drive "if=pflash,format=raw,unit=0,readonly=on,file=$BG_OVMF_CODE"
-            -drive "if=pflash,format=raw,unit=1,file=$BG_WORK/$name.vars.fd")
+            -drive "if=pflash,format=raw,unit=1,file=$WORK/$name.vars.fd")
         [[ -z $esp ]] || args+=(-drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
             -device virtio-blk-pci,drive=esp,bootindex=0)
     else
@@ -93,15 +92,15 @@ bg_qemu_start() {
     # romfile= : no iPXE option ROM, so the firmware never tries a network boot.
     ((net)) && args+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile=)
     if ((tpm)); then
-        [[ -n ${BG_SWTPM_SOCK:-} ]] || bg_die "bg_qemu_start --tpm without bg_swtpm_start"
-        mapfile -t -O ${#args[@]} args < <(bg_swtpm_qemu_args)
+        [[ -n ${SWTPM_QEMU_SOCK:-} ]] || die "bg_qemu_start --tpm without swtpm_qemu_start"
+        mapfile -t -O ${#args[@]} args < <(swtpm_qemu_args)
     fi
     args+=("$@")
-    printf '%q ' qemu-system-x86_64 "${args[@]}" >"$BG_WORK/$name.cmd"
+    printf '%q ' qemu-system-x86_64 "${args[@]}" >"$WORK/$name.cmd"
     BG_QEMU_T0=$(bg_now)
-    timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" 2>"$BG_WORK/$name.qemu.err" &
+    timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" 2>"$WORK/$name.qemu.err" &
     BG_QEMU_PID=$!
-    bg_on_exit "bg_qemu_stop"
+    on_exit "bg_qemu_stop"
 }
 
 bg_qemu_stop() {
@@ -125,11 +124,11 @@ bg_qemu_stop() {
 bg_qemu_fail() {
     local name=$1
     shift
-    bg_artifact "$BG_WORK/$name.console.log" "$BG_WORK/$name.data.log" \
-        "$BG_WORK/$name.qemu.err" "$BG_WORK/$name.cmd" ${BG_SWTPM_DIR:+"$BG_SWTPM_DIR/swtpm.log"}
-    bg_log "--- last console lines ($name) ---"
-    tail -n 30 "$BG_WORK/$name.console.log" | tr -d '\r' >&2
-    bg_die "$*"
+    bg_artifact "$WORK/$name.console.log" "$WORK/$name.data.log" \
+        "$WORK/$name.qemu.err" "$WORK/$name.cmd" ${SWTPM_QEMU_DIR:+"$SWTPM_QEMU_DIR/swtpm.log"}
+    log "--- last console lines ($name) ---"
+    tail -n 30 "$WORK/$name.console.log" | tr -d '\r' >&2
+    die "$*"
 }
 
 _bg_elapsed() { BG_ELAPSED=$(awk -v a="$1" -v b="$(bg_now)" 'BEGIN { printf "%.1f\n", b - a }'); }
@@ -141,12 +140,12 @@ bg_qemu_wait_count() {
     [[ -n $limit ]] || limit=${BG_QEMU_TIMEOUT:-300}
     start=$(bg_now)
     while :; do
-        if (($(tr -d "\r" <"$BG_WORK/$name.console.log" | grep -Eo -- "$re" | wc -l) >= count)); then
+        if (($(tr -d "\r" <"$WORK/$name.console.log" | grep -Eo -- "$re" | wc -l) >= count)); then
             _bg_elapsed "$BG_QEMU_T0"
             return 0
         fi
         if ! kill -0 "$BG_QEMU_PID" 2>/dev/null; then
-            bg_log "VM $name exited before '$re'"
+            log "VM $name exited before '$re'"
             bg_qemu_fail "$name" "no '$re' (x$count) on the console of $name"
         fi
         if awk -v a="$start" -v b="$(bg_now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
@@ -157,7 +156,7 @@ bg_qemu_wait_count() {
 }
 
 bg_qemu_type() {
-    printf '%s\r' "$2" >&"$BG_QEMU_INFD" || bg_die "typing on the console of $1"
+    printf '%s\r' "$2" >&"$BG_QEMU_INFD" || die "typing on the console of $1"
 }
 
 bg_qemu_wait_exit() {
@@ -179,7 +178,7 @@ bg_qemu_wait_exit() {
 
 bg_qemu_fetch() {
     local name=$1 block=$2 out=$3
-    tr -d '\r' <"$BG_WORK/$name.data.log" |
+    tr -d '\r' <"$WORK/$name.data.log" |
         awk -v b="$block" '$0 == "BOOTGATE-END " b { f = 0; ok = 1 }
                            f { print }
                            $0 == "BOOTGATE-BEGIN " b { f = 1 }

@@ -16,13 +16,13 @@ _bg_align() { echo $((($1 + $2 - 1) / $2 * $2)); }
 
 bg_uki_build() {
     local out=$1 kernel=$2 initrd=$3 cmdline=$4 tmp base size vma args=() s f
-    [[ -r $BG_UKI_STUB ]] || bg_skip "no $BG_UKI_STUB (systemd-boot-efi)"
-    tmp=$(mktemp -d "${BG_WORK:-/tmp}/uki.XXXXXX") || bg_die "mktemp"
+    [[ -r $BG_UKI_STUB ]] || skip "no $BG_UKI_STUB (systemd-boot-efi)"
+    tmp=$(mktemp -d "${WORK:-/tmp}/uki.XXXXXX") || die "mktemp"
     printf '%s' "$cmdline" >"$tmp/cmdline"
     printf 'NAME="bootgate test"\nID=bootgate-test\nPRETTY_NAME="bootgate boot test"\n' >"$tmp/osrel"
     base=$(objdump -p "$BG_UKI_STUB" | awk '$1 == "ImageBase" { print $2 }')
     size=$(objdump -p "$BG_UKI_STUB" | awk '$1 == "SizeOfImage" { print $2 }')
-    [[ -n $base && -n $size ]] || bg_die "cannot read the PE header of $BG_UKI_STUB"
+    [[ -n $base && -n $size ]] || die "cannot read the PE header of $BG_UKI_STUB"
     # Sections go after the stub's image, each on a 64 KiB boundary, in this order.
     vma=$(_bg_align $((0x$base + 0x$size)) 65536)
     for s in osrel:"$tmp/osrel" cmdline:"$tmp/cmdline" linux:"$kernel" initrd:"$initrd"; do
@@ -31,7 +31,7 @@ bg_uki_build() {
         args+=(--add-section ".$s=$f" --change-section-vma ".$s=$(printf '0x%x' "$vma")")
         vma=$(_bg_align $((vma + $(stat -c %s "$f"))) 65536)
     done
-    objcopy "${args[@]}" "$BG_UKI_STUB" "$out" || bg_die "objcopy UKI"
+    objcopy "${args[@]}" "$BG_UKI_STUB" "$out" || die "objcopy UKI"
     rm -rf "$tmp"
 }
 
@@ -43,13 +43,13 @@ bg_esp_build() {
     kib=$(_bg_align "$kib" 1024)
     part=$out.part
     rm -f "$part" "$out"
-    mkfs.fat -C "$part" "$kib" >/dev/null || bg_die "mkfs.fat"
-    mmd -i "$part" ::/EFI ::/EFI/BOOT || bg_die "mmd"
-    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || bg_die "mcopy"
+    mkfs.fat -C "$part" "$kib" >/dev/null || die "mkfs.fat"
+    mmd -i "$part" ::/EFI ::/EFI/BOOT || die "mmd"
+    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || die "mcopy"
     # 1 MiB for the GPT, the partition, 1 MiB for the backup GPT.
-    truncate -s $((kib * 1024 + 2 * 1048576)) "$out" || bg_die "truncate"
+    truncate -s $((kib * 1024 + 2 * 1048576)) "$out" || die "truncate"
     printf 'label: gpt\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP"\n' \
-        $((kib * 2)) | sfdisk -q "$out" >/dev/null || bg_die "sfdisk"
-    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || bg_die "dd ESP"
+        $((kib * 2)) | sfdisk -q "$out" >/dev/null || die "sfdisk"
+    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
     rm -f "$part"
 }
