@@ -127,12 +127,13 @@ int policy_check_quotable(const policy *p, uint32_t quoted_mask, bg_err *err)
 {
     uint32_t outside = p->gate_mask & ~quoted_mask;
     if (outside) {
-        char l[96];
+        char l[96], q[96];
         mask_list(outside, l, sizeof l);
+        mask_list(quoted_mask, q, sizeof q);
         return bg_err_set(err, -EINVAL,
                           "policy %s v%llu gates PCR %s, which the quote does not cover "
-                          "(quoted: PCRs 0-11)",
-                          p->name, (unsigned long long)p->version, l);
+                          "(quoted: PCR %s)",
+                          p->name, (unsigned long long)p->version, l, q);
     }
     return 0;
 }

@@ -7,7 +7,8 @@
 # (by policy and by break-glass) each answer 503 "unavailable" and leave the
 # store exactly as it was (nodes, volumes, policies, grants, approvals, audit
 # rows). Without the trigger the same requests succeed.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 for t in swtpm tpm2_createek tpm2_quote tpm2_pcrextend sqlite3 python3; do
     command -v "$t" >/dev/null || { echo "missing $t"; exit 1; }
 done
@@ -46,52 +47,9 @@ under_fault() {
     check "$name under an audit fault: nothing changed" "$before" "$(snap)"
 }
 
-# --- the node's boot: a synthetic event log extended into the swtpm ---------
-python3 - "$N/eventlog.bin" "$N/extend.txt" <<'PY'
-import hashlib, struct, sys
-out, ext = sys.argv[1], sys.argv[2]
-spec = b"Spec ID Event03\0" + struct.pack("<IBBBBI", 0, 0, 2, 0, 2, 1) + struct.pack("<HH", 0x0B, 32) + b"\0"
-log = struct.pack("<II", 0, 3) + b"\0" * 20 + struct.pack("<I", len(spec)) + spec
-lines = []
-def ev(pcr, typ, data):
-    global log
-    d = hashlib.sha256(data).digest()
-    log += struct.pack("<IIIH", pcr, typ, 1, 0x0B) + d + struct.pack("<I", len(data)) + data
-    lines.append(f"{pcr}:sha256={d.hex()}")
-ev(0, 0x00000008, b"bootgate test firmware 1.0\0")
-ev(4, 0x80000003, b"\x01" * 40)
-ev(9, 0x00000006, b"\x00" * 8 + b"Linux initrd")
-for pcr in list(range(0, 10)) + [11]:
-    ev(pcr, 0x00000004, b"\0\0\0\0")
-open(out, "wb").write(log)
-open(ext, "w").write("\n".join(lines) + "\n")
-PY
-while read -r e; do tpm2_pcrextend "$e"; done <"$N/extend.txt"
+# --- the node's boot (tests/lib/node.sh) -------------------------------------
+node_boot
 
-challenge() {
-    jq -n --arg id "$NODE_ID" '{node_id:$id}' >"$WORK/ch.json"
-    api POST /v1/challenge "$WORK/ch.json" >/dev/null
-    jreply .nonce
-}
-quote() {
-    tpm2_quote -c "$N/ak.ctx" -l "sha256:0,1,2,3,4,5,6,7,8,9,10,11" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
-        -m "$N/attest.bin" -s "$N/sig.bin" -g sha256 >/dev/null
-    tpmflush
-    tpm2_pcrread "sha256:0,1,2,3,4,5,6,7,8,9,10,11" |
-        sed -n 's/^ *\([0-9]*\) *: 0x\([0-9A-Fa-f]*\)$/\1 \2/p' |
-        jq -Rn '[inputs | split(" ") | {(.[0]): (.[1] | ascii_downcase)}] | add' >"$N/pcrs.json"
-}
-try_unlock() { # -> HTTP status of a full attempt (challenge, quote, unlock)
-    local nonce
-    nonce=$(challenge)
-    quote "$nonce"
-    jq -n --arg id "$NODE_ID" --arg vol "$VOL" --arg nonce "$nonce" --arg ak "$(b64 "$N/ak.pub")" \
-        --arg at "$(b64 "$N/attest.bin")" --arg sig "$(b64 "$N/sig.bin")" \
-        --arg log "$(b64 "${EVENTLOG:-$N/eventlog.bin}")" --slurpfile pcrs "$N/pcrs.json" \
-        '{node_id:$id, volume_uuid:$vol, nonce:$nonce, ak_public:$ak, attest:$at,
-          signature:$sig, pcr_bank:"sha256", pcrs:$pcrs[0], event_log:$log}' >"$WORK/unlock.json"
-    api POST /v1/unlock "$WORK/unlock.json"
-}
 enroll() { api POST /v1/enroll "$WORK/enroll.json" enroller; }
 activate_node() { api POST /v1/enroll/activate "$WORK/act.json" enroller; }
 approve_node() {
@@ -160,14 +118,7 @@ check "key release after recovery" 200 "$(try_unlock)"
 check "  one key_released record" 1 "$(audit_actions key_released)"
 
 # --- break-glass ------------------------------------------------------------------
-tpm2_pcrextend "4:sha256=$(printf 'new kernel' | sha256sum | cut -d' ' -f1)"
-python3 - "$N/eventlog.bin" "$N/eventlog-new.bin" <<'PY'
-import hashlib, struct, sys
-b = open(sys.argv[1], "rb").read()
-d = hashlib.sha256(b"new kernel").digest()
-b += struct.pack("<IIIH", 4, 0x80000003, 1, 0x0B) + d + struct.pack("<I", 10) + b"new kernel"
-open(sys.argv[2], "wb").write(b)
-PY
+eventlog_append "$N/eventlog.bin" "$N/eventlog-new.bin" "4:0x80000003:new kernel"
 export EVENTLOG=$N/eventlog-new.bin
 check "the new boot state is denied by the policy" 403 "$(try_unlock)"
 CODE=$(jreply .breakglass_code)

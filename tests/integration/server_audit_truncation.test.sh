@@ -8,7 +8,8 @@
 # records or cutting back to an older head fails as truncation naming the
 # first missing record; an edit before the head fails at the edited record;
 # the untouched log passes; bootgated --check refuses the truncated log.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 command -v sqlite3 >/dev/null || { echo "missing sqlite3"; exit 1; }
 SRV_EXTRA_CONF="audit_sign_interval = 1
 denial_audit_burst = 1000" start_bootgated
@@ -94,20 +95,7 @@ check "  at that record" 3 "$(vjson '.first_bad_seq' --db "$WORK/edit.db" --head
 check "  not as truncation" 0 "$(grep -c 'truncated' "$WORK/err" || true)"
 # the same edit with every later hash recomputed (no key needed for that)
 copy_db "$WORK/rewritten.db"
-python3 - "$WORK/rewritten.db" <<'PY'
-import hashlib, json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-db.executescript("DROP TRIGGER audit_no_update;")
-db.execute("UPDATE audit SET details = '{}' WHERE seq = 3")
-prev = bytes(32)
-for seq, t, actor, action, node, details in db.execute(
-        "SELECT seq, time, actor, action, node, details FROM audit ORDER BY seq").fetchall():
-    canon = json.dumps([seq, t, actor, action, node, details], separators=(",", ":"), ensure_ascii=False)
-    h = hashlib.sha256(prev + canon.encode()).digest()
-    db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev.hex(), h.hex(), seq))
-    prev = h
-db.commit()
-PY
+python3 "$TESTLIB/audit_rewrite.py" "$WORK/rewritten.db" "UPDATE audit SET details = '{}' WHERE seq = 3"
 check "a recomputed chain passes the hash check alone" 0 "$(verify --db "$WORK/rewritten.db")"
 check "the head outside exposes it, even without the key" 1 "$(verify --db "$WORK/rewritten.db" --head "$HEADF")"
 check "  as a rewrite" 1 "$(grep -c 'rewritten' "$WORK/err")"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bootgated.conf through the real binary: store = URL and its alias db, and
 # the messages and exit code of a bad configuration (src/lib/conf.c).
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 
 C=$WORK/chk
 "$BOOTGATECTL" init-server --port 0 "$C" >/dev/null

@@ -4,7 +4,8 @@
 # break-glass reason) that is not UTF-8 or carries control characters is
 # refused with 400 before anything is stored or audited, so the audit API
 # never serves bytes that are not JSON.
-source "$(dirname "$0")/server_common.sh"
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 start_bootgated
 
 # body FILE PRINTF-FORMAT: the raw bytes, \xNN escapes included

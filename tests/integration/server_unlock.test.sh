@@ -17,50 +17,10 @@ VOL=6f1b2c3d-0000-4000-8000-00000000abcd
 head -c 64 /dev/urandom >"$N/volume.key"
 b64() { base64 -w0 "$1"; }
 
-# --- a synthetic crypto-agile event log, extended into the swtpm ----------
-# (tests/lib/eventlog.py: TCG PC Client PFP 10.2.1 Spec ID Event03 header, then
-# TCG_PCR_EVENT2 records with one sha256 digest each): EV_S_CRTM_VERSION
-# "bootgate test firmware 1.0", EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG
-# "Linux initrd", then EV_SEPARATOR in PCRs 0-9 and 11
-SEPARATORS=()
-for pcr in 0 1 2 3 4 5 6 7 8 9 11; do SEPARATORS+=("$pcr:4:hex:00000000"); done
-eventlog_boot "$N/eventlog.bin" 0:0x00000008:hex:626f6f74676174652074657374206669726d7761726520312e3000 \
-    4:0x80000003:hex:01010101010101010101010101010101010101010101010101010101010101010101010101010101 \
-    9:0x00000006:hex:00000000000000004c696e757820696e69747264 "${SEPARATORS[@]}"
-
-# --- helpers acting as the node -------------------------------------------
-challenge() { # [NODE_ID] -> NONCE (base64)
-    jq -n --arg id "${1:-$NODE_ID}" '{node_id:$id}' >"$WORK/ch.json"
-    api POST /v1/challenge "$WORK/ch.json" >/dev/null
-    jreply .nonce
-}
-# quote NONCE_B64 [PCR-LIST] -> $N/attest.bin $N/sig.bin $N/pcrs.json
-quote() {
-    local sel=${2:-0,1,2,3,4,5,6,7,8,9,10,11}
-    tpm2_quote -c "$N/ak.ctx" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
-        -m "$N/attest.bin" -s "$N/sig.bin" -g sha256 >/dev/null
-    tpmflush
-    tpm2_pcrread "sha256:0,1,2,3,4,5,6,7,8,9,10,11" |
-        sed -n 's/^ *\([0-9]*\) *: 0x\([0-9A-Fa-f]*\)$/\1 \2/p' |
-        jq -Rn '[inputs | split(" ") | {(.[0]): (.[1] | ascii_downcase)}] | add' >"$N/pcrs.json"
-}
-# unlock_body NONCE_B64 [jq filter] -> $WORK/unlock.json
-unlock_body() {
-    jq -n --arg id "$NODE_ID" --arg vol "$VOL" --arg nonce "$1" --arg ak "$(b64 "$N/ak.pub")" \
-        --arg at "$(b64 "$N/attest.bin")" --arg sig "$(b64 "$N/sig.bin")" \
-        --arg log "$(b64 "${EVENTLOG:-$N/eventlog.bin}")" --slurpfile pcrs "$N/pcrs.json" \
-        '{node_id:$id, volume_uuid:$vol, nonce:$nonce, ak_public:$ak, attest:$at,
-          signature:$sig, pcr_bank:"sha256", pcrs:$pcrs[0], event_log:$log}' |
-        jq "${2:-.}" >"$WORK/unlock.json"
-}
-# try_unlock [jq filter on the body] -> HTTP status; reply in $WORK/reply
-try_unlock() {
-    local nonce
-    nonce=$(challenge)
-    quote "$nonce"
-    unlock_body "$nonce" "${1:-.}"
-    api POST /v1/unlock "$WORK/unlock.json"
-}
+# --- the node's boot: tests/lib/node.sh's synthetic crypto-agile event log
+# (TCG PC Client PFP 10.2.1), extended into the swtpm; the node's requests
+# are node.sh's challenge, quote, unlock_body and try_unlock
+node_boot
 
 # --- enrollment -------------------------------------------------------------
 jq -n --arg ek "$(b64 "$N/ek.pub")" --arg ak "$(b64 "$N/ak.pub")" --arg vol "$VOL" \

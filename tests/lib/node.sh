@@ -9,6 +9,18 @@
 #   activate ID_OBJECT_B64 SECRET_B64 OUT [EK_CTX]
 #                       TPM2_ActivateCredential with the AK and the EK under
 #                       PolicySecret(endorsement), as the node does (DESIGN §1 step 4)
+#   node_boot           the node's synthetic boot in $WORK/node/eventlog.bin, extended
+#                       into the swtpm: EV_S_CRTM_VERSION "bootgate test firmware
+#                       1.0", an EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG
+#                       "Linux initrd", EV_SEPARATOR in PCRs 0-9 and 11
+#   challenge [NODE_ID] -> a nonce from bootgated (base64)
+#   quote NONCE_B64 [PCR-LIST]
+#                       a quote of sha256:PCR-LIST (default 0-11) over the nonce and
+#                       the PCR values: $WORK/node/{attest,sig}.bin, pcrs.json
+#   unlock_body NONCE_B64 [JQ]
+#                       $WORK/unlock.json for that quote (VOL, EVENTLOG or the boot
+#                       log), edited by the jq filter
+#   try_unlock [JQ]     challenge, quote, unlock: the HTTP status; answer in $WORK/reply
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
 
@@ -36,4 +48,48 @@ activate() {
         -P "session:$WORK/node/s.ctx" >/dev/null 2>"$WORK/node/activate.err" || true
     tpm2_flushcontext "$WORK/node/s.ctx" >/dev/null
     tpmflush
+}
+
+node_boot() {
+    local seps=() pcr
+    for pcr in 0 1 2 3 4 5 6 7 8 9 11; do seps+=("$pcr:4:hex:00000000"); done
+    eventlog_boot "$WORK/node/eventlog.bin" \
+        0:0x00000008:hex:626f6f74676174652074657374206669726d7761726520312e3000 \
+        4:0x80000003:hex:01010101010101010101010101010101010101010101010101010101010101010101010101010101 \
+        9:0x00000006:hex:00000000000000004c696e757820696e69747264 "${seps[@]}"
+}
+
+challenge() {
+    jq -n --arg id "${1:-$NODE_ID}" '{node_id:$id}' >"$WORK/ch.json"
+    api POST /v1/challenge "$WORK/ch.json" >/dev/null
+    jreply .nonce
+}
+
+quote() {
+    local d=$WORK/node sel=${2:-0,1,2,3,4,5,6,7,8,9,10,11}
+    tpm2_quote -c "$d/ak.ctx" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
+        -m "$d/attest.bin" -s "$d/sig.bin" -g sha256 >/dev/null
+    tpmflush
+    tpm2_pcrread "sha256:0,1,2,3,4,5,6,7,8,9,10,11" |
+        sed -n 's/^ *\([0-9]*\) *: 0x\([0-9A-Fa-f]*\)$/\1 \2/p' |
+        jq -Rn '[inputs | split(" ") | {(.[0]): (.[1] | ascii_downcase)}] | add' >"$d/pcrs.json"
+}
+
+unlock_body() {
+    local d=$WORK/node
+    jq -n --arg id "$NODE_ID" --arg vol "$VOL" --arg nonce "$1" \
+        --arg ak "$(base64 -w0 "$d/ak.pub")" --arg at "$(base64 -w0 "$d/attest.bin")" \
+        --arg sig "$(base64 -w0 "$d/sig.bin")" \
+        --arg log "$(base64 -w0 "${EVENTLOG:-$d/eventlog.bin}")" --slurpfile pcrs "$d/pcrs.json" \
+        '{node_id:$id, volume_uuid:$vol, nonce:$nonce, ak_public:$ak, attest:$at,
+          signature:$sig, pcr_bank:"sha256", pcrs:$pcrs[0], event_log:$log}' |
+        jq "${2:-.}" >"$WORK/unlock.json"
+}
+
+try_unlock() {
+    local nonce
+    nonce=$(challenge)
+    quote "$nonce"
+    unlock_body "$nonce" "${1:-.}"
+    api POST /v1/unlock "$WORK/unlock.json"
 }
