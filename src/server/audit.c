@@ -38,13 +38,9 @@ static void lines_free(srv_audit_tx *tx)
     tx->n_lines = 0;
 }
 
-static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t seq)
+static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, const char *det, int64_t seq)
 {
     pending_line *l, *a = reallocarray(tx->lines, tx->n_lines + 1, sizeof(*a));
-    const char *det =
-        rec->details ? json_object_to_json_string_ext(
-                           rec->details, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                     : "";
     if (!a)
         return -ENOMEM;
     tx->lines = a;
@@ -65,18 +61,18 @@ static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t seq)
 int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret_seq)
 {
     int64_t seq = 0;
+    const char *det;
     int r;
     if (tx->failed)
         return SRV_AUDIT_FAILED;
-    /* the details as stored and hashed: json-c's plain form */
-    r = store_audit_append(
-        tx->srv->store, rec->actor, rec->action, rec->node,
-        rec->details ? json_object_to_json_string_ext(
-                           rec->details, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                     : NULL,
-        &seq);
+    /* the details as stored and hashed (json-c's plain form), serialized once
+     * for the record and its log line */
+    det = rec->details ? json_object_to_json_string_ext(
+                             rec->details, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                       : NULL;
+    r = store_audit_append(tx->srv->store, rec->actor, rec->action, rec->node, det, &seq);
     if (r >= 0)
-        r = keep_line(tx, rec, seq);
+        r = keep_line(tx, rec, det ? det : "", seq);
     if (r < 0) {
         tx->failed = true;
         return SRV_AUDIT_FAILED;
