@@ -72,7 +72,7 @@ int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret
                        : NULL;
     r = store_audit_append(tx->srv->store, rec->actor, rec->action, rec->node, det, &seq);
     if (r >= 0)
-        r = keep_line(tx, rec, det ? det : "", seq);
+        r = keep_line(tx, rec, rec->summary ? rec->summary : det ? det : "", seq);
     if (r < 0) {
         tx->failed = true;
         return SRV_AUDIT_FAILED;

@@ -34,6 +34,10 @@ typedef struct srv_audit_rec {
     const char *action;
     const char *node;     /* NULL or "" when none */
     json_object *details; /* NULL: {}; not consumed */
+    /* the log line's text when not the details (an unlock's record holds a
+     * whole explanation: the journal gets one bounded line, the audit
+     * record the rest); NULL: the details */
+    const char *summary;
 } srv_audit_rec;
 
 typedef struct srv_audit_tx srv_audit_tx;

@@ -267,9 +267,12 @@ void srv_log_audit(const char *action, const char *node, const char *actor, int6
      * certificate CN: neither may forge a field */
     srv_log_field(n, sizeof(n), node);
     srv_log_field(a, sizeof(a), actor);
+    /* one bounded line per record, whatever its details: the whole record
+     * is in the audit log */
     syslog(LOG_INFO,
-           "BOOTGATE_AUDIT_SEQ=%lld BOOTGATE_ACTION=%s BOOTGATE_NODE=%s BOOTGATE_ACTOR=%s %s",
-           (long long)seq, action, n, a, detail ? detail : "");
+           "BOOTGATE_AUDIT_SEQ=%lld BOOTGATE_ACTION=%s BOOTGATE_NODE=%s BOOTGATE_ACTOR=%s %.*s%s",
+           (long long)seq, action, n, a, SRV_LOG_DETAIL_MAX, detail ? detail : "",
+           detail && strlen(detail) > SRV_LOG_DETAIL_MAX ? " [...]" : "");
 }
 
 static void handle_healthz(srv_req *r)

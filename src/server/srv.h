@@ -77,7 +77,9 @@ void srv_reply_error(srv_req *r, int status, const char *error, const char *reas
 /* A value for a key=value log field: characters other than [A-Za-z0-9-_.:@/]
  * become '_', empty becomes "-". */
 void srv_log_field(char *out, size_t size, const char *in);
-/* Syslog line for an audit record, with structured fields. */
+/* Syslog line for an audit record, with structured fields; the detail is
+ * cut at SRV_LOG_DETAIL_MAX bytes. */
+#define SRV_LOG_DETAIL_MAX 1024
 void srv_log_audit(const char *action, const char *node, const char *actor, int64_t seq,
                    const char *detail);
 

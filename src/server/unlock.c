@@ -84,7 +84,8 @@ static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanat
             free(hex);
         }
     }
-    r0 = srv_audited(r->srv, &(srv_audit_rec){"bootgated", "unlock_denied", req->node_id, det},
+    r0 = srv_audited(r->srv,
+                     &(srv_audit_rec){"bootgated", "unlock_denied", req->node_id, det, detail},
                      NULL, NULL, &d.audit_seq);
     json_object_put(det);
     if (r0 < 0)
@@ -115,8 +116,8 @@ static int count_grant_use(srv_audit_tx *tx, void *arg)
     json_object_object_add(u, "grant", json_object_new_string(c->grant->id));
     json_object_object_add(u, "uses_left", json_object_new_int64(c->grant->uses_left - 1));
     json_object_object_add(u, "scope", json_object_new_string(c->grant->scope));
-    r = srv_audit_tx_append(tx, &(srv_audit_rec){"bootgated", "breakglass_used", c->node_id, u},
-                            NULL);
+    r = srv_audit_tx_append(
+        tx, &(srv_audit_rec){"bootgated", "breakglass_used", c->node_id, u, NULL}, NULL);
     json_object_put(u);
     return r;
 }
@@ -300,7 +301,11 @@ void srv_handle_unlock(srv_req *r)
         }
         /* the grant's use, its record and the release record: one transaction */
         release_change c = {.grant = waived ? &grant : NULL, .node_id = node.id};
-        r0 = srv_audited(r->srv, &(srv_audit_rec){"bootgated", "key_released", node.id, det},
+        char summary[2 * PROTO_MAX_ID + 96];
+        snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s", req.volume_uuid,
+                 active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode);
+        r0 = srv_audited(r->srv,
+                         &(srv_audit_rec){"bootgated", "key_released", node.id, det, summary},
                          count_grant_use, &c, &ok.audit_seq);
         json_object_put(det);
         if (r0 < 0)

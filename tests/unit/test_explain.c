@@ -698,6 +698,46 @@ static void test_ima(void **state)
     eventlog_free(log);
 }
 
+/* The wire's one cap (explanation_lines): exactly max lines, the last one
+ * counting what was left out; one line fewer is not cut. */
+static void test_lines_cap(void **state)
+{
+    explanation *e = explanation_new();
+    char **lines = NULL;
+    size_t n = 0, full = 0;
+    assert_non_null(e);
+    snprintf(e->reason, sizeof e->reason, "PCR 4 differs from closest baseline b");
+    e->events = calloc(40, sizeof *e->events);
+    assert_non_null(e->events);
+    for (size_t i = 0; i < 40; i++) {
+        e->events[i].kind = EXPLAIN_NEW;
+        e->events[i].pcr = 4;
+        e->events[i].type = 0x80000003;
+        e->events[i].log_index = (int64_t)i;
+        e->events[i].has_actual = true;
+    }
+    e->n_events = 40;
+    /* reason + 40 events */
+    assert_int_equal(explanation_lines(e, 64, &lines, &full), 0);
+    assert_int_equal(full, 41);
+    assert_string_equal(lines[0], e->reason);
+    explanation_lines_free(lines, full);
+    assert_int_equal(explanation_lines(e, 42, &lines, &n), 0);
+    assert_int_equal(n, 41); /* fits: nothing cut */
+    assert_null(strstr(lines[n - 1], "more lines"));
+    explanation_lines_free(lines, n);
+    assert_int_equal(explanation_lines(e, 41, &lines, &n), 0);
+    assert_int_equal(n, 41); /* one over: 40 lines and the count */
+    assert_string_equal(lines[40], "... 1 more lines in the audit record");
+    explanation_lines_free(lines, n);
+    assert_int_equal(explanation_lines(e, 10, &lines, &n), 0);
+    assert_int_equal(n, 10);
+    assert_string_equal(lines[9], "... 32 more lines in the audit record");
+    explanation_lines_free(lines, n);
+    assert_int_equal(explanation_lines(e, 1, &lines, &n), -EINVAL);
+    explanation_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_rules_any_of_three_kernels),
         cmocka_unit_test(test_rules_only),
         cmocka_unit_test(test_ima),
+        cmocka_unit_test(test_lines_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
