@@ -39,7 +39,7 @@ void srv_handle_admin_nodes(srv_req *r)
     size_t count = 0;
     json_object *a;
     if (store_node_list(r->srv->store, &n, &count) < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     a = json_object_new_array();
     for (size_t i = 0; i < count; i++) {
         json_object *o = json_object_new_object();
@@ -68,7 +68,7 @@ void srv_handle_admin_node_show(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "node_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     ak = hex_encode_alloc(n.ak_name, n.ak_name_size);
     o = json_object_new_object();
     json_object_object_add(o, "node_id", json_object_new_string(n.id));
@@ -250,7 +250,7 @@ void srv_handle_admin_policies(srv_req *r)
     size_t n = 0;
     json_object *a;
     if (store_policy_list(r->srv->store, &p, &n) < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     a = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
@@ -287,7 +287,7 @@ void srv_handle_admin_policy_show(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "policy_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(p.name));
     json_object_object_add(o, "version", json_object_new_int64(p.version));
@@ -324,7 +324,7 @@ static int check_activation(srv_req *r, const activation *a)
         return r0;
     }
     if (r0 < 0) {
-        srv_reply_error(r, 503, "unavailable", "store error");
+        srv_reply_audit_error(r, -EIO);
         return r0;
     }
     r0 = policy_parse(stored.json, strlen(stored.json), &p, &err);
@@ -390,7 +390,7 @@ void srv_handle_admin_audit(srv_req *r)
      * records listed next always reach it */
     r0 = srv_audit_head_load(r->srv, &head, NULL);
     if (store_audit_list(r->srv->store, since, limit, &rec, &n) < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     a = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
         auditchain_entry e = store_audit_entry(&rec[i]);
@@ -420,7 +420,7 @@ void srv_handle_admin_audit_verify(srv_req *r)
         bg_err_set(&err, r0, "%s", bg_err_msg(&herr));
     }
     if (r0 < 0 && r0 != -EBADMSG)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     o = json_object_new_object();
     if (rh >= 0)
         json_object_object_add(o, "signed_head_seq", json_object_new_int64(head.seq));

@@ -2,8 +2,11 @@
 #include "audit.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -112,8 +115,32 @@ int srv_audited(srv *s, const srv_audit_rec *rec, srv_audit_change_fn change, vo
     return changed;
 }
 
+/* One line a second at most: a store that fails under a flood of requests
+ * must not fill the disk through the log. */
+static void log_store_error(int r)
+{
+    static _Atomic int64_t last_s;
+    static atomic_uint left_out;
+    struct timespec ts;
+    int64_t now, prev;
+    unsigned n;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec;
+    prev = atomic_load(&last_s);
+    if (prev == now || !atomic_compare_exchange_strong(&last_s, &prev, now)) {
+        atomic_fetch_add(&left_out, 1);
+        return;
+    }
+    n = atomic_exchange(&left_out, 0);
+    syslog(LOG_ERR, "store unavailable%s: %s (%u more since the last such line)",
+           r == SRV_AUDIT_FAILED ? " (audit record)" : "",
+           *store_last_error() ? store_last_error() : "no reason given", n);
+}
+
 void srv_reply_audit_error(srv_req *req, int r)
 {
+    log_store_error(r);
     srv_reply_error(req, 503, "unavailable",
                     r == SRV_AUDIT_FAILED ? "audit record not committed; nothing was changed"
                                           : "store error");

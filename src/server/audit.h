@@ -54,7 +54,9 @@ store *srv_audit_tx_store(srv_audit_tx *tx);
 int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret_seq);
 
 /* 503 {"error": "unavailable"} for a failed srv_audited (or store) call r,
- * saying so when it was the audit record that could not be committed. */
+ * saying so when it was the audit record that could not be committed. The
+ * store's reason (store_last_error) goes to the log, not to the client: at
+ * most one line a second, with the number of similar lines left out. */
 void srv_reply_audit_error(srv_req *req, int r);
 
 /* auditsign.c: the latest signed head, kept outside the database in

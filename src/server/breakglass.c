@@ -190,7 +190,7 @@ void srv_handle_breakglass_request(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "code_unknown", "no denied attempt has this code");
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     if (!strcmp(g.scope, "observed") && !g.has_observed)
         return srv_reply_error(r, 409, "conflict",
                                "the denied attempt recorded no PCR values; scope any is needed");
@@ -225,7 +225,7 @@ void srv_handle_breakglass_list(srv_req *r)
     size_t n = 0;
     json_object *a, *o;
     if (store_grant_list(r->srv->store, &g, &n) < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     a = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
         json_object_array_add(a, grant_json(&g[i]));
@@ -244,7 +244,7 @@ static int load_grant(srv_req *r, store_grant *g, store_node *node, char **ret_c
         return r0;
     }
     if (r0 < 0 || store_node_get(r->srv->store, g->node_id, node) < 0) {
-        srv_reply_error(r, 503, "unavailable", "store error");
+        srv_reply_audit_error(r, -EIO);
         return r0 < 0 ? r0 : -EIO;
     }
     *ret_canonical = grant_canonical(g, node->ek_fingerprint);
@@ -365,7 +365,7 @@ void srv_handle_breakglass_revoke(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "grant_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     g.state = GRANT_REVOKED;
     det = grant_json(&g);
     r0 = srv_audited(

@@ -206,7 +206,7 @@ void srv_handle_enroll_activate(srv_req *r)
     if (r0 == -ENOENT)
         return srv_reply_error(r, 404, "node_unknown", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, -EIO);
     if (node.state != NODE_ACTIVATING)
         return srv_reply_error(r, 409, "conflict", "node is not waiting for activation");
     if (node.activation_expires < (int64_t)time(NULL)) {

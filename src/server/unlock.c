@@ -184,7 +184,7 @@ void srv_handle_unlock(srv_req *r)
         return deny(r, &req, VERDICT_NONCE_EXPIRED, &ex, "nonce expired; request a new challenge",
                     NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     srv_timing_mark(r, "nonce");
 
     /* b. node enrolled and active */
@@ -192,7 +192,7 @@ void srv_handle_unlock(srv_req *r)
     if (r0 == -ENOENT)
         return deny(r, &req, VERDICT_NODE_UNKNOWN, &ex, "node is not enrolled", NULL);
     if (r0 < 0)
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     if (node.state != NODE_ACTIVE)
         return deny(r, &req, state_verdict(node.state), &ex, "node is not active", NULL);
     srv_timing_mark(r, "node");
@@ -239,7 +239,7 @@ void srv_handle_unlock(srv_req *r)
         v = VERDICT_POLICY_MISSING;
         snprintf(ex.reason, sizeof(ex.reason), "no active policy for group '%s'", node.group);
     } else if (r0 < 0) {
-        return srv_reply_error(r, 503, "unavailable", "store error");
+        return srv_reply_audit_error(r, r0);
     } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &active, &ev, &res, &v,
                                         &err) < 0) {
         return deny(r, &req, v, &ex, bg_err_msg(&err), NULL);
@@ -254,7 +254,7 @@ void srv_handle_unlock(srv_req *r)
         if (r0 == -ENOENT)
             return deny(r, &req, v, why, "boot state is not allowed by the policy", &ev.quoted);
         if (r0 < 0)
-            return srv_reply_error(r, 503, "unavailable", "store error");
+            return srv_reply_audit_error(r, r0);
         waived = true;
         snprintf(ok.policy_mode, sizeof(ok.policy_mode), "breakglass");
     }

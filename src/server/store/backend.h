@@ -8,6 +8,9 @@
 
 #include "store.h"
 
+/* Records the reason of a failure for store_last_error() (this thread). */
+void store_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 typedef struct store_backend {
     const char *scheme; /* "sqlite" in "sqlite:///path" */
     /* location: what follows "scheme://"; readonly: store_open_readonly */

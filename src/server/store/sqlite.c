@@ -80,7 +80,7 @@ int sq_cprep(sqlite_store *s, cached_sql q, sqlite3_stmt **st)
         sqlite3_prepare_v3(s->db, cached_sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->cached[q],
                            NULL) != SQLITE_OK) {
         s->cached[q] = NULL;
-        return -EIO;
+        return sq_fail(s);
     }
     *st = s->cached[q];
     return 0;
@@ -94,7 +94,23 @@ int sq_cexec(sqlite_store *s, cached_sql q)
         return r;
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    /* a rollback after a failed step keeps that step's reason */
+    return q == CQ_ROLLBACK ? -EIO : sq_fail(s);
+}
+
+int sq_file_check(sqlite_store *s)
+{
+    struct stat st;
+    if (!s->path)
+        return 0;
+    if (stat(s->path, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+        store_error_set("sqlite: database file %s was removed or replaced; restore it or restart",
+                        s->path);
+        return -EIO;
+    }
+    return 0;
 }
 
 int sq_exec_text(sqlite_store *s, const char *sql, const char *text)
@@ -180,6 +196,7 @@ static void sqlite_close(store *base)
         sqlite3_finalize(s->cached[i]);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
+    free(s->path);
     free(s);
 }
 
@@ -231,6 +248,17 @@ static int sqlite_open(const char *path, bool readonly, store **ret, bg_err *err
         if (r >= 0)
             r = migrate(s, err);
     }
+    if (r >= 0 && strcmp(path, ":memory:") != 0) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+            r = bg_err_set(err, -errno, "cannot stat database %s: %m", path);
+        else if (!(s->path = strdup(path)))
+            r = -ENOMEM;
+        else {
+            s->dev = st.st_dev;
+            s->ino = st.st_ino;
+        }
+    }
     if (r < 0) {
         sqlite_close(&s->base);
         return r;
@@ -244,7 +272,7 @@ static int sqlite_ping(store *base)
     sqlite_store *s = SQ(base);
     int r;
     lock(s);
-    r = sq_exec(s, "SELECT 1;", NULL) == 0 ? 1 : 0;
+    r = sq_file_check(s) == 0 && sq_exec(s, "SELECT 1;", NULL) == 0 ? 1 : 0;
     unlock(s);
     return r;
 }
@@ -253,7 +281,7 @@ static int sqlite_begin(store *base)
 {
     sqlite_store *s = SQ(base);
     lock(s);
-    if (sq_cexec(s, CQ_BEGIN) < 0) {
+    if (sq_file_check(s) < 0 || sq_cexec(s, CQ_BEGIN) < 0) {
         unlock(s);
         return -EIO;
     }

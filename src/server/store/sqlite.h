@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -43,6 +44,9 @@ typedef struct sqlite_store {
     pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
     sqlite3_stmt *cached[_CQ_MAX];
     int64_t nonce_cutoff; /* used-nonce rows below it are purged (never decreases) */
+    char *path;           /* the file, NULL for :memory: */
+    dev_t dev;            /* and the file opened there: a removed or replaced */
+    ino_t ino;            /* file is refused, not written to (sq_file_check) */
 } sqlite_store;
 
 #define SQ(b) ((sqlite_store *)(b))
@@ -72,9 +76,16 @@ static inline void releasep(sqlite3_stmt **st)
     }
 }
 
+/* -EIO, with SQLite's reason kept for store_last_error() */
+static inline int sq_fail(sqlite_store *s)
+{
+    store_error_set("sqlite: %s", sqlite3_errmsg(s->db));
+    return -EIO;
+}
+
 static inline int prep(sqlite_store *s, const char *sql, sqlite3_stmt **st)
 {
-    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EIO;
+    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : sq_fail(s);
 }
 
 static inline void finalizep(sqlite3_stmt **st)
@@ -105,7 +116,7 @@ static inline int step_done(sqlite_store *s, sqlite3_stmt *st)
         return 0;
     if (rc == SQLITE_CONSTRAINT)
         return -EEXIST;
-    return -EIO;
+    return sq_fail(s);
 }
 
 static inline int step_changed(sqlite_store *s, sqlite3_stmt *st)
@@ -122,6 +133,9 @@ static inline int step_row(sqlite3_stmt *st)
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
+/* 0 while the database file is still the one opened; -EIO when it was
+ * removed or replaced (writes would go to a file nobody will read again). */
+int sq_file_check(sqlite_store *s);
 /* Runs SQL without parameters (migrations, PRAGMAs). */
 int sq_exec(sqlite_store *s, const char *sql, bg_err *err);
 /* The cached statement q, prepared on first use. Store lock held. */

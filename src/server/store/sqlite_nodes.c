@@ -285,7 +285,9 @@ int sqlite_nonce_use(store *base, const uint8_t *nonce, size_t size, int64_t exp
      * WAL also makes this record durable (the WAL is one sequential file).
      * This keeps an unlock at one fsync instead of three. */
     if (sqlite3_get_autocommit(s->db)) {
-        r = sq_cexec(s, CQ_SYNC_NORMAL);
+        r = sq_file_check(s);
+        if (r >= 0)
+            r = sq_cexec(s, CQ_SYNC_NORMAL);
         if (r >= 0)
             r = sq_cexec(s, CQ_BEGIN);
         if (r < 0) {

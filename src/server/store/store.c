@@ -5,6 +5,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,21 @@
 #include "cleanup.h"
 
 static const store_backend *const backends[] = {&store_backend_sqlite};
+
+static _Thread_local char last_error[192];
+
+void store_error_set(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+const char *store_last_error(void)
+{
+    return last_error;
+}
 
 /* The backend and the location a URL names; a bare path is a SQLite file. */
 static int resolve(const char *url, const store_backend **ret_be, const char **ret_location,

@@ -40,6 +40,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(store *, store_close)
 /* 1 when the database answers a trivial query (for /readyz). */
 int store_ping(store *s);
 
+/* Why this thread's last store call failed, in the backend's words ("database
+ * is locked", "database or disk is full", "database file ... was removed"),
+ * for the operator's log; "" when no reason was recorded. Never holds data
+ * values: backends record only their error messages. */
+const char *store_last_error(void);
+
 int store_begin(store *s);
 int store_commit(store *s);
 void store_rollback(store *s);
