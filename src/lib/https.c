@@ -93,11 +93,13 @@ static int curl_to_errno(CURLcode c, bool overflow)
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:      /* the server died in the middle of its answer */
+    case CURLE_SSL_CONNECT_ERROR: /* a reset in the handshake; a certificate that
+                                     does not verify is PEER_FAILED_VERIFICATION */
         return -ENETUNREACH;
     case CURLE_OPERATION_TIMEDOUT:
         return -ETIMEDOUT;
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
@@ -197,7 +199,8 @@ int https_request(const https_opts *o, const char *method, const char *url, cons
         if (r == -EFBIG)
             bg_err_set(err, r, "%s: answer larger than %zu bytes", url, s.max);
         else
-            bg_err_set(err, r, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            bg_err_set(err, r, "%s: %s (curl %d)", url, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+                       (int)cc);
         free(s.buf);
     } else {
         curl_off_t connect_us = 0;
