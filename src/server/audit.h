@@ -38,6 +38,9 @@ typedef struct srv_audit_rec {
      * whole explanation: the journal gets one bounded line, the audit
      * record the rest); NULL: the details */
     const char *summary;
+    /* the log record's BOOTGATE_VERDICT and BOOTGATE_POLICY; NULL: none */
+    const char *verdict;
+    const char *policy;
 } srv_audit_rec;
 
 typedef struct srv_audit_tx srv_audit_tx;

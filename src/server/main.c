@@ -24,7 +24,7 @@ static void usage(FILE *f)
     fprintf(f, "Usage: bootgated [-c CONFIG] [--check] [--log-stderr]\n\n"
                "  -c, --config PATH  configuration file (default " SRV_DEFAULT_CONFIG ")\n"
                "      --check        load and check the configuration and keys, then exit\n"
-               "      --log-stderr   copy the syslog lines to stderr (foreground runs, tests)\n"
+               "      --log-stderr   copy the log records to stderr (foreground runs, tests)\n"
                "  -h, --help         this help\n"
                "      --version      print the version\n\n"
                "See bootgated.conf.example for every configuration key.\n");
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    openlog("bootgated", LOG_PID | LOG_NDELAY | (log_stderr ? LOG_PERROR : 0), LOG_DAEMON);
+    srv_log_open(log_stderr);
     /* no core dump, no ptrace by other users: the process holds the KEK */
     r = secmem_harden_process();
     if (r < 0) {
@@ -173,6 +173,7 @@ out:
     X509_STORE_free(s.ek_cas);
     EVP_PKEY_free(s.audit_key);
     srv_denial_limits_free(&s);
+    srv_log_close();
     secmem_free(s.kek);
     secmem_free(s.nonce_secret);
     return r;
