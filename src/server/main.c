@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
+#include <sys/stat.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,6 +16,7 @@
 #include "auditchain.h"
 #include "evidence.h"
 #include "kek.h"
+#include "metrics.h"
 #include "nonce.h"
 #include "secmem.h"
 
@@ -48,6 +49,7 @@ static int load_ek_cas(srv *s, bg_err *err)
 static int check_audit_head(srv *s, bg_err *err)
 {
     auditchain_head h;
+    struct stat st;
     int64_t bad = 0;
     int r = srv_audit_head_load(s, &h, err);
     if (r == -ENOENT)
@@ -58,6 +60,8 @@ static int check_audit_head(srv *s, bg_err *err)
         return bg_err_prefix(err, r,
                              "audit log check (move %s away only after the log was examined)",
                              s->cfg.audit_head_file);
+    if (stat(s->cfg.audit_head_file, &st) == 0)
+        metrics_audit_signed_head(h.seq, (int64_t)st.st_mtime);
     return 0;
 }
 
