@@ -71,6 +71,15 @@ check "no package ships the test tools" 0 \
 check "the unit file is packaged as it is in systemd-units/" "$(sha256sum <"$BOOTGATE_SRCDIR/systemd-units/bootgated.service")" \
     "$(dpkg-deb --fsys-tarfile "$(deb bootgate-server)" | tar -xOf - ./lib/systemd/system/bootgated.service | sha256sum)"
 
+# the initramfs client's messages reach the journal with its unit: the unit
+# sends both streams to the journal (and the console), and the module pulls in
+# dracut's systemd module, which brings systemd-journald into the initrd
+client_file() { dpkg-deb --fsys-tarfile "$(deb bootgate-client)" | tar -xOf - "./usr/lib/dracut/modules.d/90bootgate/$1"; }
+check "the initrd unit logs to journal+console" 2 \
+    "$(client_file bootgate-unlock.service | grep -cxE 'Standard(Output|Error)=journal\+console')"
+check "the dracut module depends on systemd (journald in the initrd)" 1 \
+    "$(client_file module-setup.sh | sed -n '/^depends()/,/^}/p' | grep -c '^ *echo .*\bsystemd\b')"
+
 # bootgate-client: nothing in its scripts or triggers rebuilds an initramfs
 mkdir -p "$WORK/client-control"
 dpkg-deb -e "$(deb bootgate-client)" "$WORK/client-control"
