@@ -32,6 +32,14 @@ SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server)
 bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3
 [[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || die "BOOTGATED and BOOTGATE_UNLOCK must be built"
+# The image gets the client from the bootgate-client package that
+# integration.packaging built (ctest fixture "debs"), so the packaged files are
+# what boots; BGB_CLIENT_DEB= (empty) takes them from the tree instead.
+if [[ -z ${BGB_CLIENT_DEB+set} ]]; then
+    BGB_CLIENT_DEB=$(find "${BOOTGATE_BUILDDIR:?}/debs" -maxdepth 1 -name 'bootgate-client_*.deb' 2>/dev/null | head -1)
+    [[ -n $BGB_CLIENT_DEB ]] || die "no bootgate-client .deb in $BOOTGATE_BUILDDIR/debs (ctest -R packaging builds it)"
+fi
+[[ -z $BGB_CLIENT_DEB ]] || log "client from the package $(basename "$BGB_CLIENT_DEB")"
 bg_kernel
 T_ALL=$(bg_now)
 timing() { printf 'timing: %-34s %s\n' "$1" "$2"; }
