@@ -5,6 +5,7 @@
 # complete commands, subcommands, options and option values; and every option
 # that each --help prints is offered where it applies (so a new option without
 # a completion fails here).
+# shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 BC=/usr/share/bash-completion/bash_completion
 [ -r "$BC" ] || skip "bash-completion not installed (ci/deps.sh)"

@@ -6,6 +6,7 @@
 # configuration tables (src/server/config.c, src/client/config.c, the admin
 # connection of src/ctl/adminapi.c) appears in its page, and every kernel
 # command line option (src/client/config.c, the initrd unit) in bootgate(7).
+# shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 command -v scdoc >/dev/null || skip "scdoc not installed: no man pages built (ci/deps.sh)"
 MAN=$BOOTGATE_BUILDDIR/man
@@ -39,7 +40,8 @@ options() { grep -oE -- '(^|[^A-Za-z0-9-])--?[a-z][a-z0-9-]*' | grep -oE -- '--?
 # --- options of each program's --help ---------------------------------------------
 { "$BOOTGATED" --help; } | options >"$WORK/bootgated.opts"
 check "bootgated --help names options" 1 "$(grep -c -- '--check' "$WORK/bootgated.opts")"
-check "bootgated(8) has every option of bootgated --help" "" "$(in_page bootgated.8 $(cat "$WORK/bootgated.opts"))"
+mapfile -t opts <"$WORK/bootgated.opts"
+check "bootgated(8) has every option of bootgated --help" "" "$(in_page bootgated.8 "${opts[@]}")"
 
 {
     "$BOOTGATE_UNLOCK" --help
@@ -48,7 +50,7 @@ check "bootgated(8) has every option of bootgated --help" "" "$(in_page bootgate
 } | options >"$WORK/unlock.opts"
 check "bootgate-unlock --help names options" 1 "$(grep -c -- '--client-cert' "$WORK/unlock.opts")"
 check "bootgate-unlock(8) has every option of bootgate-unlock [enroll|status] --help" "" \
-    "$(in_page bootgate-unlock.8 $(cat "$WORK/unlock.opts"))"
+    "$(mapfile -t opts <"$WORK/unlock.opts" && in_page bootgate-unlock.8 "${opts[@]}")"
 
 commands=$("$BOOTGATECTL" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }')
 check "bootgatectl --help lists its commands" 8 "$(echo "$commands" | wc -l)"
@@ -62,7 +64,9 @@ check "bootgatectl --help lists its commands" 8 "$(echo "$commands" | wc -l)"
 # long options only: the help texts quote tpm2-tools' short ones (tpm2_quote -m)
 options <"$WORK/ctl.help" | grep -- '^--' >"$WORK/ctl.opts"
 check "bootgatectl's --help texts name options" 1 "$(grep -c -- '--kernel-digest' "$WORK/ctl.opts")"
-check "bootgatectl(8) has every option of every bootgatectl --help" "" "$(in_page bootgatectl.8 $(cat "$WORK/ctl.opts"))"
+mapfile -t opts <"$WORK/ctl.opts"
+check "bootgatectl(8) has every option of every bootgatectl --help" "" "$(in_page bootgatectl.8 "${opts[@]}")"
+# shellcheck disable=SC2086 # one word a command
 check "bootgatectl(8) names every command" "" "$(in_page bootgatectl.8 $commands)"
 
 # --- configuration keys from the tables --------------------------------------------

@@ -10,6 +10,7 @@
 # bootgated --check passes from the installed files (and refuses a bad
 # configuration); installing bootgate-client builds no initramfs, and purging
 # it leaves no dracut module behind.
+# shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 
 for c in dpkg-buildpackage dh lintian dpkg-deb scdoc; do

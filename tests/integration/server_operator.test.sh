@@ -49,6 +49,7 @@ fi
 export BOOTGATE_JOURNAL_SOCKET=${JOURNAL:-$WORK/no-journal.socket}
 
 # a signed audit head every second, for its metrics
+# shellcheck disable=SC2034 # read by start_bootgated
 SRV_EXTRA_CONF="audit_sign_interval = 1"
 start_bootgated
 start_swtpm
