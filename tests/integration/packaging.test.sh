@@ -130,5 +130,7 @@ check_ok "dpkg --purge bootgate-client" rootdpkg --purge bootgate-client
 check "no dracut module left behind" "" "$(ls -A "$ROOT/usr/lib/dracut/modules.d" 2>/dev/null)"
 check_ok "dpkg --purge bootgate-server bootgate-tools" rootdpkg --purge bootgate-server bootgate-tools
 check "no bootgate file left in /usr" "" "$(find "$ROOT/usr" "$ROOT/lib" -name '*bootgate*' 2>/dev/null)"
+check "the host's systemd state is untouched after the purge" "$before" \
+    "$(find "$helper_state" 2>/dev/null | sort | sha256sum)"
 
 finish
