@@ -58,6 +58,8 @@ has() { # PACKAGE PATH...
 has bootgate-server /usr/sbin/bootgated /lib/systemd/system/bootgated.service \
     /usr/lib/sysusers.d/bootgate.conf /usr/lib/tmpfiles.d/bootgate.conf \
     /usr/share/doc/bootgate-server/examples/bootgated.conf.example \
+    /usr/share/doc/bootgate-server/examples/bootgate-alerts.yml \
+    /usr/share/doc/bootgate-server/examples/bootgate-dashboard.json \
     /usr/share/man/man8/bootgated.8.gz /usr/share/man/man5/bootgated.conf.5.gz
 has bootgate-client /usr/bin/bootgate-unlock /usr/lib/dracut/modules.d/90bootgate/module-setup.sh \
     /usr/lib/dracut/modules.d/90bootgate/bootgate-unlock.service \

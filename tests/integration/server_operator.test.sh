@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # What the operator sees of bootgated (issue 14), with a real bootgated and a
 # swtpm node (tests/lib/node.sh): one release, one policy denial (PCR 4
-# extended after the policy was captured), one denial of an unknown node.
+# extended after the policy was captured), the same boot released by a
+# two-approver break-glass grant, one denial of an unknown node.
 #
 # journald: a real systemd-journald (a namespace instance of its own,
 # /run/systemd/journal.NS/socket, started by the test) receives bootgated's
@@ -67,6 +68,15 @@ eventlog_append "$WORK/node/eventlog.bin" "$WORK/node/eventlog2.bin" \
 check "the changed boot is denied by the policy" 403 "$(EVENTLOG=$WORK/node/eventlog2.bin try_unlock)"
 check "... with verdict policy_denied" policy_denied "$(jreply .verdict)"
 DENIAL_SEQ=$(jreply .audit_seq)
+# break-glass: a grant for that attempt, two approvals, the same boot released
+grant=$("$BOOTGATECTL" breakglass request --code "$(jreply .breakglass_code)" --reason "operator test" \
+    --ttl 10m --uses 1 --json --cert "$SRV/approver.crt" --key "$SRV/approver.key" | jq -r .id)
+for k in 1 2; do
+    "$BOOTGATECTL" breakglass approve "$grant" --approver-key "$SRV/approver$k.key" \
+        --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null
+done
+check "the grant releases the changed boot" 200 "$(EVENTLOG=$WORK/node/eventlog2.bin try_unlock)"
+check "... in mode breakglass" breakglass "$(jreply .policy.mode)"
 UNKNOWN=0123456789abcdef0123456789abcdef
 check "an unknown node is denied" 403 "$(NODE_ID=$UNKNOWN try_unlock)"
 check "... with verdict node_unknown" node_unknown "$(jreply .verdict)"
@@ -108,6 +118,8 @@ if [ -n "$JOURNAL" ]; then
         "$(jentry '.[0] | "\(.BOOTGATE_VERDICT) \(.BOOTGATE_NODE) \(.BOOTGATE_POLICY)"' BOOTGATE_AUDIT_SEQ="$UNKNOWN_SEQ")"
     check "journalctl MESSAGE_ID= of denials finds both" 2 \
         "$(jentry length MESSAGE_ID=9ad3d51b8e464e939409df5d124f73e4)"
+    check "the break-glass use: its MESSAGE_ID, the node" "$NODE_ID" \
+        "$(jentry '.[0].BOOTGATE_NODE' MESSAGE_ID=5dbb59b8367542cd99600f50e4939c66 BOOTGATE_ACTION=breakglass_used)"
     # every audit record of the store reached the journal with its seq
     "$BOOTGATECTL" audit list --json >"$WORK/audit.json"
     check "every audit record is a journal entry with its seq and action" \
@@ -127,14 +139,15 @@ check "no series twice (a scrape Prometheus would refuse)" "" \
     "$(grep -v '^#' "$WORK/metrics.txt" | sed 's/ [^ ]*$//' | sort | uniq -d)"
 metric() { grep -c "^$1\$" "$WORK/metrics.txt" || true; }
 check "releases by group and mode" 1 "$(metric 'bootgate_releases_total{group="web",mode="enforce"} 1')"
+check "break-glass releases" 1 "$(metric 'bootgate_releases_total{group="web",mode="breakglass"} 1')"
 check "denials by group and verdict" 1 "$(metric 'bootgate_denials_total{group="web",verdict="policy_denied"} 1')"
 check "denials of an unknown node: empty group" 1 "$(metric 'bootgate_denials_total{group="",verdict="node_unknown"} 1')"
 check "the denial's PCR" 1 "$(metric 'bootgate_denial_pcrs_total{group="web",pcr="4"} 1')"
 check "no other PCR" 1 "$(grep -c '^bootgate_denial_pcrs_total' "$WORK/metrics.txt")"
-check "unlock latency histogram: 3 unlocks" 1 \
-    "$(metric 'bootgate_route_request_seconds_count{method="POST",route="/v1/unlock"} 3')"
+check "unlock latency histogram: 4 unlocks" 1 \
+    "$(metric 'bootgate_route_request_seconds_count{method="POST",route="/v1/unlock"} 4')"
 check "... with a +Inf bucket" 1 \
-    "$(metric 'bootgate_route_request_seconds_bucket{method="POST",route="/v1/unlock",le="+Inf"} 3')"
+    "$(metric 'bootgate_route_request_seconds_bucket{method="POST",route="/v1/unlock",le="+Inf"} 4')"
 check "the audit head is the last record" \
     "$("$BOOTGATECTL" audit list --json | jq -r '[.[].seq] | max')" \
     "$(sed -n 's/^bootgate_audit_head_seq //p' "$WORK/metrics.txt")"
