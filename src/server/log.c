@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -30,12 +31,15 @@ static bool copy_stderr;
 void srv_log_open(bool copy)
 {
     const char *path = getenv("BOOTGATE_JOURNAL_SOCKET");
+    struct stat st;
     size_t n;
 
     copy_stderr = copy;
     openlog("bootgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    /* a socket, whatever access(W_OK) says: ProtectSystem=strict mounts /run
+     * read-only, and sending to a socket there still works */
     if (!path || !*path)
-        path = access(JOURNAL_SOCKET, W_OK) == 0 ? JOURNAL_SOCKET : NULL;
+        path = stat(JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode) ? JOURNAL_SOCKET : NULL;
     if (!path)
         return;
     n = strlen(path);
