@@ -9,7 +9,7 @@
 #include "metrics.h"
 #include "util.h"
 
-/* A record's syslog line, kept until the commit. */
+/* A record's log entry (journal or syslog), kept until the commit. */
 typedef struct pending_line {
     int64_t seq;
     char *action, *node, *actor, *detail, *verdict, *policy;

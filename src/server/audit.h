@@ -2,7 +2,7 @@
 #pragma once
 
 /* The one way bootgated changes state (DESIGN §5, §6): the change and its
- * audit record commit in one store transaction, or neither does; the syslog
+ * audit record commit in one store transaction, or neither does; the log
  * line of each record is written only after the commit.
  *
  *   srv_audited(s, &(srv_audit_rec){actor, action, node, details}, change, arg, &seq)

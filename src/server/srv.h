@@ -39,7 +39,7 @@ typedef struct srv {
     atomic_bool ready;
     /* audit rows of denials before identity (config denial_audit_*) */
     ratelimit *denial_audit_ip, *denial_audit_all;
-    /* syslog lines of the denials left out of the audit */
+    /* log records of the denials left out of the audit */
     ratelimit *denial_log;
     atomic_ullong denial_log_suppressed;
 } srv;
