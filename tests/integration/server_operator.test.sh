@@ -33,9 +33,10 @@ JOURNALD=/lib/systemd/systemd-journald
 NS=bootgate-test-$$
 JOURNAL=
 if [ "$(id -u)" = 0 ] && [ -x "$JOURNALD" ] && command -v journalctl >/dev/null && [ -s /etc/machine-id ]; then
-    on_exit "rm -rf /run/systemd/journal.$NS /var/log/journal/$(cat /etc/machine-id).$NS /run/log/journal/$(cat /etc/machine-id).$NS"
     "$JOURNALD" "$NS" >"$WORK/journald.log" 2>&1 &
-    PIDS+=($!)
+    JOURNALD_PID=$!
+    # journald first (it writes its files until it exits), then its files
+    on_exit "stop_pid $JOURNALD_PID; rm -rf /run/systemd/journal.$NS /var/log/journal/$(cat /etc/machine-id).$NS /run/log/journal/$(cat /etc/machine-id).$NS"
     for _ in $(seq 50); do
         [ -S "/run/systemd/journal.$NS/socket" ] && break
         sleep 0.1
