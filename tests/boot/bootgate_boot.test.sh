@@ -56,6 +56,15 @@ t=$(bg_now)
 bgb_dracut "$WORK/initrd.img"
 timing "dracut build (90bootgate)" "$(since "$t")"
 timing "initramfs size" "$(stat -c %s "$WORK/initrd.img") bytes"
+# the packaged client in the image, and the way of its messages to the journal
+# with its unit: systemd-journald is in the initramfs, the unit sends stdout
+# and stderr to it (and to the console)
+lsinitrd "$WORK/initrd.img" 2>/dev/null | awk '{ print $NF }' >"$WORK/initrd.list" || die "lsinitrd"
+check "initramfs: bootgate-unlock" 1 "$(grep -cx 'usr/bin/bootgate-unlock' "$WORK/initrd.list")"
+check "initramfs: systemd-journald" 1 "$(grep -cxE '(usr/)?lib/systemd/systemd-journald' "$WORK/initrd.list")"
+unit=$(grep -xE '(usr/)?lib/systemd/system/bootgate-unlock.service' "$WORK/initrd.list" | head -1)
+check "initramfs: bootgate-unlock.service logs to journal+console" 2 \
+    "$(lsinitrd -f "$unit" "$WORK/initrd.img" 2>/dev/null | grep -cxE 'Standard(Output|Error)=journal\+console')"
 bgb_cmdline ""
 GOOD_CMDLINE=$BGB_CMDLINE
 bgb_uki "$WORK/good.efi" "$WORK/initrd.img" "$GOOD_CMDLINE"
