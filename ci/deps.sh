@@ -23,6 +23,9 @@ PACKAGES=(
     plymouth iproute2
     # bench/client: tangd on a loopback port for the clevis comparison
     socat
+    # packaging (integration.packaging), man pages, completions, journald, promtool
+    dpkg-dev debhelper fakeroot lintian scdoc man-db bash-completion
+    systemd prometheus
 )
 
 need=()

@@ -8,12 +8,14 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "log.h"
+#include "metrics.h"
 #include "util.h"
 
-/* A record's syslog line, kept until the commit. */
+/* A record's log entry (journal or syslog), kept until the commit. */
 typedef struct pending_line {
     int64_t seq;
-    char *action, *node, *actor, *detail;
+    char *action, *node, *actor, *detail, *verdict, *policy;
 } pending_line;
 
 struct srv_audit_tx {
@@ -35,6 +37,8 @@ static void lines_free(srv_audit_tx *tx)
         free(tx->lines[i].node);
         free(tx->lines[i].actor);
         free(tx->lines[i].detail);
+        free(tx->lines[i].verdict);
+        free(tx->lines[i].policy);
     }
     free(tx->lines);
     tx->lines = NULL;
@@ -54,9 +58,12 @@ static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, const char *det
         .node = strdup(rec->node ? rec->node : ""),
         .actor = strdup(rec->actor),
         .detail = strdup(det ? det : ""),
+        .verdict = rec->verdict ? strdup(rec->verdict) : NULL,
+        .policy = rec->policy ? strdup(rec->policy) : NULL,
     };
     tx->n_lines++;
-    if (!l->action || !l->node || !l->actor || !l->detail)
+    if (!l->action || !l->node || !l->actor || !l->detail || (rec->verdict && !l->verdict) ||
+        (rec->policy && !l->policy))
         return -ENOMEM;
     return 0;
 }
@@ -106,9 +113,19 @@ int srv_audited(srv *s, const srv_audit_rec *rec, srv_audit_change_fn change, vo
         /* the change's own refusal, or the audit that failed */
         return tx.failed || changed >= 0 ? SRV_AUDIT_FAILED : r;
     }
-    for (size_t i = 0; i < tx.n_lines; i++)
-        srv_log_audit(tx.lines[i].action, tx.lines[i].node, tx.lines[i].actor, tx.lines[i].seq,
-                      tx.lines[i].detail);
+    for (size_t i = 0; i < tx.n_lines; i++) {
+        const pending_line *l = &tx.lines[i];
+        srv_log_audit(LOG_INFO,
+                      &(srv_log_fields){.action = l->action,
+                                        .node = l->node,
+                                        .actor = l->actor,
+                                        .seq = l->seq,
+                                        .verdict = l->verdict,
+                                        .policy = l->policy},
+                      l->detail);
+    }
+    if (tx.n_lines > 0)
+        metrics_audit_head(tx.lines[tx.n_lines - 1].seq);
     if (ret_seq && tx.n_lines > 0)
         *ret_seq = tx.lines[tx.n_lines - 1].seq;
     lines_free(&tx);
@@ -133,7 +150,8 @@ static void log_store_error(int r)
         return;
     }
     n = atomic_exchange(&left_out, 0);
-    syslog(LOG_ERR, "store unavailable%s: %s (%u more since the last such line)",
+    srv_log(LOG_ERR, &(srv_log_fields){.action = "store_error", .seq = -1},
+            "store unavailable%s: %s (%u more since the last such line)",
            r == SRV_AUDIT_FAILED ? " (audit record)" : "",
            *store_last_error() ? store_last_error() : "no reason given", n);
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 /* The one way bootgated changes state (DESIGN §5, §6): the change and its
- * audit record commit in one store transaction, or neither does; the syslog
+ * audit record commit in one store transaction, or neither does; the log
  * line of each record is written only after the commit.
  *
  *   srv_audited(s, &(srv_audit_rec){actor, action, node, details}, change, arg, &seq)
@@ -38,6 +38,9 @@ typedef struct srv_audit_rec {
      * whole explanation: the journal gets one bounded line, the audit
      * record the rest); NULL: the details */
     const char *summary;
+    /* the log record's BOOTGATE_VERDICT and BOOTGATE_POLICY; NULL: none */
+    const char *verdict;
+    const char *policy;
 } srv_audit_rec;
 
 typedef struct srv_audit_tx srv_audit_tx;

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "auditchain.h"
+#include "metrics.h"
 #include "util.h"
 
 /* Record seq of the log, or NULL (*ret_n 0) when it is missing. */
@@ -130,5 +132,6 @@ int srv_audit_sign_head(srv *s, bg_err *err)
     if (r < 0)
         return bg_err_prefix(err, r, "audit head: record %lld signed, but not written out",
                              (long long)sg.head.seq);
+    metrics_audit_signed_head(sg.head.seq, (int64_t)time(NULL));
     return 0;
 }

@@ -57,10 +57,12 @@ bool srv_denial_audit_allowed(srv *s, const char *peer)
     return ratelimit_take(s->denial_audit_all, NULL, now);
 }
 
-void srv_denial_log_unaudited(srv *s, const char *node, const char *detail)
+void srv_denial_log_unaudited(srv *s, const char *node, const char *verdict, const char *detail)
 {
     unsigned long long left_out;
     char n[PROTO_MAX_ID + 1];
+    srv_log_fields f = {
+        .action = "unlock_denied", .node = node, .seq = -1, .verdict = verdict, .unaudited = true};
 
     metrics_denial_unaudited();
     if (!ratelimit_take(s->denial_log, NULL, now_mono())) {
@@ -69,8 +71,8 @@ void srv_denial_log_unaudited(srv *s, const char *node, const char *detail)
     }
     left_out = atomic_exchange(&s->denial_log_suppressed, 0);
     srv_log_field(n, sizeof(n), node);
-    syslog(LOG_NOTICE,
-           "BOOTGATE_ACTION=unlock_denied BOOTGATE_NODE=%s BOOTGATE_AUDIT_SEQ=-1 "
-           "BOOTGATE_UNAUDITED=1 BOOTGATE_LOG_SUPPRESSED=%llu %s",
-           n, left_out, detail);
+    srv_log(LOG_NOTICE, &f,
+            "BOOTGATE_ACTION=unlock_denied BOOTGATE_NODE=%s BOOTGATE_AUDIT_SEQ=-1 "
+            "BOOTGATE_UNAUDITED=1 BOOTGATE_LOG_SUPPRESSED=%llu %s",
+            n, left_out, detail);
 }

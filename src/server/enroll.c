@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -43,7 +44,11 @@ static void audit_activation_failed(srv_req *r, const char *node, const char *wh
                                      .node = node,
                                      .details = det},
                     NULL, NULL, NULL) < 0)
-        srv_log_audit("node_activation_failed", node, r->actor, -1, why);
+        srv_log_audit(
+            LOG_NOTICE,
+            &(srv_log_fields){
+                .action = "node_activation_failed", .node = node, .actor = r->actor, .seq = -1},
+            why);
     json_object_put(det);
 }
 

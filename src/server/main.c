@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
+#include <sys/stat.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,6 +16,7 @@
 #include "auditchain.h"
 #include "evidence.h"
 #include "kek.h"
+#include "metrics.h"
 #include "nonce.h"
 #include "secmem.h"
 
@@ -24,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f, "Usage: bootgated [-c CONFIG] [--check] [--log-stderr]\n\n"
                "  -c, --config PATH  configuration file (default " SRV_DEFAULT_CONFIG ")\n"
                "      --check        load and check the configuration and keys, then exit\n"
-               "      --log-stderr   copy the syslog lines to stderr (foreground runs, tests)\n"
+               "      --log-stderr   copy the log records to stderr (foreground runs, tests)\n"
                "  -h, --help         this help\n"
                "      --version      print the version\n\n"
                "See bootgated.conf.example for every configuration key.\n");
@@ -48,6 +49,7 @@ static int load_ek_cas(srv *s, bg_err *err)
 static int check_audit_head(srv *s, bg_err *err)
 {
     auditchain_head h;
+    struct stat st;
     int64_t bad = 0;
     int r = srv_audit_head_load(s, &h, err);
     if (r == -ENOENT)
@@ -58,6 +60,8 @@ static int check_audit_head(srv *s, bg_err *err)
         return bg_err_prefix(err, r,
                              "audit log check (move %s away only after the log was examined)",
                              s->cfg.audit_head_file);
+    if (stat(s->cfg.audit_head_file, &st) == 0)
+        metrics_audit_signed_head(h.seq, (int64_t)st.st_mtime);
     return 0;
 }
 
@@ -101,7 +105,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    openlog("bootgated", LOG_PID | LOG_NDELAY | (log_stderr ? LOG_PERROR : 0), LOG_DAEMON);
+    srv_log_open(log_stderr);
     /* no core dump, no ptrace by other users: the process holds the KEK */
     r = secmem_harden_process();
     if (r < 0) {
@@ -173,6 +177,7 @@ out:
     X509_STORE_free(s.ek_cas);
     EVP_PKEY_free(s.audit_key);
     srv_denial_limits_free(&s);
+    srv_log_close();
     secmem_free(s.kek);
     secmem_free(s.nonce_secret);
     return r;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Prometheus counters, updated lock-free from every worker. */
+/* Prometheus metrics (text format 0.0.4, `promtool check metrics` clean):
+ * request counters and latency histograms by route, releases and denials by
+ * the node's group, verdict and PCR, break-glass uses, and the audit log's
+ * head. Request counters are lock-free; the per-group table takes a mutex
+ * once per unlock outcome. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,12 +15,23 @@
 #include "verdict.h"
 
 #define METRICS_MAX_ROUTES 32
+/* groups with counters of their own; the rest are counted as group="_other" */
+#define METRICS_MAX_GROUPS 64
 
-void metrics_init(const char *const *route_names, size_t n_routes);
+/* names[i] and methods[i] ("GET", "POST", ...) label route i */
+void metrics_init(const char *const *route_names, const char *const *route_methods,
+                  size_t n_routes);
 /* route: index into route_names, or n_routes for "unmatched". */
 void metrics_request(size_t route, int status, double seconds);
-void metrics_release(void);
-void metrics_denial(bg_verdict v);
+/* A released key: the node's group and the mode (enforce, audit, breakglass). */
+void metrics_release(const char *group, const char *mode);
+/* A denial: the node's group ("" before the node is known), the verdict and
+ * the PCRs that differ or do not replay (bit n = PCR n). */
+void metrics_denial(bg_verdict v, const char *group, uint32_t pcr_mask);
 /* A denial before identity whose audit row the rate limit left out. */
 void metrics_denial_unaudited(void);
+/* The latest committed audit record, and the latest signed head (its seq and
+ * the time it was written out). */
+void metrics_audit_head(int64_t seq);
+void metrics_audit_signed_head(int64_t seq, int64_t unix_time);
 void metrics_render(struct evbuffer *out);

@@ -68,12 +68,29 @@ static const route routes[] = {
 };
 
 static const char *route_names[ELEMENTSOF(routes)];
+static const char *route_methods[ELEMENTSOF(routes)];
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    default:
+        return "OTHER";
+    }
+}
 
 void srv_routes_init(void)
 {
-    for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+    for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
         route_names[i] = routes[i].pattern;
-    metrics_init(route_names, ELEMENTSOF(routes));
+        route_methods[i] = method_name(routes[i].method);
+    }
+    metrics_init(route_names, route_methods, ELEMENTSOF(routes));
 }
 
 static double now_mono(void)
@@ -244,35 +261,6 @@ void srv_timing_mark(srv_req *r, const char *phase)
 void srv_reply_error(srv_req *r, int status, const char *error, const char *reason)
 {
     srv_reply_json(r, status, proto_error_encode(error, reason));
-}
-
-void srv_log_field(char *out, size_t size, const char *in)
-{
-    size_t n = 0;
-    if (!in || !*in)
-        in = "-";
-    for (; *in && n + 1 < size; in++, n++) {
-        unsigned char c = (unsigned char)*in;
-        out[n] = isalnum(c) || strchr("-_.:@/", c) ? (char)c : '_';
-    }
-    out[n] = '\0';
-}
-
-void srv_log_audit(const char *action, const char *node, const char *actor, int64_t seq,
-                   const char *detail)
-{
-    char n[PROTO_MAX_ID + 1], a[192];
-    /* key=value fields so that journald/syslog consumers can filter; the
-     * node id comes from an unauthenticated request and the actor from a
-     * certificate CN: neither may forge a field */
-    srv_log_field(n, sizeof(n), node);
-    srv_log_field(a, sizeof(a), actor);
-    /* one bounded line per record, whatever its details: the whole record
-     * is in the audit log */
-    syslog(LOG_INFO,
-           "BOOTGATE_AUDIT_SEQ=%lld BOOTGATE_ACTION=%s BOOTGATE_NODE=%s BOOTGATE_ACTOR=%s %.*s%s",
-           (long long)seq, action, n, a, SRV_LOG_DETAIL_MAX, detail ? detail : "",
-           detail && strlen(detail) > SRV_LOG_DETAIL_MAX ? " [...]" : "");
 }
 
 static void handle_healthz(srv_req *r)

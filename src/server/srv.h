@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "log.h"
 #include "ratelimit.h"
 #include "store.h"
 
@@ -38,7 +39,7 @@ typedef struct srv {
     atomic_bool ready;
     /* audit rows of denials before identity (config denial_audit_*) */
     ratelimit *denial_audit_ip, *denial_audit_all;
-    /* syslog lines of the denials left out of the audit */
+    /* log records of the denials left out of the audit */
     ratelimit *denial_log;
     atomic_ullong denial_log_suppressed;
 } srv;
@@ -57,6 +58,7 @@ typedef struct srv_req {
     const char *body; /* NUL-terminated copy of the request body */
     size_t body_size;
     size_t route;
+    char node_group[PROTO_MAX_ID + 1]; /* /v1/unlock: the node's group once known (metrics) */
     double start;
     int status;
     /* Server-Timing response header: "phase;dur=ms" entries (srv_timing_mark) */
@@ -74,23 +76,14 @@ void srv_reply_json(srv_req *r, int status, json_object *json);
 /* {"error": error, "reason": reason} */
 void srv_reply_error(srv_req *r, int status, const char *error, const char *reason);
 
-/* A value for a key=value log field: characters other than [A-Za-z0-9-_.:@/]
- * become '_', empty becomes "-". */
-void srv_log_field(char *out, size_t size, const char *in);
-/* Syslog line for an audit record, with structured fields; the detail is
- * cut at SRV_LOG_DETAIL_MAX bytes. */
-#define SRV_LOG_DETAIL_MAX 1024
-void srv_log_audit(const char *action, const char *node, const char *actor, int64_t seq,
-                   const char *detail);
-
 /* denial.c: the buckets of denials before identity (config denial_audit_*). */
 int srv_denial_limits_init(srv *s);
 void srv_denial_limits_free(srv *s);
 /* True when a denial before identity from peer may write an audit row. */
 bool srv_denial_audit_allowed(srv *s, const char *peer);
-/* The syslog line of a denial without an audit row, rate-limited; the next
- * line that goes out names how many were left out. */
-void srv_denial_log_unaudited(srv *s, const char *node, const char *detail);
+/* The log record of a denial without an audit row, rate-limited; the next
+ * record that goes out names how many were left out. */
+void srv_denial_log_unaudited(srv *s, const char *node, const char *verdict, const char *detail);
 
 /* Handlers (one file each). */
 void srv_handle_challenge(srv_req *r);

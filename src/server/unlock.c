@@ -39,12 +39,27 @@ static int denial_lines(const explanation *ex, proto_unlock_denied *d)
     return explanation_lines(ex, PROTO_MAX_EXPLANATIONS, &d->explanation, &d->n_explanation);
 }
 
+/* The PCRs a denial names: those that differ from the closest baseline and
+ * those whose log does not replay (bit n = PCR n). */
+static uint32_t denied_pcrs(const explanation *ex)
+{
+    uint32_t mask = 0;
+    for (size_t i = 0; i < ex->n_pcrs; i++)
+        if (ex->pcrs[i].pcr < 32)
+            mask |= 1u << ex->pcrs[i].pcr;
+    for (size_t i = 0; i < ex->n_replay; i++)
+        if (ex->replay[i].pcr < 32)
+            mask |= 1u << ex->replay[i].pcr;
+    return mask;
+}
+
 /* A 403 with the verdict and its explanation, after its audit record (a
  * denial before identity writes one only within the denial_audit_* budget).
  * ex: the structured explanation (its reason is set from reason when empty);
- * observed: the verified PCRs, kept with a denial that gets a break-glass code. */
-static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
-                 const char *reason, const pcr_bank *observed)
+ * observed: the verified PCRs, kept with a denial that gets a break-glass code;
+ * policy_name: the policy that was evaluated, or NULL. */
+static void deny_policy(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
+                        const char *reason, const pcr_bank *observed, const char *policy_name)
 {
     _cleanup_(proto_unlock_denied_done) proto_unlock_denied d = {0};
     const verdict_info *vi = verdict_get(v);
@@ -61,11 +76,11 @@ static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanat
     if (vi->breakglass_code)
         breakglass_code(d.breakglass_code);
     snprintf(detail, sizeof(detail), "verdict=%s reason=%s", vi->name, ex->reason);
-    metrics_denial(v);
+    metrics_denial(v, r->node_group, denied_pcrs(ex));
     /* an unauthenticated flood must not turn into unbounded fsync'd rows */
     if (vi->cls == VERDICT_CLASS_UNPROVEN && !srv_denial_audit_allowed(r->srv, r->peer)) {
         d.audit_seq = -1;
-        srv_denial_log_unaudited(r->srv, req->node_id, detail);
+        srv_denial_log_unaudited(r->srv, req->node_id, vi->name, detail);
         return srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
     }
 
@@ -85,7 +100,8 @@ static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanat
         }
     }
     r0 = srv_audited(r->srv,
-                     &(srv_audit_rec){"bootgated", "unlock_denied", req->node_id, det, detail},
+                     &(srv_audit_rec){"bootgated", "unlock_denied", req->node_id, det, detail,
+                                      vi->name, policy_name},
                      NULL, NULL, &d.audit_seq);
     json_object_put(det);
     if (r0 < 0)
@@ -93,6 +109,13 @@ static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanat
          * cannot be explained or waived later, so the node asks again */
         return srv_reply_error(r, 503, "unavailable", "denial not recorded");
     srv_reply_json(r, 403, proto_unlock_denied_encode(&d));
+}
+
+/* A denial before any policy was evaluated. */
+static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
+                 const char *reason, const pcr_bank *observed)
+{
+    deny_policy(r, req, v, ex, reason, observed, NULL);
 }
 
 typedef struct release_change {
@@ -117,7 +140,8 @@ static int count_grant_use(srv_audit_tx *tx, void *arg)
     json_object_object_add(u, "uses_left", json_object_new_int64(c->grant->uses_left - 1));
     json_object_object_add(u, "scope", json_object_new_string(c->grant->scope));
     r = srv_audit_tx_append(
-        tx, &(srv_audit_rec){"bootgated", "breakglass_used", c->node_id, u, NULL}, NULL);
+        tx, &(srv_audit_rec){"bootgated", "breakglass_used", c->node_id, u, NULL, NULL, NULL},
+        NULL);
     json_object_put(u);
     return r;
 }
@@ -193,6 +217,7 @@ void srv_handle_unlock(srv_req *r)
         return deny(r, &req, VERDICT_NODE_UNKNOWN, &ex, "node is not enrolled", NULL);
     if (r0 < 0)
         return srv_reply_audit_error(r, r0);
+    snprintf(r->node_group, sizeof(r->node_group), "%s", node.group);
     if (node.state != NODE_ACTIVE)
         return deny(r, &req, state_verdict(node.state), &ex, "node is not active", NULL);
     srv_timing_mark(r, "node");
@@ -242,17 +267,18 @@ void srv_handle_unlock(srv_req *r)
         return srv_reply_audit_error(r, r0);
     } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &active, &ev, &res, &v,
                                         &err) < 0) {
-        return deny(r, &req, v, &ex, bg_err_msg(&err), NULL);
+        return deny_policy(r, &req, v, &ex, bg_err_msg(&err), NULL, active.name);
     }
     snprintf(ok.policy_mode, sizeof(ok.policy_mode), "%s",
              r0 == -ENOENT ? "enforce" : policy_mode_name(res.mode));
     if (r0 == -ENOENT || !res.release) {
         explanation *why = res.explanation ? res.explanation : &ex;
         if (!verdict_get(v)->waivable)
-            return deny(r, &req, v, why, "the boot state is not allowed", NULL);
+            return deny_policy(r, &req, v, why, "the boot state is not allowed", NULL, active.name);
         r0 = srv_breakglass_find(r->srv, node.id, &ev.quoted, &grant);
         if (r0 == -ENOENT)
-            return deny(r, &req, v, why, "boot state is not allowed by the policy", &ev.quoted);
+            return deny_policy(r, &req, v, why, "boot state is not allowed by the policy",
+                               &ev.quoted, active.name);
         if (r0 < 0)
             return srv_reply_audit_error(r, r0);
         waived = true;
@@ -305,7 +331,8 @@ void srv_handle_unlock(srv_req *r)
         snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s", req.volume_uuid,
                  active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode);
         r0 = srv_audited(r->srv,
-                         &(srv_audit_rec){"bootgated", "key_released", node.id, det, summary},
+                         &(srv_audit_rec){"bootgated", "key_released", node.id, det, summary,
+                                          verdict_name(VERDICT_OK), active.name},
                          count_grant_use, &c, &ok.audit_seq);
         json_object_put(det);
         if (r0 < 0)
@@ -314,6 +341,6 @@ void srv_handle_unlock(srv_req *r)
         /* srv_audited wrote the syslog line after the commit */
         srv_timing_mark(r, "log");
     }
-    metrics_release();
+    metrics_release(node.group, ok.policy_mode);
     srv_reply_json(r, 200, proto_unlock_ok_encode(&ok));
 }

@@ -32,6 +32,14 @@ SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server)
 bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3
 [[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || die "BOOTGATED and BOOTGATE_UNLOCK must be built"
+# The image gets the client from the bootgate-client package that
+# integration.packaging built (ctest fixture "debs"), so the packaged files are
+# what boots; BGB_CLIENT_DEB= (empty) takes them from the tree instead.
+if [[ -z ${BGB_CLIENT_DEB+set} ]]; then
+    BGB_CLIENT_DEB=$(find "${BOOTGATE_BUILDDIR:?}/debs" -maxdepth 1 -name 'bootgate-client_*.deb' 2>/dev/null | head -1)
+    [[ -n $BGB_CLIENT_DEB ]] || die "no bootgate-client .deb in $BOOTGATE_BUILDDIR/debs (ctest -R packaging builds it)"
+fi
+[[ -z $BGB_CLIENT_DEB ]] || log "client from the package $(basename "$BGB_CLIENT_DEB")"
 bg_kernel
 T_ALL=$(bg_now)
 timing() { printf 'timing: %-34s %s\n' "$1" "$2"; }
@@ -48,6 +56,15 @@ t=$(bg_now)
 bgb_dracut "$WORK/initrd.img"
 timing "dracut build (90bootgate)" "$(since "$t")"
 timing "initramfs size" "$(stat -c %s "$WORK/initrd.img") bytes"
+# the packaged client in the image, and the way of its messages to the journal
+# with its unit: systemd-journald is in the initramfs, the unit sends stdout
+# and stderr to it (and to the console)
+lsinitrd "$WORK/initrd.img" 2>/dev/null | awk '{ print $NF }' >"$WORK/initrd.list" || die "lsinitrd"
+check "initramfs: bootgate-unlock" 1 "$(grep -cx 'usr/bin/bootgate-unlock' "$WORK/initrd.list")"
+check "initramfs: systemd-journald" 1 "$(grep -cxE '(usr/)?lib/systemd/systemd-journald' "$WORK/initrd.list")"
+unit=$(grep -xE '(usr/)?lib/systemd/system/bootgate-unlock.service' "$WORK/initrd.list" | head -1)
+check "initramfs: bootgate-unlock.service logs to journal+console" 2 \
+    "$(lsinitrd -f "$unit" "$WORK/initrd.img" 2>/dev/null | grep -cxE 'Standard(Output|Error)=journal\+console')"
 bgb_cmdline ""
 GOOD_CMDLINE=$BGB_CMDLINE
 bgb_uki "$WORK/good.efi" "$WORK/initrd.img" "$GOOD_CMDLINE"

@@ -120,9 +120,9 @@ check "the same nonce again is denied as reused" nonce_reused "$(api POST /v1/un
 
 # --- metrics -----------------------------------------------------------
 api GET /metrics >/dev/null
-check "metrics count denials by verdict" 1 "$(grep -c '^bootgate_denials_total{reason="nonce_reused"} 1$' "$WORK/reply")"
+check "metrics count denials by verdict" 1 "$(grep -c '^bootgate_denials_total{group="",verdict="nonce_reused"} 1$' "$WORK/reply")"
 check "metrics count requests by route and status" 1 \
-    "$(grep -c '^bootgate_requests_total{route="/v1/admin/nodes",status="401"} 1$' "$WORK/reply")"
+    "$(grep -c '^bootgate_requests_total{method="GET",route="/v1/admin/nodes",status="401"} 1$' "$WORK/reply")"
 check "metrics has a latency histogram" 1 "$(grep -c '^bootgate_request_seconds_bucket{le="+Inf"}' "$WORK/reply")"
 
 # --- admin commands ----------------------------------------------------

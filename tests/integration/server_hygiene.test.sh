@@ -57,7 +57,7 @@ check "the last one has no audit row (audit_seq -1)" -1 "$(jreply .audit_seq)"
 check "only the burst (3) became audit rows" 3 \
     "$(jq '[.[] | select(.action == "unlock_denied")] | length' "$WORK/audit.json")"
 api GET /metrics >/dev/null
-check "metrics count all 10 denials" 1 "$(grep -c '^bootgate_denials_total{reason="nonce_forged"} 10$' "$WORK/reply")"
+check "metrics count all 10 denials" 1 "$(grep -c '^bootgate_denials_total{group="",verdict="nonce_forged"} 10$' "$WORK/reply")"
 check "metrics count the 7 without a row" 1 "$(grep -c '^bootgate_denials_unaudited_total 7$' "$WORK/reply")"
 check "syslog names the denials without a row" 7 \
     "$(grep -c 'BOOTGATE_ACTION=unlock_denied .*BOOTGATE_UNAUDITED=1' "$WORK/bootgated.log")"

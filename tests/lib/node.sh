@@ -21,10 +21,10 @@
 #                       $WORK/unlock.json for that quote (VOL, EVENTLOG or the boot
 #                       log), edited by the jq filter
 #   try_unlock [JQ]     challenge, quote, unlock: the HTTP status; answer in $WORK/reply
-#   node_setup [GROUP]  a node ready to unlock: make_node_keys, node_boot, enrolled
-#                       (group GROUP, default web) with volume $VOL (default below)
-#                       and key $WORK/node/volume.key through the API, activated and
-#                       approved; policy GROUP v1 captured from its boot log, active
+#   node_enroll [GROUP] enroll (volume $VOL), activate, approve: the node is active
+#   node_setup [GROUP]  a node ready to unlock: make_node_keys, node_boot,
+#                       node_enroll (VOL defaults to a fixed UUID), and policy
+#                       GROUP v1 captured from its boot log, active
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
 
@@ -98,23 +98,29 @@ try_unlock() {
     api POST /v1/unlock "$WORK/unlock.json"
 }
 
-node_setup() {
-    local g=${1:-web} d=$WORK/node
-    VOL=${VOL:-6f1b2c3d-0000-4000-8000-00000000abcd}
-    make_node_keys
-    node_boot
-    head -c 64 /dev/urandom >"$d/volume.key"
+# node_enroll [GROUP]: the node (make_node_keys) enrolled with volume $VOL and the
+# key $WORK/node/volume.key (made when missing), activated with
+# tpm2_activatecredential and approved by the admin: state active (dies otherwise)
+node_enroll() {
+    local d=$WORK/node
+    [ -e "$d/volume.key" ] || head -c 64 /dev/urandom >"$d/volume.key"
     jq -n --arg ek "$(base64 -w0 "$d/ek.pub")" --arg ak "$(base64 -w0 "$d/ak.pub")" --arg vol "$VOL" \
-        --arg key "$(base64 -w0 "$d/volume.key")" --arg g "$g" \
+        --arg key "$(base64 -w0 "$d/volume.key")" --arg g "${1:-web}" \
         '{hostname:"node1", group:$g, ek_public:$ek, ak_public:$ak, volumes:[{uuid:$vol, key:$key}]}' \
         >"$WORK/enroll.json"
     [ "$(api POST /v1/enroll "$WORK/enroll.json" enroller)" = 200 ] || die "enroll: $(cat "$WORK/reply")"
     activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$d/enroll-secret.bin"
-    jq -n --arg id "$NODE_ID" --arg s "$(base64 -w0 "$d/enroll-secret.bin")" '{node_id:$id, secret:$s}' \
-        >"$WORK/act.json"
-    [ "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)" = 200 ] || die "activate: $(cat "$WORK/reply")"
+    jq -n --arg id "$NODE_ID" --arg s "$(base64 -w0 "$d/enroll-secret.bin")" '{node_id:$id, secret:$s}' >"$WORK/act.json"
+    [ "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)" = 200 ] || die "activation: $(cat "$WORK/reply")"
     jq -n --arg f "$EK_FPR" '{ek_fingerprint:$f}' >"$WORK/approve-node.json"
     [ "$(api POST "/v1/admin/nodes/$NODE_ID/approve" "$WORK/approve-node.json" admin)" = 200 ] ||
         die "approve: $(cat "$WORK/reply")"
-    bootgated_policy "$g" 1 "$d/eventlog.bin"
+}
+
+node_setup() {
+    VOL=${VOL:-6f1b2c3d-0000-4000-8000-00000000abcd}
+    make_node_keys
+    node_boot
+    node_enroll "${1:-web}"
+    bootgated_policy "${1:-web}" 1 "$WORK/node/eventlog.bin"
 }

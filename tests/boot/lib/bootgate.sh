@@ -19,7 +19,9 @@
 #                            boot's event log as $BGB_REFLOG. Sets BGB_UUID,
 #                            BGB_PASS, BGB_NODE
 #   bgb_dracut OUT [DRACUT_ARG...]
-#                            dracut initramfs with 90bootgate from the source tree
+#                            dracut initramfs with 90bootgate and bootgate-unlock
+#                            from the bootgate-client package $BGB_CLIENT_DEB
+#                            (dpkg-deb -x; unset: from the source and build tree)
 #                            (private copy of dracut's base dir; the host is not
 #                            modified) and the server CA ($BGB_CA, default the
 #                            init-server one) as /etc/bootgate/ca.pem
@@ -121,10 +123,19 @@ bgb_dracut() {
     shift
     rm -rf "$mod" "$etc" "$bindir"
     mkdir -p "$mod" "$etc" "$bindir"
-    cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$mod/"
-    cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$mod/"
-    # A copy, not a symlink: dracut would install the link's target path too.
-    cp "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock" || die "copy $BOOTGATE_UNLOCK"
+    if [[ -n ${BGB_CLIENT_DEB:-} ]]; then
+        # the packaged files, as a machine with bootgate-client installed has them
+        local root=$WORK/client-deb
+        rm -rf "$root"
+        dpkg-deb -x "$BGB_CLIENT_DEB" "$root" || die "dpkg-deb -x $BGB_CLIENT_DEB"
+        cp "$root/usr/lib/dracut/modules.d/90bootgate/"* "$mod/" || die "no 90bootgate in $BGB_CLIENT_DEB"
+        cp "$root/usr/bin/bootgate-unlock" "$bindir/" || die "no bootgate-unlock in $BGB_CLIENT_DEB"
+    else
+        cp "$BGB_SRC/dracut-module/90bootgate/module-setup.sh" "$mod/"
+        cp "$BGB_SRC/systemd-units/bootgate-unlock.service" "$mod/"
+        # A copy, not a symlink: dracut would install the link's target path too.
+        cp "$BOOTGATE_UNLOCK" "$bindir/bootgate-unlock" || die "copy $BOOTGATE_UNLOCK"
+    fi
     cp "${BGB_CA:-$SRV/ca.crt}" "$etc/ca.pem" || die "no server CA"
     # dracut builds its PATH from DRACUT_PATH (PATH itself is ignored).
     BG_DRACUT_MODULE_DIRS=$mod DRACUT_PATH="/sbin /bin /usr/sbin /usr/bin $bindir" \
