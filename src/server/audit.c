@@ -2,7 +2,8 @@
 #include "audit.h"
 
 #include <errno.h>
-#include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -132,28 +133,34 @@ int srv_audited(srv *s, const srv_audit_rec *rec, srv_audit_change_fn change, vo
     return changed;
 }
 
-/* One line a second at most: a store that fails under a flood of requests
- * must not fill the disk through the log. */
+/* The same reason is logged once a second at most: a store that fails under
+ * a flood of requests must not fill the disk through the log. A new reason
+ * is logged at once. */
 static void log_store_error(int r)
 {
-    static _Atomic int64_t last_s;
-    static atomic_uint left_out;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char last[192];
+    static int64_t last_s = -1;
+    static unsigned left_out;
+    const char *why = *store_last_error() ? store_last_error() : "no reason given";
     struct timespec ts;
-    int64_t now, prev;
     unsigned n;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (int64_t)ts.tv_sec;
-    prev = atomic_load(&last_s);
-    if (prev == now || !atomic_compare_exchange_strong(&last_s, &prev, now)) {
-        atomic_fetch_add(&left_out, 1);
+    pthread_mutex_lock(&lock);
+    if ((int64_t)ts.tv_sec == last_s && !strcmp(last, why)) {
+        left_out++;
+        pthread_mutex_unlock(&lock);
         return;
     }
-    n = atomic_exchange(&left_out, 0);
+    last_s = (int64_t)ts.tv_sec;
+    snprintf(last, sizeof(last), "%s", why);
+    n = left_out;
+    left_out = 0;
+    pthread_mutex_unlock(&lock);
     srv_log(LOG_ERR, &(srv_log_fields){.action = "store_error", .seq = -1},
-            "store unavailable%s: %s (%u more since the last such line)",
-           r == SRV_AUDIT_FAILED ? " (audit record)" : "",
-           *store_last_error() ? store_last_error() : "no reason given", n);
+            "store unavailable%s: %s (%u similar left out of the log before)",
+            r == SRV_AUDIT_FAILED ? " (audit record)" : "", why, n);
 }
 
 void srv_reply_audit_error(srv_req *req, int r)
