@@ -129,6 +129,10 @@ void srv_routes_init(void);
 int srv_route_find(enum evhttp_cmd_type method, const char *path,
                    char ret_params[SRV_MAX_PARAMS][PROTO_MAX_ID + 1], unsigned *ret_roles);
 void srv_dispatch(struct evhttp_request *req, void *arg);
+/* srv_dispatch with the peer's role given (ROLE_* or 0) instead of read from
+ * its TLS client certificate: for tests/fuzz/fuzz_http.c, which feeds requests
+ * over plain HTTP. bootgated never installs it. */
+void srv_dispatch_as_role(struct evhttp_request *req, srv *s, unsigned role);
 
 /* auditsign.c: appends a signed-head record when records arrived since the
  * last one (no-op without audit_key). */
