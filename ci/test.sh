@@ -36,7 +36,7 @@ else
 fi
 
 step "fuzz harnesses (clang, libFuzzer, short runs)"
-bash ci/fuzz.sh 15 || failed+=("fuzz")
+bash ci/fuzz.sh 30 || failed+=("fuzz")
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: ${failed[*]}"

@@ -164,8 +164,12 @@ static void check_reply(struct evbuffer *reply)
     size_t n = evbuffer_get_length(reply);
     const char *p = (const char *)evbuffer_pullup(reply, -1);
 
-    if (getenv("FUZZ_HTTP_VERBOSE"))
-        fprintf(stderr, "%.*s\n", (int)strcspn(p ? p : "", "\r\n"), p ? p : "");
+    if (n == 0 || !p)
+        return;
+    if (getenv("FUZZ_HTTP_VERBOSE")) {
+        const char *eol = memchr(p, '\r', n);
+        fprintf(stderr, "%.*s\n", (int)(eol ? (size_t)(eol - p) : n), p);
+    }
     /* (no check of the status line: evhttp answers an HTTP/0.x request
      * with the bare body, as HTTP/0.9 did) */
     for (unsigned f = 0; f < 4; f++)
