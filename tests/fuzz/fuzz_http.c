@@ -11,7 +11,11 @@
  * approver, auditor), the rest is what the client sends. The store starts
  * with a pending and an active node and a requested break-glass grant, so
  * that admin routes find something; state carries over between inputs as
- * it does in a running server. */
+ * it does in a running server. The active node's AK is the swtpm AK of
+ * tests/fuzz/corpus/fuzz_tpmpub/ak_ecc.tpm2b (its quotes are in fuzz_attest's
+ * corpus), and every run of 44 '@' in the input becomes a fresh nonce of the
+ * server for "node-active" (44 base64 characters): an unlock gets past the
+ * nonce, node and AK checks to the quote's signature and fields. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,6 +36,8 @@
 #include "nonce.h"
 #include "secmem.h"
 #include "srv.h"
+#include "tpmpub.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,6 +60,45 @@ static void gencb(struct evhttp_request *req, void *arg)
     srv_dispatch_as_role(req, arg, role);
 }
 
+#define NONCE_MARK_LEN 44 /* base64 of PROTO_NONCE_SIZE (32) bytes */
+
+static void load_ak(store_node *n)
+{
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    tpmpub *ak = NULL;
+    bg_err err = {0};
+
+    if (read_file(FUZZ_CORPUS_DIR "/fuzz_tpmpub/ak_ecc.tpm2b", sizeof(n->ak_pub), &buf, &size,
+                  &err) < 0 ||
+        tpmpub_parse(buf, size, &ak, &err) < 0 || ak->name_size > sizeof(n->ak_name))
+        die(bg_err_msg(&err));
+    memcpy(n->ak_pub, buf, size);
+    n->ak_pub_size = size;
+    memcpy(n->ak_name, ak->name, ak->name_size);
+    n->ak_name_size = ak->name_size;
+    tpmpub_free(ak);
+    free(buf);
+}
+
+/* Every run of NONCE_MARK_LEN '@' becomes a fresh nonce for node-active. */
+static void put_nonces(uint8_t *buf, size_t size)
+{
+    static const char mark[NONCE_MARK_LEN + 1] = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@";
+    uint8_t *p = buf;
+
+    while ((p = memmem(p, size - (size_t)(p - buf), mark, NONCE_MARK_LEN))) {
+        uint8_t nonce[PROTO_NONCE_SIZE];
+        char b64[NONCE_MARK_LEN + 1];
+        if (nonce_make(server.nonce_secret, "node-active", (uint64_t)time(NULL),
+                       server.cfg.nonce_ttl, nonce, NULL) < 0 ||
+            EVP_EncodeBlock((unsigned char *)b64, nonce, sizeof(nonce)) != NONCE_MARK_LEN)
+            die("nonce_make");
+        memcpy(p, b64, NONCE_MARK_LEN);
+        p += NONCE_MARK_LEN;
+    }
+}
+
 static void seed_store(store *st)
 {
     store_node n = {.state = NODE_PENDING, .ek_pub_size = 4, .ak_pub_size = 4, .ak_name_size = 34};
@@ -68,6 +113,7 @@ static void seed_store(store *st)
     snprintf(n.id, sizeof(n.id), "node-active");
     n.state = NODE_ACTIVE;
     memset(n.ek_fingerprint, 'b', 64);
+    load_ak(&n);
     if (store_node_put(st, &n) < 0)
         die("store_node_put");
     snprintf(g.id, sizeof(g.id), "0123456789abcdef0123456789abcdef");
@@ -167,8 +213,11 @@ static void check_reply(struct evbuffer *reply)
     if (n == 0 || !p)
         return;
     if (getenv("FUZZ_HTTP_VERBOSE")) {
-        const char *eol = memchr(p, '\r', n);
-        fprintf(stderr, "%.*s\n", (int)(eol ? (size_t)(eol - p) : n), p);
+        /* the status line and the start of the body */
+        const char *eol = memchr(p, '\r', n), *body = memmem(p, n, "\r\n\r\n", 4);
+        size_t rest = body ? n - (size_t)(body + 4 - p) : 0;
+        fprintf(stderr, "%.*s %.*s\n", (int)(eol ? (size_t)(eol - p) : n), p,
+                (int)(rest < 160 ? rest : 160), body ? body + 4 : "");
     }
     /* (no check of the status line: evhttp answers an HTTP/0.x request
      * with the bare body, as HTTP/0.9 did) */
@@ -233,7 +282,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bufferevent_set_timeouts(bev, &tmo, &tmo);
     if (bufferevent_socket_connect(bev, (struct sockaddr *)&addr, sizeof(addr)) < 0)
         die("connect");
-    bufferevent_write(bev, data, size);
+    {
+        uint8_t *copy = malloc(size);
+        if (!copy)
+            die("malloc");
+        memcpy(copy, data, size);
+        put_nonces(copy, size);
+        bufferevent_write(bev, copy, size);
+        free(copy);
+    }
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     while (!c.done)
         event_base_loop(base, EVLOOP_ONCE);

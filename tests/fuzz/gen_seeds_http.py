@@ -32,6 +32,24 @@ def proto(name):
         return f.read()
 
 
+def unlock_with_ak(node="node-active", nonce="@" * 44):
+    """An unlock by the seeded node's swtpm AK with a real quote of it: the
+    harness turns the 44 '@' into a fresh nonce, so the server checks up to
+    the quote (whose extraData is another nonce)."""
+    corpus = os.path.join(HERE, "corpus")
+    with open(os.path.join(corpus, "fuzz_tpmpub", "ak_ecc.tpm2b"), "rb") as f:
+        ak = f.read()
+    with open(os.path.join(corpus, "fuzz_attest",
+                           "quote_ecc_sha256_0_1_2_3_4_5_6_7_8_9_10_11"), "rb") as f:
+        q = f.read()
+    n = q[0] | q[1] << 8
+    b64 = lambda b: base64.b64encode(b).decode()
+    return {"node_id": node, "volume_uuid": "11111111-2222-3333-4444-555555555555",
+            "nonce": nonce, "ak_public": b64(ak), "attest": b64(q[2:2 + n]),
+            "signature": b64(q[2 + n:]), "pcr_bank": "sha256",
+            "pcrs": {str(i): "00" * 32 for i in range(12)}, "event_log": "AAEC"}
+
+
 def main():
     with open(os.path.join(HERE, "..", "..", "policies", "example-web.json"), "rb") as f:
         policy = json.load(f)
@@ -39,6 +57,8 @@ def main():
     seeds = {
         "challenge": (NONE, req("POST", "/v1/challenge", proto("challenge_req.json"))),
         "unlock": (NONE, req("POST", "/v1/unlock", proto("unlock_req.json"))),
+        "unlock-ak": (NONE, req("POST", "/v1/unlock", unlock_with_ak())),
+        "unlock-ak-other-node": (NONE, req("POST", "/v1/unlock", unlock_with_ak("node-pending"))),
         "enroll": (ENROLLER, req("POST", "/v1/enroll", proto("enroll_req.json"))),
         "enroll-activate": (ENROLLER, req("POST", "/v1/enroll/activate", proto("activate_req.json"))),
         "healthz": (NONE, req("GET", "/healthz")),
