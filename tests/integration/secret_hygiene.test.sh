@@ -7,7 +7,8 @@
 # (SIGABRT) after the release and must leave no core, while a control
 # process holding the KEK, crashed the same way, does leave one that holds
 # it (so the search and the core setup are proven to work); bootgated --check
-# refuses private key files that group or others can read.
+# refuses private key files that group or others can read. The client's test
+# driver crashes the same way right after ActivateCredential and leaves no core.
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -65,9 +66,12 @@ check "bootgated left no core" "" "$(ls "$WORK/cores")"
 
 # control: the same crash of a process that holds the KEK and may dump
 mkdir -p "$WORK/control" && cd "$WORK/control"
-python3 -c 'import sys, time; k = open(sys.argv[1], "rb").read(); time.sleep(60)' "$SRV/kek" &
+python3 -c 'import sys, time
+k = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$SRV/kek" "$WORK/control.ready" &
 ctl=$!
-sleep 0.5
+for _ in $(seq 100); do [ -e "$WORK/control.ready" ] && break; sleep 0.1; done
 kill -ABRT $ctl
 wait $ctl 2>/dev/null || true
 cd "$WORK"
@@ -77,6 +81,24 @@ if [ -n "$(ls "$WORK/control")" ]; then
 else
     echo "skip - control: no core in the working directory here ($(cat /proc/sys/kernel/core_pattern)), the no-core checks above prove nothing"
 fi
+
+# the client: bootgate-unlock-test (the test drivers, never installed) crashes
+# right after ActivateCredential recovered a known seed (its --crash hook);
+# bootgate-unlock shares its process hardening (cli.c)
+mkdir -p "$WORK/client-cores" && cd "$WORK/client-cores"
+unlock_test keys --ek-public "$WORK/ek.pub" >"$WORK/keys.out" 2>&1 || die "keys: $(cat "$WORK/keys.out")"
+head -c 32 /dev/urandom >"$WORK/seed"
+tpm2_makecredential -T none -e "$WORK/ek.pub" -s "$WORK/seed" \
+    -n "$(awk '/^ak_name/{print $2}' "$WORK/keys.out")" -o "$WORK/cred" >/dev/null 2>&1 ||
+    die "tpm2_makecredential"
+got=$(unlock_test activate --credential-file "$WORK/cred" 2>&1 | awk '/^secret/{print $2}')
+check "control: the test driver recovers the seed" "$(xxd -p -c 64 "$WORK/seed")" "$got"
+rc=0
+unlock_test activate --credential-file "$WORK/cred" --crash abort >"$WORK/crash.out" 2>&1 || rc=$?
+check "the client crashed (SIGABRT) with the seed in memory" 134 "$rc"
+check "the client left no core" "" "$(ls "$WORK/client-cores")"
+check "... and printed no seed" "" "$(secret_in "$WORK/seed" "$WORK/crash.out")"
+cd "$WORK"
 
 # --- private key files: group or other access is refused ----------------
 for k in kek nonce-secret server.key audit-signer.key; do
