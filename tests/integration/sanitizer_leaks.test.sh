@@ -3,7 +3,8 @@
 # LeakSanitizer really runs in bootgated (ASan + UBSan build, ci/test.sh's
 # sanitizer stage): bootgated with a 4242-byte leak preloaded reports it at
 # exit, although it is non-dumpable and threaded (LSan stops the threads with
-# ptrace, which a CI container may forbid); bootgated without it, after
+# ptrace), also run unprivileged without CAP_SYS_PTRACE as a CI runner may
+# be; bootgated without it, after
 # serving requests, exits 0 with no report: its exit frees what it holds.
 # Skips in builds without ASan.
 # shellcheck source=../lib/harness.sh
@@ -27,13 +28,15 @@ asan_rt=$(ldd "$BOOTGATED" | awk '/libasan/ {print $3}')
 [ -n "$asan_rt" ] || skip "bootgated links ASan statically: no preload canary"
 
 bootgated_init
-# run_once LOG [PRELOAD]: bootgated serves a few requests, then SIGTERM; its exit status
+# run_once LOG [PRELOAD [WRAPPER...]]: bootgated serves a few requests, then
+# SIGTERM; prints its exit status
 run_once() {
     local log=$1 pre=${2:-} pid rc=0
+    shift 2 || shift
     if [ -n "$pre" ]; then
-        LD_PRELOAD="$asan_rt $pre" "$BOOTGATED" -c "$SRV/bootgated.conf" --log-stderr >"$log" 2>&1 &
+        LD_PRELOAD="$asan_rt $pre" "$@" "$BOOTGATED" -c "$SRV/bootgated.conf" --log-stderr >"$log" 2>&1 &
     else
-        "$BOOTGATED" -c "$SRV/bootgated.conf" --log-stderr >"$log" 2>&1 &
+        "$@" "$BOOTGATED" -c "$SRV/bootgated.conf" --log-stderr >"$log" 2>&1 &
     fi
     pid=$!
     for _ in $(seq 100); do
@@ -54,6 +57,18 @@ check "... of 4242 bytes from the canary" 1 \
     "$(grep -c 'Direct leak of 4242 byte(s) in 1 object(s)' "$WORK/canary.log")"
 check "LeakSanitizer did not fail to run (ptrace)" 0 \
     "$(grep -c 'LeakSanitizer has encountered a fatal error\|does not work under ptrace' "$WORK/canary.log")"
+
+# without CAP_SYS_PTRACE (an unprivileged CI runner): LSan stops the threads
+# of a non-dumpable process all the same
+if command -v setpriv >/dev/null; then
+    chown -R 64999:64999 "$SRV"
+    chmod o+x "$WORK"
+    rc=$(run_once "$WORK/noptrace.log" "$WORK/leak.so" setpriv --reuid=64999 --regid=64999 \
+        --clear-groups --inh-caps=-all --bounding-set=-all)
+    check "unprivileged, no CAP_SYS_PTRACE: LeakSanitizer reports the canary" 1 \
+        "$(grep -c 'Direct leak of 4242 byte(s) in 1 object(s)' "$WORK/noptrace.log")"
+    chown -R 0:0 "$SRV"
+fi
 
 rc=$(run_once "$WORK/clean.log")
 check "without it: bootgated exits 0 after SIGTERM" 0 "$rc"
