@@ -50,6 +50,19 @@ def unlock_with_ak(node="node-active", nonce="@" * 44):
             "pcrs": {str(i): "00" * 32 for i in range(12)}, "event_log": "AAEC"}
 
 
+def enroll_with_keys(ek="ek_rsa.tpm2b"):
+    """An enrollment with swtpm's EK and AK publics (no EK certificate: the
+    node would be held pending): gets to MakeCredential and the store."""
+    d = os.path.join(HERE, "corpus", "fuzz_tpmpub")
+    with open(os.path.join(d, ek), "rb") as f:
+        ekb = f.read()
+    with open(os.path.join(d, "ak_ecc.tpm2b"), "rb") as f:
+        akb = f.read()
+    b64 = lambda b: base64.b64encode(b).decode()
+    return {"hostname": "host2", "group": "web", "ek_public": b64(ekb), "ak_public": b64(akb),
+            "volumes": [{"uuid": "11111111-2222-3333-4444-555555555555", "key": b64(bytes(range(64)))}]}
+
+
 def main():
     with open(os.path.join(HERE, "..", "..", "policies", "example-web.json"), "rb") as f:
         policy = json.load(f)
@@ -60,6 +73,12 @@ def main():
         "unlock-ak": (NONE, req("POST", "/v1/unlock", unlock_with_ak())),
         "unlock-ak-other-node": (NONE, req("POST", "/v1/unlock", unlock_with_ak("node-pending"))),
         "enroll": (ENROLLER, req("POST", "/v1/enroll", proto("enroll_req.json"))),
+        "enroll-keys-rsa": (ENROLLER, req("POST", "/v1/enroll", enroll_with_keys())),
+        "enroll-keys-ecc": (ENROLLER, req("POST", "/v1/enroll", enroll_with_keys("ek_ecc.tpm2b"))),
+        # the node enroll-keys-rsa creates (its id: from the EK), a wrong secret
+        "enroll-activate-known": (ENROLLER, req("POST", "/v1/enroll/activate", {
+            "node_id": "c98147b99b97f00623304998d848a254",
+            "secret": base64.b64encode(bytes(32)).decode()})),
         "enroll-activate": (ENROLLER, req("POST", "/v1/enroll/activate", proto("activate_req.json"))),
         "healthz": (NONE, req("GET", "/healthz")),
         "readyz": (NONE, req("GET", "/readyz")),
