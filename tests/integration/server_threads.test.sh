@@ -19,11 +19,7 @@ denial_audit_per_minute = 60" start_bootgated
 [ "$TSAN" = 1 ] && log "bootgated is built with ThreadSanitizer"
 
 jq -n '{node_id:"0123456789abcdef0123456789abcdef"}' >"$WORK/chal.json"
-jq -n --arg n "$(head -c 32 /dev/urandom | base64)" '{node_id:"0123456789abcdef0123456789abcdef",
-    volume_uuid:"11111111-2222-3333-4444-555555555555", nonce:$n, ak_public:"AAEC",
-    attest:"AAEC", signature:"AAEC", pcr_bank:"sha256",
-    pcrs:({} | . as $o | reduce range(0;12) as $i ($o; .["\($i)"] = ("00" * 32))),
-    event_log:"AAEC"}' >"$WORK/forged.json"
+forged_unlock_body "$WORK/forged.json"
 
 # cpu time (ns) of each thread of bootgated
 thread_times() {

@@ -21,6 +21,10 @@
 #                       $WORK/unlock.json for that quote (VOL, EVENTLOG or the boot
 #                       log), edited by the jq filter
 #   try_unlock [JQ]     challenge, quote, unlock: the HTTP status; answer in $WORK/reply
+#   forged_unlock_body OUT [JQ]
+#                       an unlock body with a random (forged) nonce and placeholder
+#                       evidence for node 0123456789abcdef0123456789abcdef: denied
+#                       nonce_forged before identity (no swtpm needed)
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
 
@@ -92,4 +96,12 @@ try_unlock() {
     quote "$nonce"
     unlock_body "$nonce" "${1:-.}"
     api POST /v1/unlock "$WORK/unlock.json"
+}
+
+forged_unlock_body() {
+    jq -n --arg n "$(head -c 32 /dev/urandom | base64)" '{node_id:"0123456789abcdef0123456789abcdef",
+        volume_uuid:"11111111-2222-3333-4444-555555555555", nonce:$n, ak_public:"AAEC",
+        attest:"AAEC", signature:"AAEC", pcr_bank:"sha256",
+        pcrs:({} | . as $o | reduce range(0;12) as $i ($o; .["\($i)"] = ("00" * 32))),
+        event_log:"AAEC"}' | jq "${2:-.}" >"$1"
 }
