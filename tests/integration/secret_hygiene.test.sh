@@ -34,7 +34,7 @@ EOF
 mkdir -p "$WORK/cores"
 ulimit -c unlimited 2>/dev/null || true
 # bootgated runs in $WORK/cores: a core ("core" pattern) would land there
-cd "$WORK/cores"
+cd "$WORK/cores" || die "cd"
 client_server_up
 enroll web
 cl --verbose --verify-only "$WORK/disk.img" >"$WORK/u.out" 2>&1 || die "unlock: $(cat "$WORK/u.out")"
@@ -65,7 +65,8 @@ SRV_PID=
 check "bootgated left no core" "" "$(ls "$WORK/cores")"
 
 # control: the same crash of a process that holds the KEK and may dump
-mkdir -p "$WORK/control" && cd "$WORK/control"
+mkdir -p "$WORK/control"
+cd "$WORK/control" || die "cd"
 python3 -c 'import sys, time
 k = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "w").close()
@@ -74,7 +75,7 @@ ctl=$!
 for _ in $(seq 100); do [ -e "$WORK/control.ready" ] && break; sleep 0.1; done
 kill -ABRT $ctl
 wait $ctl 2>/dev/null || true
-cd "$WORK"
+cd "$WORK" || die "cd"
 if [ -n "$(ls "$WORK/control")" ]; then
     check "control: its core holds the KEK (the search finds secrets in cores)" 1 \
         "$(secret_in "$SRV/kek" "$WORK"/control/* | grep -c .)"
@@ -85,7 +86,8 @@ fi
 # the client: bootgate-unlock-test (the test drivers, never installed) crashes
 # right after ActivateCredential recovered a known seed (its --crash hook);
 # bootgate-unlock shares its process hardening (cli.c)
-mkdir -p "$WORK/client-cores" && cd "$WORK/client-cores"
+mkdir -p "$WORK/client-cores"
+cd "$WORK/client-cores" || die "cd"
 unlock_test keys --ek-public "$WORK/ek.pub" >"$WORK/keys.out" 2>&1 || die "keys: $(cat "$WORK/keys.out")"
 head -c 32 /dev/urandom >"$WORK/seed"
 tpm2_makecredential -T none -e "$WORK/ek.pub" -s "$WORK/seed" \
@@ -98,7 +100,7 @@ unlock_test activate --credential-file "$WORK/cred" --crash abort >"$WORK/crash.
 check "the client crashed (SIGABRT) with the seed in memory" 134 "$rc"
 check "the client left no core" "" "$(ls "$WORK/client-cores")"
 check "... and printed no seed" "" "$(secret_in "$WORK/seed" "$WORK/crash.out")"
-cd "$WORK"
+cd "$WORK" || die "cd"
 
 # --- private key files: group or other access is refused ----------------
 for k in kek nonce-secret server.key audit-signer.key; do
