@@ -37,7 +37,7 @@ char *client_url(const char *base, const char *path)
     return s;
 }
 
-void client_print_refusal(const client_opts *o, const char *who, const client_answer *a)
+void client_refusal_text(const client_answer *a, char *out, size_t size)
 {
     json_object *e, *reason;
 
@@ -45,10 +45,18 @@ void client_print_refusal(const client_opts *o, const char *who, const client_an
         const char *rs = json_object_object_get_ex(a->json, "reason", &reason)
                              ? json_object_get_string(reason)
                              : "";
-        client_msg(o, "%s: server answered HTTP %ld: %s%s%s", who, a->status,
-                   json_object_get_string(e), rs[0] ? ": " : "", rs);
+        snprintf(out, size, "server answered HTTP %ld: %s%s%s", a->status,
+                 json_object_get_string(e), rs && rs[0] ? ": " : "", rs ? rs : "");
     } else
-        client_msg(o, "%s: server answered HTTP %ld", who, a->status);
+        snprintf(out, size, "server answered HTTP %ld", a->status);
+}
+
+void client_print_refusal(const client_opts *o, const char *who, const client_answer *a)
+{
+    char text[512];
+
+    client_refusal_text(a, text, sizeof(text));
+    client_msg(o, "%s: %s", who, text);
 }
 
 void client_bad_answer(const client_opts *o, const char *who, const char *what, const bg_err *err,
