@@ -15,6 +15,7 @@ only=${2:-}
 declare -A targets=(
     [fuzz_attest]="src/lib/quote.c"
     [fuzz_authenticode]="src/lib/authenticode.c"
+    [fuzz_client_answer]="src/client/http.c src/lib/proto.c"
     [fuzz_client_token]="src/client/token.c"
     [fuzz_conf]="src/lib/conf.c"
     [fuzz_config_files]="src/server/config.c src/client/config.c"
