@@ -142,5 +142,8 @@ int srv_breakglass_expire(srv *s, bg_err *err);
 
 /* http.c */
 int srv_tls_init(srv *s, bg_err *err);
+/* The request limits of s's config on an evhttp (body, headers, time,
+ * methods): every worker's, and tests/fuzz/fuzz_http.c's. */
+void srv_http_limits(struct evhttp *http, const srv *s);
 int srv_http_run(srv *s, bg_err *err);
 void srv_http_stop(void);

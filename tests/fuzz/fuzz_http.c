@@ -167,13 +167,8 @@ static void setup(void)
     http = base ? evhttp_new(base) : NULL;
     if (!http)
         die("evhttp_new");
-    /* the limits of src/server/http.c worker_setup() */
     evhttp_set_gencb(http, gencb, &server);
-    evhttp_set_max_body_size(http, (ev_ssize_t)server.cfg.max_body);
-    evhttp_set_max_headers_size(http, (ev_ssize_t)server.cfg.max_headers);
-    evhttp_set_timeout(http, (int)server.cfg.request_timeout);
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
-    evhttp_set_default_content_type(http, "application/json");
+    srv_http_limits(http, &server); /* the workers' limits */
     bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
     if (!bound ||
         getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&addr, &len) < 0)
