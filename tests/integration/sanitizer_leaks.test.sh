@@ -60,7 +60,7 @@ check "LeakSanitizer did not fail to run (ptrace)" 0 \
 
 # without CAP_SYS_PTRACE (an unprivileged CI runner): LSan stops the threads
 # of a non-dumpable process all the same
-if command -v setpriv >/dev/null; then
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
     chown -R 64999:64999 "$SRV"
     chmod o+x "$WORK"
     rc=$(run_once "$WORK/noptrace.log" "$WORK/leak.so" setpriv --reuid=64999 --regid=64999 \

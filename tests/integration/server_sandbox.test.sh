@@ -48,6 +48,7 @@ check "LimitMEMLOCK=infinity (mlockall without CAP_IPC_LOCK)" infinity "$(key Li
 
 # --- bootgated as the unit runs it -------------------------------------
 command -v setpriv >/dev/null || skip "setpriv is not installed"
+[ "$(id -u)" = 0 ] || skip "not root: cannot run bootgated as another user"
 # the unit's user when this machine has it, else an unused uid: the test needs
 # no account, only an identity that is not root
 uid=$(id -u "$user" 2>/dev/null || echo 64999)
