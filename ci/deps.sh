@@ -19,6 +19,8 @@ PACKAGES=(
     postgresql clevis clevis-luks clevis-dracut clevis-tpm2 tang curl jq hyperfine
     # client tests: reference server (client_refserver.py), hex dumps
     python3 python3-cryptography xxd
+    # hardening: client_valgrind (memcheck), server_sandbox (systemd-analyze security)
+    valgrind systemd
     # client_plymouth.test.sh: a real plymouthd in a private network namespace
     plymouth iproute2
     # bench/client: tangd on a loopback port for the clevis comparison

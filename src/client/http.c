@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto.h"
 #include "secmem.h"
 #include "timing.h"
 
@@ -37,18 +38,46 @@ char *client_url(const char *base, const char *path)
     return s;
 }
 
-void client_print_refusal(const client_opts *o, const char *who, const client_answer *a)
+/* A string of the server's answer as the console may show it: as it is when
+ * it is valid UTF-8 without control characters (proto_check_string), else
+ * printable ASCII with '?' for every other byte: no terminal control from a
+ * server. */
+static void printable(const char *in, char *out, size_t size)
+{
+    size_t n = 0, len = in ? strlen(in) : 0;
+
+    if (proto_check_string("answer", in ? in : "", len, NULL) == 0) {
+        snprintf(out, size, "%s", in ? in : "");
+        return;
+    }
+    for (size_t i = 0; i < len && n + 1 < size; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        out[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    out[n] = 0;
+}
+
+void client_refusal_text(const client_answer *a, char *out, size_t size)
 {
     json_object *e, *reason;
 
     if (a->json && json_object_object_get_ex(a->json, "error", &e)) {
-        const char *rs = json_object_object_get_ex(a->json, "reason", &reason)
-                             ? json_object_get_string(reason)
-                             : "";
-        client_msg(o, "%s: server answered HTTP %ld: %s%s%s", who, a->status,
-                   json_object_get_string(e), rs[0] ? ": " : "", rs);
+        char es[128], rs[256] = "";
+        printable(json_object_get_string(e), es, sizeof(es));
+        if (json_object_object_get_ex(a->json, "reason", &reason))
+            printable(json_object_get_string(reason), rs, sizeof(rs));
+        snprintf(out, size, "server answered HTTP %ld: %s%s%s", a->status, es, rs[0] ? ": " : "",
+                 rs);
     } else
-        client_msg(o, "%s: server answered HTTP %ld", who, a->status);
+        snprintf(out, size, "server answered HTTP %ld", a->status);
+}
+
+void client_print_refusal(const client_opts *o, const char *who, const client_answer *a)
+{
+    char text[512];
+
+    client_refusal_text(a, text, sizeof(text));
+    client_msg(o, "%s: %s", who, text);
 }
 
 void client_bad_answer(const client_opts *o, const char *who, const char *what, const bg_err *err,

@@ -41,7 +41,9 @@ int client_post(const client_opts *o, const https_opts *h, const char *who, cons
                 const char *url, json_object *req, bool secret, uint64_t deadline_ms,
                 client_answer *ret, int *ret_exit);
 
-/* "WHO: server answered HTTP 500: internal: disk on fire" */
+/* "server answered HTTP 500: internal: disk on fire" (cut at size) */
+void client_refusal_text(const client_answer *a, char *out, size_t size);
+/* "WHO: " + client_refusal_text */
 void client_print_refusal(const client_opts *o, const char *who, const client_answer *a);
 
 /* "WHO: bad WHAT answer: <why>"; *ret_exit = 4 (the server is not one we can use). */

@@ -297,34 +297,36 @@ static bool is_json_type(const char *ct)
     return *ct == 0 || *ct == ';';
 }
 
-/* The first bytes of an answer for a message: printable ASCII only. */
-static void body_excerpt(const https_response *resp, char out[64])
+/* The first bytes of what a server sent, for a message: printable ASCII
+ * only (the message reaches the console: no terminal control from a server). */
+static void excerpt(const char *in, size_t size, char out[64])
 {
     size_t n = 0;
 
-    for (size_t i = 0; i < resp->size && n + 4 < 64; i++) {
-        unsigned char ch = (unsigned char)resp->body[i];
+    for (size_t i = 0; i < size && n + 4 < 64; i++) {
+        unsigned char ch = (unsigned char)in[i];
         out[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : ch == '\n' || ch == '\t' ? ' ' : '?';
     }
-    if (resp->size > n)
+    if (size > n)
         out[n++] = '.', out[n++] = '.', out[n++] = '.';
     out[n] = 0;
 }
 
 int https_answer_json(const https_response *resp, json_object **ret, bg_err *err)
 {
-    char excerpt[64];
+    char body[64], type[64];
     int r;
 
     *ret = NULL;
-    body_excerpt(resp, excerpt);
+    excerpt(resp->body, resp->size, body);
+    excerpt(resp->content_type, strlen(resp->content_type), type);
     if (!is_json_type(resp->content_type))
         return bg_err_set(err, -EBADMSG,
                           "HTTP %ld answer is not JSON (Content-Type '%s', %zu bytes: '%s')",
-                          resp->status, resp->content_type, resp->size, excerpt);
+                          resp->status, type, resp->size, body);
     r = proto_parse_body(resp->body, resp->size, ret, err);
     if (r < 0)
-        return bg_err_prefix(err, -EBADMSG, "HTTP %ld answer ('%s')", resp->status, excerpt);
+        return bg_err_prefix(err, -EBADMSG, "HTTP %ld answer ('%s')", resp->status, body);
     return 0;
 }
 

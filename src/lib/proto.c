@@ -592,6 +592,13 @@ int proto_unlock_denied_decode(json_object *j, proto_unlock_denied *ret, bg_err 
             proto_unlock_denied_done(ret);
             return bg_err_set(err, -EBADMSG, "explanation[%zu] is not a string", i);
         }
+        /* lines for the console: the same rule as every other string field */
+        r = proto_check_string("explanation", json_object_get_string(s),
+                               (size_t)json_object_get_string_len(s), err);
+        if (r < 0) {
+            proto_unlock_denied_done(ret);
+            return r;
+        }
         ret->explanation[i] = strdup(json_object_get_string(s));
         if (!ret->explanation[i]) {
             proto_unlock_denied_done(ret);

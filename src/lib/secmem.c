@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -112,6 +113,12 @@ int secmem_memcmp(const void *a, const void *b, size_t size)
 
 int secmem_harden_process(void)
 {
+    /* Both: a non-dumpable process is still dumped (root-owned) when
+     * fs.suid_dumpable = 2, and a core_pattern pipe (systemd-coredump) is
+     * told the limit. setrlimit may be filtered (the unit's LimitCORE=0 then
+     * holds); PR_SET_DUMPABLE must work. */
+    struct rlimit no_core = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &no_core);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         return -errno;
     return 0;

@@ -16,7 +16,8 @@ void secmem_free(void *p);
 void secmem_wipe(void *p, size_t size);
 /* Constant-time comparison; 0 when equal. */
 int secmem_memcmp(const void *a, const void *b, size_t size);
-/* For programs that hold secrets: no core dumps, no ptrace by other users. */
+/* For programs that hold secrets: no core dumps (PR_SET_DUMPABLE 0 and
+ * RLIMIT_CORE 0), no ptrace by other users. */
 int secmem_harden_process(void);
 /* mlockall: every page of the process, now and later, stays out of swap
  * (secrets also pass through library buffers that secmem cannot own:

@@ -158,6 +158,15 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+void srv_http_limits(struct evhttp *http, const srv *s)
+{
+    evhttp_set_max_body_size(http, (ev_ssize_t)s->cfg.max_body);
+    evhttp_set_max_headers_size(http, (ev_ssize_t)s->cfg.max_headers);
+    evhttp_set_timeout(http, (int)s->cfg.request_timeout);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+    evhttp_set_default_content_type(http, "application/json");
+}
+
 static int worker_setup(worker *w, srv *s, bg_err *err)
 {
     w->s = s;
@@ -169,11 +178,7 @@ static int worker_setup(worker *w, srv *s, bg_err *err)
         return bg_err_set(err, -ENOMEM, "evhttp_new failed");
     evhttp_set_bevcb(w->http, bevcb, s);
     evhttp_set_gencb(w->http, srv_dispatch, s);
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg.max_body);
-    evhttp_set_max_headers_size(w->http, (ev_ssize_t)s->cfg.max_headers);
-    evhttp_set_timeout(w->http, (int)s->cfg.request_timeout);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
-    evhttp_set_default_content_type(w->http, "application/json");
+    srv_http_limits(w->http, s);
     if (!evhttp_accept_socket_with_handle(w->http, w->fd))
         return bg_err_set(err, -EIO, "cannot accept on the listening socket");
     return 0;

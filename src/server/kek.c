@@ -13,6 +13,28 @@
 #include "proto.h"
 #include "secmem.h"
 
+static int check_private(int fd, const char *path, struct stat *st, bg_err *err)
+{
+    if (fstat(fd, st) < 0)
+        return bg_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+    if (!S_ISREG(st->st_mode))
+        return bg_err_set(err, -EINVAL, "%s is not a regular file", path);
+    if (st->st_mode & 077)
+        return bg_err_set(err, -EPERM, "%s is accessible by group or others (mode %04o), want 0600",
+                          path, (unsigned)(st->st_mode & 07777));
+    return 0;
+}
+
+int kek_check_private_file(const char *path, bg_err *err)
+{
+    _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+
+    if (fd < 0)
+        return bg_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+    return check_private(fd, path, &st, err);
+}
+
 int kek_load_secret_file(const char *path, uint8_t **ret, bg_err *err)
 {
     _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -20,15 +42,13 @@ int kek_load_secret_file(const char *path, uint8_t **ret, bg_err *err)
     uint8_t *buf;
     ssize_t n;
 
+    int r;
+
     if (fd < 0)
         return bg_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0)
-        return bg_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return bg_err_set(err, -EINVAL, "%s is not a regular file", path);
-    if (st.st_mode & 077)
-        return bg_err_set(err, -EPERM, "%s is accessible by group or others (mode %04o), want 0600",
-                          path, (unsigned)(st.st_mode & 07777));
+    r = check_private(fd, path, &st, err);
+    if (r < 0)
+        return r;
     if (st.st_size != KEK_SIZE)
         return bg_err_set(err, -EINVAL, "%s must hold exactly %u bytes", path, KEK_SIZE);
     buf = secmem_alloc(KEK_SIZE);

@@ -13,6 +13,9 @@
 
 #define KEK_SIZE 32u
 
+/* 0 when path is a regular file (not a symlink) that neither group nor
+ * others can access; -EPERM (mode named in err) or the open/stat error. */
+int kek_check_private_file(const char *path, bg_err *err);
 /* Reads a 32-byte secret file into secmem (*ret, free with secmem_free). */
 int kek_load_secret_file(const char *path, uint8_t **ret, bg_err *err);
 

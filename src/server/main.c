@@ -127,6 +127,11 @@ int main(int argc, char **argv)
         r = kek_load_secret_file(s.cfg.nonce_secret_file, &s.nonce_secret, &err);
     if (r >= 0)
         r = load_ek_cas(&s, &err);
+    /* the other private keys: as private as the KEK (OpenSSL reads any mode) */
+    if (r >= 0)
+        r = kek_check_private_file(s.cfg.tls_key, &err);
+    if (r >= 0 && s.cfg.audit_signing_key[0])
+        r = kek_check_private_file(s.cfg.audit_signing_key, &err);
     if (r >= 0 && s.cfg.audit_signing_key[0])
         r = auditchain_load_key(s.cfg.audit_signing_key, true, &s.audit_key, &err);
     if (r >= 0 && srv_denial_limits_init(&s) < 0)

@@ -322,9 +322,10 @@ static int body_take(struct evbuffer *in, char *out, size_t n)
     return 0;
 }
 
-void srv_dispatch(struct evhttp_request *req, void *arg)
+/* role < 0: the role of the peer's verified TLS certificate; else that role. */
+static void dispatch(struct evhttp_request *req, srv *s, int role)
 {
-    srv_req r = {.srv = arg, .req = req, .route = ELEMENTSOF(routes), .start = now_mono()};
+    srv_req r = {.srv = s, .req = req, .route = ELEMENTSOF(routes), .start = now_mono()};
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -350,6 +351,10 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
     r.route = (size_t)k;
 
     peer_role(&r);
+    if (role >= 0) {
+        r.role = (unsigned)role;
+        snprintf(r.actor, sizeof(r.actor), "%s", r.role ? "test:no-tls" : "anonymous");
+    }
     if (routes[r.route].roles != ROLE_OPEN) {
         if (!r.role) {
             srv_reply_error(&r, 401, "unauthenticated",
@@ -393,4 +398,14 @@ out:
     if (body)
         secmem_wipe(body, r.body_size);
     metrics_request(r.route, r.status, now_mono() - r.start);
+}
+
+void srv_dispatch(struct evhttp_request *req, void *arg)
+{
+    dispatch(req, arg, -1);
+}
+
+void srv_dispatch_as_role(struct evhttp_request *req, srv *s, unsigned role)
+{
+    dispatch(req, s, (int)role);
 }

@@ -122,6 +122,10 @@ void srv_routes_init(void);
 int srv_route_find(enum evhttp_cmd_type method, const char *path,
                    char ret_params[SRV_MAX_PARAMS][PROTO_MAX_ID + 1], unsigned *ret_roles);
 void srv_dispatch(struct evhttp_request *req, void *arg);
+/* srv_dispatch with the peer's role given (ROLE_* or 0) instead of read from
+ * its TLS client certificate: for tests/fuzz/fuzz_http.c, which feeds requests
+ * over plain HTTP. bootgated never installs it. */
+void srv_dispatch_as_role(struct evhttp_request *req, srv *s, unsigned role);
 
 /* auditsign.c: appends a signed-head record when records arrived since the
  * last one (no-op without audit_key). */
@@ -131,5 +135,8 @@ int srv_breakglass_expire(srv *s, bg_err *err);
 
 /* http.c */
 int srv_tls_init(srv *s, bg_err *err);
+/* The request limits of s's config on an evhttp (body, headers, time,
+ * methods): every worker's, and tests/fuzz/fuzz_http.c's. */
+void srv_http_limits(struct evhttp *http, const srv *s);
 int srv_http_run(srv *s, bg_err *err);
 void srv_http_stop(void);

@@ -44,11 +44,7 @@ if [ "$ASAN" = 0 ]; then
 fi
 
 # --- unauthenticated denials: audit rows bounded, metrics count all --------
-jq -n --arg n "$(head -c 32 /dev/urandom | base64)" '{node_id:"0123456789abcdef0123456789abcdef",
-    volume_uuid:"11111111-2222-3333-4444-555555555555", nonce:$n, ak_public:"AAEC",
-    attest:"AAEC", signature:"AAEC", pcr_bank:"sha256",
-    pcrs:({} | . as $o | reduce range(0;12) as $i ($o; .["\($i)"] = ("00" * 32))),
-    event_log:"AAEC"}' >"$WORK/forged.json"
+forged_unlock_body "$WORK/forged.json"
 statuses=""
 for _ in $(seq 10); do statuses+="$(api POST /v1/unlock "$WORK/forged.json") $(jreply .verdict);"; done
 check "10 forged nonces: each denied" 10 "$(tr ';' '\n' <<<"$statuses" | grep -c '^403 nonce_forged$')"

@@ -25,6 +25,10 @@
 #   node_setup [GROUP]  a node ready to unlock: make_node_keys, node_boot,
 #                       node_enroll (VOL defaults to a fixed UUID), and policy
 #                       GROUP v1 captured from its boot log, active
+#   forged_unlock_body OUT [JQ]
+#                       an unlock body with a random (forged) nonce and placeholder
+#                       evidence for node 0123456789abcdef0123456789abcdef: denied
+#                       nonce_forged before identity (no swtpm needed)
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
 
@@ -123,4 +127,12 @@ node_setup() {
     node_boot
     node_enroll "${1:-web}"
     bootgated_policy "${1:-web}" 1 "$WORK/node/eventlog.bin"
+}
+
+forged_unlock_body() {
+    jq -n --arg n "$(head -c 32 /dev/urandom | base64)" '{node_id:"0123456789abcdef0123456789abcdef",
+        volume_uuid:"11111111-2222-3333-4444-555555555555", nonce:$n, ak_public:"AAEC",
+        attest:"AAEC", signature:"AAEC", pcr_bank:"sha256",
+        pcrs:({} | . as $o | reduce range(0;12) as $i ($o; .["\($i)"] = ("00" * 32))),
+        event_log:"AAEC"}' | jq "${2:-.}" >"$1"
 }

@@ -8,6 +8,7 @@
 #include "testtool.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,10 @@ int testtool_activate(client_opts *o, int argc, char **argv)
         client_msg(o, "%s: %s", client_tpm_strerror(r), bg_err_msg(&err));
         return CLIENT_EXIT_TPM;
     }
+    /* Test hook (this binary only): crash with the seed in memory, as a
+     * fault would, so that a test can check that no core dump keeps it. */
+    if (arg(argc, argv, "--crash") && !strcmp(arg(argc, argv, "--crash"), "abort"))
+        raise(SIGABRT);
     print_hex("secret", seed, seed_size);
     return CLIENT_EXIT_OK;
 }

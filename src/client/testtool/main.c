@@ -11,7 +11,9 @@ static void usage(FILE *f)
             "Usage: bootgate-unlock-test [OPTIONS] COMMAND ...   (test drivers, not installed)\n"
             "  keys [--ek-public F] [--ak-public F] [--ek-cert F]  EK/AK names and publics\n"
             "  quote --nonce HEX [--attest F] [--signature F]      quote sha256:0-11\n"
-            "  activate --credential-file F    ActivateCredential of a tpm2_makecredential file\n"
+            "  activate --credential-file F [--crash abort]\n"
+            "                                  ActivateCredential of a tpm2_makecredential file\n"
+            "                                  (--crash: SIGABRT with the secret in memory)\n"
             "  luks DEVICE [--write-token ...] [--volume-key-file F] [--key-file F]\n"
             "  http URL [--body JSON]          POST with the configured CA pin and retries\n"
             "OPTIONS are those of bootgate-unlock (--tcti, --config, --set, --timeout, ...).\n");
