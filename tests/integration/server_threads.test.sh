@@ -61,7 +61,7 @@ check "several threads served ($busy busy, want >= 3 of 4 workers + main)" 1 "$(
 check "the audit chain verifies after the load" 0 \
     "$("$BOOTGATECTL" audit verify >/dev/null 2>&1; echo $?)"
 check "metrics count the 40 forged unlocks" 1 \
-    "$(api GET /metrics >/dev/null; grep -c '^bootgate_denials_total{reason="nonce_forged"} 40$' "$WORK/reply")"
+    "$(api GET /metrics >/dev/null; grep -c '^bootgate_denials_total{group="",verdict="nonce_forged"} 40$' "$WORK/reply")"
 if [ "$TSAN" = 1 ]; then
     check "ThreadSanitizer reported nothing" 0 "$(grep -c 'WARNING: ThreadSanitizer' "$WORK/bootgated.log")"
 fi
