@@ -11,6 +11,10 @@
 #                 critical data).
 #   ovmf-uki-kernel the same UKI handed to OVMF by QEMU (-kernel, fw_cfg): no GPT
 #                 event, no disk; sha256-only PCR banks (swtpm_setup --pcr-banks).
+#   ovmf-sb-grub  Secure Boot on (OVMF with Microsoft's keys): Debian's signed shim
+#                 -> signed GRUB (grub.cfg in \EFI\debian) -> signed kernel from a GPT
+#                 ESP; GRUB measures its commands (PCR 8) and files (PCR 9)
+#   ovmf-sdboot-uki systemd-boot (Secure Boot off) starts the UKI from \EFI\Linux
 #   seabios-kernel SeaBIOS with -kernel/-initrd; IMA with the ima-sig template.
 #   seabios-tpm12  the same with a TPM 1.2: legacy SHA-1 event log (no Spec ID
 #                  event), one sha1 bank.
@@ -21,6 +25,7 @@
 set -euo pipefail
 export BG_NAME=capture
 . "$(dirname "$0")/lib/boot.sh"
+. "$BG_LIB/sbchain.sh"
 
 OUT=${BOOTGATE_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/data/captures
 while getopts o: opt; do
@@ -66,6 +71,22 @@ run_case() {
         swtpm_qemu_start "$WORK/$c.tpm"
         bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --tpm
         how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm, UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as \\EFI\\BOOT\\BOOTX64.EFI on a GPT ESP"
+        ;;
+    ovmf-sb-grub)
+        cmdline="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+        bg_sb_grub_cfg "$WORK/$c.grub.cfg" "$cmdline"
+        bg_sb_esp "$WORK/$c.disk" "$BG_KERNEL" "$WORK/initrd.img" "$WORK/$c.grub.cfg"
+        swtpm_qemu_start "$WORK/$c.tpm"
+        bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --secure-boot --tpm
+        how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) Secure Boot ($(basename "$BG_OVMF_SB_CODE"), $(basename "$BG_OVMF_SB_VARS")) + swtpm, shim $(dpkg-query -W -f '${Version}' shim-signed 2>/dev/null) -> GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-signed 2>/dev/null) -> kernel, GPT ESP"
+        ;;
+    ovmf-sdboot-uki)
+        cmdline="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+        bg_uki_build "$WORK/$c.efi" "$BG_KERNEL" "$WORK/initrd.img" "$cmdline"
+        bg_sdboot_esp "$WORK/$c.disk" "$WORK/$c.efi"
+        swtpm_qemu_start "$WORK/$c.tpm"
+        bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --tpm
+        how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) (Secure Boot off) + swtpm, systemd-boot $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null) -> UKI in \\EFI\\Linux, GPT ESP"
         ;;
     ovmf-uki-kernel)
         cmdline="$CONSOLE ima_policy=tcb ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"

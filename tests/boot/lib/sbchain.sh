@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+# The other boot chains of a test machine, built from Debian's packages as plain
+# files (no loop devices, no mounting):
+#
+#   Secure Boot: OVMF (Microsoft keys enrolled) -> shim (shim-signed) -> GRUB
+#   (grub-efi-amd64-signed) -> Debian's signed kernel + an initramfs. Boot with
+#   bg_qemu_start --ovmf DISK --secure-boot.
+#   systemd-boot: OVMF (Secure Boot off) -> systemd-boot (systemd-boot-efi) -> a UKI
+#   in \EFI\Linux (boot loader specification type #2, found without an entry).
+#
+#   bg_sb_need                   skip unless shim, GRUB and the SB firmware are installed
+#   bg_sb_grub_cfg OUT CMDLINE   grub.cfg: linux + initrd from \EFI\debian, no menu
+#                                (every command GRUB runs is measured into PCR 8)
+#   bg_sb_esp OUT KERNEL INITRD GRUBCFG
+#                                GPT disk: \EFI\BOOT\BOOTX64.EFI = shim,
+#                                \EFI\BOOT\grubx64.efi = GRUB (shim loads it from
+#                                its own directory), \EFI\debian\grub.cfg (Debian's
+#                                signed GRUB has prefix /EFI/debian built in, see
+#                                its embedded config), \EFI\debian\vmlinuz and
+#                                \EFI\debian\initrd.img
+#   bg_sdboot_esp OUT UKI        GPT disk: \EFI\BOOT\BOOTX64.EFI = systemd-boot,
+#                                \EFI\Linux\bootgate.efi = UKI, \loader\loader.conf
+#                                (timeout 0)
+#   bg_esp_tree OUT DIR          GPT disk whose ESP holds the tree DIR. The disk and
+#                                partition GUIDs, FAT serial and size are fixed
+#                                (BG_ESP_DISK_GUID, BG_ESP_PART_GUID, BG_ESP_MIB):
+#                                OVMF measures the GPT into PCR 5, so the images
+#                                of one machine must all present the same one.
+# The files placed on the ESP are measured by GRUB into PCR 9 by their path, so
+# the paths are fixed too (BG_SB_KERNEL_PATH, BG_SB_INITRD_PATH).
+
+BG_SB_SHIM=${BG_SB_SHIM:-/usr/lib/shim/shimx64.efi.signed}
+BG_SB_GRUB=${BG_SB_GRUB:-/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed}
+BG_SDBOOT=${BG_SDBOOT:-/usr/lib/systemd/boot/efi/systemd-bootx64.efi}
+BG_SB_KERNEL_PATH=/EFI/debian/vmlinuz
+BG_SB_INITRD_PATH=/EFI/debian/initrd.img
+BG_ESP_DISK_GUID=${BG_ESP_DISK_GUID:-6c0e4f8a-3b2d-4e59-9a41-b007ca7e0001}
+BG_ESP_PART_GUID=${BG_ESP_PART_GUID:-6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002}
+BG_ESP_MIB=${BG_ESP_MIB:-96}
+
+bg_sb_need() {
+    local f
+    for f in "$BG_SB_SHIM" "$BG_SB_GRUB" "${BG_OVMF_SB_CODE:?}" "${BG_OVMF_SB_VARS:?}"; do
+        [[ -r $f ]] || skip "no $f (shim-signed, grub-efi-amd64-signed, ovmf)"
+    done
+}
+
+# GRUB's script syntax: a word with characters such as | ; & < > $ or quotes is
+# single-quoted (GRUB measures the command after expansion, without the quotes).
+bg_sb_grub_cfg() {
+    local out=$1 w words=()
+    for w in $2; do
+        if [[ $w =~ ^[A-Za-z0-9_.,:=/+@%-]*$ ]]; then
+            words+=("$w")
+        else
+            [[ $w != *"'"* ]] || die "bg_sb_grub_cfg: a single quote in '$w'"
+            words+=("'$w'")
+        fi
+    done
+    printf 'set timeout=0\nlinux %s %s\ninitrd %s\nboot\n' \
+        "$BG_SB_KERNEL_PATH" "${words[*]}" "$BG_SB_INITRD_PATH" >"$out"
+}
+
+bg_esp_tree() {
+    local out=$1 dir=$2 part=$1.part used
+    used=$(du -sk --apparent-size "$dir" | cut -f1)
+    ((used < (BG_ESP_MIB - 8) * 1024)) || die "$dir (${used} KiB) too big for the ESP"
+    rm -f "$part" "$out"
+    mkfs.fat -i b0071a7e -C "$part" $((BG_ESP_MIB * 1024)) >/dev/null || die "mkfs.fat"
+    mcopy -s -i "$part" "$dir"/* ::/ || die "mcopy $dir"
+    truncate -s $(((BG_ESP_MIB + 2) * 1048576)) "$out" || die "truncate"
+    printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
+        "$BG_ESP_DISK_GUID" $((BG_ESP_MIB * 2048)) "$BG_ESP_PART_GUID" |
+        sfdisk -q "$out" >/dev/null || die "sfdisk"
+    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
+    rm -f "$part"
+}
+
+bg_sb_esp() {
+    local out=$1 kernel=$2 initrd=$3 cfg=$4 t
+    bg_sb_need
+    t=$(mktemp -d "${WORK:-/tmp}/sbesp.XXXXXX") || die "mktemp"
+    mkdir -p "$t/EFI/BOOT" "$t/EFI/debian"
+    cp "$BG_SB_SHIM" "$t/EFI/BOOT/BOOTX64.EFI" && cp "$BG_SB_GRUB" "$t/EFI/BOOT/grubx64.efi" &&
+        cp "$cfg" "$t/EFI/debian/grub.cfg" && cp "$kernel" "$t$BG_SB_KERNEL_PATH" &&
+        cp "$initrd" "$t$BG_SB_INITRD_PATH" || die "staging the Secure Boot ESP"
+    bg_esp_tree "$out" "$t"
+    rm -rf "$t"
+}
+
+bg_sdboot_esp() {
+    local out=$1 uki=$2 t
+    [[ -r $BG_SDBOOT ]] || skip "no $BG_SDBOOT (systemd-boot-efi)"
+    t=$(mktemp -d "${WORK:-/tmp}/sdesp.XXXXXX") || die "mktemp"
+    mkdir -p "$t/EFI/BOOT" "$t/EFI/Linux" "$t/loader"
+    cp "$BG_SDBOOT" "$t/EFI/BOOT/BOOTX64.EFI" && cp "$uki" "$t/EFI/Linux/bootgate.efi" ||
+        die "staging the systemd-boot ESP"
+    # No menu wait; the entry is the UKI's (type #2: its .osrel names it).
+    printf 'timeout 0\ndefault bootgate*\n' >"$t/loader/loader.conf"
+    bg_esp_tree "$out" "$t"
+    rm -rf "$t"
+}
