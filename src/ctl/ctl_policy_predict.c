@@ -24,6 +24,7 @@
 
 #include "authenticode.h"
 #include "ctl.h"
+#include "ctl_policy_predict_grub.h"
 #include "policy.h"
 #include "util.h"
 
@@ -292,9 +293,12 @@ int ctl_policy_predict(int argc, char **argv)
                                          {"uki", required_argument, NULL, 'u'},
                                          {"initrd", required_argument, NULL, 'i'},
                                          {"cmdline", required_argument, NULL, 'c'},
+                                         {"grub-cfg", required_argument, NULL, 'g'},
+                                         {"shim", required_argument, NULL, 'S'},
+                                         {"grub", required_argument, NULL, 'G'},
                                          {}};
     const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
-               *cmdline = NULL;
+               *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL;
     ctl_doc_opts o = {.mode = "enforce"};
     int c, r;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -322,21 +326,41 @@ int ctl_policy_predict(int argc, char **argv)
         case 'c':
             cmdline = optarg;
             break;
+        case 'g':
+            grub_cfg = optarg;
+            break;
+        case 'S':
+            shim = optarg;
+            break;
+        case 'G':
+            grub = optarg;
+            break;
         case 'h':
-            puts("Usage: bootgatectl policy predict --reference LOG --name N --version V\n"
-                 "         [--kernel FILE | --kernel-digest HEX | --uki FILE] [--initrd FILE]\n"
-                 "         [--cmdline STR] [--mode M] [--pcrs LIST] [--baseline NAME]\n"
-                 "         [--not-after TIME] [--out FILE]\n"
-                 "Predicts the baseline of a new image before it boots: takes a reference\n"
-                 "log of the current image and substitutes the digests that change:\n"
-                 "  --kernel           PE Authenticode SHA-256 of the last PCR 4\n"
-                 "                     EV_EFI_BOOT_SERVICES_APPLICATION (the OS loader)\n"
-                 "  --uki              a systemd-stub UKI: PCR 4 (UKI and embedded kernel),\n"
-                 "                     PCR 11 sections, PCR 9 from .initrd and .cmdline\n"
-                 "  --initrd           PCR 9 EV_EVENT_TAG \"Linux initrd\" (Linux EFI stub)\n"
-                 "  --cmdline          PCR 9 EV_EVENT_TAG \"LOADED_IMAGE::LoadOptions\"\n"
-                 "                     (UTF-16LE with terminating NUL)\n"
-                 "then replays the log. The reference must contain the events to substitute.");
+            puts(
+                "Usage: bootgatectl policy predict --reference LOG --name N --version V\n"
+                "         [--kernel FILE | --kernel-digest HEX | --uki FILE] [--initrd FILE]\n"
+                "         [--cmdline STR] [--grub-cfg FILE] [--shim FILE] [--grub FILE]\n"
+                "         [--mode M] [--pcrs LIST] [--baseline NAME]\n"
+                "         [--not-after TIME] [--out FILE]\n"
+                "Predicts the baseline of a new image before it boots: takes a reference\n"
+                "log of the current image and substitutes the digests that change:\n"
+                "  --kernel           PE Authenticode SHA-256 of the last PCR 4\n"
+                "                     EV_EFI_BOOT_SERVICES_APPLICATION (the OS loader)\n"
+                "  --uki              a systemd-stub UKI: PCR 4 (UKI and embedded kernel),\n"
+                "                     PCR 11 sections, PCR 9 from .initrd and .cmdline\n"
+                "  --initrd           PCR 9 EV_EVENT_TAG \"Linux initrd\" (Linux EFI stub)\n"
+                "  --cmdline          PCR 9 EV_EVENT_TAG \"LOADED_IMAGE::LoadOptions\"\n"
+                "                     (UTF-16LE with terminating NUL)\n"
+                "A reference from shim -> GRUB (GRUB's \"grub_cmd:\" events in PCR 8) is\n"
+                "rebuilt from grub.cfg to \"boot\" as GRUB measures it:\n"
+                "  --kernel           PCR 9 (file), PCR 4 (shim's Authenticode of it)\n"
+                "  --initrd           PCR 9 (the file GRUB reads for initrd)\n"
+                "  --cmdline          PCR 8 \"grub_cmd: linux PATH ...\", \"kernel_cmdline: ...\"\n"
+                "  --grub-cfg         PCR 9 (the file) and PCR 8 (its commands; only plain\n"
+                "                     commands: no conditions, variables or menus)\n"
+                "  --shim, --grub     PCR 4 (the boot loaders, Authenticode)\n"
+                "then replays the log. The reference must contain the events to substitute;\n"
+                "what cannot be computed is refused, naming the PCR and the event.");
             return CTL_EXIT_OK;
         default:
             return ctl_usage_error("policy predict", "bad option");
@@ -358,6 +382,32 @@ int ctl_policy_predict(int argc, char **argv)
     bg_err err = {{0}};
     if (uki && (r = predict_uki(log, uki, initrd != NULL, cmdline != NULL)) != CTL_EXIT_OK)
         return r;
+    _cleanup_(grub_strings_freep) grub_strings *gstrings = NULL;
+    if (!uki && grub_log_is_grub(log)) {
+        if (kernel_digest)
+            return ctl_usage_error("policy predict",
+                                   "a GRUB reference also measures the kernel file into PCR 9: "
+                                   "give --kernel FILE");
+        grub_predict_opts go = {.kernel = kernel,
+                                .initrd = initrd,
+                                .cmdline = cmdline,
+                                .grub_cfg = grub_cfg,
+                                .shim = shim,
+                                .grub = grub};
+        if ((r = grub_predict(log, &go, &gstrings)) != CTL_EXIT_OK)
+            return r;
+        /* A kernel whose EFI stub measures its initrd and LoadOptions (PCR 9,
+         * EV_EVENT_TAG) does so after GRUB too: substitute them where the
+         * reference has them. */
+        kernel = NULL;
+        if (initrd && !find_last(log, 9, EV_EVENT_TAG, "Linux initrd"))
+            initrd = NULL;
+        if (cmdline && !find_last(log, 9, EV_EVENT_TAG, "LOADED_IMAGE::LoadOptions"))
+            cmdline = NULL;
+    } else if (grub_cfg || shim || grub)
+        return ctl_usage_error("policy predict",
+                               "--grub-cfg, --shim and --grub need a reference log of a shim -> "
+                               "GRUB boot (no \"grub_cmd:\" events in PCR 8)");
     if (kernel) {
         const char *path = kernel;
         _cleanup_(freep) uint8_t *buf = NULL;
