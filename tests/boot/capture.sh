@@ -25,7 +25,7 @@
 set -euo pipefail
 export BG_NAME=capture
 . "$(dirname "$0")/lib/boot.sh"
-. "$BG_LIB/sbchain.sh"
+. "$BG_LIB/chains.sh"
 
 OUT=${BOOTGATE_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/data/captures
 while getopts o: opt; do

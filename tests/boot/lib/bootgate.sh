@@ -24,9 +24,11 @@
 #                            modified) and the server CA ($BGB_CA, default the
 #                            init-server one) as /etc/bootgate/ca.pem
 #   bgb_cmdline [EXTRA...]   the kernel command line of the image ($BGB_CMDLINE)
-#   bgb_uki OUT INITRD CMDLINE   UKI + ESP disk OUT.disk
+#   bgb_uki OUT INITRD CMDLINE   UKI + ESP disk OUT.disk (BGB_CHAIN: another chain's
+#                            disk, lib/chains.sh; BGB_FIRMWARE_ARGS: e.g. --secure-boot)
 #   bgb_policy NAME VERSION UKI  predict the image's baseline from $BGB_REFLOG and
-#                            the final UKI, sign ($BGB_SIGN_KEY, default the
+#                            the final UKI (or, for `-- ARG...`, those predict
+#                            arguments), sign ($BGB_SIGN_KEY, default the
 #                            init-server key) into $BGB_POLICY, then publish +
 #                            activate (unless BGB_PUBLISH=0)
 #   bgb_boot NAME ESPDISK [--timeout S]   boot the machine (swtpm state kept)
@@ -147,16 +149,20 @@ bgb_cmdline() {
     [[ -z ${*:-} ]] || BGB_CMDLINE+=" $*"
 }
 
+# BGB_CHAIN=uki (default) or another chain of lib/chains.sh (source it first),
+# which then builds OUT.disk from the same kernel, initrd and command line.
 bgb_uki() {
     local out=$1 initrd=$2 cmdline=$3
     bg_kernel
+    [[ ${BGB_CHAIN:-uki} == uki ]] || { bgc_image "$out" "$initrd" "$cmdline"; return; }
     bg_uki_build "$out" "$BG_KERNEL" "$initrd" "$cmdline"
     bgb_esp "$out.disk" "$out"
 }
 
 bgb_policy() {
-    local name=$1 version=$2 uki=$3 pol=$WORK/policy-$1-$2.json
-    "$BOOTGATECTL" policy predict --reference "$BGB_REFLOG" --uki "$uki" --name "$name" \
+    local name=$1 version=$2 pol=$WORK/policy-$1-$2.json predict=(--uki "$3")
+    [[ $3 != -- ]] || predict=("${@:4}")
+    "$BOOTGATECTL" policy predict --reference "$BGB_REFLOG" "${predict[@]}" --name "$name" \
         --version "$version" --out "$pol" >"$WORK/predict.out" 2>&1 || {
         bg_artifact "$WORK/predict.out" "$BGB_REFLOG"
         die "policy predict: $(tail -n 3 "$WORK/predict.out")"
@@ -176,8 +182,8 @@ bgb_boot() {
     bg_qemu_stop
     swtpm_qemu_stop
     swtpm_qemu_start "$BGB_TPM"
-    bg_qemu_start "$name" --ovmf "$disk" --disk "$BGB_DISK" --net --tpm --mem "$BGB_MEM" \
-        --timeout "$timeout"
+    bg_qemu_start "$name" --ovmf "$disk" ${BGB_FIRMWARE_ARGS:-} --disk "$BGB_DISK" --net --tpm \
+        --mem "$BGB_MEM" --timeout "$timeout"
 }
 
 bgb_audit_last() {

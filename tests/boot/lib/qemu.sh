@@ -198,10 +198,12 @@ bg_qemu_wait_exit() {
 
 bg_qemu_fetch() {
     local name=$1 block=$2 out=$3
+    # Boot loaders may write to every serial port (GRUB through the firmware's
+    # console): the BEGIN line may follow their escape sequences.
     tr -d '\r' <"$WORK/$name.data.log" |
         awk -v b="$block" '$0 == "BOOTGATE-END " b { f = 0; ok = 1 }
                            f { print }
-                           $0 == "BOOTGATE-BEGIN " b { f = 1 }
+                           substr($0, length($0) - length(b) - 14) == "BOOTGATE-BEGIN " b { f = 1 }
                            END { exit !ok }' | base64 -d >"$out" ||
         bg_qemu_fail "$name" "no complete data block '$block' from $name"
 }

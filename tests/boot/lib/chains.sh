@@ -22,6 +22,10 @@
 #   bg_sdboot_esp OUT UKI        GPT disk: \EFI\BOOT\BOOTX64.EFI = systemd-boot,
 #                                \EFI\Linux\bootgate.efi = UKI, \loader\loader.conf
 #                                (timeout 0)
+#   bgc_image OUT INITRD CMDLINE
+#                                for lib/bootgate.sh's bgb_uki when BGB_CHAIN is
+#                                sb-grub or sdboot: OUT.disk with $BG_KERNEL (and for
+#                                sb-grub OUT.grub.cfg; sdboot: OUT is the UKI)
 #   bg_esp_tree OUT DIR          GPT disk whose ESP holds the tree DIR. The disk and
 #                                partition GUIDs, FAT serial and size are fixed
 #                                (BG_ESP_DISK_GUID, BG_ESP_PART_GUID, BG_ESP_MIB):
@@ -100,4 +104,20 @@ bg_sdboot_esp() {
     printf 'timeout 0\ndefault bootgate*\n' >"$t/loader/loader.conf"
     bg_esp_tree "$out" "$t"
     rm -rf "$t"
+}
+
+bgc_image() {
+    local out=$1 initrd=$2 cmdline=$3
+    bg_kernel
+    case ${BGB_CHAIN:-} in
+    sb-grub)
+        bg_sb_grub_cfg "$out.grub.cfg" "$cmdline"
+        bg_sb_esp "$out.disk" "$BG_KERNEL" "$initrd" "$out.grub.cfg"
+        ;;
+    sdboot)
+        bg_uki_build "$out" "$BG_KERNEL" "$initrd" "$cmdline"
+        bg_sdboot_esp "$out.disk" "$out"
+        ;;
+    *) die "bgc_image: unknown BGB_CHAIN '${BGB_CHAIN:-}'" ;;
+    esac
 }
