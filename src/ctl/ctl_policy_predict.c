@@ -284,6 +284,92 @@ static int predict_uki(eventlog *log, const char *path, bool initrd_given, bool 
     return CTL_EXIT_OK;
 }
 
+static void json_object_putp(json_object **o)
+{
+    json_object_put(*o);
+}
+
+/* --into: the current policy, which must validate; its gate PCRs are the
+ * baseline's (so the new baseline gates what the policy gates). */
+static int load_into(const char *path, ctl_doc_opts *o, json_object **ret)
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    _cleanup_(policy_freep) policy *p = NULL;
+    size_t size;
+    bg_err err = {{0}};
+    if (read_file(path, 4u << 20, &buf, &size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    json_object *doc = json_tokener_parse((const char *)buf);
+    if (!doc || policy_from_json(doc, &p, &err) < 0) {
+        json_object_put(doc);
+        return ctl_error(CTL_EXIT_FAIL, "--into %s: not a valid policy: %s", path,
+                         bg_err_msg(&err));
+    }
+    if (strcmp(p->name, o->name)) {
+        json_object_put(doc);
+        return ctl_usage_error("policy predict", "--into %s is policy '%s', not --name '%s'", path,
+                               p->name, o->name);
+    }
+    if ((uint64_t)o->version <= p->version) {
+        json_object_put(doc);
+        return ctl_usage_error("policy predict",
+                               "--version %lld must be greater than %s's version %lld",
+                               (long long)o->version, path, (long long)p->version);
+    }
+    o->gate = p->gate_mask;
+    *ret = doc;
+    return CTL_EXIT_OK;
+}
+
+static int emit_into(const ctl_doc_opts *o, const char *path, json_object *current,
+                     json_object *baseline)
+{
+    json_object *bls = NULL, *pcrs = NULL, *name = NULL;
+    json_object_object_get_ex(baseline, "pcrs", &pcrs);
+    json_object_object_get_ex(baseline, "name", &name);
+    if (!json_object_object_get_ex(current, "baselines", &bls) ||
+        !json_object_is_type(bls, json_type_array)) {
+        json_object_put(baseline);
+        return ctl_error(CTL_EXIT_FAIL, "--into %s: no baselines array", path);
+    }
+    bool add = true;
+    for (size_t i = 0; i < json_object_array_length(bls); i++) {
+        json_object *b = json_object_array_get_idx(bls, i), *bp = NULL, *bn = NULL;
+        json_object_object_get_ex(b, "pcrs", &bp);
+        json_object_object_get_ex(b, "name", &bn);
+        if (json_object_equal(bp, pcrs)) {
+            fprintf(stderr, "bootgatectl: note: %s already has this baseline as '%s'\n", path,
+                    json_object_get_string(bn));
+            add = false;
+            break;
+        }
+        if (!strcmp(json_object_get_string(bn), json_object_get_string(name))) {
+            json_object_put(baseline);
+            return ctl_usage_error("policy predict",
+                                   "%s already has a baseline named '%s' with other values; "
+                                   "name the new one with --baseline",
+                                   path, json_object_get_string(name));
+        }
+    }
+    if (add)
+        json_object_array_add(bls, baseline);
+    else
+        json_object_put(baseline);
+    json_object_object_add(current, "version", json_object_new_int64(o->version));
+
+    _cleanup_(policy_freep) policy *p = NULL;
+    bg_err err = {{0}};
+    if (policy_from_json(current, &p, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "the policy with the new baseline does not validate: %s",
+                         bg_err_msg(&err));
+    const char *text = json_object_to_json_string_ext(current, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    _cleanup_(freep) char *out = NULL;
+    if (asprintf(&out, "%s\n", text) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    return ctl_policy_write_output(o->out, out);
+}
+
 int ctl_policy_predict(int argc, char **argv)
 {
     static const struct option opts[] = {DOC_OPTIONS,
@@ -296,9 +382,10 @@ int ctl_policy_predict(int argc, char **argv)
                                          {"grub-cfg", required_argument, NULL, 'g'},
                                          {"shim", required_argument, NULL, 'S'},
                                          {"grub", required_argument, NULL, 'G'},
+                                         {"into", required_argument, NULL, 'I'},
                                          {}};
     const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
-               *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL;
+               *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL, *into = NULL;
     ctl_doc_opts o = {.mode = "enforce"};
     int c, r;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -334,6 +421,9 @@ int ctl_policy_predict(int argc, char **argv)
             break;
         case 'G':
             grub = optarg;
+            break;
+        case 'I':
+            into = optarg;
             break;
         case 'h':
             puts(
@@ -373,6 +463,9 @@ int ctl_policy_predict(int argc, char **argv)
     if (!!kernel + !!kernel_digest + !!uki > 1)
         return ctl_usage_error("policy predict", "give one of --kernel, --kernel-digest, --uki");
     if ((r = ctl_policy_check_doc_opts("policy predict", &o, false)) != CTL_EXIT_OK)
+        return r;
+    _cleanup_(json_object_putp) json_object *current = NULL;
+    if (into && (r = load_into(into, &o, &current)) != CTL_EXIT_OK)
         return r;
 
     _cleanup_(eventlog_freep) eventlog *log = NULL;
@@ -439,6 +532,8 @@ int ctl_policy_predict(int argc, char **argv)
     json_object *b = NULL;
     if ((r = ctl_policy_baseline_json(log, &o, &b)) != CTL_EXIT_OK)
         return r;
+    if (current)
+        return emit_into(&o, into, current, b);
     return ctl_policy_emit_document(&o, b, NULL);
 }
 
