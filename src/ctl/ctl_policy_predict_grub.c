@@ -575,12 +575,29 @@ int grub_predict(eventlog *log, const grub_predict_opts *o, grub_strings **ret_s
         }
     }
     if (o->cmdline) {
-        if (o->grub_cfg)
-            return ctl_usage_error("policy predict",
-                                   "--grub-cfg already gives the kernel command line; drop "
-                                   "--cmdline");
+        /* The command line is written in grub.cfg, whose bytes GRUB measures
+         * into PCR 9: a new one needs the new grub.cfg; with it, --cmdline
+         * is a check that the configuration says what the builder meant. */
+        _cleanup_(freep) char *before = NULL;
+        for (size_t i = 0; i < cmds->n && !before; i++)
+            if (cmd_is_linux(cmds->s[i]) && !(before = strdup(cmds->s[i])))
+                return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
         if ((r = apply_cmdline(cmds, o->cmdline)) != CTL_EXIT_OK)
             return r;
+        bool changed = false;
+        for (size_t i = 0; i < cmds->n; i++)
+            if (cmd_is_linux(cmds->s[i]))
+                changed = strcmp(cmds->s[i], before) != 0;
+        if (changed && o->grub_cfg)
+            return ctl_error(CTL_EXIT_FAIL,
+                             "PCR 8: --cmdline differs from the linux command of --grub-cfg "
+                             "%s (\"%s\")",
+                             o->grub_cfg, before);
+        if (changed)
+            return ctl_error(CTL_EXIT_FAIL,
+                             "PCR 9: a new kernel command line changes grub.cfg, which GRUB "
+                             "measures (event %u): give the new grub.cfg with --grub-cfg",
+                             log->events[g.cfg].index);
     }
     if (cmds->n == 0 || strcmp(cmds->s[cmds->n - 1], "boot"))
         return ctl_error(CTL_EXIT_FAIL, "PCR 8: the configuration does not end with boot");

@@ -7,7 +7,7 @@
 #             Debian's signed shim -> signed GRUB (grub.cfg in \EFI\debian) ->
 #             Debian's signed kernel. Scenarios:
 #               good      image v1 (policy predicted from the provisioning boot with
-#                         --kernel --initrd --cmdline) unlocks; the reference log
+#                         --kernel --initrd --cmdline --grub-cfg) unlocks; the reference log
 #                         shows Secure Boot enabled and shim's SbatLevel
 #               v2        a new initrd and command line (and kernel, with
 #                         BGC_KERNEL2=/path/vmlinuz-X BGC_KVER2=X) get a baseline
@@ -62,7 +62,7 @@ chain_setup() {
     t=$(bg_now)
     if [[ $1 == sb-grub ]]; then
         bgb_policy "$GROUP" 1 -- --kernel "$BG_KERNEL" --initrd "$WORK/initrd.img" \
-            --cmdline "$GOOD_CMDLINE"
+            --cmdline "$GOOD_CMDLINE" --grub-cfg "$WORK/$1-v1.efi.grub.cfg"
     else
         bgb_policy "$GROUP" 1 "$WORK/$1-v1.efi"
     fi
@@ -94,10 +94,10 @@ scenario_good() {
         # Secure Boot was really on: the firmware measured SecureBoot = 1 (PCR 7,
         # EV_EFI_VARIABLE_DRIVER_CONFIG), shim its SbatLevel, GRUB its commands.
         "$BOOTGATECTL" eventlog show "$WORK/sb-grub.reference.bin" >"$WORK/sb-grub.reference.txt"
-        check "Secure Boot enabled in the reference log" \
+        check_ok "Secure Boot enabled in the reference log" \
             grep -Eq 'SecureBoot: enabled' "$WORK/sb-grub.reference.txt"
-        check "shim measured SbatLevel" grep -q 'SbatLevel' "$WORK/sb-grub.reference.txt"
-        check "GRUB measured kernel_cmdline" grep -q 'kernel_cmdline: ' "$WORK/sb-grub.reference.txt"
+        check_ok "shim measured SbatLevel" grep -q 'SbatLevel' "$WORK/sb-grub.reference.txt"
+        check_ok "GRUB measured kernel_cmdline" grep -q 'kernel_cmdline: ' "$WORK/sb-grub.reference.txt"
     fi
     boot_unlocks "$BGB_CHAIN-v1" "$WORK/$BGB_CHAIN-v1.efi.disk"
     pass "$BGB_CHAIN good: image v1 unlocked"
@@ -118,12 +118,13 @@ scenario_v2() {
     fi
     BG_KERNEL=$kernel bgb_uki "$WORK/v2.efi" "$WORK/initrd-v2.img" "$cmdline"
     "$BOOTGATECTL" policy predict --reference "$WORK/sb-grub.reference.bin" --kernel "$kernel" \
-        --initrd "$WORK/initrd-v2.img" --cmdline "$cmdline" --name "$GROUP" --version 2 \
+        --initrd "$WORK/initrd-v2.img" --cmdline "$cmdline" --grub-cfg "$WORK/v2.efi.grub.cfg" \
+        --name "$GROUP" --version 2 \
         --baseline image-v2 --into "$BGB_POLICY" --out "$pol" >"$WORK/predict-v2.out" 2>&1 || {
         bg_artifact "$WORK/predict-v2.out"
         die "policy predict v2: $(tail -n 3 "$WORK/predict-v2.out")"
     }
-    check "v2 policy keeps v1's baseline" test "$(jq '.baselines | length' "$pol")" = 2
+    check_ok "v2 policy keeps v1's baseline" test "$(jq '.baselines | length' "$pol")" = 2
     "$BOOTGATECTL" policy sign --key "$SRV/policy-signer.key" "$pol" >/dev/null 2>&1 || die "policy sign"
     "$BOOTGATECTL" policy publish "$pol" >/dev/null || die "policy publish"
     "$BOOTGATECTL" policy activate "$GROUP" 2 >/dev/null || die "policy activate"
