@@ -34,6 +34,7 @@
 #include "authenticode.h"
 #include "cleanup.h"
 #include "ctl.h"
+#include "cursor.h"
 #include "util.h"
 
 #define GRUB_MAX_CMDS     256u
@@ -489,6 +490,130 @@ static int file_digests(const char *path, bool pe, uint8_t sha[32], uint8_t pe_o
     return CTL_EXIT_OK;
 }
 
+/* The value of the reference's PCR 7 EV_EFI_VARIABLE_AUTHORITY event for the
+ * variable `name` (ASCII), or NULL. */
+static const uint8_t *ref_authority_value(const eventlog *log, const char *name, size_t *ret_n)
+{
+    size_t chars = strlen(name);
+    for (size_t i = 0; i < log->n_events; i++) {
+        const eventlog_event *ev = &log->events[i];
+        cursor c = cursor_init(ev->data, ev->data_size);
+        const uint8_t *guid, *nm, *v;
+        uint64_t nlen, vlen;
+        if (ev->pcr != 7 || ev->type != EV_EFI_VARIABLE_AUTHORITY ||
+            cursor_bytes(&c, 16, &guid, "", NULL) < 0 || cursor_u64le(&c, &nlen, "", NULL) < 0 ||
+            cursor_u64le(&c, &vlen, "", NULL) < 0 || nlen != chars ||
+            cursor_bytes(&c, chars * 2, &nm, "", NULL) < 0 || vlen > cursor_left(&c) ||
+            cursor_bytes(&c, (size_t)vlen, &v, "", NULL) < 0)
+            continue;
+        bool same = true;
+        for (size_t k = 0; k < chars && same; k++)
+            same = nm[2 * k] == (uint8_t)name[k] && nm[2 * k + 1] == 0;
+        if (same) {
+            *ret_n = (size_t)vlen;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* PE/COFF: a section name longer than 8 bytes is "/N", N the offset into the
+ * COFF string table after the symbol table (PE Format, "Section Table"); shim
+ * names .sbatlevel and .vendor_cert that way. */
+static void pe_long_name(const uint8_t *img, size_t size, const pe_section *s, char *out,
+                         size_t out_size)
+{
+    cursor c = cursor_init(img, size);
+    uint32_t pe, symtab, nsyms;
+    char *end;
+    snprintf(out, out_size, "%s", s->name);
+    if (s->name[0] != '/')
+        return;
+    unsigned long off = strtoul(s->name + 1, &end, 10);
+    c.off = 0x3c;
+    if (*end || cursor_u32le(&c, &pe, "", NULL) < 0 || pe > size - 20)
+        return;
+    c.off = (size_t)pe + 12;
+    if (cursor_u32le(&c, &symtab, "", NULL) < 0 || cursor_u32le(&c, &nsyms, "", NULL) < 0)
+        return;
+    uint64_t at = (uint64_t)symtab + (uint64_t)nsyms * 18 + off;
+    if (at >= size)
+        return;
+    size_t len = strnlen((const char *)img + at, size - (size_t)at);
+    if (len == 0 || len >= out_size || at + len >= size)
+        return;
+    memcpy(out, img + at, len);
+    out[len] = 0;
+}
+
+/* A new shim measures into PCR 7 what it carries: its SbatLevel policy (the
+ * .sbatlevel section's "previous" entry is what shim 15.8+ applies by
+ * default) and its vendor certificate (the authority of GRUB). Where these
+ * differ from the reference, PCR 7 cannot be predicted. */
+static int check_shim_pcr7(const eventlog *log, const char *path, const uint8_t *img, size_t size)
+{
+    _cleanup_(freep) pe_section *secs = calloc(AUTHENTICODE_MAX_SECTIONS, sizeof *secs);
+    bg_err err = {{0}};
+    int n;
+    if (!secs)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    if ((n = pe_sections(img, size, secs, AUTHENTICODE_MAX_SECTIONS, &err)) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "PCR 4: %s: %s", path, bg_err_msg(&err));
+    const pe_section *sbl = NULL, *vc = NULL;
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        pe_long_name(img, size, &secs[i], name, sizeof name);
+        if (!strcmp(name, ".sbatlevel"))
+            sbl = &secs[i];
+        if (!strcmp(name, ".vendor_cert"))
+            vc = &secs[i];
+    }
+    size_t ref_n = 0;
+    const uint8_t *ref = ref_authority_value(log, "SbatLevel", &ref_n);
+    if (ref) {
+        uint32_t ver, prev, latest;
+        cursor c = sbl ? cursor_init(img + sbl->raw_offset, sbl->raw_size) : cursor_init(NULL, 0);
+        if (!sbl || cursor_u32le(&c, &ver, "", NULL) < 0 || cursor_u32le(&c, &prev, "", NULL) < 0 ||
+            cursor_u32le(&c, &latest, "", NULL) < 0 || prev >= sbl->raw_size - 4)
+            return ctl_error(CTL_EXIT_FAIL,
+                             "PCR 7: %s has no readable .sbatlevel section; the SbatLevel it "
+                             "measures cannot be predicted: capture a boot with it",
+                             path);
+        /* shim's include/sbat.h: the offsets count from after the version. */
+        const char *p = (const char *)img + sbl->raw_offset + 4 + prev;
+        size_t len = strnlen(p, sbl->raw_size - 4 - prev);
+        size_t rn = ref_n;
+        while (rn > 0 && ref[rn - 1] == 0)
+            rn--;
+        if (len != rn || memcmp(p, ref, rn))
+            return ctl_error(CTL_EXIT_FAIL,
+                             "PCR 7: %s applies another SbatLevel than the reference's "
+                             "EV_EFI_VARIABLE_AUTHORITY \"SbatLevel\"; capture a boot with it",
+                             path);
+    }
+    const uint8_t *ref_vc = ref_authority_value(log, "MokListRT", &ref_n);
+    if (ref_vc) {
+        uint32_t auth_size, deauth_size, auth_off;
+        cursor c = vc ? cursor_init(img + vc->raw_offset, vc->raw_size) : cursor_init(NULL, 0);
+        const uint8_t *cert;
+        if (!vc || cursor_u32le(&c, &auth_size, "", NULL) < 0 ||
+            cursor_u32le(&c, &deauth_size, "", NULL) < 0 ||
+            cursor_u32le(&c, &auth_off, "", NULL) < 0 || auth_off > vc->raw_size ||
+            auth_size > vc->raw_size - auth_off || auth_size == 0)
+            return ctl_error(CTL_EXIT_FAIL,
+                             "PCR 7: %s has no readable .vendor_cert section; the authority "
+                             "of GRUB cannot be predicted",
+                             path);
+        cert = img + vc->raw_offset + auth_off;
+        if (!memmem(ref_vc, ref_n, cert, auth_size))
+            return ctl_error(CTL_EXIT_FAIL,
+                             "PCR 7: %s carries another vendor certificate than the reference's "
+                             "EV_EFI_VARIABLE_AUTHORITY \"MokListRT\"; capture a boot with it",
+                             path);
+    }
+    return CTL_EXIT_OK;
+}
+
 /* --shim / --grub: the first two PCR 4 boot applications before GRUB's
  * configuration are shim (started by the firmware) and GRUB (verified and
  * started by shim). */
@@ -521,6 +646,15 @@ static int predict_loaders(eventlog *log, const grub_ref *g, const grub_predict_
             continue;
         if ((r = file_digests(files[k], true, sha, pe)) != CTL_EXIT_OK)
             return r;
+        if (k == 0) {
+            _cleanup_(freep) uint8_t *img = NULL;
+            size_t size;
+            bg_err err = {{0}};
+            if (read_file(files[k], AUTHENTICODE_MAX_SIZE, &img, &size, &err) < 0)
+                return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+            if ((r = check_shim_pcr7(log, files[k], img, size)) != CTL_EXIT_OK)
+                return r;
+        }
         eventlog_digest *d = (eventlog_digest *)eventlog_event_digest(apps[k], TPMALG_SHA256);
         if (!d || d->size != 32)
             return ctl_error(CTL_EXIT_FAIL, "PCR 4 event %u: no sha256 digest", apps[k]->index);

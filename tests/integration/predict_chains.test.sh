@@ -10,7 +10,8 @@
 #    here in Python from the log's events (hashlib, not the C code);
 #  - what cannot be computed is refused, naming the PCR: GRUB script constructs,
 #    commands that read more files, a new command line without the new grub.cfg,
-#    one --initrd for two initrd files, GRUB options on a non-GRUB reference;
+#    one --initrd for two initrd files, GRUB options on a non-GRUB reference, a
+#    new shim whose SbatLevel policy or vendor certificate (PCR 7) is unknown;
 #  - --into adds the baseline to a policy and keeps the old one.
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -161,6 +162,11 @@ U=$BOOTGATE_TEST_DATA/captures/ovmf-uki/eventlog.bin
 check_ok "--grub-cfg on a UKI reference: usage error" \
     expect_rc 2 "need a reference log of a shim -> GRUB boot" \
     "$B" policy predict --reference "$U" --name sb --version 1 --grub-cfg "$C/grub.cfg" --out "$WORK/x.json"
+if [[ -r /usr/lib/shim/mmx64.efi.signed ]]; then
+    # MokManager: a signed PE without shim's SbatLevel policy.
+    check_ok "--shim without a .sbatlevel section: refused naming PCR 7" \
+        expect_rc 1 "PCR 7: .* no readable .sbatlevel" predict --shim /usr/lib/shim/mmx64.efi.signed --out "$WORK/x.json"
+fi
 [[ ! -e $WORK/x.json ]] || fail "a refused prediction wrote a policy"
 
 # --- --into: v1 + v2 ---------------------------------------------------------------
