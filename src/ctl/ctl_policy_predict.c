@@ -25,6 +25,7 @@
 #include "authenticode.h"
 #include "ctl.h"
 #include "ctl_policy_predict_grub.h"
+#include "ctl_policy_predict_sbvar.h"
 #include "policy.h"
 #include "util.h"
 
@@ -383,9 +384,12 @@ int ctl_policy_predict(int argc, char **argv)
                                          {"shim", required_argument, NULL, 'S'},
                                          {"grub", required_argument, NULL, 'G'},
                                          {"into", required_argument, NULL, 'I'},
+                                         {"db-update", required_argument, NULL, 'D'},
+                                         {"dbx-update", required_argument, NULL, 'X'},
                                          {}};
     const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
-               *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL, *into = NULL;
+               *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL, *into = NULL,
+               *db_update = NULL, *dbx_update = NULL;
     ctl_doc_opts o = {.mode = "enforce"};
     int c, r;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -424,6 +428,12 @@ int ctl_policy_predict(int argc, char **argv)
             break;
         case 'I':
             into = optarg;
+            break;
+        case 'D':
+            db_update = optarg;
+            break;
+        case 'X':
+            dbx_update = optarg;
             break;
         case 'h':
             puts(
@@ -527,6 +537,11 @@ int ctl_policy_predict(int argc, char **argv)
             CTL_EXIT_OK)
             return r;
     }
+    _cleanup_(freep) uint8_t *db_data = NULL, *dbx_data = NULL;
+    if (db_update && (r = sbvar_predict_update(log, "db", db_update, &db_data)) != CTL_EXIT_OK)
+        return r;
+    if (dbx_update && (r = sbvar_predict_update(log, "dbx", dbx_update, &dbx_data)) != CTL_EXIT_OK)
+        return r;
     /* The other banks' digests of substituted events are now stale; only the
      * sha256 bank is replayed and used. */
     json_object *b = NULL;

@@ -136,6 +136,55 @@ if [[ -r $K ]]; then
         "$(jq -c '.baselines[0].pcrs | {"4": .["4"], "8": .["8"], "9": .["9"]}' "$WORK/g.json" | jq -c -S .)"
 fi
 
+# --- dbx update (PCR 7): an ESL and the same as an authenticated update ----------
+# Built here: one new SHA-256 entry and one the reference's dbx already has (the
+# firmware drops it); expected PCR 7 from the appended UEFI_VARIABLE_DATA.
+exp7=$(python3 - "$TESTLIB" "$C/eventlog.bin" "$WORK" <<'PY'
+import hashlib, struct, sys
+sys.path.insert(0, sys.argv[1])
+import eventlog as g
+evs = g.parse_agile(open(sys.argv[2], "rb").read())
+X509 = bytes.fromhex("a159c0a5e494a74a87b5ab155c2bf072")
+SHA = bytes.fromhex("2616c4c14c509240aca941f936934328")
+def var(data):
+    nlen, vlen = struct.unpack_from("<QQ", data, 16)
+    return data[32:32 + 2 * nlen].decode("utf-16-le"), data[32 + 2 * nlen:32 + 2 * nlen + vlen]
+i = next(k for k, e in enumerate(evs) if e[0] == 7 and e[1] == g.EV_EFI_VARIABLE_DRIVER_CONFIG and var(e[3])[0] == "dbx")
+old = var(evs[i][3])[1]
+assert old[:16] == SHA and struct.unpack_from("<I", old, 24)[0] == 48, "the capture's dbx is one SHA-256 list"
+existing = old[28:28 + 48]
+new = b"\x11" * 16 + hashlib.sha256(b"bootgate dbx test").digest()
+body = existing + new
+esl = SHA + struct.pack("<III", 28 + len(body), 0, 48) + body
+open(sys.argv[3] + "/dbx.esl", "wb").write(esl)
+# EFI_VARIABLE_AUTHENTICATION_2: EFI_TIME, WIN_CERTIFICATE_UEFI_GUID (PKCS7, fake bytes)
+pk7 = bytes.fromhex("9dd2af4adf68ee498aa9347d375665a7")
+cert = b"\x30\x82" + b"\x00" * 30
+auth = b"\x00" * 16 + struct.pack("<IHH", 24 + len(cert), 0x0200, 0x0EF1) + pk7 + cert
+open(sys.argv[3] + "/dbx.auth", "wb").write(auth + esl)
+appended = old + SHA + struct.pack("<III", 28 + 48, 0, 48) + new
+d = evs[i][3]
+data = d[:16] + struct.pack("<QQ", struct.unpack_from("<Q", d, 16)[0], len(appended)) + d[32:32 + 2 * 3] + appended
+v = bytes(32)
+for k, e in enumerate(evs):
+    if e[0] == 7 and e[1] != g.EV_NO_ACTION:
+        v = hashlib.sha256(v + (hashlib.sha256(data).digest() if k == i else e[2][g.SHA256])).digest()
+print(v.hex())
+PY
+) || die "building the dbx update"
+for f in dbx.esl dbx.auth; do
+    predict --dbx-update "$WORK/$f" --out "$WORK/dbx.json" 2>"$WORK/err" || die "predict --dbx-update $f: $(cat "$WORK/err")"
+    check "--dbx-update $f: PCR 7 = old dbx + the new entry (duplicate dropped)" "$exp7" \
+        "$(jq -r '.baselines[0].pcrs["7"]' "$WORK/dbx.json")"
+    check "--dbx-update $f: other PCRs unchanged" "$(jq -c 'del(.["7"])' <<<"$want")" \
+        "$(jq -c '.baselines[0].pcrs | del(.["7"])' "$WORK/dbx.json")"
+done
+check "--dbx-update: the event names the new count" "1" \
+    "$(jq '[.baselines[0].events[] | select(.desc | test("dbx: 2 entries \\(2 SHA-256\\)"))] | length' "$WORK/dbx.json")"
+head -c 40 /dev/urandom >"$WORK/bad.esl"
+check_ok "--db-update with a malformed list: refused naming PCR 7" \
+    expect_rc 1 "PCR 7: .*malformed EFI_SIGNATURE_LIST" predict --db-update "$WORK/bad.esl" --out "$WORK/x.json"
+
 # --- refusals --------------------------------------------------------------------
 printf 'if [ -e /x ]; then\nset a=b\nfi\nlinux /EFI/debian/vmlinuz quiet\nboot\n' >"$WORK/if.cfg"
 check_ok "grub.cfg with a condition: refused naming PCR 8" \
