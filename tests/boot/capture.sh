@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Real measured boots in QEMU (TCG) with swtpm, captured as test data.
 #
-#   tests/boot/capture.sh [-o OUTDIR] [CASE...]
+#   tests/boot/capture.sh [-o OUTDIR] [-k] [CASE...]
 #
 # CASEs (default: all):
 #   ovmf-uki      OVMF (UEFI) boots a UKI (systemd-stub) from a GPT ESP; the stub
@@ -14,6 +14,10 @@
 #   ovmf-sb-grub  Secure Boot on (OVMF with Microsoft's keys): Debian's signed shim
 #                 -> signed GRUB (grub.cfg in \EFI\debian) -> signed kernel from a GPT
 #                 ESP; GRUB measures its commands (PCR 8) and files (PCR 9)
+#   ovmf-sb-grub-cmdline, -initrd, -kernel, -cfg   the same with one change: the
+#                 command line, the initrd, another Debian kernel version (downloaded,
+#                 bg_kernel2), grub.cfg (one more command). Each writes grub.cfg too;
+#                 -k also keeps inputs/vmlinuz and inputs/initrd.img
 #   ovmf-sdboot-uki systemd-boot (Secure Boot off) starts the UKI from \EFI\Linux
 #   seabios-kernel SeaBIOS with -kernel/-initrd; IMA with the ima-sig template.
 #   seabios-tpm12  the same with a TPM 1.2: legacy SHA-1 event log (no Spec ID
@@ -28,10 +32,12 @@ export BG_NAME=capture
 . "$BG_LIB/chains.sh"
 
 OUT=${BOOTGATE_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/data/captures
-while getopts o: opt; do
+KEEP_INPUTS=0
+while getopts ko: opt; do
     case $opt in
     o) OUT=$OPTARG ;;
-    *) echo "usage: $0 [-o OUTDIR] [CASE...]" >&2; exit 2 ;;
+    k) KEEP_INPUTS=1 ;;
+    *) echo "usage: $0 [-o OUTDIR] [-k] [CASE...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -61,7 +67,45 @@ pcrs_json() {
         return 1
 }
 
+# The Secure Boot GRUB cases: the reference and one change each. Sets cmdline,
+# how, and sb_inputs (kernel initrd grub.cfg) for the case directory.
+SB_CMDLINE="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
+sb_grub_case() {
+    local c=$1 kernel=$BG_KERNEL initrd=$WORK/initrd.img change
+    cmdline=$SB_CMDLINE
+    case $c in
+    ovmf-sb-grub) change="reference" ;;
+    ovmf-sb-grub-cmdline)
+        cmdline="$SB_CMDLINE loglevel=4"
+        change="kernel command line + loglevel=4"
+        ;;
+    ovmf-sb-grub-initrd)
+        # The kernel unpacks concatenated cpio archives: one more file.
+        local st=$WORK/initrd2
+        mkdir -p "$st/etc" && echo "changed initrd" >"$st/etc/bootgate-changed"
+        (cd "$st" && echo etc/bootgate-changed | cpio -o -H newc --quiet) | cat "$WORK/initrd.img" - >"$WORK/initrd2.img"
+        initrd=$WORK/initrd2.img
+        change="initrd + one cpio member"
+        ;;
+    ovmf-sb-grub-kernel)
+        bg_kernel2 || { log "$c: no second kernel ($BG_KERNEL2_WHY), case skipped"; return 1; }
+        kernel=$BG_KERNEL2
+        change="kernel $BG_KVER2 (Debian, side by side) instead of $BG_KVER"
+        ;;
+    ovmf-sb-grub-cfg) change="grub.cfg: one more command (set pager=1)" ;;
+    *) die "unknown case $c" ;;
+    esac
+    bg_sb_grub_cfg "$WORK/$c.grub.cfg" "$cmdline"
+    [[ $c != ovmf-sb-grub-cfg ]] || sed -i '1a set pager=1' "$WORK/$c.grub.cfg"
+    bg_sb_esp "$WORK/$c.disk" "$kernel" "$initrd" "$WORK/$c.grub.cfg"
+    sb_inputs=("$kernel" "$initrd" "$WORK/$c.grub.cfg")
+    swtpm_qemu_start "$WORK/$c.tpm"
+    bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --secure-boot --tpm
+    how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) Secure Boot ($(basename "$BG_OVMF_SB_CODE"), $(basename "$BG_OVMF_SB_VARS")) + swtpm, shim $(dpkg-query -W -f '${Version}' shim-signed 2>/dev/null) -> GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-signed 2>/dev/null) -> kernel, GPT ESP ($change)"
+}
+
 run_case() {
+    local sb_inputs=()
     local c=$1 dir=$OUT/$1 cmdline how t bank
     case $c in
     ovmf-uki)
@@ -72,13 +116,8 @@ run_case() {
         bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --tpm
         how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) + swtpm, UKI (systemd-stub $(dpkg-query -W -f '${Version}' systemd-boot-efi 2>/dev/null)) as \\EFI\\BOOT\\BOOTX64.EFI on a GPT ESP"
         ;;
-    ovmf-sb-grub)
-        cmdline="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
-        bg_sb_grub_cfg "$WORK/$c.grub.cfg" "$cmdline"
-        bg_sb_esp "$WORK/$c.disk" "$BG_KERNEL" "$WORK/initrd.img" "$WORK/$c.grub.cfg"
-        swtpm_qemu_start "$WORK/$c.tpm"
-        bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --secure-boot --tpm
-        how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) Secure Boot ($(basename "$BG_OVMF_SB_CODE"), $(basename "$BG_OVMF_SB_VARS")) + swtpm, shim $(dpkg-query -W -f '${Version}' shim-signed 2>/dev/null) -> GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-signed 2>/dev/null) -> kernel, GPT ESP"
+    ovmf-sb-grub | ovmf-sb-grub-*)
+        sb_grub_case "$c" || return 0
         ;;
     ovmf-sdboot-uki)
         cmdline="$CONSOLE ima_policy=tcb|critical_data ima_template=ima-ng ima_hash=sha256 bootgate.ima_policy=file"
@@ -133,6 +172,14 @@ run_case() {
     [[ -s $dir/pcrs-sha256.json || -s $dir/pcrs-sha1.json ]] ||
         bg_qemu_fail "$c" "no sha1/sha256 PCRs from the guest"
     echo "$t" >"$dir/boot-seconds"
+    if [[ ${#sb_inputs[@]} -gt 0 ]]; then
+        cp "${sb_inputs[2]}" "$dir/grub.cfg"
+        # -k: the kernel and initrd too (for predictions; not committed: big)
+        if ((KEEP_INPUTS)); then
+            mkdir -p "$dir/inputs"
+            cp "${sb_inputs[0]}" "$dir/inputs/vmlinuz" && cp "${sb_inputs[1]}" "$dir/inputs/initrd.img"
+        fi
+    fi
     printf '%s: %s; kernel %s (Debian), busybox initramfs (IMA: see cmdline, runtime policy tests/boot/lib/guest/ima-policy), tests/boot/capture.sh %s, %s.\n' \
         "$c" "$how" "$(cat "$dir/uname-r")" "$c" "$(date -u +%Y-%m-%d)" >"$dir/README"
     log "$c: captured into $dir (boot to power-off ${t}s)"

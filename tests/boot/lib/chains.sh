@@ -26,6 +26,13 @@
 #                                for lib/bootgate.sh's bgb_uki when BGB_CHAIN is
 #                                sb-grub or sdboot: OUT.disk with $BG_KERNEL (and for
 #                                sb-grub OUT.grub.cfg; sdboot: OUT is the UKI)
+#   bg_kernel2                   another Debian kernel version, side by side: the
+#                                signed vmlinuz of linux-image-6.1.0-N-amd64 (the
+#                                newest N other than $BG_KVER's, or $BG_KVER2), fetched
+#                                with apt-get download (Debian's archive) into
+#                                $BOOTGATE_BUILDDIR/boot-cache/kernel2/. Sets
+#                                BG_KERNEL2, BG_KVER2; returns 1 (BG_KERNEL2_WHY) when
+#                                it cannot be had
 #   bg_esp_tree OUT DIR          GPT disk whose ESP holds the tree DIR. The disk and
 #                                partition GUIDs, FAT serial and size are fixed
 #                                (BG_ESP_DISK_GUID, BG_ESP_PART_GUID, BG_ESP_MIB):
@@ -120,4 +127,34 @@ bgc_image() {
         ;;
     *) die "bgc_image: unknown BGB_CHAIN '${BGB_CHAIN:-}'" ;;
     esac
+}
+
+bg_kernel2() {
+    local cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache/kernel2 deb
+    bg_kernel
+    if [[ -z ${BG_KVER2:-} ]]; then
+        BG_KVER2=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
+            awk '{ print $1 }' | sed 's/^linux-image-//' | grep -vx "$BG_KVER" | sort -V | tail -n 1)
+    fi
+    if [[ -z $BG_KVER2 ]]; then
+        BG_KERNEL2_WHY="apt-cache knows no other linux-image-6.1.0-*-amd64"
+        return 1
+    fi
+    BG_KERNEL2=$cache/vmlinuz-$BG_KVER2
+    [[ -s $BG_KERNEL2 ]] && return 0
+    mkdir -p "$cache"
+    deb=$(ls "$cache"/linux-image-"$BG_KVER2"_*.deb 2>/dev/null | head -n 1)
+    if [[ -z $deb ]]; then
+        (cd "$cache" && apt-get download "linux-image-$BG_KVER2") >"$cache/download.log" 2>&1 || {
+            BG_KERNEL2_WHY="apt-get download linux-image-$BG_KVER2 failed: $(tail -n 1 "$cache/download.log")"
+            return 1
+        }
+        deb=$(ls "$cache"/linux-image-"$BG_KVER2"_*.deb | head -n 1)
+    fi
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO "./boot/vmlinuz-$BG_KVER2" >"$BG_KERNEL2.tmp" &&
+        mv "$BG_KERNEL2.tmp" "$BG_KERNEL2" || {
+        BG_KERNEL2_WHY="no ./boot/vmlinuz-$BG_KVER2 in $deb"
+        return 1
+    }
+    rm -f "$deb" # 70 MB; the kernel alone is kept
 }
