@@ -34,9 +34,15 @@ static bool cert_cn(const uint8_t *der, size_t n, char *out, size_t size)
     if (!x)
         return false;
     r = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)size);
+    if (r < 0) { /* e.g. ovmf's snakeoil key: O=SnakeOil, no CN */
+        char o[80];
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, o,
+                                      sizeof o) >= 0)
+            snprintf(out, size, "O=%s", o);
+        else
+            snprintf(out, size, "(no CN)");
+    }
     X509_free(x);
-    if (r < 0)
-        snprintf(out, size, "(no CN)");
     return true;
 }
 

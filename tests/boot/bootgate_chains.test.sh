@@ -110,8 +110,7 @@ scenario_v2() {
     local kernel=$BG_KERNEL cmdline pol=$WORK/policy-$GROUP-2.json st=$WORK/v2-extra
     mkdir -p "$st/etc"
     echo "bootgate image v2" >"$st/etc/bootgate-image"
-    (cd "$st" && echo etc/bootgate-image | cpio -o -H newc --quiet) >"$WORK/v2-extra.cpio"
-    cat "$WORK/initrd.img" "$WORK/v2-extra.cpio" >"$WORK/initrd-v2.img"
+    bg_initrd_append "$WORK/initrd-v2.img" "$WORK/initrd.img" "$st"
     cmdline="$GOOD_CMDLINE quiet"
     if [[ -n ${BGC_KERNEL2:-} ]]; then
         kernel=$BGC_KERNEL2

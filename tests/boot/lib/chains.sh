@@ -26,6 +26,10 @@
 #                                for lib/bootgate.sh's bgb_uki when BGB_CHAIN is
 #                                sb-grub or sdboot: OUT.disk with $BG_KERNEL (and for
 #                                sb-grub OUT.grub.cfg; sdboot: OUT is the UKI)
+#   bg_initrd_append OUT BASE DIR
+#                                BASE + DIR's files as one more (uncompressed) cpio
+#                                archive: the kernel unpacks concatenated archives,
+#                                each starting on a 4-byte boundary (BASE is padded)
 #   bg_kernel2                   another Debian kernel version, side by side: the
 #                                signed vmlinuz of linux-image-6.1.0-N-amd64 (the
 #                                newest N other than $BG_KVER's, or $BG_KVER2), fetched
@@ -157,4 +161,14 @@ bg_kernel2() {
         return 1
     }
     rm -f "$deb" # 70 MB; the kernel alone is kept
+}
+
+bg_initrd_append() {
+    local out=$1 base=$2 dir=$3 size
+    size=$(stat -c %s "$base")
+    {
+        cat "$base"
+        head -c $(((4 - size % 4) % 4)) /dev/zero
+        (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet)
+    } >"$out" || die "bg_initrd_append $out"
 }
