@@ -9,8 +9,9 @@
 #               good      image v1 (policy predicted from the provisioning boot with
 #                         --kernel --initrd --cmdline --grub-cfg) unlocks; the reference log
 #                         shows Secure Boot enabled and shim's SbatLevel
-#               v2        a new initrd and command line (and kernel, with
-#                         BGC_KERNEL2=/path/vmlinuz-X BGC_KVER2=X) get a baseline
+#               v2        a new kernel (another Debian version: bg_kernel2, from the
+#                         archive with apt-get download; without it the same one),
+#                         its initrd and a new command line get a baseline
 #                         predicted, published and activated next to v1's
 #                         (--into) before their first boot: unlocked on the first try
 #               tamper    grub.cfg changed (one more kernel argument): denied, the
@@ -110,11 +111,19 @@ scenario_v2() {
     local kernel=$BG_KERNEL cmdline pol=$WORK/policy-$GROUP-2.json st=$WORK/v2-extra
     mkdir -p "$st/etc"
     echo "bootgate image v2" >"$st/etc/bootgate-image"
-    bg_initrd_append "$WORK/initrd-v2.img" "$WORK/initrd.img" "$st"
     cmdline="$GOOD_CMDLINE quiet"
-    if [[ -n ${BGC_KERNEL2:-} ]]; then
-        kernel=$BGC_KERNEL2
+    if bg_kernel2 --modules; then
+        # Another Debian kernel, its own dracut initramfs (its modules).
+        local t=$(bg_now)
+        BG_KERNEL=$BG_KERNEL2 BG_KVER=$BG_KVER2 bgb_dracut "$WORK/initrd-v2.base" \
+            --kmoddir "$BG_KMODDIR2"
+        timing "v2: dracut for $BG_KVER2" "$(since "$t")"
+        kernel=$BG_KERNEL2
+    else
+        log "v2: no second kernel ($BG_KERNEL2_WHY): same kernel, new initrd and command line"
+        cp "$WORK/initrd.img" "$WORK/initrd-v2.base"
     fi
+    bg_initrd_append "$WORK/initrd-v2.img" "$WORK/initrd-v2.base" "$st"
     BG_KERNEL=$kernel bgb_uki "$WORK/v2.efi" "$WORK/initrd-v2.img" "$cmdline"
     "$BOOTGATECTL" policy predict --reference "$WORK/sb-grub.reference.bin" --kernel "$kernel" \
         --initrd "$WORK/initrd-v2.img" --cmdline "$cmdline" --grub-cfg "$WORK/v2.efi.grub.cfg" \

@@ -36,7 +36,9 @@
 #                                with apt-get download (Debian's archive) into
 #                                $BOOTGATE_BUILDDIR/boot-cache/kernel2/. Sets
 #                                BG_KERNEL2, BG_KVER2; returns 1 (BG_KERNEL2_WHY) when
-#                                it cannot be had
+#                                it cannot be had. bg_kernel2 --modules also unpacks
+#                                its modules (depmod'ed) and sets BG_KMODDIR2, for
+#                                dracut --kmoddir
 #   bg_esp_tree OUT DIR          GPT disk whose ESP holds the tree DIR. The disk and
 #                                partition GUIDs, FAT serial and size are fixed
 #                                (BG_ESP_DISK_GUID, BG_ESP_PART_GUID, BG_ESP_MIB):
@@ -134,7 +136,8 @@ bgc_image() {
 }
 
 bg_kernel2() {
-    local cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache/kernel2 deb
+    local cache=${BOOTGATE_BUILDDIR:-${TMPDIR:-/tmp}}/boot-cache/kernel2 deb mods=0
+    [[ ${1:-} != --modules ]] || mods=1
     bg_kernel
     if [[ -z ${BG_KVER2:-} ]]; then
         BG_KVER2=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
@@ -145,7 +148,8 @@ bg_kernel2() {
         return 1
     fi
     BG_KERNEL2=$cache/vmlinuz-$BG_KVER2
-    [[ -s $BG_KERNEL2 ]] && return 0
+    BG_KMODDIR2=$cache/root-$BG_KVER2/lib/modules/$BG_KVER2
+    [[ -s $BG_KERNEL2 ]] && { ((!mods)) || [[ -s $BG_KMODDIR2/modules.dep ]]; } && return 0
     mkdir -p "$cache"
     deb=$(ls "$cache"/linux-image-"$BG_KVER2"_*.deb 2>/dev/null | head -n 1)
     if [[ -z $deb ]]; then
@@ -160,7 +164,15 @@ bg_kernel2() {
         BG_KERNEL2_WHY="no ./boot/vmlinuz-$BG_KVER2 in $deb"
         return 1
     }
-    rm -f "$deb" # 70 MB; the kernel alone is kept
+    if ((mods)); then
+        rm -rf "$cache/root-$BG_KVER2"
+        mkdir -p "$cache/root-$BG_KVER2"
+        dpkg-deb -x "$deb" "$cache/root-$BG_KVER2" && depmod -b "$cache/root-$BG_KVER2" "$BG_KVER2" || {
+            BG_KERNEL2_WHY="unpacking the modules of $deb failed"
+            return 1
+        }
+    fi
+    rm -f "$deb" # 70 MB; what is needed is unpacked
 }
 
 bg_initrd_append() {
