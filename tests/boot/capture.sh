@@ -121,7 +121,10 @@ sb_grub_case() {
     sb_inputs=("$kernel" "$initrd" "$WORK/$c.grub.cfg")
     swtpm_qemu_start "$WORK/$c.tpm"
     bg_qemu_start "$c" --ovmf "$WORK/$c.disk" --secure-boot "${vars[@]}" --tpm
-    how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) Secure Boot ($(basename "$BG_OVMF_SB_CODE"), $(basename "$BG_OVMF_SB_VARS")) + swtpm, shim $(dpkg-query -W -f '${Version}' shim-signed 2>/dev/null) -> GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-signed 2>/dev/null) -> kernel, GPT ESP ($change)"
+    local varsname
+    varsname=$(basename "$BG_OVMF_SB_VARS")
+    [[ ${#vars[@]} == 0 ]] || varsname="OVMF_VARS_4M.snakeoil.fd + Microsoft's db certificates"
+    how="OVMF $(dpkg-query -W -f '${Version}' ovmf 2>/dev/null) Secure Boot ($(basename "$BG_OVMF_SB_CODE"), $varsname) + swtpm, shim $(dpkg-query -W -f '${Version}' shim-signed 2>/dev/null) -> GRUB $(dpkg-query -W -f '${Version}' grub-efi-amd64-signed 2>/dev/null) -> kernel, GPT ESP ($change)"
 }
 
 # sb_apply_initrd OUT VARFILE NAME: the capture initramfs plus
