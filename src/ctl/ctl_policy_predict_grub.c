@@ -191,9 +191,11 @@ static int cfg_commands(const char *path, const uint8_t *buf, size_t size, grub_
         return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
     if (strlen(text) != size)
         return ctl_error(CTL_EXIT_FAIL, "PCR 9: %s contains a NUL byte", path);
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        lineno++; /* blank lines are skipped by strtok_r: numbers count non-empty lines */
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        lineno++;
         if ((r = cfg_line(path, lineno, line, cmd, sizeof cmd)) != CTL_EXIT_OK)
             return r;
         if (!cmd[0])
