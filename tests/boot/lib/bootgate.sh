@@ -47,18 +47,12 @@ BGB_ESP_PART_GUID=6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002
 BGB_ESP_MIB=${BGB_ESP_MIB:-96}
 
 bgb_esp() {
-    local out=$1 efi=$2 part=$1.part
-    (($(stat -c %s "$efi") < (BGB_ESP_MIB - 8) * 1048576)) || die "$efi too big for the ESP"
-    rm -f "$part" "$out"
-    mkfs.fat -i b0071a7e -C "$part" $((BGB_ESP_MIB * 1024)) >/dev/null || die "mkfs.fat"
-    mmd -i "$part" ::/EFI ::/EFI/BOOT || die "mmd"
-    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || die "mcopy"
-    truncate -s $(((BGB_ESP_MIB + 2) * 1048576)) "$out" || die "truncate"
-    printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
-        "$BGB_ESP_DISK_GUID" $((BGB_ESP_MIB * 2048)) "$BGB_ESP_PART_GUID" |
-        sfdisk -q "$out" >/dev/null || die "sfdisk"
-    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
-    rm -f "$part"
+    local out=$1 efi=$2 t
+    t=$(mktemp -d "$WORK/esp.XXXXXX") || die "mktemp"
+    mkdir -p "$t/EFI/BOOT" && cp "$efi" "$t/EFI/BOOT/BOOTX64.EFI" || die "staging $efi"
+    BG_ESP_DISK_GUID=$BGB_ESP_DISK_GUID BG_ESP_PART_GUID=$BGB_ESP_PART_GUID BG_ESP_MIB=$BGB_ESP_MIB \
+        bg_esp_tree "$out" "$t"
+    rm -rf "$t"
 }
 
 # The TCTI library is dlopen()ed: ldd does not list it.

@@ -39,11 +39,7 @@
 #                                it cannot be had. bg_kernel2 --modules also unpacks
 #                                its modules (depmod'ed) and sets BG_KMODDIR2, for
 #                                dracut --kmoddir
-#   bg_esp_tree OUT DIR          GPT disk whose ESP holds the tree DIR. The disk and
-#                                partition GUIDs, FAT serial and size are fixed
-#                                (BG_ESP_DISK_GUID, BG_ESP_PART_GUID, BG_ESP_MIB):
-#                                OVMF measures the GPT into PCR 5, so the images
-#                                of one machine must all present the same one.
+#   (the disks are lib/uki.sh's bg_esp_tree: a fixed GPT, PCR 5)
 # The files placed on the ESP are measured by GRUB into PCR 9 by their path, so
 # the paths are fixed too (BG_SB_KERNEL_PATH, BG_SB_INITRD_PATH).
 
@@ -52,9 +48,6 @@ BG_SB_GRUB=${BG_SB_GRUB:-/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed}
 BG_SDBOOT=${BG_SDBOOT:-/usr/lib/systemd/boot/efi/systemd-bootx64.efi}
 BG_SB_KERNEL_PATH=/EFI/debian/vmlinuz
 BG_SB_INITRD_PATH=/EFI/debian/initrd.img
-BG_ESP_DISK_GUID=${BG_ESP_DISK_GUID:-6c0e4f8a-3b2d-4e59-9a41-b007ca7e0001}
-BG_ESP_PART_GUID=${BG_ESP_PART_GUID:-6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002}
-BG_ESP_MIB=${BG_ESP_MIB:-96}
 
 bg_sb_need() {
     local f
@@ -77,21 +70,6 @@ bg_sb_grub_cfg() {
     done
     printf 'set timeout=0\nlinux %s %s\ninitrd %s\nboot\n' \
         "$BG_SB_KERNEL_PATH" "${words[*]}" "$BG_SB_INITRD_PATH" >"$out"
-}
-
-bg_esp_tree() {
-    local out=$1 dir=$2 part=$1.part used
-    used=$(du -sk --apparent-size "$dir" | cut -f1)
-    ((used < (BG_ESP_MIB - 8) * 1024)) || die "$dir (${used} KiB) too big for the ESP"
-    rm -f "$part" "$out"
-    mkfs.fat -i b0071a7e -C "$part" $((BG_ESP_MIB * 1024)) >/dev/null || die "mkfs.fat"
-    mcopy -s -i "$part" "$dir"/* ::/ || die "mcopy $dir"
-    truncate -s $(((BG_ESP_MIB + 2) * 1048576)) "$out" || die "truncate"
-    printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
-        "$BG_ESP_DISK_GUID" $((BG_ESP_MIB * 2048)) "$BG_ESP_PART_GUID" |
-        sfdisk -q "$out" >/dev/null || die "sfdisk"
-    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
-    rm -f "$part"
 }
 
 bg_sb_esp() {
