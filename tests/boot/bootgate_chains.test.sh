@@ -137,8 +137,14 @@ scenario_v2() {
     "$BOOTGATECTL" policy publish "$pol" >/dev/null || die "policy publish"
     "$BOOTGATECTL" policy activate "$GROUP" 2 >/dev/null || die "policy activate"
     BGB_POLICY=$pol
+    local seq
+    seq=$(bgb_audit_last)
     boot_unlocks sb-grub-v2 "$WORK/v2.efi.disk"
     bgb_expect sb-grub-v2 "unlocked \\(policy $GROUP v2" "v2 was not unlocked by policy version 2"
+    # The new baseline (not v1's, also in version 2) is the one that matched.
+    [[ $(bgb_audit_since "$seq" key_released |
+        jq -r '.[-1].details | (fromjson? // .) | .evaluation.matched_baseline') == image-v2 ]] ||
+        bg_qemu_fail sb-grub-v2 "the key_released record does not name the baseline image-v2"
     pass "sb-grub v2: predicted before its first boot, unlocked on the first try"
 }
 
