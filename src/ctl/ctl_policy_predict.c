@@ -285,6 +285,43 @@ static int predict_uki(eventlog *log, const char *path, bool initrd_given, bool 
     return CTL_EXIT_OK;
 }
 
+/* --systemd-boot: a systemd-boot reference has, in PCR 4, the boot loader the
+ * firmware started and then the UKI (\EFI\Linux\...) systemd-boot started
+ * (and the kernel the stub loaded): the first application is systemd-boot's. */
+static int predict_sdboot(eventlog *log, const char *path)
+{
+    eventlog_event *apps[2] = {NULL, NULL};
+    char desc[256];
+    size_t n = 0;
+    for (size_t i = 0; i < log->n_events && n < 2; i++)
+        if (log->events[i].pcr == 4 && log->events[i].type == EV_EFI_BOOT_SERVICES_APPLICATION)
+            apps[n++] = &log->events[i];
+    if (n < 2)
+        return ctl_error(CTL_EXIT_FAIL,
+                         "PCR 4: the reference log has %zu boot applications; a "
+                         "systemd-boot boot has the loader and the UKI",
+                         n);
+    eventlog_event_describe(apps[1], desc, sizeof desc);
+    if (!strstr(desc, "\\EFI\\Linux\\") && !strstr(desc, "\\EFI\\linux\\"))
+        return ctl_error(CTL_EXIT_FAIL,
+                         "PCR 4: the reference's second boot application (event %u, %s) is not "
+                         "a UKI from \\EFI\\Linux: not a systemd-boot boot this tool knows",
+                         apps[1]->index, desc);
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size;
+    uint8_t d[32];
+    bg_err err = {{0}};
+    if (read_file(path, AUTHENTICODE_MAX_SIZE, &buf, &size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (authenticode_digest(buf, size, TPMALG_SHA256, d, sizeof d, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "PCR 4: %s: %s", path, bg_err_msg(&err));
+    eventlog_digest *dg = sha256_slot(apps[0]);
+    if (!dg || dg->size != 32)
+        return ctl_error(CTL_EXIT_FAIL, "PCR 4 event %u: no sha256 digest", apps[0]->index);
+    memcpy(dg->bytes, d, 32);
+    return CTL_EXIT_OK;
+}
+
 static void json_object_putp(json_object **o)
 {
     json_object_put(*o);
@@ -385,11 +422,12 @@ int ctl_policy_predict(int argc, char **argv)
                                          {"grub", required_argument, NULL, 'G'},
                                          {"into", required_argument, NULL, 'I'},
                                          {"db-update", required_argument, NULL, 'D'},
+                                         {"systemd-boot", required_argument, NULL, 'B'},
                                          {"dbx-update", required_argument, NULL, 'X'},
                                          {}};
     const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
                *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL, *into = NULL,
-               *db_update = NULL, *dbx_update = NULL;
+               *db_update = NULL, *dbx_update = NULL, *sdboot = NULL;
     ctl_doc_opts o = {.mode = "enforce"};
     int c, r;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -431,6 +469,9 @@ int ctl_policy_predict(int argc, char **argv)
             break;
         case 'D':
             db_update = optarg;
+            break;
+        case 'B':
+            sdboot = optarg;
             break;
         case 'X':
             dbx_update = optarg;
@@ -511,6 +552,8 @@ int ctl_policy_predict(int argc, char **argv)
         return ctl_usage_error("policy predict",
                                "--grub-cfg, --shim and --grub need a reference log of a shim -> "
                                "GRUB boot (no \"grub_cmd:\" events in PCR 8)");
+    if (sdboot && (r = predict_sdboot(log, sdboot)) != CTL_EXIT_OK)
+        return r;
     if (kernel) {
         const char *path = kernel;
         _cleanup_(freep) uint8_t *buf = NULL;

@@ -218,6 +218,28 @@ if [[ -r /usr/lib/shim/mmx64.efi.signed ]]; then
 fi
 [[ ! -e $WORK/x.json ]] || fail "a refused prediction wrote a policy"
 
+# --- systemd-boot -> UKI (ovmf-sdboot-uki): a boot loader update ------------------
+S=$BOOTGATE_TEST_DATA/captures/ovmf-sdboot-uki
+SD=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+if [[ -r $S/eventlog.bin && -r $SD && -r $K ]]; then
+    "$B" eventlog show --json "$S/eventlog.bin" >"$WORK/sd-events.json"
+    sdpe=$("$B" policy image-digest "$SD" | cut -c1-64)
+    if [[ $sdpe == "$(jq -r '[.[] | select(.pcr == 4 and .type == "EV_EFI_BOOT_SERVICES_APPLICATION")][0].digests.sha256' "$WORK/sd-events.json")" ]]; then
+        "$B" policy predict --reference "$S/eventlog.bin" --name sd --version 1 --systemd-boot "$SD" \
+            --out "$WORK/sd.json" 2>/dev/null || die "predict --systemd-boot"
+        check "--systemd-boot with the captured loader: PCR 4 as reported" \
+            "$(jq -r '.["4"]' "$S/pcrs-sha256.json")" "$(jq -r '.baselines[0].pcrs["4"]' "$WORK/sd.json")"
+    fi
+    exp=$(expected "$WORK/sd-events.json" "4${US}BOOTX64.EFI${US}$kpe")
+    "$B" policy predict --reference "$S/eventlog.bin" --name sd --version 1 --systemd-boot "$K" \
+        --out "$WORK/sd2.json" 2>/dev/null || die "predict --systemd-boot (another PE)"
+    check "--systemd-boot: the loader's PCR 4 event gets the new Authenticode digest" \
+        "$(jq -r '.["4"]' <<<"$exp")" "$(jq -r '.baselines[0].pcrs["4"]' "$WORK/sd2.json")"
+    check_ok "--systemd-boot on a UKI-only reference: refused naming PCR 4" \
+        expect_rc 1 "PCR 4: .* not a UKI from" "$B" policy predict --reference "$U" --name sd \
+        --version 1 --systemd-boot "$SD" --out "$WORK/x.json"
+fi
+
 # --- --into: v1 + v2 ---------------------------------------------------------------
 "$B" policy predict --reference "$C/eventlog.bin" --name sb --version 2 --baseline image-v2 \
     --grub-cfg "$WORK/grub-v2.cfg" --initrd "$WORK/initrd-v2.img" --into "$WORK/same.json" \
