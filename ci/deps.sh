@@ -15,6 +15,9 @@ PACKAGES=(
     # boot tests
     qemu-system-x86 qemu-utils ovmf linux-image-amd64 dracut dracut-network dracut-core
     busybox-static systemd-boot-efi binutils mtools fdisk dosfstools e2fsprogs cpio kmod zstd
+    # boot chains (bootgate_chains, capture.sh ovmf-sb-grub): Debian's signed shim and
+    # GRUB under Secure Boot; signature lists and authenticated updates for dbx
+    shim-signed grub-efi-amd64-signed efitools sbsigntool
     # servers and peers
     postgresql clevis clevis-luks clevis-dracut clevis-tpm2 tang curl jq hyperfine
     # client tests: reference server (client_refserver.py), hex dumps

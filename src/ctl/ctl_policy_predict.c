@@ -24,6 +24,8 @@
 
 #include "authenticode.h"
 #include "ctl.h"
+#include "ctl_policy_predict_grub.h"
+#include "ctl_policy_predict_sbvar.h"
 #include "policy.h"
 #include "util.h"
 
@@ -283,6 +285,129 @@ static int predict_uki(eventlog *log, const char *path, bool initrd_given, bool 
     return CTL_EXIT_OK;
 }
 
+/* --systemd-boot: a systemd-boot reference has, in PCR 4, the boot loader the
+ * firmware started and then the UKI (\EFI\Linux\...) systemd-boot started
+ * (and the kernel the stub loaded): the first application is systemd-boot's. */
+static int predict_sdboot(eventlog *log, const char *path)
+{
+    eventlog_event *apps[2] = {NULL, NULL};
+    char desc[256];
+    size_t n = 0;
+    for (size_t i = 0; i < log->n_events && n < 2; i++)
+        if (log->events[i].pcr == 4 && log->events[i].type == EV_EFI_BOOT_SERVICES_APPLICATION)
+            apps[n++] = &log->events[i];
+    if (n < 2)
+        return ctl_error(CTL_EXIT_FAIL,
+                         "PCR 4: the reference log has %zu boot applications; a "
+                         "systemd-boot boot has the loader and the UKI",
+                         n);
+    eventlog_event_describe(apps[1], desc, sizeof desc);
+    if (!strstr(desc, "\\EFI\\Linux\\") && !strstr(desc, "\\EFI\\linux\\"))
+        return ctl_error(CTL_EXIT_FAIL,
+                         "PCR 4: the reference's second boot application (event %u, %s) is not "
+                         "a UKI from \\EFI\\Linux: not a systemd-boot boot this tool knows",
+                         apps[1]->index, desc);
+    _cleanup_(freep) uint8_t *buf = NULL;
+    size_t size;
+    uint8_t d[32];
+    bg_err err = {{0}};
+    if (read_file(path, AUTHENTICODE_MAX_SIZE, &buf, &size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    if (authenticode_digest(buf, size, TPMALG_SHA256, d, sizeof d, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "PCR 4: %s: %s", path, bg_err_msg(&err));
+    eventlog_digest *dg = sha256_slot(apps[0]);
+    if (!dg || dg->size != 32)
+        return ctl_error(CTL_EXIT_FAIL, "PCR 4 event %u: no sha256 digest", apps[0]->index);
+    memcpy(dg->bytes, d, 32);
+    return CTL_EXIT_OK;
+}
+
+static void json_object_putp(json_object **o)
+{
+    json_object_put(*o);
+}
+
+/* --into: the current policy, which must validate; its gate PCRs are the
+ * baseline's (so the new baseline gates what the policy gates). */
+static int load_into(const char *path, ctl_doc_opts *o, json_object **ret)
+{
+    _cleanup_(freep) uint8_t *buf = NULL;
+    _cleanup_(policy_freep) policy *p = NULL;
+    size_t size;
+    bg_err err = {{0}};
+    if (read_file(path, 4u << 20, &buf, &size, &err) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "%s", bg_err_msg(&err));
+    json_object *doc = json_tokener_parse((const char *)buf);
+    if (!doc || policy_from_json(doc, &p, &err) < 0) {
+        json_object_put(doc);
+        return ctl_error(CTL_EXIT_FAIL, "--into %s: not a valid policy: %s", path,
+                         bg_err_msg(&err));
+    }
+    if (strcmp(p->name, o->name)) {
+        json_object_put(doc);
+        return ctl_usage_error("policy predict", "--into %s is policy '%s', not --name '%s'", path,
+                               p->name, o->name);
+    }
+    if ((uint64_t)o->version <= p->version) {
+        json_object_put(doc);
+        return ctl_usage_error("policy predict",
+                               "--version %lld must be greater than %s's version %lld",
+                               (long long)o->version, path, (long long)p->version);
+    }
+    o->gate = p->gate_mask;
+    *ret = doc;
+    return CTL_EXIT_OK;
+}
+
+static int emit_into(const ctl_doc_opts *o, const char *path, json_object *current,
+                     json_object *baseline)
+{
+    json_object *bls = NULL, *pcrs = NULL, *name = NULL;
+    json_object_object_get_ex(baseline, "pcrs", &pcrs);
+    json_object_object_get_ex(baseline, "name", &name);
+    if (!json_object_object_get_ex(current, "baselines", &bls) ||
+        !json_object_is_type(bls, json_type_array)) {
+        json_object_put(baseline);
+        return ctl_error(CTL_EXIT_FAIL, "--into %s: no baselines array", path);
+    }
+    bool add = true;
+    for (size_t i = 0; i < json_object_array_length(bls); i++) {
+        json_object *b = json_object_array_get_idx(bls, i), *bp = NULL, *bn = NULL;
+        json_object_object_get_ex(b, "pcrs", &bp);
+        json_object_object_get_ex(b, "name", &bn);
+        if (json_object_equal(bp, pcrs)) {
+            fprintf(stderr, "bootgatectl: note: %s already has this baseline as '%s'\n", path,
+                    json_object_get_string(bn));
+            add = false;
+            break;
+        }
+        if (!strcmp(json_object_get_string(bn), json_object_get_string(name))) {
+            json_object_put(baseline);
+            return ctl_usage_error("policy predict",
+                                   "%s already has a baseline named '%s' with other values; "
+                                   "name the new one with --baseline",
+                                   path, json_object_get_string(name));
+        }
+    }
+    if (add)
+        json_object_array_add(bls, baseline);
+    else
+        json_object_put(baseline);
+    json_object_object_add(current, "version", json_object_new_int64(o->version));
+
+    _cleanup_(policy_freep) policy *p = NULL;
+    bg_err err = {{0}};
+    if (policy_from_json(current, &p, &err) < 0)
+        return ctl_error(CTL_EXIT_FAIL, "the policy with the new baseline does not validate: %s",
+                         bg_err_msg(&err));
+    const char *text = json_object_to_json_string_ext(current, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    _cleanup_(freep) char *out = NULL;
+    if (asprintf(&out, "%s\n", text) < 0)
+        return ctl_error(CTL_EXIT_RUNTIME, "out of memory");
+    return ctl_policy_write_output(o->out, out);
+}
+
 int ctl_policy_predict(int argc, char **argv)
 {
     static const struct option opts[] = {DOC_OPTIONS,
@@ -292,9 +417,17 @@ int ctl_policy_predict(int argc, char **argv)
                                          {"uki", required_argument, NULL, 'u'},
                                          {"initrd", required_argument, NULL, 'i'},
                                          {"cmdline", required_argument, NULL, 'c'},
+                                         {"grub-cfg", required_argument, NULL, 'g'},
+                                         {"shim", required_argument, NULL, 'S'},
+                                         {"grub", required_argument, NULL, 'G'},
+                                         {"into", required_argument, NULL, 'I'},
+                                         {"db-update", required_argument, NULL, 'D'},
+                                         {"systemd-boot", required_argument, NULL, 'B'},
+                                         {"dbx-update", required_argument, NULL, 'X'},
                                          {}};
     const char *ref = NULL, *kernel = NULL, *kernel_digest = NULL, *uki = NULL, *initrd = NULL,
-               *cmdline = NULL;
+               *cmdline = NULL, *grub_cfg = NULL, *shim = NULL, *grub = NULL, *into = NULL,
+               *db_update = NULL, *dbx_update = NULL, *sdboot = NULL;
     ctl_doc_opts o = {.mode = "enforce"};
     int c, r;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -322,21 +455,53 @@ int ctl_policy_predict(int argc, char **argv)
         case 'c':
             cmdline = optarg;
             break;
+        case 'g':
+            grub_cfg = optarg;
+            break;
+        case 'S':
+            shim = optarg;
+            break;
+        case 'G':
+            grub = optarg;
+            break;
+        case 'I':
+            into = optarg;
+            break;
+        case 'D':
+            db_update = optarg;
+            break;
+        case 'B':
+            sdboot = optarg;
+            break;
+        case 'X':
+            dbx_update = optarg;
+            break;
         case 'h':
-            puts("Usage: bootgatectl policy predict --reference LOG --name N --version V\n"
-                 "         [--kernel FILE | --kernel-digest HEX | --uki FILE] [--initrd FILE]\n"
-                 "         [--cmdline STR] [--mode M] [--pcrs LIST] [--baseline NAME]\n"
-                 "         [--not-after TIME] [--out FILE]\n"
-                 "Predicts the baseline of a new image before it boots: takes a reference\n"
-                 "log of the current image and substitutes the digests that change:\n"
-                 "  --kernel           PE Authenticode SHA-256 of the last PCR 4\n"
-                 "                     EV_EFI_BOOT_SERVICES_APPLICATION (the OS loader)\n"
-                 "  --uki              a systemd-stub UKI: PCR 4 (UKI and embedded kernel),\n"
-                 "                     PCR 11 sections, PCR 9 from .initrd and .cmdline\n"
-                 "  --initrd           PCR 9 EV_EVENT_TAG \"Linux initrd\" (Linux EFI stub)\n"
-                 "  --cmdline          PCR 9 EV_EVENT_TAG \"LOADED_IMAGE::LoadOptions\"\n"
-                 "                     (UTF-16LE with terminating NUL)\n"
-                 "then replays the log. The reference must contain the events to substitute.");
+            puts(
+                "Usage: bootgatectl policy predict --reference LOG --name N --version V\n"
+                "         [--kernel FILE | --kernel-digest HEX | --uki FILE] [--initrd FILE]\n"
+                "         [--cmdline STR] [--grub-cfg FILE] [--shim FILE] [--grub FILE]\n"
+                "         [--mode M] [--pcrs LIST] [--baseline NAME]\n"
+                "         [--not-after TIME] [--out FILE]\n"
+                "Predicts the baseline of a new image before it boots: takes a reference\n"
+                "log of the current image and substitutes the digests that change:\n"
+                "  --kernel           PE Authenticode SHA-256 of the last PCR 4\n"
+                "                     EV_EFI_BOOT_SERVICES_APPLICATION (the OS loader)\n"
+                "  --uki              a systemd-stub UKI: PCR 4 (UKI and embedded kernel),\n"
+                "                     PCR 11 sections, PCR 9 from .initrd and .cmdline\n"
+                "  --initrd           PCR 9 EV_EVENT_TAG \"Linux initrd\" (Linux EFI stub)\n"
+                "  --cmdline          PCR 9 EV_EVENT_TAG \"LOADED_IMAGE::LoadOptions\"\n"
+                "                     (UTF-16LE with terminating NUL)\n"
+                "A reference from shim -> GRUB (GRUB's \"grub_cmd:\" events in PCR 8) is\n"
+                "rebuilt from grub.cfg to \"boot\" as GRUB measures it:\n"
+                "  --kernel           PCR 9 (file), PCR 4 (shim's Authenticode of it)\n"
+                "  --initrd           PCR 9 (the file GRUB reads for initrd)\n"
+                "  --cmdline          PCR 8 \"grub_cmd: linux PATH ...\", \"kernel_cmdline: ...\"\n"
+                "  --grub-cfg         PCR 9 (the file) and PCR 8 (its commands; only plain\n"
+                "                     commands: no conditions, variables or menus)\n"
+                "  --shim, --grub     PCR 4 (the boot loaders, Authenticode)\n"
+                "then replays the log. The reference must contain the events to substitute;\n"
+                "what cannot be computed is refused, naming the PCR and the event.");
             return CTL_EXIT_OK;
         default:
             return ctl_usage_error("policy predict", "bad option");
@@ -350,6 +515,9 @@ int ctl_policy_predict(int argc, char **argv)
         return ctl_usage_error("policy predict", "give one of --kernel, --kernel-digest, --uki");
     if ((r = ctl_policy_check_doc_opts("policy predict", &o, false)) != CTL_EXIT_OK)
         return r;
+    _cleanup_(json_object_putp) json_object *current = NULL;
+    if (into && (r = load_into(into, &o, &current)) != CTL_EXIT_OK)
+        return r;
 
     _cleanup_(eventlog_freep) eventlog *log = NULL;
     if ((r = ctl_policy_load_eventlog(ref, &log)) != CTL_EXIT_OK)
@@ -357,6 +525,34 @@ int ctl_policy_predict(int argc, char **argv)
     uint8_t d[32];
     bg_err err = {{0}};
     if (uki && (r = predict_uki(log, uki, initrd != NULL, cmdline != NULL)) != CTL_EXIT_OK)
+        return r;
+    _cleanup_(grub_strings_freep) grub_strings *gstrings = NULL;
+    if (!uki && grub_log_is_grub(log)) {
+        if (kernel_digest)
+            return ctl_usage_error("policy predict",
+                                   "a GRUB reference also measures the kernel file into PCR 9: "
+                                   "give --kernel FILE");
+        grub_predict_opts go = {.kernel = kernel,
+                                .initrd = initrd,
+                                .cmdline = cmdline,
+                                .grub_cfg = grub_cfg,
+                                .shim = shim,
+                                .grub = grub};
+        if ((r = grub_predict(log, &go, &gstrings)) != CTL_EXIT_OK)
+            return r;
+        /* A kernel whose EFI stub measures its initrd and LoadOptions (PCR 9,
+         * EV_EVENT_TAG) does so after GRUB too: substitute them where the
+         * reference has them. */
+        kernel = NULL;
+        if (initrd && !find_last(log, 9, EV_EVENT_TAG, "Linux initrd"))
+            initrd = NULL;
+        if (cmdline && !find_last(log, 9, EV_EVENT_TAG, "LOADED_IMAGE::LoadOptions"))
+            cmdline = NULL;
+    } else if (grub_cfg || shim || grub)
+        return ctl_usage_error("policy predict",
+                               "--grub-cfg, --shim and --grub need a reference log of a shim -> "
+                               "GRUB boot (no \"grub_cmd:\" events in PCR 8)");
+    if (sdboot && (r = predict_sdboot(log, sdboot)) != CTL_EXIT_OK)
         return r;
     if (kernel) {
         const char *path = kernel;
@@ -384,11 +580,18 @@ int ctl_policy_predict(int argc, char **argv)
             CTL_EXIT_OK)
             return r;
     }
+    _cleanup_(freep) uint8_t *db_data = NULL, *dbx_data = NULL;
+    if (db_update && (r = sbvar_predict_update(log, "db", db_update, &db_data)) != CTL_EXIT_OK)
+        return r;
+    if (dbx_update && (r = sbvar_predict_update(log, "dbx", dbx_update, &dbx_data)) != CTL_EXIT_OK)
+        return r;
     /* The other banks' digests of substituted events are now stale; only the
      * sha256 bank is replayed and used. */
     json_object *b = NULL;
     if ((r = ctl_policy_baseline_json(log, &o, &b)) != CTL_EXIT_OK)
         return r;
+    if (current)
+        return emit_into(&o, into, current, b);
     return ctl_policy_emit_document(&o, b, NULL);
 }
 

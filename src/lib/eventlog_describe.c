@@ -175,7 +175,9 @@ static void describe_variable(textbuf *t, const eventlog_event *ev)
         is_boot_option_name(name, (size_t)name_len)) {
         cursor vc = cursor_init(value, (size_t)value_len);
         describe_load_option(t, &vc);
-    }
+    } else if (ev->type == EV_EFI_VARIABLE_DRIVER_CONFIG || ev->type == EV_EFI_VARIABLE_AUTHORITY)
+        eventlog_describe_sb_value(t, ev->type == EV_EFI_VARIABLE_AUTHORITY, name, (size_t)name_len,
+                                   value, (size_t)value_len);
 }
 
 /* PFP 10.2.3: UEFI_IMAGE_LOAD_EVENT. */

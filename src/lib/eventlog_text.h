@@ -37,3 +37,10 @@ bool text_is_utf16(const uint8_t *s, size_t n);
  * Sata(0x0,0xFFFF,0x0)/HD(1,GPT,<guid>,0x800,0x100000)/File(\EFI\BOOT\BOOTX64.EFI)");
  * nodes this code does not know print as Path(type,subtype,hex). */
 void eventlog_devpath_text(textbuf *t, const uint8_t *p, size_t n);
+
+/* Appends the meaning of a Secure Boot variable's value (eventlog_sb.c):
+ * SecureBoot enabled/disabled, the entries of PK/KEK/db/dbx/MOK lists, the
+ * certificate of an EV_EFI_VARIABLE_AUTHORITY, SbatLevel. Nothing for other
+ * variables. name16 is the UTF-16LE name of `chars` code units. */
+void eventlog_describe_sb_value(textbuf *t, bool authority, const uint8_t *name16, size_t chars,
+                                const uint8_t *v, size_t n);

@@ -106,7 +106,7 @@ import hashlib, json, sys
 ev = json.load(open(sys.argv[1]))
 assert [e["index"] for e in ev] == list(range(6)), ev
 assert ev[3]["type"] == "EV_EFI_VARIABLE_DRIVER_CONFIG" and ev[3]["pcr"] == 7
-assert ev[3]["description"] == "8be4df61-93ca-11d2-aa0d-00e098032b8c SecureBoot", ev[3]
+assert ev[3]["description"] == "8be4df61-93ca-11d2-aa0d-00e098032b8c SecureBoot: enabled", ev[3]
 assert ev[4]["description"] == "Linux initrd"
 assert ev[5]["digests"]["sha256"] == hashlib.sha256(b"\0\0\0\0").hexdigest()
 assert set(ev[5]["digests"]) == {"sha1", "sha256"}

@@ -94,6 +94,28 @@ def build(events, algs=(SHA256,)):
     return b"".join(agile(list(algs), pcr, typ, data) for pcr, typ, data in events)
 
 
+def parse_agile(buf):
+    """A crypto-agile log -> [(pcr, type, {alg: digest}, data)] after the header
+    (for tests that compute expected PCRs from a real capture)."""
+    size = struct.unpack_from("<I", buf, 28)[0]
+    spec = buf[32:32 + size]
+    n = struct.unpack_from("<I", spec, 24)[0]
+    sizes = dict(struct.unpack_from("<HH", spec, 28 + 4 * i) for i in range(n))
+    off, out = 32 + size, []
+    while off < len(buf):
+        pcr, typ, count = struct.unpack_from("<III", buf, off)
+        off += 12
+        ds = {}
+        for _ in range(count):
+            alg = struct.unpack_from("<H", buf, off)[0]
+            ds[alg] = buf[off + 2:off + 2 + sizes[alg]]
+            off += 2 + sizes[alg]
+        dlen = struct.unpack_from("<I", buf, off)[0]
+        out.append((pcr, typ, ds, buf[off + 4:off + 4 + dlen]))
+        off += 4 + dlen
+    return out
+
+
 def parse_spec(s):
     pcr, typ, data = s.split(":", 2)
     data = bytes.fromhex(data[4:]) if data.startswith("hex:") else data.encode()

@@ -778,7 +778,7 @@ static void test_describe(void **state)
         build_fn build;
         const char *want;
     } vectors[] = {
-        {EV_EFI_VARIABLE_DRIVER_CONFIG, d_secureboot, GUID_GLOBAL_TEXT " SecureBoot"},
+        {EV_EFI_VARIABLE_DRIVER_CONFIG, d_secureboot, GUID_GLOBAL_TEXT " SecureBoot: enabled"},
         {EV_EFI_VARIABLE_BOOT, d_bootorder, GUID_GLOBAL_TEXT " BootOrder"},
         {EV_EFI_VARIABLE_BOOT, d_boot0001,
          GUID_GLOBAL_TEXT " Boot0001: \"Linux Boot Manager\" " DEVPATH_TEXT},

@@ -26,9 +26,11 @@
 #                            modified) and the server CA ($BGB_CA, default the
 #                            init-server one) as /etc/bootgate/ca.pem
 #   bgb_cmdline [EXTRA...]   the kernel command line of the image ($BGB_CMDLINE)
-#   bgb_uki OUT INITRD CMDLINE   UKI + ESP disk OUT.disk
+#   bgb_uki OUT INITRD CMDLINE   UKI + ESP disk OUT.disk (BGB_CHAIN: another chain's
+#                            disk, lib/chains.sh; BGB_FIRMWARE_ARGS: e.g. --secure-boot)
 #   bgb_policy NAME VERSION UKI  predict the image's baseline from $BGB_REFLOG and
-#                            the final UKI, sign ($BGB_SIGN_KEY, default the
+#                            the final UKI (or, for `-- ARG...`, those predict
+#                            arguments), sign ($BGB_SIGN_KEY, default the
 #                            init-server key) into $BGB_POLICY, then publish +
 #                            activate (unless BGB_PUBLISH=0)
 #   bgb_boot NAME ESPDISK [--timeout S]   boot the machine (swtpm state kept)
@@ -47,18 +49,12 @@ BGB_ESP_PART_GUID=6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002
 BGB_ESP_MIB=${BGB_ESP_MIB:-96}
 
 bgb_esp() {
-    local out=$1 efi=$2 part=$1.part
-    (($(stat -c %s "$efi") < (BGB_ESP_MIB - 8) * 1048576)) || die "$efi too big for the ESP"
-    rm -f "$part" "$out"
-    mkfs.fat -i b0071a7e -C "$part" $((BGB_ESP_MIB * 1024)) >/dev/null || die "mkfs.fat"
-    mmd -i "$part" ::/EFI ::/EFI/BOOT || die "mmd"
-    mcopy -i "$part" "$efi" ::/EFI/BOOT/BOOTX64.EFI || die "mcopy"
-    truncate -s $(((BGB_ESP_MIB + 2) * 1048576)) "$out" || die "truncate"
-    printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
-        "$BGB_ESP_DISK_GUID" $((BGB_ESP_MIB * 2048)) "$BGB_ESP_PART_GUID" |
-        sfdisk -q "$out" >/dev/null || die "sfdisk"
-    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
-    rm -f "$part"
+    local out=$1 efi=$2 t
+    t=$(mktemp -d "$WORK/esp.XXXXXX") || die "mktemp"
+    mkdir -p "$t/EFI/BOOT" && cp "$efi" "$t/EFI/BOOT/BOOTX64.EFI" || die "staging $efi"
+    BG_ESP_DISK_GUID=$BGB_ESP_DISK_GUID BG_ESP_PART_GUID=$BGB_ESP_PART_GUID BG_ESP_MIB=$BGB_ESP_MIB \
+        bg_esp_tree "$out" "$t"
+    rm -rf "$t"
 }
 
 # The TCTI library is dlopen()ed: ldd does not list it.
@@ -158,16 +154,20 @@ bgb_cmdline() {
     [[ -z ${*:-} ]] || BGB_CMDLINE+=" $*"
 }
 
+# BGB_CHAIN=uki (default) or another chain of lib/chains.sh (source it first),
+# which then builds OUT.disk from the same kernel, initrd and command line.
 bgb_uki() {
     local out=$1 initrd=$2 cmdline=$3
     bg_kernel
+    [[ ${BGB_CHAIN:-uki} == uki ]] || { bgc_image "$out" "$initrd" "$cmdline"; return; }
     bg_uki_build "$out" "$BG_KERNEL" "$initrd" "$cmdline"
     bgb_esp "$out.disk" "$out"
 }
 
 bgb_policy() {
-    local name=$1 version=$2 uki=$3 pol=$WORK/policy-$1-$2.json
-    "$BOOTGATECTL" policy predict --reference "$BGB_REFLOG" --uki "$uki" --name "$name" \
+    local name=$1 version=$2 pol=$WORK/policy-$1-$2.json predict=(--uki "$3")
+    [[ $3 != -- ]] || predict=("${@:4}")
+    "$BOOTGATECTL" policy predict --reference "$BGB_REFLOG" "${predict[@]}" --name "$name" \
         --version "$version" --out "$pol" >"$WORK/predict.out" 2>&1 || {
         bg_artifact "$WORK/predict.out" "$BGB_REFLOG"
         die "policy predict: $(tail -n 3 "$WORK/predict.out")"
@@ -187,8 +187,8 @@ bgb_boot() {
     bg_qemu_stop
     swtpm_qemu_stop
     swtpm_qemu_start "$BGB_TPM"
-    bg_qemu_start "$name" --ovmf "$disk" --disk "$BGB_DISK" --net --tpm --mem "$BGB_MEM" \
-        --timeout "$timeout"
+    bg_qemu_start "$name" --ovmf "$disk" ${BGB_FIRMWARE_ARGS:-} --disk "$BGB_DISK" --net --tpm \
+        --mem "$BGB_MEM" --timeout "$timeout"
 }
 
 bgb_audit_last() {

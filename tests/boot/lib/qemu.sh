@@ -8,6 +8,10 @@
 #                         fw_cfg): much faster than reading a big UKI from a disk under
 #                         TCG; the firmware still measures it (PCR 4), but the event
 #                         log has no GPT event and other boot variables than a disk boot
+#       --secure-boot     with --ovmf: Secure Boot firmware ($BG_OVMF_SB_CODE, SMM, secure
+#                         pflash) and vars with Microsoft's keys enrolled ($BG_OVMF_SB_VARS)
+#       --vars FILE       with --ovmf: FILE is the variable store, kept across boots
+#                         (default: a fresh copy per boot)
 #       --seabios         legacy BIOS (QEMU's default firmware)
 #       --kernel K --initrd I --append CMDLINE   direct kernel boot (SeaBIOS)
 #       --disk IMG        extra virtio disk (raw, read-write), repeatable
@@ -33,16 +37,20 @@
 
 BG_OVMF_CODE=${BG_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 BG_OVMF_VARS=${BG_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+BG_OVMF_SB_CODE=${BG_OVMF_SB_CODE:-/usr/share/OVMF/OVMF_CODE_4M.secboot.fd}
+BG_OVMF_SB_VARS=${BG_OVMF_SB_VARS:-/usr/share/OVMF/OVMF_VARS_4M.ms.fd}
 
 bg_qemu_start() {
     local name=$1 fw=seabios esp='' kernel='' initrd='' append='' net=0 tpm=0
     local mem=${BG_QEMU_MEM:-512} timeout=${BG_QEMU_TIMEOUT:-300}
-    local args=() disks=() d i=0
+    local args=() disks=() d i=0 sb=0 vars='' code
     shift
     while [[ $# -gt 0 ]]; do
         case $1 in
         --ovmf) fw=ovmf esp=$2; shift ;;
         --ovmf-kernel) fw=ovmf kernel=$2; shift ;;
+        --secure-boot) sb=1 ;;
+        --vars) vars=$2; shift ;;
         --seabios) fw=seabios ;;
         --kernel) kernel=$2; shift ;;
         --initrd) initrd=$2; shift ;;
@@ -72,11 +80,23 @@ bg_qemu_start() {
         -chardev "pipe,id=con,path=$con,logfile=$con.log"
         -serial chardev:con -serial "file:$data")
     if [[ $fw == ovmf ]]; then
-        [[ -r $BG_OVMF_CODE ]] || skip "no $BG_OVMF_CODE (ovmf)"
-        cp "$BG_OVMF_VARS" "$WORK/$name.vars.fd" || die "copy OVMF vars"
-        args+=(-machine q35
-            -drive "if=pflash,format=raw,unit=0,readonly=on,file=$BG_OVMF_CODE"
-            -drive "if=pflash,format=raw,unit=1,file=$WORK/$name.vars.fd")
+        code=$BG_OVMF_CODE
+        ((sb)) && code=$BG_OVMF_SB_CODE
+        [[ -r $code ]] || skip "no $code (ovmf)"
+        if [[ -z $vars ]]; then
+            vars=$WORK/$name.vars.fd
+            cp "$( ((sb)) && echo "$BG_OVMF_SB_VARS" || echo "$BG_OVMF_VARS")" "$vars" ||
+                die "copy OVMF vars"
+        fi
+        if ((sb)); then
+            # The variable store is writable only from SMM: Secure Boot's
+            # authenticated variables cannot be changed by the OS behind the firmware.
+            args+=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on)
+        else
+            args+=(-machine q35)
+        fi
+        args+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
+            -drive "if=pflash,format=raw,unit=1,file=$vars")
         [[ -z $esp ]] || args+=(-drive "if=none,id=esp,format=raw,file=$esp,snapshot=on"
             -device virtio-blk-pci,drive=esp,bootindex=0)
     else
@@ -178,10 +198,12 @@ bg_qemu_wait_exit() {
 
 bg_qemu_fetch() {
     local name=$1 block=$2 out=$3
+    # Boot loaders may write to every serial port (GRUB through the firmware's
+    # console): the BEGIN line may follow their escape sequences.
     tr -d '\r' <"$WORK/$name.data.log" |
         awk -v b="$block" '$0 == "BOOTGATE-END " b { f = 0; ok = 1 }
                            f { print }
-                           $0 == "BOOTGATE-BEGIN " b { f = 1 }
+                           substr($0, length($0) - length(b) - 14) == "BOOTGATE-BEGIN " b { f = 1 }
                            END { exit !ok }' | base64 -d >"$out" ||
         bg_qemu_fail "$name" "no complete data block '$block' from $name"
 }

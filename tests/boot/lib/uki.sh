@@ -9,8 +9,17 @@
 #   bg_esp_build OUT EFI_BINARY
 #       GPT disk: one EFI system partition (FAT) at 1 MiB holding EFI_BINARY as
 #       \EFI\BOOT\BOOTX64.EFI, the removable-media path OVMF boots with empty vars.
+#   bg_esp_tree OUT DIR
+#       GPT disk whose ESP holds the tree DIR. The disk and partition GUIDs, FAT
+#       serial and size are fixed (BG_ESP_DISK_GUID, BG_ESP_PART_GUID, BG_ESP_MIB):
+#       OVMF measures the GPT into PCR 5, so the images of one machine must all
+#       present the same one.
 
 BG_UKI_STUB=${BG_UKI_STUB:-/usr/lib/systemd/boot/efi/linuxx64.efi.stub}
+
+BG_ESP_DISK_GUID=${BG_ESP_DISK_GUID:-6c0e4f8a-3b2d-4e59-9a41-b007ca7e0001}
+BG_ESP_PART_GUID=${BG_ESP_PART_GUID:-6c0e4f8a-3b2d-4e59-9a41-b007ca7e0002}
+BG_ESP_MIB=${BG_ESP_MIB:-96}
 
 _bg_align() { echo $((($1 + $2 - 1) / $2 * $2)); }
 
@@ -50,6 +59,21 @@ bg_esp_build() {
     truncate -s $((kib * 1024 + 2 * 1048576)) "$out" || die "truncate"
     printf 'label: gpt\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP"\n' \
         $((kib * 2)) | sfdisk -q "$out" >/dev/null || die "sfdisk"
+    dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
+    rm -f "$part"
+}
+
+bg_esp_tree() {
+    local out=$1 dir=$2 part=$1.part used
+    used=$(du -sk --apparent-size "$dir" | cut -f1)
+    ((used < (BG_ESP_MIB - 8) * 1024)) || die "$dir (${used} KiB) too big for the ESP"
+    rm -f "$part" "$out"
+    mkfs.fat -i b0071a7e -C "$part" $((BG_ESP_MIB * 1024)) >/dev/null || die "mkfs.fat"
+    mcopy -s -i "$part" "$dir"/* ::/ || die "mcopy $dir"
+    truncate -s $(((BG_ESP_MIB + 2) * 1048576)) "$out" || die "truncate"
+    printf 'label: gpt\nlabel-id: %s\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s, name="ESP"\n' \
+        "$BG_ESP_DISK_GUID" $((BG_ESP_MIB * 2048)) "$BG_ESP_PART_GUID" |
+        sfdisk -q "$out" >/dev/null || die "sfdisk"
     dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none || die "dd ESP"
     rm -f "$part"
 }

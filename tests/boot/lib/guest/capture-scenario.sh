@@ -48,3 +48,19 @@ fi
 bg_emit_text pcrs-after "$(pcrs)"
 bg_emit_text dmesg-tpm "$(dmesg | grep -i -E 'tpm|ima' | head -n 40)"
 bg_marker "capture-done"
+# Variable updates to apply after the capture (capture.sh ovmf-sb-grub-dbx):
+# /etc/bootgate/apply/NAME-GUID.var holds the 4 attribute bytes and an
+# authenticated update, written in one write(2) as efivarfs wants it. db and dbx
+# are immutable in efivarfs until chattr -i.
+for f in /etc/bootgate/apply/*.var; do
+    [ -e "$f" ] || continue
+    v=/sys/firmware/efi/efivars
+    grep -q " $v " /proc/mounts || mount -t efivarfs efivarfs $v || bg_marker "efivarfs-mount-failed"
+    n=$(basename "$f" .var)
+    [ -e "$v/$n" ] && chattr -i "$v/$n"
+    if dd if="$f" of="$v/$n" bs=1M conv=notrunc 2>/dev/console; then
+        bg_marker "applied ${n%%-*}"
+    else
+        bg_marker "apply-failed ${n%%-*}"
+    fi
+done
