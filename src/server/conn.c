@@ -37,6 +37,7 @@
 #define SOURCE_BUCKETS 1024u
 #define WARN_BURST     5u
 #define WARN_PER_MIN   6u
+#define WARN_KINDS     16u /* buckets by kind of warning: deadlines do not mute limits */
 
 typedef enum conn_phase {
     PHASE_ADMIT,   /* accepted, not yet counted */
@@ -81,13 +82,13 @@ static double now_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void srv_conn_warn(const char *fmt, ...)
+void srv_conn_warn(const char *kind, const char *fmt, ...)
 {
     char line[256];
     unsigned long long left_out;
     va_list ap;
 
-    if (warn_rl && !ratelimit_take(warn_rl, NULL, now_mono())) {
+    if (warn_rl && !ratelimit_take(warn_rl, kind, now_mono())) {
         atomic_fetch_add(&warn_suppressed, 1);
         return;
     }
@@ -173,13 +174,13 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     free(c);
 }
 
-static void conn_cut(srv_conn *c, const char *why)
+static void conn_cut(srv_conn *c, const char *kind, const char *why)
 {
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     c->phase = PHASE_CUT;
     event_del(c->timer);
     unlock_slot_put(c);
-    srv_conn_warn("closing connection from %s: %s", c->peer[0] ? c->peer : "?", why);
+    srv_conn_warn(kind, "closing connection from %s: %s", c->peer[0] ? c->peer : "?", why);
     /* evhttp sees end of file and frees the connection and its buffers */
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR);
@@ -312,7 +313,7 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
         socklen_t len = sizeof(ss);
         evutil_socket_t sfd = bufferevent_getfd(c->bev);
         if (sfd < 0 || getpeername(sfd, (struct sockaddr *)&ss, &len) < 0)
-            return conn_cut(c, "no peer address");
+            return conn_cut(c, "limit", "no peer address");
         if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer, sizeof(c->peer));
         else
@@ -320,28 +321,28 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
         if (atomic_fetch_add(&n_conns, 1) >= cfg->max_connections) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections (%u) reached", cfg->max_connections);
-            return conn_cut(c, why);
+            return conn_cut(c, "limit", why);
         }
         if (!source_take(c->peer, cfg->max_connections_per_source)) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections_per_source (%u) reached",
                      cfg->max_connections_per_source);
-            return conn_cut(c, why);
+            return conn_cut(c, "source", why);
         }
         c->counted = true;
         c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
         if (!c->input_cb)
-            return conn_cut(c, "out of memory");
+            return conn_cut(c, "limit", "out of memory");
         return header_phase_start(c);
     }
     case PHASE_HEADER:
         snprintf(why, sizeof(why), "no complete request headers within header_timeout (%u s)",
                  cfg->header_timeout);
-        return conn_cut(c, why);
+        return conn_cut(c, "deadline", why);
     case PHASE_BODY:
         snprintf(why, sizeof(why), "no complete request body within body_timeout (%u s)",
                  cfg->body_timeout);
-        return conn_cut(c, why);
+        return conn_cut(c, "deadline", why);
     case PHASE_HANDLER:
     case PHASE_CUT:
         return;
@@ -419,8 +420,8 @@ bool srv_conn_request_admit(struct evhttp_request *req)
     if (!unlock || c->unlock_slot)
         return true;
 
-    srv_conn_warn("unlock from %s answered 503: max_concurrent_unlocks (%u) in progress", c->peer,
-                  c->srv->cfg.max_concurrent_unlocks);
+    srv_conn_warn("unlock", "unlock from %s answered 503: max_concurrent_unlocks (%u) in progress",
+                  c->peer, c->srv->cfg.max_concurrent_unlocks);
     snprintf(retry, sizeof(retry), "%u", c->srv->cfg.unlock_retry_after);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
@@ -451,7 +452,7 @@ int srv_conn_init(srv *s)
     if (conn_ex_index < 0)
         return -ENOMEM;
     if (!warn_rl)
-        warn_rl = ratelimit_new(WARN_BURST, WARN_PER_MIN, 0);
+        warn_rl = ratelimit_new(WARN_BURST, WARN_PER_MIN, WARN_KINDS);
     if (!warn_rl)
         return -ENOMEM;
     if (RAND_bytes((unsigned char *)&source_seed, sizeof(source_seed)) != 1)

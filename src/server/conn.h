@@ -26,6 +26,6 @@ struct bufferevent *srv_conn_bev_new(struct event_base *base, srv *s);
 bool srv_conn_request_admit(struct evhttp_request *req);
 /* Open connections now (all sources), for tests and /metrics. */
 unsigned srv_conn_count(void);
-/* A warning about resources, at most a few a minute; the next line that
- * goes out names how many were left out. */
-void srv_conn_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A warning about resources, at most a few a minute of each kind; the next
+ * line that goes out names how many were left out. */
+void srv_conn_warn(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -29,6 +29,7 @@
 
 #include "cleanup.h"
 #include "conn.h"
+#include "evmem.h"
 
 #define SRV_MAX_WORKERS 64
 
@@ -151,8 +152,8 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
             close(fd);
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    srv_conn_warn("accept: %s (%u connections open); not accepting for %u ms", strerror(e),
-                  srv_conn_count(), ACCEPT_PAUSE_MS);
+    srv_conn_warn("accept", "accept: %s (%u connections open); not accepting for %u ms",
+                  strerror(e), srv_conn_count(), ACCEPT_PAUSE_MS);
     evtimer_add(w->accept_pause, &tv);
 }
 
@@ -292,6 +293,7 @@ int srv_http_run(srv *s, bg_err *err)
     unsigned port = s->cfg.port;
     int r = 0;
 
+    evmem_init();
     if (evthread_use_pthreads() < 0)
         return bg_err_set(err, -EIO, "libevent without pthreads");
     r = srv_conn_init(s);

@@ -9,6 +9,9 @@
 #   activate ID_OBJECT_B64 SECRET_B64 OUT [EK_CTX]
 #                       TPM2_ActivateCredential with the AK and the EK under
 #                       PolicySecret(endorsement), as the node does (DESIGN §1 step 4)
+#   node_enroll [GROUP] enroll the node ($VOL with a random $WORK/node/volume.key),
+#                       activate its credential and approve its EK: active (dies
+#                       on failure; server_unlock walks the same steps one check each)
 #   node_boot           the node's synthetic boot in $WORK/node/eventlog.bin, extended
 #                       into the swtpm: EV_S_CRTM_VERSION "bootgate test firmware
 #                       1.0", an EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG
@@ -92,4 +95,19 @@ try_unlock() {
     quote "$nonce"
     unlock_body "$nonce" "${1:-.}"
     api POST /v1/unlock "$WORK/unlock.json"
+}
+
+node_enroll() {
+    local d=$WORK/node
+    [ -e "$d/volume.key" ] || head -c 64 /dev/urandom >"$d/volume.key"
+    jq -n --arg ek "$(base64 -w0 "$d/ek.pub")" --arg ak "$(base64 -w0 "$d/ak.pub")" --arg vol "$VOL" \
+        --arg key "$(base64 -w0 "$d/volume.key")" --arg g "${1:-web}" \
+        '{hostname:"node1", group:$g, ek_public:$ek, ak_public:$ak, volumes:[{uuid:$vol, key:$key}]}' \
+        >"$WORK/enroll.json"
+    [ "$(api POST /v1/enroll "$WORK/enroll.json" enroller)" = 200 ] || die "enroll: $(cat "$WORK/reply")"
+    activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$d/enroll-secret.bin"
+    jq -n --arg id "$NODE_ID" --arg s "$(base64 -w0 "$d/enroll-secret.bin")" '{node_id:$id, secret:$s}' \
+        >"$WORK/act.json"
+    [ "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)" = 200 ] || die "activate: $(cat "$WORK/reply")"
+    "$BOOTGATECTL" node approve "$NODE_ID" --ek-fingerprint "$EK_FPR" >/dev/null || die "node approve"
 }
