@@ -54,7 +54,7 @@ unlock_refused() {
     if [ "$(audit_rows unlock_denied)" -gt "$_AUDIT_BEFORE" ] && [ "$(last_denial)" = "unlock_denied $verdict" ]; then
         audited=audited
     else
-        audited="not audited ($(last_denial))"
+        audited="newest audit record: $(last_denial)"
     fi
     acase "$name" "$status $verdict, no key, audited" \
         "$GOT $(jq -r '.verdict // .error' "$WORK/reply" 2>/dev/null), $key, $audited"

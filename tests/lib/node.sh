@@ -19,10 +19,11 @@
 #   challenge [NODE_ID] -> a nonce from bootgated (base64)
 #   quote NONCE_B64 [PCR-LIST]
 #                       a quote of sha256:PCR-LIST (default 0-11) over the nonce and
-#                       the PCR values: $WORK/node/{attest,sig}.bin, pcrs.json
+#                       the PCR values: $WORK/node/{attest,sig}.bin, pcrs.json;
+#                       signed by $AK_CTX when set (another key), else the AK
 #   unlock_body NONCE_B64 [JQ]
 #                       $WORK/unlock.json for that quote (VOL, EVENTLOG or the boot
-#                       log), edited by the jq filter
+#                       log, AK_PUB or the AK's public), edited by the jq filter
 #   try_unlock [JQ]     challenge, quote, unlock: the HTTP status; answer in $WORK/reply
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
@@ -70,7 +71,7 @@ challenge() {
 
 quote() {
     local d=$WORK/node sel=${2:-0,1,2,3,4,5,6,7,8,9,10,11}
-    tpm2_quote -c "$d/ak.ctx" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
+    tpm2_quote -c "${AK_CTX:-$d/ak.ctx}" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
         -m "$d/attest.bin" -s "$d/sig.bin" -g sha256 >/dev/null
     tpmflush
     tpm2_pcrread "sha256:0,1,2,3,4,5,6,7,8,9,10,11" |
@@ -81,9 +82,9 @@ quote() {
 unlock_body() {
     local d=$WORK/node
     jq -n --arg id "$NODE_ID" --arg vol "$VOL" --arg nonce "$1" \
-        --arg ak "$(base64 -w0 "$d/ak.pub")" --arg at "$(base64 -w0 "$d/attest.bin")" \
+        --arg ak "$(base64 -w0 "${AK_PUB:-$d/ak.pub}")" --arg at "$(base64 -w0 "$d/attest.bin")" \
         --arg sig "$(base64 -w0 "$d/sig.bin")" \
-        --arg log "$(base64 -w0 "${EVENTLOG:-$d/eventlog.bin}")" --slurpfile pcrs "$d/pcrs.json" \
+        --rawfile log <(base64 -w0 "${EVENTLOG:-$d/eventlog.bin}") --slurpfile pcrs "$d/pcrs.json" \
         '{node_id:$id, volume_uuid:$vol, nonce:$nonce, ak_public:$ak, attest:$at,
           signature:$sig, pcr_bank:"sha256", pcrs:$pcrs[0], event_log:$log}' |
         jq "${2:-.}" >"$WORK/unlock.json"
