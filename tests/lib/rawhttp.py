@@ -18,6 +18,10 @@ object.
       N connections send nothing after the handshake; prints {"opened"
       (handshakes that completed), "refused" (closed before or during the
       handshake), "closed" (closed later by the server), "max_alive"}
+  rawhttp.py ... flood N --path P --body F [--fresh-nonce NODE]
+      N requests of P with body F (JSON) on one kept-alive connection; with
+      --fresh-nonce, each after a challenge for NODE whose nonce replaces the
+      body's "nonce"; prints {"statuses": {"403": n, ...}, "seconds"}
   rawhttp.py ... tls --max-version V [--ciphers C]
       one handshake; prints {"ok": bool, "version", "cipher", "error"}
 """
@@ -174,6 +178,52 @@ def cmd_hold(a):
     return summary(run_parallel(a.n, lambda i: hold_open(a, b"", 0, a.duration)))
 
 
+def exchange(conn, path, body):
+    """One request on a kept-alive connection: (status, body)."""
+    conn.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for h in lines[1:]:
+        k, _, v = h.partition(":")
+        if k.strip().lower() == "content-length":
+            length = int(v.strip())
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        rest += chunk
+    return int(lines[0].split()[1]), rest[:length]
+
+
+def cmd_flood(a):
+    template = json.load(open(a.body))
+    statuses = {}
+    start = time.monotonic()
+    conn = connect(a)
+    for _ in range(a.n):
+        body = template
+        if a.fresh_nonce:
+            st, b = exchange(conn, "/v1/challenge", json.dumps({"node_id": a.fresh_nonce}).encode())
+            body = dict(template, nonce=json.loads(b)["nonce"])
+        try:
+            st, _ = exchange(conn, a.path, json.dumps(body).encode())
+        except (ConnectionError, ssl.SSLError, OSError):
+            conn.close()
+            conn = connect(a)
+            st = "closed"
+        statuses[str(st)] = statuses.get(str(st), 0) + 1
+    conn.close()
+    return {"statuses": statuses, "seconds": round(time.monotonic() - start, 1)}
+
+
 def cmd_tls(a):
     try:
         conn = connect(a, context(a, a.max_version, a.ciphers))
@@ -209,12 +259,17 @@ def main():
     h = sub.add_parser("hold")
     h.add_argument("n", type=int)
     h.add_argument("--duration", type=float, default=5)
+    f = sub.add_parser("flood")
+    f.add_argument("n", type=int)
+    f.add_argument("--path", required=True)
+    f.add_argument("--body", required=True)
+    f.add_argument("--fresh-nonce")
     v = sub.add_parser("tls")
     v.add_argument("--max-version", default=None)
     v.add_argument("--ciphers", default=None)
     a = p.parse_args()
     out = {"request": cmd_request, "trickle": cmd_trickle, "slowbody": cmd_slowbody,
-           "hold": cmd_hold, "tls": cmd_tls}[a.cmd](a)
+           "hold": cmd_hold, "flood": cmd_flood, "tls": cmd_tls}[a.cmd](a)
     print(json.dumps(out))
 
 
