@@ -171,6 +171,17 @@ acase "control: the active grant releases the denied state" "200 breakglass" "$(
 # the TPM and its log move on in PCR 7 (evidence fine, policy expired)
 eventlog_append "$N/eventlog.bin" "$N/eventlog-7.bin" "7:0x80000007:one more event"
 EVENTLOG=$N/eventlog-7.bin denial "an observed-scope grant does not cover other PCR values" 403 policy_expired
+# a one-use grant of scope any: used once, then nothing
+bg_request "$CODE" any 1 600 >/dev/null
+G5=$(jreply .id)
+bg_approve "$G5" "$SRV/approver1.key" >/dev/null
+acase "a one-use grant of scope any, approved twice: active" "200 active" "$(bg_approve "$G5" "$SRV/approver2.key") $(jreply .state)"
+acase "  it releases the new state once" 200 "$(EVENTLOG=$N/eventlog-7.bin try_unlock)"
+cp "$WORK/unlock.json" "$WORK/used.json"
+EVENTLOG=$N/eventlog-7.bin denial "grant replay: a used-up grant releases nothing" 403 policy_expired
+audit_mark
+GOT=$(api POST /v1/unlock "$WORK/used.json")
+unlock_refused "grant replay: the released request sent again" 403 nonce_reused
 acase "break-glass refusals are audited: unknown key, signer key, twice, replayed signature, own grant" 5 \
     "$(audit_rows breakglass_approval_refused)"
 serving "after the break-glass cases"

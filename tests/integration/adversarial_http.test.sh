@@ -164,6 +164,24 @@ acase "their memory is released: resident memory grew by < 64 MiB (${RSS1} -> ${
 serving "after the unfinished bodies"
 rss_bounded "after everything above" $((RSS0 + 65536))
 
+# --- TLS 1.2 allowed: AEAD suites only; the total connection limit ---------------------------
+stop_bootgated
+sed -i 's/^max_connections = 200$/max_connections = 10/; s/^max_connections_per_source = 24$/max_connections_per_source = 1000/' \
+    "$SRV/bootgated.conf"
+echo 'tls12 = yes' >>"$SRV/bootgated.conf"
+start_bootgated
+out=$(raw tls --max-version TLSv1_2 --ciphers 'ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0')
+acase "tls12 = yes: TLS 1.2 with only CBC (non-AEAD) suites cannot connect" false "$(echo "$out" | jq .ok)"
+out=$(raw tls --max-version TLSv1_1 --ciphers 'ALL:@SECLEVEL=0')
+acase "tls12 = yes: TLS 1.1 still cannot connect" false "$(echo "$out" | jq .ok)"
+out=$(raw tls --max-version TLSv1_2 --ciphers 'ECDHE-ECDSA-AES128-GCM-SHA256')
+acase "control: TLS 1.2 with ECDHE + AES-GCM connects" "true TLSv1.2" "$(echo "$out" | jq -r '"\(.ok) \(.version)"')"
+out=$(raw hold 14 --duration 3)
+acase "total limit: 10 of 14 connections get through (max_connections 10), 4 are refused" "10 4" \
+    "$(echo "$out" | jq -r '"\(.opened) \(.refused)"')"
+sleep 1
+serving "after the total limit"
+
 # --- the descriptor limit ----------------------------------------------------------------
 # bootgated with 64 descriptors and a connection limit it cannot reach: accept
 # fails with EMFILE. It must pause, not spin and not flood its log.
@@ -173,7 +191,7 @@ cat >"$WORK/lowfd" <<EOS
 exec prlimit --nofile=64:64 "$BOOTGATED" "\$@"
 EOS
 chmod +x "$WORK/lowfd"
-sed -i 's/^max_connections = 200$/max_connections = 1000/; s/^max_connections_per_source = 24$/max_connections_per_source = 1000/' "$SRV/bootgated.conf"
+sed -i 's/^max_connections = .*/max_connections = 1000/' "$SRV/bootgated.conf"
 BOOTGATED_REAL=$BOOTGATED
 BOOTGATED=$WORK/lowfd start_bootgated
 BOOTGATED=$BOOTGATED_REAL
