@@ -37,7 +37,6 @@
 #define SOURCE_BUCKETS 1024u
 #define WARN_BURST     5u
 #define WARN_PER_MIN   6u
-#define WARN_KINDS     16u /* buckets by kind of warning: deadlines do not mute limits */
 
 typedef enum conn_phase {
     PHASE_ADMIT,   /* accepted, not yet counted */
@@ -72,7 +71,7 @@ static atomic_uint n_conns, n_unlocks;
 static pthread_mutex_t sources_lock = PTHREAD_MUTEX_INITIALIZER;
 static source *sources[SOURCE_BUCKETS];
 static uint64_t source_seed;
-static ratelimit *warn_rl;
+static ratelimit *warn_rl[_SRV_WARN_MAX];
 static atomic_ullong warn_suppressed;
 
 static double now_mono(void)
@@ -82,13 +81,13 @@ static double now_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void srv_conn_warn(const char *kind, const char *fmt, ...)
+void srv_conn_warn(srv_conn_warning kind, const char *fmt, ...)
 {
     char line[256];
     unsigned long long left_out;
     va_list ap;
 
-    if (warn_rl && !ratelimit_take(warn_rl, kind, now_mono())) {
+    if (kind < _SRV_WARN_MAX && warn_rl[kind] && !ratelimit_take(warn_rl[kind], NULL, now_mono())) {
         atomic_fetch_add(&warn_suppressed, 1);
         return;
     }
@@ -174,7 +173,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     free(c);
 }
 
-static void conn_cut(srv_conn *c, const char *kind, const char *why)
+static void conn_cut(srv_conn *c, srv_conn_warning kind, const char *why)
 {
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     c->phase = PHASE_CUT;
@@ -313,7 +312,7 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
         socklen_t len = sizeof(ss);
         evutil_socket_t sfd = bufferevent_getfd(c->bev);
         if (sfd < 0 || getpeername(sfd, (struct sockaddr *)&ss, &len) < 0)
-            return conn_cut(c, "limit", "no peer address");
+            return conn_cut(c, SRV_WARN_LIMIT, "no peer address");
         if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer, sizeof(c->peer));
         else
@@ -321,28 +320,28 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
         if (atomic_fetch_add(&n_conns, 1) >= cfg->max_connections) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections (%u) reached", cfg->max_connections);
-            return conn_cut(c, "limit", why);
+            return conn_cut(c, SRV_WARN_LIMIT, why);
         }
         if (!source_take(c->peer, cfg->max_connections_per_source)) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections_per_source (%u) reached",
                      cfg->max_connections_per_source);
-            return conn_cut(c, "source", why);
+            return conn_cut(c, SRV_WARN_SOURCE, why);
         }
         c->counted = true;
         c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
         if (!c->input_cb)
-            return conn_cut(c, "limit", "out of memory");
+            return conn_cut(c, SRV_WARN_LIMIT, "out of memory");
         return header_phase_start(c);
     }
     case PHASE_HEADER:
         snprintf(why, sizeof(why), "no complete request headers within header_timeout (%u s)",
                  cfg->header_timeout);
-        return conn_cut(c, "deadline", why);
+        return conn_cut(c, SRV_WARN_DEADLINE, why);
     case PHASE_BODY:
         snprintf(why, sizeof(why), "no complete request body within body_timeout (%u s)",
                  cfg->body_timeout);
-        return conn_cut(c, "deadline", why);
+        return conn_cut(c, SRV_WARN_DEADLINE, why);
     case PHASE_HANDLER:
     case PHASE_CUT:
         return;
@@ -420,8 +419,9 @@ bool srv_conn_request_admit(struct evhttp_request *req)
     if (!unlock || c->unlock_slot)
         return true;
 
-    srv_conn_warn("unlock", "unlock from %s answered 503: max_concurrent_unlocks (%u) in progress",
-                  c->peer, c->srv->cfg.max_concurrent_unlocks);
+    srv_conn_warn(SRV_WARN_UNLOCK,
+                  "unlock from %s answered 503: max_concurrent_unlocks (%u) in progress", c->peer,
+                  c->srv->cfg.max_concurrent_unlocks);
     snprintf(retry, sizeof(retry), "%u", c->srv->cfg.unlock_retry_after);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
@@ -451,10 +451,12 @@ int srv_conn_init(srv *s)
         conn_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
     if (conn_ex_index < 0)
         return -ENOMEM;
-    if (!warn_rl)
-        warn_rl = ratelimit_new(WARN_BURST, WARN_PER_MIN, WARN_KINDS);
-    if (!warn_rl)
-        return -ENOMEM;
+    for (size_t i = 0; i < _SRV_WARN_MAX; i++) {
+        if (!warn_rl[i])
+            warn_rl[i] = ratelimit_new(WARN_BURST, WARN_PER_MIN, 0);
+        if (!warn_rl[i])
+            return -ENOMEM;
+    }
     if (RAND_bytes((unsigned char *)&source_seed, sizeof(source_seed)) != 1)
         return -EIO;
     return 0;

@@ -26,6 +26,16 @@ struct bufferevent *srv_conn_bev_new(struct event_base *base, srv *s);
 bool srv_conn_request_admit(struct evhttp_request *req);
 /* Open connections now (all sources), for tests and /metrics. */
 unsigned srv_conn_count(void);
-/* A warning about resources, at most a few a minute of each kind; the next
- * line that goes out names how many were left out. */
-void srv_conn_warn(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning about resources, at most a few a minute of each kind (one kind
+ * flooding does not mute the others); the next line that goes out names how
+ * many were left out. */
+typedef enum srv_conn_warning {
+    SRV_WARN_DEADLINE,
+    SRV_WARN_LIMIT,
+    SRV_WARN_SOURCE,
+    SRV_WARN_UNLOCK,
+    SRV_WARN_ACCEPT,
+    _SRV_WARN_MAX,
+} srv_conn_warning;
+void srv_conn_warn(srv_conn_warning kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));

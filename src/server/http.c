@@ -152,7 +152,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
             close(fd);
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    srv_conn_warn("accept", "accept: %s (%u connections open); not accepting for %u ms",
+    srv_conn_warn(SRV_WARN_ACCEPT, "accept: %s (%u connections open); not accepting for %u ms",
                   strerror(e), srv_conn_count(), ACCEPT_PAUSE_MS);
     evtimer_add(w->accept_pause, &tv);
 }
