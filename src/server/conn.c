@@ -53,6 +53,7 @@ typedef struct srv_conn {
     struct evbuffer_cb_entry *input_cb;
     conn_phase phase;
     unsigned newlines; /* header end scanner: 1 after a line feed (CRs ignored) */
+    bool in_request;   /* header end scanner: past the blank lines before a request */
     bool counted;      /* in the total and the per-source counts */
     bool unlock_slot;  /* holds one of max_concurrent_unlocks */
     char request_line[24];
@@ -236,10 +237,11 @@ static size_t header_scan(srv_conn *c, const char *p, size_t n)
             continue;
         if (p[i] != '\n') {
             c->newlines = 0;
+            c->in_request = true;
             continue;
         }
-        if (c->newlines == 0 && c->request_line_len == 0)
-            continue; /* blank lines before a request line: evhttp skips them too */
+        if (!c->in_request)
+            continue; /* blank lines before a request line */
         if (++c->newlines == 2) {
             headers_done(c);
             return i + 1;
@@ -293,6 +295,7 @@ static void header_phase_start(srv_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     c->newlines = 0;
+    c->in_request = false;
     c->request_line_len = 0;
     c->request_line[0] = '\0';
     phase_set(c, PHASE_HEADER, c->srv->cfg.header_timeout);

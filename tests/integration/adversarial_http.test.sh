@@ -183,6 +183,10 @@ sleep 1
 serving "after the total limit"
 
 # --- the descriptor limit ----------------------------------------------------------------
+UNIT=$(dirname "$0")/../../systemd-units/bootgated.service
+DEFAULT_MAX=$(sed -n 's/^max_connections = //p' "$(dirname "$0")/../../src/server/bootgated.conf.example")
+acase "the unit's LimitNOFILE leaves room for the default max_connections ($DEFAULT_MAX) and 64 more" yes \
+    "$([ "$(sed -n 's/^LimitNOFILE=//p' "$UNIT")" -ge $((DEFAULT_MAX + 64)) ] && echo yes || echo no)"
 # bootgated with 64 descriptors and a connection limit it cannot reach: accept
 # fails with EMFILE. It must pause, not spin and not flood its log.
 stop_bootgated

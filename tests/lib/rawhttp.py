@@ -32,6 +32,10 @@ import ssl
 import sys
 import threading
 import time
+import warnings
+
+# the old protocol versions are what some cases offer on purpose
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def context(a, max_version=None, ciphers=None):
