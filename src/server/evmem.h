@@ -8,7 +8,8 @@
  * thread arena with madvise(MADV_DONTNEED), which fails on the locked
  * pages of lock_memory = yes, so 20 unfinished 15 MiB bodies left ~300 MB
  * locked for good. evmem_init routes libevent's allocations of a page and
- * more to their own mappings (munmap'd when freed) and fixes glibc's mmap
+ * more to their own mappings (munmap'd when freed, beyond a small bounded
+ * cache of them for reuse) and fixes glibc's mmap
  * threshold, whose dynamic growth would otherwise move the next large
  * buffers (the body copy, json-c strings) into the arenas too. */
 
