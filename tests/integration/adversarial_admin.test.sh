@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Adversarial suite, administration: every admin route with no certificate,
-# a certificate of each wrong role, one of no role and one from another CA;
+# a certificate of each wrong role (an admin_forbidden record each), one of
+# no role and one from another CA;
 # policies that downgrade, come from an unknown signer or expire; and
 # break-glass abused: approval twice, by an unknown key, by the requester,
 # over the caps, grant replay, an observed-scope grant for other PCRs.
@@ -13,6 +14,7 @@ for t in swtpm tpm2_createek tpm2_quote python3 sqlite3 openssl; do
     command -v "$t" >/dev/null || die "missing $t"
 done
 SRV_EXTRA_CONF="denial_audit_burst = 10000" start_bootgated
+DB=$SRV/bootgate.db
 RSS0=$(rss_kb)
 
 # --- certificates an attacker might hold --------------------------------------------
@@ -39,6 +41,7 @@ as() { # CERT METHOD PATH: the status, 000 when the handshake fails
 
 # --- every admin route --------------------------------------------------------------
 ROWS0=$(audit_rows)
+FORBIDDEN=0
 X=0123456789abcdef0123456789abcdef
 while read -r method path allowed; do
     got=$(as none "$method" "$path")
@@ -47,6 +50,7 @@ while read -r method path allowed; do
         case " $allowed " in *" $r "*) continue ;; esac
         got="$got $r:$(as "$r" "$method" "$path")"
         want="$want $r:403"
+        FORBIDDEN=$((FORBIDDEN + 1))
     done
     got="$got norole:$(as norole "$method" "$path") foreign:$(as foreign "$method" "$path")"
     want="$want norole:401 foreign:000"
@@ -72,7 +76,13 @@ GET /v1/admin/audit/verify admin auditor
 POST /v1/enroll enroller
 POST /v1/enroll/activate enroller
 EOR
-acase "the refused admin calls changed nothing (no audit record)" "$ROWS0" "$(audit_rows)"
+acase "each call of a wrong role is an admin_forbidden record (certificates of our CA)" "$FORBIDDEN" \
+    "$(audit_rows admin_forbidden)"
+acase "  naming the route and the role" 1 \
+    "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE action = 'admin_forbidden' AND actor = 'auditor:bootgate-auditor'
+        AND json_extract(details, '\$.route') = '/v1/admin/policies/*/*/activate'")"
+acase "the refused calls changed nothing else (no other record)" "$ROWS0" \
+    "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE action != 'admin_forbidden'")"
 serving "after the role matrix"
 
 # --- policies --------------------------------------------------------------------------
