@@ -142,9 +142,14 @@ acase "control: the same client with TLS 1.3 connects, AEAD suite" "true TLSv1.3
 # --- the unlock cap ---------------------------------------------------------------------
 raw slowbody 2 --path /v1/unlock --length 50000 --send 100 --duration 5 >"$WORK/cap.out" &
 CAPPID=$!
-sleep 1
 jq -n '{node_id:"0123456789abcdef0123456789abcdef", nonce:"AAAA"}' >"$WORK/u.json"
-acase "unlock beyond max_concurrent_unlocks (2 in progress): 503" 503 "$(api POST /v1/unlock "$WORK/u.json")"
+# once both slow unlocks have sent their headers (a few tries under load)
+for _ in $(seq 20); do
+    got=$(api POST /v1/unlock "$WORK/u.json")
+    [ "$got" = 503 ] && break
+    sleep 0.2
+done
+acase "unlock beyond max_concurrent_unlocks (2 in progress): 503" 503 "$got"
 acase "the 503 carries Retry-After: unlock_retry_after" 7 \
     "$(tr -d '\r' <"$WORK/reply.headers" | sed -n 's/^Retry-After: //Ip')"
 acase "other routes are not capped" 200 "$(api POST /v1/challenge "$WORK/serving.json")"
