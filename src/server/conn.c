@@ -32,6 +32,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/rand.h>
 
+#include "metrics.h"
 #include "proto.h"
 
 #define SOURCE_BUCKETS 1024u
@@ -169,6 +170,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     unlock_slot_put(c);
     if (c->counted) {
         atomic_fetch_sub(&n_conns, 1);
+        metrics_connection(-1);
         source_put(c->peer);
     }
     free(c);
@@ -323,15 +325,18 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
         if (atomic_fetch_add(&n_conns, 1) >= cfg->max_connections) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections (%u) reached", cfg->max_connections);
+            metrics_limit_hit(METRICS_LIMIT_MAX_CONNECTIONS);
             return conn_cut(c, SRV_WARN_LIMIT, why);
         }
         if (!source_take(c->peer, cfg->max_connections_per_source)) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections_per_source (%u) reached",
                      cfg->max_connections_per_source);
+            metrics_limit_hit(METRICS_LIMIT_PER_SOURCE);
             return conn_cut(c, SRV_WARN_SOURCE, why);
         }
         c->counted = true;
+        metrics_connection(1);
         c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
         if (!c->input_cb)
             return conn_cut(c, SRV_WARN_LIMIT, "out of memory");
@@ -340,10 +345,12 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
     case PHASE_HEADER:
         snprintf(why, sizeof(why), "no complete request headers within header_timeout (%u s)",
                  cfg->header_timeout);
+        metrics_limit_hit(METRICS_LIMIT_HEADER_TIMEOUT);
         return conn_cut(c, SRV_WARN_DEADLINE, why);
     case PHASE_BODY:
         snprintf(why, sizeof(why), "no complete request body within body_timeout (%u s)",
                  cfg->body_timeout);
+        metrics_limit_hit(METRICS_LIMIT_BODY_TIMEOUT);
         return conn_cut(c, SRV_WARN_DEADLINE, why);
     case PHASE_HANDLER:
     case PHASE_CUT:
@@ -422,6 +429,7 @@ bool srv_conn_request_admit(struct evhttp_request *req)
     if (!unlock || c->unlock_slot)
         return true;
 
+    metrics_limit_hit(METRICS_LIMIT_UNLOCKS_BUSY);
     srv_conn_warn(SRV_WARN_UNLOCK,
                   "unlock from %s answered 503: max_concurrent_unlocks (%u) in progress", c->peer,
                   c->srv->cfg.max_concurrent_unlocks);

@@ -30,6 +30,7 @@
 #include "cleanup.h"
 #include "conn.h"
 #include "evmem.h"
+#include "metrics.h"
 
 #define SRV_MAX_WORKERS 64
 
@@ -152,6 +153,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
             close(fd);
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
+    metrics_limit_hit(METRICS_LIMIT_ACCEPT_ERROR);
     srv_conn_warn(SRV_WARN_ACCEPT, "accept: %s (%u connections open); not accepting for %u ms",
                   strerror(e), srv_conn_count(), ACCEPT_PAUSE_MS);
     evtimer_add(w->accept_pause, &tv);

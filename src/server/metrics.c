@@ -20,6 +20,16 @@ static atomic_ullong latency_us_sum;
 static atomic_ullong releases;
 static atomic_ullong denials_unaudited;
 static atomic_ullong denials[_VERDICT_MAX];
+static atomic_llong connections;
+static atomic_ullong limits[_METRICS_LIMIT_MAX];
+static const char *const limit_names[_METRICS_LIMIT_MAX] = {
+    [METRICS_LIMIT_HEADER_TIMEOUT] = "header_timeout",
+    [METRICS_LIMIT_BODY_TIMEOUT] = "body_timeout",
+    [METRICS_LIMIT_MAX_CONNECTIONS] = "max_connections",
+    [METRICS_LIMIT_PER_SOURCE] = "max_connections_per_source",
+    [METRICS_LIMIT_UNLOCKS_BUSY] = "max_concurrent_unlocks",
+    [METRICS_LIMIT_ACCEPT_ERROR] = "accept_error",
+};
 
 void metrics_init(const char *const *route_names, size_t n)
 {
@@ -60,6 +70,17 @@ void metrics_denial_unaudited(void)
     atomic_fetch_add(&denials_unaudited, 1);
 }
 
+void metrics_connection(int delta)
+{
+    atomic_fetch_add(&connections, delta);
+}
+
+void metrics_limit_hit(metrics_limit l)
+{
+    if ((unsigned)l < _METRICS_LIMIT_MAX)
+        atomic_fetch_add(&limits[l], 1);
+}
+
 void metrics_render(struct evbuffer *out)
 {
     evbuffer_add_printf(out, "# HELP bootgate_requests_total HTTP requests by route and status.\n"
@@ -97,6 +118,17 @@ void metrics_render(struct evbuffer *out)
         "# TYPE bootgate_denials_unaudited_total counter\n"
         "bootgate_denials_unaudited_total %llu\n",
         atomic_load(&denials_unaudited));
+    evbuffer_add_printf(out,
+                        "# HELP bootgate_connections Connections open (admitted).\n"
+                        "# TYPE bootgate_connections gauge\n"
+                        "bootgate_connections %lld\n"
+                        "# HELP bootgate_limit_hits_total Connections closed or requests "
+                        "answered by a resource limit.\n"
+                        "# TYPE bootgate_limit_hits_total counter\n",
+                        atomic_load(&connections));
+    for (unsigned l = 0; l < _METRICS_LIMIT_MAX; l++)
+        evbuffer_add_printf(out, "bootgate_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[l],
+                            atomic_load(&limits[l]));
     evbuffer_add_printf(out, "# HELP bootgate_request_seconds Request latency.\n"
                              "# TYPE bootgate_request_seconds histogram\n");
     for (size_t i = 0; i < N_BUCKETS; i++)

@@ -22,24 +22,30 @@ RSS0=$(rss_kb)
 log "resident memory at start: $RSS0 KiB"
 
 # --- slow and idle connections ------------------------------------------------
+H0=$(hits header_timeout)
 out=$(raw trickle 8 --interval 0.25 --duration 8)
 acase "slowloris: 8 connections trickling header bytes are all closed" 8 "$(echo "$out" | jq .closed)"
 acase "slowloris: closed at header_timeout (2 s) though bytes kept coming, not later than 4 s" yes \
     "$(echo "$out" | jq -r 'if .max_alive >= 1.5 and .max_alive < 4 then "yes" else "no (\(.max_alive) s)" end')"
+acase "  counted in /metrics (header_timeout +8)" 8 "$(($(hits header_timeout) - H0))"
+B0=$(hits body_timeout)
 out=$(raw slowbody 4 --path /v1/challenge --length 100000 --send 1000 --duration 10)
 acase "slow body: connections that stop sending their body are closed by body_timeout (2 + 3 s)" yes \
     "$(echo "$out" | jq -r 'if .closed == 4 and .max_alive < 4.5 then "yes" else "no \(.)" end')"
+acase "  counted in /metrics (body_timeout +4)" 4 "$(($(hits body_timeout) - B0))"
 out=$(raw hold 20 --duration 6)
 acase "20 idle connections (handshake, then nothing) are closed at header_timeout" yes \
     "$(echo "$out" | jq -r 'if .opened == 20 and .closed == 20 and .max_alive < 4 then "yes" else "no \(.)" end')"
 serving "after slow and idle connections"
 
 # --- connection limits -----------------------------------------------------------
+S0=$(hits max_connections_per_source)
 out=$(raw hold 30 --duration 4)
 acase "per-source limit: 24 of 30 connections from one address get through, 6 are refused" "24 6" \
     "$(echo "$out" | jq -r '"\(.opened) \(.refused)"')"
 acase "the refusals are logged (rate-limited)" yes \
     "$(grep -q 'max_connections_per_source (24) reached' "$WORK/bootgated.log" && echo yes || echo no)"
+acase "  counted in /metrics (max_connections_per_source +6)" 6 "$(($(hits max_connections_per_source) - S0))"
 serving "after the per-source limit"
 
 # --- sizes -------------------------------------------------------------------------
@@ -152,6 +158,7 @@ done
 acase "unlock beyond max_concurrent_unlocks (2 in progress): 503" 503 "$got"
 acase "the 503 carries Retry-After: unlock_retry_after" 7 \
     "$(tr -d '\r' <"$WORK/reply.headers" | sed -n 's/^Retry-After: //Ip')"
+acase "  counted in /metrics" yes "$([ "$(hits max_concurrent_unlocks)" -ge 1 ] && echo yes || echo no)"
 acase "other routes are not capped" 200 "$(api POST /v1/challenge "$WORK/serving.json")"
 wait "$CAPPID" || true
 acase "once the slow unlocks are cut, unlocks are read again (400 for this body, not 503)" 400 \
@@ -185,6 +192,8 @@ out=$(raw hold 14 --duration 3)
 acase "total limit: 10 of 14 connections get through (max_connections 10), 4 are refused" "10 4" \
     "$(echo "$out" | jq -r '"\(.opened) \(.refused)"')"
 sleep 1
+acase "  counted in /metrics (max_connections +4); open connections back to this one" "4 1" \
+    "$(hits max_connections) $(metric bootgate_connections)"
 serving "after the total limit"
 
 # --- the descriptor limit ----------------------------------------------------------------
@@ -215,6 +224,7 @@ acase "at the descriptor limit some connections are refused, not queued forever"
 acase "at the descriptor limit bootgated does not spin (< 1 s CPU in 3 s)" yes \
     "$([ $((T1 - T0)) -lt "$(getconf CLK_TCK)" ] && echo yes || echo no)"
 acase "at the descriptor limit the log grows by < 4 KiB" yes "$([ $((LOG1 - LOG0)) -lt 4096 ] && echo yes || echo no)"
+acase "  counted in /metrics" yes "$([ "$(hits accept_error)" -ge 1 ] && echo yes || echo no)"
 acase "it says so in one line" yes "$(grep -q 'accept: Too many open files' "$WORK/bootgated.log" && echo yes || echo no)"
 sleep 3 # the held connections are gone (header_timeout)
 serving "after the descriptor limit"

@@ -18,6 +18,8 @@
 #   unlock_refused NAME STATUS VERDICT
 #                               the same for the request already made: $WORK/reply
 #                               and the STATUS it got in $GOT
+#   metric SERIES               its value in /metrics (0 when absent), e.g.
+#                               'bootgate_limit_hits_total{limit="header_timeout"}'
 #   serving NAME                the server still answers /healthz and a challenge
 #   rss_bounded NAME MAX_KB     resident memory below MAX_KB
 
@@ -77,6 +79,12 @@ denial() {
 }
 # before a request made by hand, then unlock_refused
 audit_mark() { _AUDIT_BEFORE=$(audit_rows unlock_denied); }
+
+metric() {
+    api GET /metrics >/dev/null
+    awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }' "$WORK/reply"
+}
+hits() { metric "bootgate_limit_hits_total{limit=\"$1\"}"; }
 
 serving() {
     jq -n '{node_id:"0123456789abcdef0123456789abcdef"}' >"$WORK/serving.json"
