@@ -62,7 +62,10 @@ acase "the database grows by < 256 KiB ($(($(dbsize) - DB0)) bytes)" yes "$([ $(
 acase "its write-ahead log stays under 8 MiB (checkpoints every 1000 pages; $(walsize) bytes)" yes \
     "$([ "$(walsize)" -lt 8388608 ] && echo yes || echo no)"
 acase "the log grows by < 16 KiB" yes "$([ $(($(logsize) - LOG0)) -lt 16384 ] && echo yes || echo no)"
-acase "the log names how many lines it left out" yes \
+# the next line that goes out (the log bucket refills one line a second)
+sleep 1.2
+raw flood 1 --path /v1/unlock --body "$WORK/forged.json" >/dev/null
+acase "the next log line names how many lines were left out" yes \
     "$(grep -q 'BOOTGATE_LOG_SUPPRESSED=[1-9]' "$WORK/bootgated.log" && echo yes || echo no)"
 # rows of nonces that expired long ago (as a day-old flood leaves them)
 sqlite3 "$DB" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
