@@ -60,12 +60,13 @@ typedef struct srv_conn {
     char request_line[24];
     size_t request_line_len;
     char peer[INET6_ADDRSTRLEN];
+    char source[INET6_ADDRSTRLEN + 4]; /* the per-source key: the IPv4 address, an IPv6 /64 */
 } srv_conn;
 
 typedef struct source {
     struct source *next;
     unsigned n;
-    char ip[INET6_ADDRSTRLEN];
+    char ip[INET6_ADDRSTRLEN + 4];
 } source;
 
 static int conn_ex_index = -1;
@@ -171,7 +172,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     if (c->counted) {
         atomic_fetch_sub(&n_conns, 1);
         metrics_connection(-1);
-        source_put(c->peer);
+        source_put(c->source);
     }
     free(c);
 }
@@ -318,17 +319,29 @@ static void on_timer(evutil_socket_t fd, short events, void *arg)
         evutil_socket_t sfd = bufferevent_getfd(c->bev);
         if (sfd < 0 || getpeername(sfd, (struct sockaddr *)&ss, &len) < 0)
             return conn_cut(c, SRV_WARN_LIMIT, "no peer address");
-        if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer, sizeof(c->peer));
-        else
+        if (ss.ss_family == AF_INET6) {
+            /* one IPv6 host holds a whole /64: that is its source */
+            struct in6_addr net = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+            char n[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &net, c->peer, sizeof(c->peer));
+            if (IN6_IS_ADDR_V4MAPPED(&net)) {
+                snprintf(c->source, sizeof(c->source), "%s", c->peer);
+            } else {
+                memset(net.s6_addr + 8, 0, 8);
+                inet_ntop(AF_INET6, &net, n, sizeof(n));
+                snprintf(c->source, sizeof(c->source), "%s/64", n);
+            }
+        } else {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer, sizeof(c->peer));
+            snprintf(c->source, sizeof(c->source), "%s", c->peer);
+        }
         if (atomic_fetch_add(&n_conns, 1) >= cfg->max_connections) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections (%u) reached", cfg->max_connections);
             metrics_limit_hit(METRICS_LIMIT_MAX_CONNECTIONS);
             return conn_cut(c, SRV_WARN_LIMIT, why);
         }
-        if (!source_take(c->peer, cfg->max_connections_per_source)) {
+        if (!source_take(c->source, cfg->max_connections_per_source)) {
             atomic_fetch_sub(&n_conns, 1);
             snprintf(why, sizeof(why), "max_connections_per_source (%u) reached",
                      cfg->max_connections_per_source);
