@@ -13,6 +13,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include "secjson.h"
 #include "secmem.h"
 #include "util.h"
 
@@ -800,6 +801,45 @@ static void tokener_free_wiped(struct json_tokener *tok)
     json_tokener_free(tok);
 }
 
+/* Object members as written: the ':' outside strings (the text is valid
+ * JSON already, where ':' appears only between a key and its value). */
+static size_t members_written(const char *buf, size_t size)
+{
+    size_t n = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < size; i++) {
+        if (in_string) {
+            if (buf[i] == '\\')
+                i++;
+            else if (buf[i] == '"')
+                in_string = false;
+        } else if (buf[i] == '"') {
+            in_string = true;
+        } else if (buf[i] == ':') {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Object members as parsed (json-c keeps the last of duplicate keys). The
+ * tokener's depth limit bounds the recursion. */
+static size_t members_parsed(json_object *j)
+{
+    size_t n = 0;
+    if (json_object_is_type(j, json_type_object)) {
+        json_object_object_foreach(j, k, v)
+        {
+            (void)k;
+            n += 1 + members_parsed(v);
+        }
+    } else if (json_object_is_type(j, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(j); i++)
+            n += members_parsed(json_object_array_get_idx(j, i));
+    }
+    return n;
+}
+
 int proto_parse_body(const char *buf, size_t size, json_object **ret, bg_err *err)
 {
     struct json_tokener *tok;
@@ -833,6 +873,12 @@ int proto_parse_body(const char *buf, size_t size, json_object **ret, bg_err *er
     if (!json_object_is_type(j, json_type_object)) {
         json_object_put(j);
         return bg_err_set(err, -EBADMSG, "body is not a JSON object");
+    }
+    /* a key given twice means what the last one says to json-c and may mean
+     * the first to whatever else reads the same bytes (a proxy, a log) */
+    if (members_written(buf, size) != members_parsed(j)) {
+        secjson_putp(&j);
+        return bg_err_set(err, -EBADMSG, "duplicate key in a JSON object");
     }
     *ret = j;
     return 0;

@@ -311,6 +311,38 @@ static int approve_grant(srv_audit_tx *tx, void *arg)
     return r;
 }
 
+/* A refused approval is an audit record of its own (only certificate
+ * holders of the approver role get this far). Answers 503 when the record
+ * cannot be committed, else status. */
+static void approval_refused(srv_req *r, const store_grant *g, const char *approver, int status,
+                             const char *error, const char *reason)
+{
+    json_object *det = json_object_new_object();
+    int r0;
+
+    json_object_object_add(det, "grant", json_object_new_string(g->id));
+    if (approver)
+        json_object_object_add(det, "approver", json_object_new_string(approver));
+    json_object_object_add(det, "reason", json_object_new_string(reason));
+    r0 = srv_audited(r->srv,
+                     &(srv_audit_rec){.actor = r->actor,
+                                      .action = "breakglass_approval_refused",
+                                      .node = g->node_id,
+                                      .details = det},
+                     NULL, NULL, NULL);
+    json_object_put(det);
+    if (r0 < 0)
+        return srv_reply_audit_error(r, r0);
+    srv_reply_error(r, status, error, reason);
+}
+
+/* The CN of an actor "role:CN". */
+static const char *actor_cn(const char *actor)
+{
+    const char *colon = strchr(actor, ':');
+    return colon ? colon + 1 : actor;
+}
+
 /* POST /v1/admin/breakglass/ID/approve {"signature": b64 Ed25519 over to_sign} */
 void srv_handle_breakglass_approve(srv_req *r)
 {
@@ -340,13 +372,19 @@ void srv_handle_breakglass_approve(srv_req *r)
         return srv_reply_error(r, 409, "conflict", "grant has expired");
     if (verify_approver(r->srv->cfg.approvers_dir, canonical, sig, sig_size, approver,
                         sizeof(approver)) < 0)
-        return srv_reply_error(r, 403, "bad_signature",
-                               "signature does not verify with any key in approvers_dir");
+        return approval_refused(r, &g, NULL, 403, "bad_signature",
+                                "signature does not verify with any key in approvers_dir");
+    /* four eyes: an approver key named like the requester's certificate CN
+     * is the requester's own */
+    if (strcmp(approver, actor_cn(g.requested_by)) == 0)
+        return approval_refused(r, &g, approver, 403, "forbidden",
+                                "the requester of a grant cannot approve it");
     ap = (approval){
         .req = r, .grant = &g, .approver = approver, .sig_b64 = json_object_get_string(v)};
     r0 = srv_audited(r->srv, NULL, approve_grant, &ap, NULL);
     if (r0 == -EEXIST)
-        return srv_reply_error(r, 409, "conflict", "this approver already approved the grant");
+        return approval_refused(r, &g, approver, 409, "conflict",
+                                "this approver already approved the grant");
     if (r0 < 0)
         return srv_reply_audit_error(r, r0);
     srv_reply_json(r, 200, grant_reply(&g, NULL));

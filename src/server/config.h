@@ -41,9 +41,20 @@ typedef struct srv_config {
     unsigned enroll_ttl;      /* seconds for the activation step */
     size_t max_body;          /* bytes */
     size_t max_headers;       /* bytes */
-    unsigned request_timeout; /* seconds */
-    bool tls12;               /* also accept TLS 1.2 with AEAD suites */
-    bool lock_memory;         /* mlockall at start: no secret reaches swap */
+    unsigned request_timeout; /* seconds without progress while reading or writing */
+    /* Bounded resources (conn.c): connections at once in all and per source
+     * IP; deadlines for the whole TLS handshake + request line + headers
+     * (also the idle time of a kept-alive connection) and for the body after
+     * them, however slowly the bytes trickle in; unlock requests between
+     * their headers and their answer (beyond: 503 + Retry-After). */
+    unsigned max_connections;
+    unsigned max_connections_per_source;
+    unsigned header_timeout;         /* seconds */
+    unsigned body_timeout;           /* seconds */
+    unsigned max_concurrent_unlocks; /* requests */
+    unsigned unlock_retry_after;     /* seconds, the 503's Retry-After */
+    bool tls12;                      /* also accept TLS 1.2 with AEAD suites */
+    bool lock_memory;                /* mlockall at start: no secret reaches swap */
     /* Audit rows for denials before the quote signature verifies (the caller
      * has proven nothing yet): a token bucket per source IP and one for all
      * sources; denials past them are counted in /metrics and syslog only. */

@@ -4,9 +4,11 @@
  * so the kernel spreads connections and no lock is shared on the hot path
  * (the store serializes its own access). */
 #include "srv.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -14,16 +16,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/err.h>
 
 #include "cleanup.h"
+#include "conn.h"
+#include "evmem.h"
+#include "metrics.h"
 
 #define SRV_MAX_WORKERS 64
 
@@ -32,6 +40,9 @@ typedef struct worker {
     int fd;
     struct event_base *base;
     struct evhttp *http;
+    struct evconnlistener *listener; /* evhttp frees it */
+    struct event *accept_pause;
+    int reserve_fd; /* given back when accept runs out of descriptors */
     pthread_t thread;
 } worker;
 
@@ -95,16 +106,58 @@ fail:
 
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
 {
-    srv *s = arg;
-    SSL *ssl = SSL_new(s->ssl);
-    struct bufferevent *bev;
-    if (!ssl)
-        return NULL;
-    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bev)
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
+    return srv_conn_bev_new(base, arg);
+}
+
+/* Every request that evhttp read completely: the connection's limits
+ * first (conn.c), then the routes. */
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    if (srv_conn_request_admit(req))
+        srv_dispatch(req, arg);
+}
+
+/* accept() failed with something other than "try again": out of
+ * descriptors (EMFILE, ENFILE) or of kernel memory. libevent would warn and
+ * retry at once, forever, at full CPU. Instead: give the reserve descriptor
+ * back to accept one pending connection and close it (the client sees a
+ * reset rather than a hang), pause accepting for ACCEPT_PAUSE_MS and say so
+ * in one rate-limited line. */
+#define ACCEPT_PAUSE_MS 200
+
+static void on_accept_resume(evutil_socket_t fd, short events, void *arg)
+{
+    worker *w = arg;
+    if (w->reserve_fd < 0)
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    evconnlistener_enable(w->listener);
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {.tv_usec = ACCEPT_PAUSE_MS * 1000};
+    worker *w = NULL;
+
+    for (unsigned i = 0; i < n_workers; i++)
+        if (workers[i].listener == lev)
+            w = &workers[i];
+    if (!w)
+        return;
+    evconnlistener_disable(lev);
+    if (w->reserve_fd >= 0) {
+        int fd;
+        close(w->reserve_fd);
+        w->reserve_fd = -1;
+        fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    metrics_limit_hit(METRICS_LIMIT_ACCEPT_ERROR);
+    srv_conn_warn(SRV_WARN_ACCEPT, "accept: %s (%u connections open); not accepting for %u ms",
+                  strerror(e), srv_conn_count(), ACCEPT_PAUSE_MS);
+    evtimer_add(w->accept_pause, &tv);
 }
 
 static int listen_socket(const srv_config *c, unsigned port, unsigned *ret_port, bg_err *err)
@@ -177,10 +230,17 @@ static int worker_setup(worker *w, srv *s, bg_err *err)
     if (!w->http)
         return bg_err_set(err, -ENOMEM, "evhttp_new failed");
     evhttp_set_bevcb(w->http, bevcb, s);
-    evhttp_set_gencb(w->http, srv_dispatch, s);
+    evhttp_set_gencb(w->http, on_request, s);
     srv_http_limits(w->http, s);
-    if (!evhttp_accept_socket_with_handle(w->http, w->fd))
+    w->listener = evconnlistener_new(w->base, NULL, NULL,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, w->fd);
+    w->accept_pause = evtimer_new(w->base, on_accept_resume, w);
+    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (!w->listener || !w->accept_pause || w->reserve_fd < 0 ||
+        !evhttp_bind_listener(w->http, w->listener))
         return bg_err_set(err, -EIO, "cannot accept on the listening socket");
+    /* after evhttp_bind_listener, which sets the accept callback only */
+    evconnlistener_set_error_cb(w->listener, on_accept_error);
     return 0;
 }
 
@@ -212,14 +272,42 @@ void srv_http_stop(void)
         event_base_loopbreak(main_base);
 }
 
+/* Descriptors: every connection holds one, the store and the log a few.
+ * Raise the soft limit to the hard one, and say at start when
+ * max_connections cannot fit (accept then pauses at the limit, see
+ * on_accept_error, instead of refusing by count). */
+#define NOFILE_SPARE 64
+
+static void nofile_check(const srv_config *c)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)c->max_connections + NOFILE_SPARE > rl.rlim_cur)
+        srv_log(LOG_WARNING, &(srv_log_fields){.action = "resource_limit", .seq = -1},
+                "max_connections = %u does not fit RLIMIT_NOFILE %llu (with %u to spare): "
+                "raise LimitNOFILE= or lower max_connections",
+                c->max_connections, (unsigned long long)rl.rlim_cur, NOFILE_SPARE);
+}
+
 int srv_http_run(srv *s, bg_err *err)
 {
     struct event *sigint = NULL, *sigterm = NULL, *audit_timer = NULL, *housekeeping = NULL;
     unsigned port = s->cfg.port;
     int r = 0;
 
+    evmem_init();
     if (evthread_use_pthreads() < 0)
         return bg_err_set(err, -EIO, "libevent without pthreads");
+    r = srv_conn_init(s);
+    if (r < 0)
+        return bg_err_set(err, r, "cannot set up connection limits");
+    nofile_check(&s->cfg);
     n_workers = s->cfg.workers < SRV_MAX_WORKERS ? s->cfg.workers : SRV_MAX_WORKERS;
     for (unsigned i = 0; i < n_workers; i++) {
         /* the first socket may pick the port (port = 0); the others share it */
@@ -269,6 +357,10 @@ int srv_http_run(srv *s, bg_err *err)
         event_base_loopbreak(workers[i].base);
         pthread_join(workers[i].thread, NULL);
         evhttp_free(workers[i].http);
+        if (workers[i].accept_pause)
+            event_free(workers[i].accept_pause);
+        if (workers[i].reserve_fd >= 0)
+            close(workers[i].reserve_fd);
         event_base_free(workers[i].base);
     }
     if (audit_timer)

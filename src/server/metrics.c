@@ -32,6 +32,16 @@ static histogram latency;                               /* every request */
 static histogram route_latency[METRICS_MAX_ROUTES + 1]; /* by route */
 static atomic_ullong denials_unaudited;
 static atomic_llong audit_head_seq = -1, audit_signed_seq = -1, audit_signed_time = -1;
+static atomic_llong connections;
+static atomic_ullong limits[_METRICS_LIMIT_MAX];
+static const char *const limit_names[_METRICS_LIMIT_MAX] = {
+    [METRICS_LIMIT_HEADER_TIMEOUT] = "header_timeout",
+    [METRICS_LIMIT_BODY_TIMEOUT] = "body_timeout",
+    [METRICS_LIMIT_MAX_CONNECTIONS] = "max_connections",
+    [METRICS_LIMIT_PER_SOURCE] = "max_connections_per_source",
+    [METRICS_LIMIT_UNLOCKS_BUSY] = "max_concurrent_unlocks",
+    [METRICS_LIMIT_ACCEPT_ERROR] = "accept_error",
+};
 
 typedef struct group_counters {
     char name[PROTO_MAX_ID + 1];
@@ -205,6 +215,17 @@ static void render_groups(struct evbuffer *out)
             }
 }
 
+void metrics_connection(int delta)
+{
+    atomic_fetch_add(&connections, delta);
+}
+
+void metrics_limit_hit(metrics_limit l)
+{
+    if ((unsigned)l < _METRICS_LIMIT_MAX)
+        atomic_fetch_add(&limits[l], 1);
+}
+
 void metrics_render(struct evbuffer *out)
 {
     char labels[256];
@@ -236,6 +257,17 @@ void metrics_render(struct evbuffer *out)
         "# TYPE bootgate_denials_unaudited_total counter\n"
         "bootgate_denials_unaudited_total %llu\n",
         atomic_load(&denials_unaudited));
+    evbuffer_add_printf(out,
+                        "# HELP bootgate_connections Connections open (admitted).\n"
+                        "# TYPE bootgate_connections gauge\n"
+                        "bootgate_connections %lld\n"
+                        "# HELP bootgate_limit_hits_total Connections closed or requests "
+                        "answered by a resource limit.\n"
+                        "# TYPE bootgate_limit_hits_total counter\n",
+                        atomic_load(&connections));
+    for (unsigned l = 0; l < _METRICS_LIMIT_MAX; l++)
+        evbuffer_add_printf(out, "bootgate_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[l],
+                            atomic_load(&limits[l]));
     evbuffer_add_printf(out, "# HELP bootgate_request_seconds Request latency, every route.\n"
                              "# TYPE bootgate_request_seconds histogram\n");
     render_histogram(out, "bootgate_request_seconds", &latency, "");

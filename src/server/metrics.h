@@ -34,4 +34,16 @@ void metrics_denial_unaudited(void);
  * the time it was written out). */
 void metrics_audit_head(int64_t seq);
 void metrics_audit_signed_head(int64_t seq, int64_t unix_time);
+/* Connections (conn.c): open now, and those closed or answered by a limit. */
+typedef enum metrics_limit {
+    METRICS_LIMIT_HEADER_TIMEOUT,
+    METRICS_LIMIT_BODY_TIMEOUT,
+    METRICS_LIMIT_MAX_CONNECTIONS,
+    METRICS_LIMIT_PER_SOURCE,
+    METRICS_LIMIT_UNLOCKS_BUSY, /* 503 */
+    METRICS_LIMIT_ACCEPT_ERROR, /* accept paused (out of descriptors) */
+    _METRICS_LIMIT_MAX,
+} metrics_limit;
+void metrics_connection(int delta);
+void metrics_limit_hit(metrics_limit l);
 void metrics_render(struct evbuffer *out);

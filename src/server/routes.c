@@ -362,6 +362,7 @@ static void dispatch(struct evhttp_request *req, srv *s, int role)
             goto out;
         }
         if (!(routes[r.route].roles & r.role)) {
+            srv_denial_forbidden(&r, method, routes[r.route].pattern);
             srv_reply_error(&r, 403, "forbidden", "the certificate's role may not do this");
             goto out;
         }

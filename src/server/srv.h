@@ -39,6 +39,8 @@ typedef struct srv {
     atomic_bool ready;
     /* audit rows of denials before identity (config denial_audit_*) */
     ratelimit *denial_audit_ip, *denial_audit_all;
+    /* admin_forbidden rows: a bucket per source of their own (same sizes) */
+    ratelimit *forbidden_audit_ip;
     /* log records of the denials left out of the audit */
     ratelimit *denial_log;
     atomic_ullong denial_log_suppressed;
@@ -84,6 +86,10 @@ bool srv_denial_audit_allowed(srv *s, const char *peer);
 /* The log record of a denial without an audit row, rate-limited; the next
  * record that goes out names how many were left out. */
 void srv_denial_log_unaudited(srv *s, const char *node, const char *verdict, const char *detail);
+/* An admin route refused to a verified certificate of another role: an
+ * admin_forbidden record (method, route pattern, peer) within the per-source
+ * buckets, else a rate-limited log line. */
+void srv_denial_forbidden(srv_req *r, enum evhttp_cmd_type method, const char *route);
 
 /* Handlers (one file each). */
 void srv_handle_challenge(srv_req *r);

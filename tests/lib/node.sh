@@ -9,6 +9,9 @@
 #   activate ID_OBJECT_B64 SECRET_B64 OUT [EK_CTX]
 #                       TPM2_ActivateCredential with the AK and the EK under
 #                       PolicySecret(endorsement), as the node does (DESIGN §1 step 4)
+#   node_enroll [GROUP] enroll the node ($VOL with a random $WORK/node/volume.key),
+#                       activate its credential and approve its EK: active (dies
+#                       on failure; server_unlock walks the same steps one check each)
 #   node_boot           the node's synthetic boot in $WORK/node/eventlog.bin, extended
 #                       into the swtpm: EV_S_CRTM_VERSION "bootgate test firmware
 #                       1.0", an EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG
@@ -16,12 +19,12 @@
 #   challenge [NODE_ID] -> a nonce from bootgated (base64)
 #   quote NONCE_B64 [PCR-LIST]
 #                       a quote of sha256:PCR-LIST (default 0-11) over the nonce and
-#                       the PCR values: $WORK/node/{attest,sig}.bin, pcrs.json
+#                       the PCR values: $WORK/node/{attest,sig}.bin, pcrs.json;
+#                       signed by $AK_CTX when set (another key), else the AK
 #   unlock_body NONCE_B64 [JQ]
 #                       $WORK/unlock.json for that quote (VOL, EVENTLOG or the boot
-#                       log), edited by the jq filter
+#                       log, AK_PUB or the AK's public), edited by the jq filter
 #   try_unlock [JQ]     challenge, quote, unlock: the HTTP status; answer in $WORK/reply
-#   node_enroll [GROUP] enroll (volume $VOL), activate, approve: the node is active
 #   node_setup [GROUP]  a node ready to unlock: make_node_keys, node_boot,
 #                       node_enroll (VOL defaults to a fixed UUID), and policy
 #                       GROUP v1 captured from its boot log, active
@@ -75,7 +78,7 @@ challenge() {
 
 quote() {
     local d=$WORK/node sel=${2:-0,1,2,3,4,5,6,7,8,9,10,11}
-    tpm2_quote -c "$d/ak.ctx" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
+    tpm2_quote -c "${AK_CTX:-$d/ak.ctx}" -l "sha256:$sel" -q "$(echo "$1" | base64 -d | xxd -p -c 256)" \
         -m "$d/attest.bin" -s "$d/sig.bin" -g sha256 >/dev/null
     tpmflush
     tpm2_pcrread "sha256:0,1,2,3,4,5,6,7,8,9,10,11" |
@@ -86,9 +89,9 @@ quote() {
 unlock_body() {
     local d=$WORK/node
     jq -n --arg id "$NODE_ID" --arg vol "$VOL" --arg nonce "$1" \
-        --arg ak "$(base64 -w0 "$d/ak.pub")" --arg at "$(base64 -w0 "$d/attest.bin")" \
+        --arg ak "$(base64 -w0 "${AK_PUB:-$d/ak.pub}")" --arg at "$(base64 -w0 "$d/attest.bin")" \
         --arg sig "$(base64 -w0 "$d/sig.bin")" \
-        --arg log "$(base64 -w0 "${EVENTLOG:-$d/eventlog.bin}")" --slurpfile pcrs "$d/pcrs.json" \
+        --rawfile log <(base64 -w0 "${EVENTLOG:-$d/eventlog.bin}") --slurpfile pcrs "$d/pcrs.json" \
         '{node_id:$id, volume_uuid:$vol, nonce:$nonce, ak_public:$ak, attest:$at,
           signature:$sig, pcr_bank:"sha256", pcrs:$pcrs[0], event_log:$log}' |
         jq "${2:-.}" >"$WORK/unlock.json"

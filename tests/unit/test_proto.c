@@ -142,6 +142,24 @@ static void test_parse_body(void **state)
     assert_int_equal(proto_parse_body("[1]", 3, &j, &err), -EBADMSG);
     assert_int_equal(proto_parse_body("{\"a\":", 5, &j, &err), -EBADMSG);
     assert_int_equal(proto_parse_body("", 0, &j, &err), -EBADMSG);
+    /* duplicate keys at any depth, also spelled differently; ':' in strings
+     * and escaped quotes do not count as members */
+    static const struct {
+        const char *body;
+        int ret;
+    } dup[] = {
+        {"{\"a\":1,\"a\":2}", -EBADMSG},
+        {"{\"a\":1,\"\\u0061\":2}", -EBADMSG},
+        {"{\"x\":[{\"b\":1},{\"b\":2,\"b\":3}]}", -EBADMSG},
+        {"{\"x\":{\"y\":{\"z\":1,\"z\":1}}}", -EBADMSG},
+        {"{\"a\":\"b:c\\\":d\",\"e\":[1,{\"f\":\"::\"}]}", 0},
+        {"{\"a\":{\"a\":{\"a\":1}}}", 0},
+    };
+    for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+        j = NULL;
+        assert_int_equal(proto_parse_body(dup[i].body, strlen(dup[i].body), &j, &err), dup[i].ret);
+        json_object_put(j);
+    }
 }
 
 static void test_denied_and_enroll_roundtrip(void **state)
