@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -97,6 +98,8 @@ static int http_exchange(const lg_tang *t, const char *method, const char *path,
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return bg_err_set(err, -errno, "socket: %m");
+    struct timeval tv = {.tv_sec = 30};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         r = bg_err_set(err, -ENETUNREACH, "connect %s:%u: %m", t->host, t->port);
         goto out;
@@ -110,6 +113,8 @@ static int http_exchange(const lg_tang *t, const char *method, const char *path,
         r = bg_err_set(err, -ENOMEM, "out of memory");
         goto out;
     }
+    /* tangd answers and then waits for the next request or EOF: read up to
+     * the end of the body that Content-Length announces */
     while (size < TANG_MAX_ANSWER) {
         ssize_t got = read(fd, buf + size, TANG_MAX_ANSWER - size);
         if (got < 0) {
@@ -119,6 +124,15 @@ static int http_exchange(const lg_tang *t, const char *method, const char *path,
         if (got == 0)
             break;
         size += (size_t)got;
+        buf[size] = 0;
+        p = strstr(buf, "\r\n\r\n");
+        if (p) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            unsigned long len;
+            if (cl && cl < p && sscanf(cl + 17, "%lu", &len) == 1 &&
+                (size_t)(p + 4 - buf) + len <= size)
+                break;
+        }
     }
     buf[size] = 0;
     if (sscanf(buf, "HTTP/1.%*d %ld", &status) != 1) {
