@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ typedef struct lg_opts {
     lg_mode mode;
     pid_t pids[MAX_PIDS];
     unsigned n_pids;
+    pid_t tang_pid; /* socat: its children's CPU time is tangd's */
 } lg_opts;
 
 /* what one worker thread saw */
@@ -46,9 +48,9 @@ typedef struct lg_run {
     const lg_server *srv;
     lg_node *nodes;
     const lg_boot_log *log;
-    const lg_tang *tang;        /* set: the Tang side */
-    atomic_uint_fast64_t next;  /* next boot index */
-    atomic_uint *released;      /* storm: releases per node */
+    const lg_tang *tang;       /* set: the Tang side */
+    atomic_uint_fast64_t next; /* next boot index */
+    atomic_uint *released;     /* storm: releases per node */
     atomic_uint_fast64_t drained_ns;
     uint64_t start, w0, w1, end; /* CLOCK_MONOTONIC ns */
     pthread_mutex_t msg_lock;
@@ -79,15 +81,18 @@ static void usage(FILE *f)
           "  --duration S         measured seconds (default 10), after --warmup S (1)\n"
           "  --server-pid PID     bootgated process for CPU time (repeatable)\n"
           "  --floor-rounds N     crypto floor iterations (default 300, 0: skip)\n"
-          "  --tang HOST:PORT     then Tang recoveries, same concurrency and duration\n",
+          "  --tang HOST:PORT     then Tang recoveries, same concurrency and duration\n"
+          "  --tang-pid PID       socat parent of the tangd processes (CPU time of its\n"
+          "                       reaped children: tangd and socat's per-connection forks)\n",
           f);
 }
 
-/* utime + stime of a process in ns (/proc/PID/stat fields 14, 15) */
-static int proc_cpu_ns(pid_t pid, uint64_t *ret)
+/* utime + stime of a process in ns (/proc/PID/stat fields 14, 15), with
+ * children: + cutime + cstime of its reaped children (16, 17) */
+static int proc_cpu_ns(pid_t pid, bool children, uint64_t *ret)
 {
     char path[64], buf[1024], *p;
-    unsigned long long ut = 0, st = 0;
+    unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
     FILE *f;
     size_t n;
 
@@ -99,19 +104,25 @@ static int proc_cpu_ns(pid_t pid, uint64_t *ret)
     fclose(f);
     buf[n] = 0;
     p = strrchr(buf, ')'); /* comm may hold spaces */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut,
+                     &st, &cut, &cst) != 4)
         return -EBADMSG;
-    *ret = (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+    if (!children)
+        cut = cst = 0;
+    *ret = (ut + st + cut + cst) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
     return 0;
 }
 
-static uint64_t servers_cpu_ns(const lg_opts *o)
+/* CPU time of the server side of the phase: bootgated's processes, or for
+ * Tang socat and its reaped children */
+static uint64_t servers_cpu_ns(const lg_run *run);
+
+static uint64_t self_cpu_ns(void)
 {
-    uint64_t sum = 0, ns;
-    for (unsigned i = 0; i < o->n_pids; i++)
-        if (proc_cpu_ns(o->pids[i], &ns) == 0)
-            sum += ns;
-    return sum;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
 }
 
 static void sleep_until(uint64_t t)
@@ -160,6 +171,7 @@ static void *worker_closed(void *arg)
 {
     lg_worker *w = arg;
     lg_run *run = w->run;
+    sleep_until(run->start);
     for (;;) {
         uint64_t begin = lg_now_ns(), idx;
         if (begin >= run->end)
@@ -179,6 +191,7 @@ static void *worker_open(void *arg)
 {
     lg_worker *w = arg;
     lg_run *run = w->run;
+    sleep_until(run->start);
     for (;;) {
         uint64_t idx = atomic_fetch_add(&run->next, 1);
         uint64_t due = run->start + (uint64_t)((double)idx * 1e9 / run->o->rate);
@@ -198,6 +211,7 @@ static void *worker_storm(void *arg)
 {
     lg_worker *w = arg;
     lg_run *run = w->run;
+    sleep_until(run->start);
     for (;;) {
         uint64_t idx = atomic_fetch_add(&run->next, 1);
         if (idx >= run->o->nodes)
@@ -268,7 +282,7 @@ static double pct_ms(const uint32_t *v, size_t n, double p)
 }
 
 typedef struct lg_result {
-    double per_s, p50, p99, p999, cpu_us;
+    double per_s, p50, p99, p999, cpu_us, self_us;
     uint64_t ok, errors;
 } lg_result;
 
@@ -278,7 +292,7 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
     const lg_opts *o = run->o;
     unsigned n = o->mode == MODE_OPEN ? o->threads : o->concurrency;
     lg_worker *w = calloc(n, sizeof(*w));
-    uint64_t cpu0 = 0, cpu1 = 0, errors[_LG_ERR_MAX] = {0}, ok = 0, nerr = 0;
+    uint64_t cpu0 = 0, cpu1 = 0, self0 = 0, self1 = 0, errors[_LG_ERR_MAX] = {0}, ok = 0, nerr = 0;
     uint32_t *all = NULL;
     size_t n_all = 0;
     void *(*fn)(void *) = o->mode == MODE_OPEN    ? worker_open
@@ -309,17 +323,17 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
     }
     if (o->mode == MODE_STORM) {
         sleep_until(run->start);
-        cpu0 = servers_cpu_ns(o);
+        cpu0 = servers_cpu_ns(run), self0 = self_cpu_ns();
     } else {
         sleep_until(run->w0);
-        cpu0 = servers_cpu_ns(o);
+        cpu0 = servers_cpu_ns(run), self0 = self_cpu_ns();
         sleep_until(run->w1);
-        cpu1 = servers_cpu_ns(o);
+        cpu1 = servers_cpu_ns(run), self1 = self_cpu_ns();
     }
     for (unsigned i = 0; i < n; i++)
         pthread_join(w[i].tid, NULL);
     if (o->mode == MODE_STORM) {
-        cpu1 = servers_cpu_ns(o);
+        cpu1 = servers_cpu_ns(run), self1 = self_cpu_ns();
         run->w1 = atomic_load(&run->drained_ns);
     }
     for (unsigned i = 0; i < n; i++) {
@@ -341,12 +355,15 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
                        .p50 = pct_ms(all, n_all, 0.50),
                        .p99 = pct_ms(all, n_all, 0.99),
                        .p999 = pct_ms(all, n_all, 0.999),
-                       .cpu_us = ok && o->n_pids ? (double)(cpu1 - cpu0) / 1000.0 / ok : NAN,
+                       .cpu_us = ok && cpu0 ? (double)(cpu1 - cpu0) / 1000.0 / ok : NAN,
+                       .self_us = ok ? (double)(self1 - self0) / 1000.0 / ok : NAN,
                        .ok = ok,
                        .errors = nerr};
     printf("%s: %" PRIu64 " ok in %.2f s = %.1f/s; latency ms p50 %.2f p99 %.2f p999 %.2f "
            "(%zu samples)\n",
            name, ok, secs, res->per_s, res->p50, res->p99, res->p999, n_all);
+    printf("%s: CPU us per %s: server %.0f, load generator %.0f\n", name,
+           run->tang ? "recovery" : "release", res->cpu_us, res->self_us);
     printf("%s: errors %" PRIu64, name, nerr);
     for (unsigned k = 1; k < _LG_ERR_MAX; k++)
         if (errors[k])
@@ -361,9 +378,25 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
 
 static int parse_opts(int argc, char **argv, lg_opts *o)
 {
-    enum { OPT_URL = 256, OPT_SRV, OPT_LOG, OPT_GROUP, OPT_NODES, OPT_CONC, OPT_RATE,
-           OPT_THREADS, OPT_STORM, OPT_DUR, OPT_WARM, OPT_PID, OPT_FLOOR, OPT_TANG,
-           OPT_RETRIES, OPT_VOL };
+    enum {
+        OPT_URL = 256,
+        OPT_SRV,
+        OPT_LOG,
+        OPT_GROUP,
+        OPT_NODES,
+        OPT_CONC,
+        OPT_RATE,
+        OPT_THREADS,
+        OPT_STORM,
+        OPT_DUR,
+        OPT_WARM,
+        OPT_PID,
+        OPT_FLOOR,
+        OPT_TANG,
+        OPT_RETRIES,
+        OPT_VOL,
+        OPT_TANG_PID
+    };
     static const struct option long_opts[] = {
         {"url", required_argument, NULL, OPT_URL},
         {"srv", required_argument, NULL, OPT_SRV},
@@ -381,6 +414,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         {"floor-rounds", required_argument, NULL, OPT_FLOOR},
         {"tang", required_argument, NULL, OPT_TANG},
         {"retries", required_argument, NULL, OPT_RETRIES},
+        {"tang-pid", required_argument, NULL, OPT_TANG_PID},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -405,6 +439,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         case OPT_CONC:
         case OPT_THREADS:
         case OPT_PID:
+        case OPT_TANG_PID:
         case OPT_FLOOR:
         case OPT_RETRIES:
             v = strtoul(optarg, &end, 10);
@@ -426,21 +461,54 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
             break;
         }
         switch (c) {
-        case OPT_URL: o->url = optarg; break;
-        case OPT_SRV: o->srv_dir = optarg; break;
-        case OPT_LOG: o->eventlog = optarg; break;
-        case OPT_GROUP: o->group = optarg; break;
-        case OPT_VOL: o->volume = optarg; break;
-        case OPT_NODES: o->nodes = (unsigned)v; break;
-        case OPT_CONC: o->concurrency = (unsigned)v; break;
-        case OPT_THREADS: o->threads = (unsigned)v; break;
-        case OPT_RATE: o->rate = d, o->mode = MODE_OPEN; break;
-        case OPT_STORM: o->mode = MODE_STORM; break;
-        case OPT_DUR: o->duration = d; break;
-        case OPT_WARM: o->warmup = d; break;
-        case OPT_FLOOR: o->floor_rounds = (unsigned)v; break;
-        case OPT_TANG: o->tang = optarg; break;
-        case OPT_RETRIES: o->retries = (unsigned)v; break;
+        case OPT_URL:
+            o->url = optarg;
+            break;
+        case OPT_SRV:
+            o->srv_dir = optarg;
+            break;
+        case OPT_LOG:
+            o->eventlog = optarg;
+            break;
+        case OPT_GROUP:
+            o->group = optarg;
+            break;
+        case OPT_VOL:
+            o->volume = optarg;
+            break;
+        case OPT_NODES:
+            o->nodes = (unsigned)v;
+            break;
+        case OPT_CONC:
+            o->concurrency = (unsigned)v;
+            break;
+        case OPT_THREADS:
+            o->threads = (unsigned)v;
+            break;
+        case OPT_RATE:
+            o->rate = d, o->mode = MODE_OPEN;
+            break;
+        case OPT_STORM:
+            o->mode = MODE_STORM;
+            break;
+        case OPT_DUR:
+            o->duration = d;
+            break;
+        case OPT_WARM:
+            o->warmup = d;
+            break;
+        case OPT_FLOOR:
+            o->floor_rounds = (unsigned)v;
+            break;
+        case OPT_TANG:
+            o->tang = optarg;
+            break;
+        case OPT_RETRIES:
+            o->retries = (unsigned)v;
+            break;
+        case OPT_TANG_PID:
+            o->tang_pid = (pid_t)v;
+            break;
         case OPT_PID:
             if (o->n_pids == MAX_PIDS) {
                 fprintf(stderr, "loadgen: at most %u --server-pid\n", MAX_PIDS);
@@ -448,8 +516,12 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
             }
             o->pids[o->n_pids++] = (pid_t)v;
             break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -EINVAL;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -EINVAL;
         }
     }
     if (optind != argc || !o->url || !o->srv_dir || !o->eventlog) {
@@ -459,12 +531,25 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
     if (!o->nodes || !o->concurrency || o->concurrency > MAX_THREADS || !o->threads ||
         o->threads > MAX_THREADS || (o->mode == MODE_OPEN && !(o->rate > 0)) ||
         !(o->duration > 0)) {
-        fprintf(stderr, "loadgen: --nodes, --concurrency, --threads (<= %u), --rate and "
-                        "--duration must be > 0\n",
+        fprintf(stderr,
+                "loadgen: --nodes, --concurrency, --threads (<= %u), --rate and "
+                "--duration must be > 0\n",
                 MAX_THREADS);
         return -EINVAL;
     }
     return 0;
+}
+
+static uint64_t servers_cpu_ns(const lg_run *run)
+{
+    const lg_opts *o = run->o;
+    uint64_t sum = 0, ns;
+    if (run->tang)
+        return o->tang_pid && proc_cpu_ns(o->tang_pid, true, &ns) == 0 ? ns : 0;
+    for (unsigned i = 0; i < o->n_pids; i++)
+        if (proc_cpu_ns(o->pids[i], false, &ns) == 0)
+            sum += ns;
+    return sum;
 }
 
 static char *path_in(const char *dir, const char *file)

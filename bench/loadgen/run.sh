@@ -71,13 +71,14 @@ if [ -z "$STORM" ]; then
     TANG_PORT=$(free_port)
     socat TCP-LISTEN:"$TANG_PORT",bind=127.0.0.1,reuseaddr,fork,backlog=512 \
         EXEC:"/usr/libexec/tangd $WORK/tang" 2>>"$WORK/tangd.log" &
-    PIDS+=($!)
+    TANG_PID=$!
+    PIDS+=("$TANG_PID")
     for _ in $(seq 50); do
         curl -sf "http://127.0.0.1:$TANG_PORT/adv" >/dev/null && break
         sleep 0.1
     done
     curl -sf "http://127.0.0.1:$TANG_PORT/adv" >/dev/null || die "tangd not up: $(tail -3 "$WORK/tangd.log")"
-    TANG_ARGS=(--tang "127.0.0.1:$TANG_PORT")
+    TANG_ARGS=(--tang "127.0.0.1:$TANG_PORT" --tang-pid "$TANG_PID")
 fi
 
 MODE_ARGS=(--concurrency "$CONC" --duration "$DURATION" --warmup "$WARMUP")

@@ -57,9 +57,9 @@ int softtpm_new(softtpm *ret, bg_err *err)
     /* DESIGN §1 AK template: ECC P-256, restricted signing, ECDSA-SHA256 */
     ak.type = TPM2_ALG_ECC;
     ak.nameAlg = TPM2_ALG_SHA256;
-    ak.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
-                          TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                          TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
+    ak.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
+                          TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                          TPMA_OBJECT_USERWITHAUTH;
     ak.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
     ak.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
     ak.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
@@ -243,14 +243,14 @@ int softtpm_activate(const softtpm *t, const uint8_t *id_object, size_t id_objec
         goto out;
     memcpy(macin, id.credential + 34, enclen);
     memcpy(macin + enclen, t->ak->name, t->ak->name_size);
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, hkey, 32, macin,
-                   enclen + t->ak->name_size, mac, sizeof(mac), &maclen) ||
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, hkey, 32, macin, enclen + t->ak->name_size,
+                   mac, sizeof(mac), &maclen) ||
         maclen != 32 || CRYPTO_memcmp(mac, id.credential + 2, 32) != 0) {
         r = bg_err_set(err, -EBADMSG, "credential integrity check failed (another EK or AK)");
         goto out;
     }
-    if (credential_kdfa(TPM2_ALG_SHA256, seed, 32, "STORAGE", t->ak->name, t->ak->name_size,
-                        NULL, 0, 128, skey, err) < 0)
+    if (credential_kdfa(TPM2_ALG_SHA256, seed, 32, "STORAGE", t->ak->name, t->ak->name_size, NULL,
+                        0, 128, skey, err) < 0)
         goto out;
     c = EVP_CIPHER_CTX_new();
     if (!c || !EVP_DecryptInit_ex(c, EVP_aes_128_cfb128(), NULL, skey, iv) ||

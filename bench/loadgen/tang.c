@@ -77,8 +77,8 @@ static int b64url_decode(const char *in, uint8_t *out, size_t max)
 }
 
 /* One HTTP/1.1 exchange on a new TCP connection; the body of a 200 answer. */
-static int http_exchange(const lg_tang *t, const char *method, const char *path,
-                         const char *body, char **ret_body, bg_err *err)
+static int http_exchange(const lg_tang *t, const char *method, const char *path, const char *body,
+                         char **ret_body, bg_err *err)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t->port)};
     char req[1024], *buf = NULL, *p;
@@ -140,8 +140,7 @@ static int http_exchange(const lg_tang *t, const char *method, const char *path,
         goto out;
     }
     if (status != 200) {
-        r = bg_err_set(err, status >= 500 ? -EIO : -EPERM, "%s %s: HTTP %ld", method, path,
-                       status);
+        r = bg_err_set(err, status >= 500 ? -EIO : -EPERM, "%s %s: HTTP %ld", method, path, status);
         goto out;
     }
     p = strstr(buf, "\r\n\r\n");
@@ -249,8 +248,8 @@ static int find_ecmr(lg_tang *t, json_object *keys, BN_CTX *ctx, bg_err *err)
         if (!t->s)
             return bg_err_set(err, -EBADMSG, "Tang ECMR key is not a point on %s", crv);
         /* RFC 7638 thumbprint, SHA-256: the kid clevis puts in the JWE */
-        snprintf(thp_in, sizeof(thp_in), "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-                 crv, x, y);
+        snprintf(thp_in, sizeof(thp_in),
+                 "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", crv, x, y);
         if (!EVP_Digest(thp_in, strlen(thp_in), md, NULL, EVP_sha256(), NULL))
             return bg_err_set(err, -EIO, "SHA-256 failed");
         b64url_encode(md, sizeof(md), t->kid);
