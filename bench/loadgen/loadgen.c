@@ -565,23 +565,25 @@ static char *path_in(const char *dir, const char *file)
 int main(int argc, char **argv)
 {
     lg_opts o;
-    lg_server srv;
-    lg_boot_log log;
+    lg_server srv = {0};
+    lg_boot_log log = {0};
     lg_run run = {.msg_lock = PTHREAD_MUTEX_INITIALIZER};
     lg_result bg = {0}, tg = {0};
     lg_floor fl = {0};
     lg_tang *tang = NULL;
     bg_err err = {0};
     uint64_t t0, enroll_errors = 0;
-    int r;
+    int r, rc = 1;
+    char *ca = NULL;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines reach a pipe as they are printed */
     if (parse_opts(argc, argv, &o) < 0)
         return 2;
     if (https_global_init() < 0) {
         fprintf(stderr, "loadgen: curl_global_init failed\n");
         return 1;
     }
-    char *ca = path_in(o.srv_dir, "ca.crt");
+    ca = path_in(o.srv_dir, "ca.crt");
     srv = (lg_server){.url = o.url, .group = o.group, .volume_uuid = o.volume};
     srv.node = (https_opts){.ca_file = ca, .request_timeout_ms = 60000};
     srv.enroller = srv.node;
@@ -593,7 +595,7 @@ int main(int argc, char **argv)
     r = lg_boot_log_load(o.eventlog, &log, &err);
     if (r < 0) {
         fprintf(stderr, "loadgen: %s\n", bg_err_msg(&err));
-        return 1;
+        goto out;
     }
     if (o.tang) {
         char host[64];
@@ -601,11 +603,12 @@ int main(int argc, char **argv)
         if (sscanf(o.tang, "%63[^:]:%u", host, &port) != 2 ||
             lg_tang_bind(host, port, &tang, &err) < 0) {
             fprintf(stderr, "loadgen: Tang %s: %s\n", o.tang, bg_err_msg(&err));
-            return 1;
+            goto out;
         }
     }
 
     /* enrollment: setup, not measured */
+    rc = 1;
     run.o = &o;
     run.srv = &srv;
     run.log = &log;
@@ -613,14 +616,14 @@ int main(int argc, char **argv)
     run.released = calloc(o.nodes, sizeof(*run.released));
     if (!run.nodes || !run.released) {
         fprintf(stderr, "loadgen: out of memory\n");
-        return 1;
+        goto out;
     }
     t0 = lg_now_ns();
     {
         unsigned n = o.concurrency < o.nodes ? o.concurrency : o.nodes;
         enroll_arg *ea = calloc(n, sizeof(*ea));
         if (!ea)
-            return 1;
+            goto out;
         for (unsigned i = 0; i < n; i++) {
             ea[i].run = &run;
             pthread_create(&ea[i].tid, NULL, worker_enroll, &ea[i]);
@@ -639,7 +642,7 @@ int main(int argc, char **argv)
         for (unsigned k = 1; k < _LG_ERR_MAX; k++)
             if (run.first_msg[k][0])
                 printf("enroll:   first %s: %s\n", lg_error_name(k), run.first_msg[k]);
-        return 1;
+        goto out;
     }
 
     if (o.mode == MODE_OPEN)
@@ -663,9 +666,12 @@ int main(int argc, char **argv)
     }
     if (o.floor_rounds) {
         char *cert = path_in(o.srv_dir, "server.crt"), *key = path_in(o.srv_dir, "server.key");
-        if (lg_floor_measure(cert, key, ca, ca, &log, o.floor_rounds, &fl, &err) < 0) {
+        r = lg_floor_measure(cert, key, ca, ca, &log, o.floor_rounds, &fl, &err);
+        if (r < 0) {
             fprintf(stderr, "loadgen: crypto floor: %s\n", bg_err_msg(&err));
-            return 1;
+            free(cert);
+            free(key);
+            goto out;
         }
         printf("floor: %.0f us = TLS 1.3 server handshake %.0f + quote verify %.0f + "
                "MakeCredential %.0f + HKDF/AES-GCM wrap %.0f (CPU us, best mean of 3x%u)\n",
@@ -684,12 +690,20 @@ int main(int argc, char **argv)
                bg.per_s, tg.per_s, bg.per_s / tg.per_s, bg.cpu_us, fl.total_us,
                bg.cpu_us / fl.total_us, bg.p99);
     }
+    rc = bg.errors || tg.errors ? 3 : 0;
+out:
     lg_tang_free(tang);
-    for (unsigned i = 0; i < o.nodes; i++)
-        softtpm_done(&run.nodes[i].tpm);
+    if (run.nodes)
+        for (unsigned i = 0; i < o.nodes; i++)
+            softtpm_done(&run.nodes[i].tpm);
     free(run.nodes);
     free(run.released);
     free(log.data);
+    free(ca);
+    free((char *)srv.enroller.client_cert);
+    free((char *)srv.enroller.client_key);
+    free((char *)srv.admin.client_cert);
+    free((char *)srv.admin.client_key);
     https_global_done();
-    return bg.errors || tg.errors ? 3 : 0;
+    return rc;
 }
