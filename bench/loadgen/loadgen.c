@@ -21,12 +21,15 @@
 #include "proto.h"
 
 #define MAX_PIDS    16u
+#define MAX_URLS    8u
 #define MAX_THREADS 1024u
 
 typedef enum lg_mode { MODE_CLOSED, MODE_OPEN, MODE_STORM } lg_mode;
 
 typedef struct lg_opts {
-    const char *url, *srv_dir, *eventlog, *group, *volume, *tang;
+    const char *urls[MAX_URLS];
+    unsigned n_urls;
+    const char *srv_dir, *eventlog, *group, *volume, *tang;
     unsigned nodes, concurrency, threads, retries, floor_rounds;
     double rate, duration, warmup;
     lg_mode mode;
@@ -45,7 +48,8 @@ typedef struct lg_stats {
 
 typedef struct lg_run {
     const lg_opts *o;
-    const lg_server *srv;
+    const lg_server *srv; /* one per --url (replicas), boot i goes to i mod n */
+    unsigned n_srv;
     lg_node *nodes;
     const lg_boot_log *log;
     const lg_tang *tang;       /* set: the Tang side */
@@ -66,7 +70,8 @@ typedef struct lg_worker {
 static void usage(FILE *f)
 {
     fputs("Usage: loadgen --url URL --srv DIR --eventlog LOG [OPTION...]\n"
-          "  --url URL            bootgated, https://127.0.0.1:PORT\n"
+          "  --url URL            bootgated, https://127.0.0.1:PORT; repeated: replicas\n"
+          "                       sharing one store, boot i goes to URL i mod n\n"
           "  --srv DIR            bootgatectl init-server directory: ca.crt, enroller.*,\n"
           "                       admin.* (enrollment, approval), server.* (crypto floor)\n"
           "  --eventlog LOG       the nodes' firmware log (the active policy of --group\n"
@@ -164,7 +169,8 @@ static lg_error one_op(lg_run *run, uint64_t idx, bg_err *err)
     long status;
     if (run->tang)
         return lg_tang_recover(run->tang, err);
-    return lg_node_boot(run->srv, &run->nodes[idx % run->o->nodes], run->log, &status, err);
+    return lg_node_boot(&run->srv[idx % run->n_srv], &run->nodes[idx % run->o->nodes], run->log,
+                        &status, err);
 }
 
 static void *worker_closed(void *arg)
@@ -219,7 +225,9 @@ static void *worker_storm(void *arg)
         for (unsigned attempt = 0; attempt <= run->o->retries; attempt++) {
             bg_err err = {0};
             long status;
-            lg_error e = lg_node_boot(run->srv, &run->nodes[idx], run->log, &status, &err);
+            /* a retry goes to the next replica, as the client's failover does */
+            lg_error e = lg_node_boot(&run->srv[(idx + attempt) % run->n_srv], &run->nodes[idx],
+                                      run->log, &status, &err);
             record(w, run->w0, lg_now_ns(), e, &err);
             if (e == LG_OK) {
                 atomic_fetch_add(&run->released[idx], 1);
@@ -244,16 +252,20 @@ static void *worker_enroll(void *arg)
 {
     enroll_arg *a = arg;
     lg_run *run = a->run;
-    lg_server srv = *run->srv;
-    /* keep-alive per role: enrollment is setup, not what is measured */
-    srv.enroller.session = https_session_new();
-    srv.admin.session = https_session_new();
+    lg_server srv[MAX_URLS];
+    /* keep-alive per role and replica: enrollment is setup, not what is measured */
+    for (unsigned i = 0; i < run->n_srv; i++) {
+        srv[i] = run->srv[i];
+        srv[i].enroller.session = https_session_new();
+        srv[i].admin.session = https_session_new();
+    }
     for (;;) {
         uint64_t idx = atomic_fetch_add(&run->next, 1);
         if (idx >= run->o->nodes)
             break;
         bg_err err = {0};
-        lg_error e = lg_node_enroll(&srv, &run->nodes[idx], &err);
+        /* with replicas, a node enrolls at another one than it boots at first */
+        lg_error e = lg_node_enroll(&srv[(idx + 1) % run->n_srv], &run->nodes[idx], &err);
         if (e != LG_OK) {
             a->errors[e]++;
             pthread_mutex_lock(&run->msg_lock);
@@ -262,8 +274,10 @@ static void *worker_enroll(void *arg)
             pthread_mutex_unlock(&run->msg_lock);
         }
     }
-    https_session_free(srv.enroller.session);
-    https_session_free(srv.admin.session);
+    for (unsigned i = 0; i < run->n_srv; i++) {
+        https_session_free(srv[i].enroller.session);
+        https_session_free(srv[i].admin.session);
+    }
     return NULL;
 }
 
@@ -462,7 +476,11 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         }
         switch (c) {
         case OPT_URL:
-            o->url = optarg;
+            if (o->n_urls == MAX_URLS) {
+                fprintf(stderr, "loadgen: at most %u --url\n", MAX_URLS);
+                return -EINVAL;
+            }
+            o->urls[o->n_urls++] = optarg;
             break;
         case OPT_SRV:
             o->srv_dir = optarg;
@@ -524,7 +542,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
             return -EINVAL;
         }
     }
-    if (optind != argc || !o->url || !o->srv_dir || !o->eventlog) {
+    if (optind != argc || !o->n_urls || !o->srv_dir || !o->eventlog) {
         usage(stderr);
         return -EINVAL;
     }
@@ -565,7 +583,7 @@ static char *path_in(const char *dir, const char *file)
 int main(int argc, char **argv)
 {
     lg_opts o;
-    lg_server srv = {0};
+    lg_server srv[MAX_URLS] = {0};
     lg_boot_log log = {0};
     lg_run run = {.msg_lock = PTHREAD_MUTEX_INITIALIZER};
     lg_result bg = {0}, tg = {0};
@@ -584,14 +602,18 @@ int main(int argc, char **argv)
         return 1;
     }
     ca = path_in(o.srv_dir, "ca.crt");
-    srv = (lg_server){.url = o.url, .group = o.group, .volume_uuid = o.volume};
-    srv.node = (https_opts){.ca_file = ca, .request_timeout_ms = 60000};
-    srv.enroller = srv.node;
-    srv.enroller.client_cert = path_in(o.srv_dir, "enroller.crt");
-    srv.enroller.client_key = path_in(o.srv_dir, "enroller.key");
-    srv.admin = srv.node;
-    srv.admin.client_cert = path_in(o.srv_dir, "admin.crt");
-    srv.admin.client_key = path_in(o.srv_dir, "admin.key");
+    srv[0] = (lg_server){.group = o.group, .volume_uuid = o.volume};
+    srv[0].node = (https_opts){.ca_file = ca, .request_timeout_ms = 60000};
+    srv[0].enroller = srv[0].node;
+    srv[0].enroller.client_cert = path_in(o.srv_dir, "enroller.crt");
+    srv[0].enroller.client_key = path_in(o.srv_dir, "enroller.key");
+    srv[0].admin = srv[0].node;
+    srv[0].admin.client_cert = path_in(o.srv_dir, "admin.crt");
+    srv[0].admin.client_key = path_in(o.srv_dir, "admin.key");
+    for (unsigned i = 0; i < o.n_urls; i++) {
+        srv[i] = srv[0];
+        srv[i].url = o.urls[i];
+    }
     r = lg_boot_log_load(o.eventlog, &log, &err);
     if (r < 0) {
         fprintf(stderr, "loadgen: %s\n", bg_err_msg(&err));
@@ -610,7 +632,8 @@ int main(int argc, char **argv)
     /* enrollment: setup, not measured */
     rc = 1;
     run.o = &o;
-    run.srv = &srv;
+    run.srv = srv;
+    run.n_srv = o.n_urls;
     run.log = &log;
     run.nodes = calloc(o.nodes, sizeof(*run.nodes));
     run.released = calloc(o.nodes, sizeof(*run.released));
@@ -700,10 +723,10 @@ out:
     free(run.released);
     free(log.data);
     free(ca);
-    free((char *)srv.enroller.client_cert);
-    free((char *)srv.enroller.client_key);
-    free((char *)srv.admin.client_cert);
-    free((char *)srv.admin.client_key);
+    free((char *)srv[0].enroller.client_cert);
+    free((char *)srv[0].enroller.client_key);
+    free((char *)srv[0].admin.client_cert);
+    free((char *)srv[0].admin.client_key);
     https_global_done();
     return rc;
 }

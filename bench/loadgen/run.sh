@@ -16,6 +16,9 @@
 #                    postgresql:// URL once that backend exists)
 #   EVENTLOG=FILE    the nodes' firmware log (default tests/data/captures/ovmf-uki/eventlog.bin)
 #   WORKERS=N        bootgated worker threads (default: the config's, 2)
+#   REPLICAS=N       bootgated processes sharing the store (default 1): boot i goes to
+#                    replica i mod N, a node enrolls at another replica than it first
+#                    boots at, a storm's retry goes to the next replica
 #   LOADGEN_ARGS=..  more loadgen options
 # The last line of a non-storm run is
 #   RESULT releases/s=R tang/s=T speedup=S cpu_us/release=C floor_us=F cpu/floor=Q p99_ms=P
@@ -62,6 +65,22 @@ fi
 [ -z "${WORKERS:-}" ] || { sed -i '/^workers = /d' "$conf" && echo "workers = $WORKERS" >>"$conf"; }
 start_bootgated
 bootgated_policy web 1 "$EVENTLOG" --pcrs 0-9,11
+SERVER_ARGS=(--url "$URL" --server-pid "$SRV_PID")
+REPLICA_PIDS=()
+for i in $(seq 2 "${REPLICAS:-1}"); do
+    port=$(free_port)
+    sed "s/^port = .*/port = $port/" "$conf" >"$SRV/bootgated-$i.conf"
+    "$BOOTGATED" -c "$SRV/bootgated-$i.conf" --log-stderr >>"$WORK/bootgated-$i.log" 2>&1 &
+    REPLICA_PIDS+=($!)
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        curl -sf --cacert "$SRV/ca.crt" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -sf --cacert "$SRV/ca.crt" "https://127.0.0.1:$port/healthz" >/dev/null ||
+        die "replica $i not up: $(tail -3 "$WORK/bootgated-$i.log")"
+    SERVER_ARGS+=(--url "https://127.0.0.1:$port" --server-pid "${REPLICA_PIDS[-1]}")
+done
 
 # --- tangd behind socat, one tangd process per connection (tangd.socket's Accept=yes) ---
 TANG_ARGS=()
@@ -85,11 +104,11 @@ MODE_ARGS=(--concurrency "$CONC" --duration "$DURATION" --warmup "$WARMUP")
 [ -z "$RATE" ] || MODE_ARGS+=(--rate "$RATE")
 [ -z "$STORM" ] || MODE_ARGS=(--storm --concurrency "$CONC" --floor-rounds 0)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-say "$NODES nodes, ${MODE_ARGS[*]}, store ${STORE:-sqlite (temp dir)}, log $EVENTLOG ($(stat -c %s "$EVENTLOG") bytes)"
+say "$NODES nodes, ${MODE_ARGS[*]}, ${REPLICAS:-1} replica(s), store ${STORE:-sqlite (temp dir)}, log $EVENTLOG ($(stat -c %s "$EVENTLOG") bytes)"
 set +e
 # shellcheck disable=SC2086 # LOADGEN_ARGS: extra options, word-split on purpose
-"$LOADGEN" --url "$URL" --srv "$SRV" --eventlog "$EVENTLOG" --nodes "$NODES" \
-    --server-pid "$SRV_PID" --floor-rounds "$FLOOR" "${MODE_ARGS[@]}" "${TANG_ARGS[@]}" \
+"$LOADGEN" "${SERVER_ARGS[@]}" --srv "$SRV" --eventlog "$EVENTLOG" --nodes "$NODES" \
+    --floor-rounds "$FLOOR" "${MODE_ARGS[@]}" "${TANG_ARGS[@]}" \
     ${LOADGEN_ARGS:-} >"$WORK/loadgen.out"
 rc=$?
 set -e
@@ -104,7 +123,9 @@ echo "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, 
 # after bootgated stopped, with the signer's public key.
 AUDIT=("$BOOTGATECTL" audit)
 if [ -n "$STORM" ] && [ -z "${STORE:-}" ]; then
-    stop_bootgated # it signs the head of the chain as it stops; verify must reach it
+    # each replica signs the head of the chain as it stops; verify must reach it
+    for p in "${REPLICA_PIDS[@]}"; do stop_pid "$p"; done
+    stop_bootgated
     AUDIT_DB=(--db "$SRV/bootgate.db")
     VERIFY_OPTS=(--signer "$SRV/audit-signer.pub")
 else
