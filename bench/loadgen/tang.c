@@ -280,7 +280,7 @@ int lg_tang_bind(const char *host, unsigned port, lg_tang **ret, bg_err *err)
         goto out;
     jws = json_tokener_parse(body);
     p64 = jws ? jstr(jws, "payload") : NULL;
-    pl = p64 ? malloc(strlen(p64)) : NULL;
+    pl = p64 && p64[0] ? malloc(strlen(p64)) : NULL;
     pl_size = pl ? b64url_decode(p64, pl, strlen(p64) - 1) : -1;
     if (pl_size < 0) {
         r = bg_err_set(err, -EBADMSG, "Tang /adv is not a JWS");
