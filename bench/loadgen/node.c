@@ -72,21 +72,15 @@ int lg_boot_log_load(const char *path, lg_boot_log *ret, bg_err *err)
     return 0;
 }
 
-/* POST body (a JSON object, consumed) to path; the answer as JSON. */
-static lg_error post(const https_opts *o, const char *base, const char *path, json_object *body,
-                     long *ret_status, json_object **ret, bg_err *err)
+/* POST body to path; the answer as JSON. */
+static lg_error post_json(const https_opts *o, const char *base, const char *path,
+                          json_object *body, long *ret_status, json_object **ret, bg_err *err)
 {
-    _cleanup_(json_object_putp) json_object *owned = body;
     char url[512];
     https_response resp = {0};
     const char *s;
     int r;
 
-    *ret = NULL;
-    if (!body) {
-        bg_err_set(err, -ENOMEM, "out of memory");
-        return LG_ERR_LOCAL;
-    }
     s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
     snprintf(url, sizeof(url), "%s%s", base, path);
     r = https_request(o, "POST", url, s, &resp, err);
@@ -106,6 +100,22 @@ static lg_error post(const https_opts *o, const char *base, const char *path, js
     r = https_answer_json(&resp, ret, err);
     https_response_done(&resp);
     return r < 0 ? LG_ERR_DECODE : LG_OK;
+}
+
+/* post_json of a new body (NULL: out of memory), which it frees */
+static lg_error post(const https_opts *o, const char *base, const char *path, json_object *body,
+                     long *ret_status, json_object **ret, bg_err *err)
+{
+    lg_error e;
+
+    *ret = NULL;
+    if (!body) {
+        bg_err_set(err, -ENOMEM, "out of memory");
+        return LG_ERR_LOCAL;
+    }
+    e = post_json(o, base, path, body, ret_status, ret, err);
+    json_object_put(body);
+    return e;
 }
 
 lg_error lg_node_enroll(const lg_server *srv, lg_node *node, bg_err *err)
