@@ -25,7 +25,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
-NODES=64 CONC=8 DURATION=10 RATE= STORM= FLOOR=300 WARMUP=1
+NODES=64 CONC=8 DURATION=10 RATE='' STORM='' FLOOR=300 WARMUP=1
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) NODES=32 DURATION=5 FLOOR=200 ;;
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         STORM=1 NODES=10000 CONC=32
         if [[ ${2:-} =~ ^[0-9]+$ ]]; then NODES=$2 && shift; fi
         ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+    -h | --help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
     *) echo "unknown option $1 (--help)" >&2 && exit 2 ;;
     esac
     shift
@@ -142,7 +142,9 @@ if [ -n "$STORM" ]; then
     read -r recs nodes < <(jq -r 'select(.action == "key_released") | .node' "$WORK/audit.jsonl" |
         awk '{ n[$1]++; r++ } END { print r + 0, length(n) }')
     echo "audit: $recs key_released records for $nodes distinct nodes (expected $NODES and $NODES)"
-    [ "$recs" = "$NODES" ] && [ "$nodes" = "$NODES" ] || fail "storm: not every node released exactly once"
+    if [ "$recs" != "$NODES" ] || [ "$nodes" != "$NODES" ]; then
+        fail "storm: not every node released exactly once"
+    fi
     grep -q "released_once=$NODES never=0 more_than_once=0" "$WORK/loadgen.out" ||
         fail "storm: loadgen saw a node not released exactly once"
 fi
