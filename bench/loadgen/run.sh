@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         STORM=1 NODES=10000 CONC=32
         if [[ ${2:-} =~ ^[0-9]+$ ]]; then NODES=$2 && shift; fi
         ;;
-    -h | --help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+    -h | --help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
     *) echo "unknown option $1 (--help)" >&2 && exit 2 ;;
     esac
     shift
