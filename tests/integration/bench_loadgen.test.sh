@@ -5,7 +5,8 @@
 # real tangd behind socat. Asserted: bootgate releases > 0 and Tang recoveries
 # > 0 with zero errors on either side (each release's key checked against the
 # enrolled one), the audit chain verifies, and the RESULT line has all seven
-# fields, each a number. Then a storm of a few nodes on two bootgated replicas
+# fields, each a number. Nodes that quote another boot than the policy's are
+# denied, counted as such, and fail the run. Then a storm of a few nodes on two bootgated replicas
 # sharing the store (each node enrolls at one, boots at the other): each node
 # released exactly once, the chain verifies up to the signed head.
 # shellcheck source=../lib/harness.sh
@@ -38,6 +39,21 @@ check "bootgate: zero errors" "bootgate: errors 0" "$(grep '^bootgate: errors' "
 check "tang: zero errors" "tang: errors 0" "$(grep '^tang: errors' "$WORK/run.out")"
 check "enrollment: zero errors" 1 "$(grep -c '^enroll: 4 nodes .* 0 errors$' "$WORK/run.out")"
 check "audit verify passes" 1 "$(grep -c '^audit verify: pass' "$WORK/run.out")"
+
+# the bad case: nodes whose quoted PCRs come from another boot than the one the
+# policy was captured from are denied; loadgen counts each denial, releases
+# nothing and fails the run
+set +e
+LOADGEN_ARGS="--eventlog $BOOTGATE_SRCDIR/tests/data/captures/seabios-kernel/eventlog.bin" \
+    BUILD=$BOOTGATE_BUILDDIR "$RUN" --quick --nodes 2 --concurrency 2 --duration 1 >"$WORK/deny.out" 2>&1
+rc=$?
+set -e
+grep -E '^(bootgate|RESULT|FAIL)' "$WORK/deny.out" || true
+check "denied boots: run.sh fails" 1 "$rc"
+check "denied boots: nothing released" 1 "$(grep -c '^bootgate: 0 ok ' "$WORK/deny.out")"
+check_ok "denied boots: counted as http_4xx, no other kind" \
+    grep -qE '^bootgate: errors [1-9][0-9]* http_4xx=[1-9][0-9]*$' "$WORK/deny.out"
+check_ok "denied boots: the reason is the policy" grep -q 'first http_4xx: /v1/unlock: HTTP 403' "$WORK/deny.out"
 
 # storm on two replicas: every node boots once; run.sh counts key_released records per node
 set +e
