@@ -354,7 +354,7 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
         ok += w[i].st.ok_in_window;
         for (unsigned k = 0; k < _LG_ERR_MAX; k++)
             errors[k] += w[i].st.errors[k], nerr += w[i].st.errors[k];
-        uint32_t *p = realloc(all, (n_all + w[i].st.n_lat) * sizeof(*all) + 1);
+        uint32_t *p = w[i].st.n_lat ? realloc(all, (n_all + w[i].st.n_lat) * sizeof(*all)) : NULL;
         if (p) {
             all = p;
             memcpy(all + n_all, w[i].st.lat_us, w[i].st.n_lat * sizeof(*all));
@@ -363,7 +363,8 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
         free(w[i].st.lat_us);
     }
     free(w);
-    qsort(all, n_all, sizeof(*all), cmp_u32);
+    if (n_all)
+        qsort(all, n_all, sizeof(*all), cmp_u32);
     double secs = (double)(run->w1 - run->w0) / 1e9;
     *res = (lg_result){.per_s = ok / secs,
                        .p50 = pct_ms(all, n_all, 0.50),
