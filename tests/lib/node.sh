@@ -21,6 +21,14 @@
 #                       $WORK/unlock.json for that quote (VOL, EVENTLOG or the boot
 #                       log), edited by the jq filter
 #   try_unlock [JQ]     challenge, quote, unlock: the HTTP status; answer in $WORK/reply
+#   node_enroll GROUP VOL KEYFILE
+#                       enrolls the node (make_node_keys) with one volume, activates
+#                       the credential and approves the EK (dies on failure)
+#   breakglass_request CODE SCOPE USES TTL [ROLE]
+#                       POST /v1/admin/breakglass: the HTTP status, the grant in $WORK/reply
+#   breakglass_approve ID KEY [ROLE]
+#                       the approver fetches the canonical grant, signs it with KEY
+#                       (Ed25519 PEM) and approves: the HTTP status
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
 
@@ -92,4 +100,33 @@ try_unlock() {
     quote "$nonce"
     unlock_body "$nonce" "${1:-.}"
     api POST /v1/unlock "$WORK/unlock.json"
+}
+
+node_enroll() {
+    local d=$WORK/node
+    jq -n --arg ek "$(base64 -w0 "$d/ek.pub")" --arg ak "$(base64 -w0 "$d/ak.pub")" --arg vol "$2" \
+        --arg key "$(base64 -w0 "$3")" --arg g "$1" \
+        '{hostname:"node1", group:$g, ek_public:$ek, ak_public:$ak, volumes:[{uuid:$vol, key:$key}]}' \
+        >"$WORK/enroll.json"
+    [ "$(api POST /v1/enroll "$WORK/enroll.json" enroller)" = 200 ] || die "enroll: $(cat "$WORK/reply")"
+    activate "$(jreply .credential_blob)" "$(jreply .encrypted_secret)" "$d/enroll-secret.bin"
+    jq -n --arg id "$NODE_ID" --arg s "$(base64 -w0 "$d/enroll-secret.bin")" '{node_id:$id, secret:$s}' >"$WORK/act.json"
+    [ "$(api POST /v1/enroll/activate "$WORK/act.json" enroller)" = 200 ] || die "activate: $(cat "$WORK/reply")"
+    jq -n --arg f "$EK_FPR" '{ek_fingerprint:$f}' >"$WORK/approve-node.json"
+    [ "$(api POST "/v1/admin/nodes/$NODE_ID/approve" "$WORK/approve-node.json" admin)" = 200 ] ||
+        die "approve: $(cat "$WORK/reply")"
+}
+
+breakglass_request() {
+    jq -n --arg c "$1" --arg s "$2" --argjson u "$3" --argjson t "$4" \
+        '{code:$c, reason:"kernel rollout INC-42", scope:$s, uses:$u, ttl:$t}' >"$WORK/bg.json"
+    api POST /v1/admin/breakglass "$WORK/bg.json" "${5:-admin}"
+}
+
+breakglass_approve() {
+    api GET "/v1/admin/breakglass/$1" '' auditor >/dev/null
+    printf '%s' "$(jreply .to_sign)" >"$WORK/to_sign"
+    openssl pkeyutl -sign -rawin -inkey "$2" -in "$WORK/to_sign" -out "$WORK/grant.sig"
+    jq -n --arg s "$(base64 -w0 "$WORK/grant.sig")" '{signature:$s}' >"$WORK/approve.json"
+    api POST "/v1/admin/breakglass/$1/approve" "$WORK/approve.json" "${3:-approver}"
 }
