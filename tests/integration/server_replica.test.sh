@@ -84,22 +84,24 @@ check "its one use is gone at B as well" policy_denied \
     "$(URL=$URL_B EVENTLOG=$N/eventlog-new.bin try_unlock >/dev/null; jreply .verdict)"
 
 # --- concurrent writers on every replica: one strict chain ----------------------
-# Quotes are made first (one TPM), the requests then race: releases, policy
-# denials and replays, round robin over A, B and C.
+# Quotes are made first (one TPM), the requests then race: releases (policy v2
+# allows the new kernel), denials (the old log does not replay to the quoted
+# PCRs: an evidence failure, audited) and replays, round robin over A, B, C.
+URL=$URL_B bootgated_policy web 2 "$N/eventlog-new.bin"
 urls=("$URL_A" "$URL_B" "$URL_C")
 K=12
 for i in $(seq "$K"); do
     n=$(URL=${urls[i % 3]} challenge)
     quote "$n"
-    unlock_body "$n"
+    EVENTLOG=$N/eventlog-new.bin unlock_body "$n"
     mv "$WORK/unlock.json" "$WORK/ok-$i.json"
     n=$(URL=${urls[(i + 1) % 3]} challenge)
     quote "$n"
-    EVENTLOG=$N/eventlog-new.bin unlock_body "$n"
+    EVENTLOG=$N/eventlog.bin unlock_body "$n"
     mv "$WORK/unlock.json" "$WORK/deny-$i.json"
 done
 post() { # URL BODY OUT -> the HTTP status in OUT.status
-    curl -sS -o "$3" -w '%{http_code}' --cacert "$SRV/ca.crt" -H 'Content-Type: application/json' \
+    curl -sS -o "$3" -w '%{http_code}\n' --cacert "$SRV/ca.crt" -H 'Content-Type: application/json' \
         --data-binary "@$2" "$1/v1/unlock" >"$3.status" 2>/dev/null || echo curl-failed >"$3.status"
 }
 BEFORE=$(sql "SELECT max(seq) FROM audit")
@@ -122,7 +124,7 @@ wait "${posts[@]}"
 MS=$((($(date +%s%N) - START) / 1000000))
 log "$((3 * K)) concurrent unlock requests in $MS ms"
 check "all $K concurrent releases answered 200" "$K" "$(cat "$WORK"/ok-*.out.status | grep -c '^200$')"
-check "all $K concurrent policy denials answered 403" "$K" "$(cat "$WORK"/deny-*.out.status | grep -c '^403$')"
+check "all $K concurrent denials answered 403" "$K" "$(cat "$WORK"/deny-*.out.status | grep -c '^403$')"
 check "all $K replays were refused as used nonces" "$K" \
     "$(cat "$WORK"/replay-*.out | jq -r .verdict | grep -c '^nonce_reused$')"
 SEQS=$(jq -r .audit_seq "$WORK"/ok-*.out | sort -n | uniq | wc -l)
@@ -135,8 +137,7 @@ check "audit seqs are 1..N: no gap, no duplicate" "yes" \
 check "no fork: every prev_hash is the hash of the record before" 0 \
     "$(sql "SELECT count(*) FROM audit a JOIN audit p ON p.seq = a.seq - 1 WHERE a.prev_hash <> p.hash")"
 check_ok "bootgatectl audit verify through replica B" \
-    env BOOTGATE_ADMIN_SERVER="$URL_B" "$BOOTGATECTL" audit verify --signer "$SRV/audit-signer.pub"
-check_ok "bootgatectl audit verify --db on the store itself" \
-    "$BOOTGATECTL" audit verify --db "$AUDIT_DB" --signer "$SRV/audit-signer.pub"
+    env BOOTGATE_ADMIN_SERVER="$URL_B" "$BOOTGATECTL" audit verify
+check_ok "bootgatectl audit verify --db on the store itself" "$BOOTGATECTL" audit verify --db "$AUDIT_DB"
 
 [ "$STORE" = postgresql ] || finish
