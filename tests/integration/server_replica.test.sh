@@ -141,3 +141,77 @@ check_ok "bootgatectl audit verify through replica B" \
 check_ok "bootgatectl audit verify --db on the store itself" "$BOOTGATECTL" audit verify --db "$AUDIT_DB"
 
 [ "$STORE" = postgresql ] || finish
+
+# --- replica B dies under load: bootgate-unlock clients fail over ---------------
+# Three nodes, each its own swtpm and LUKS2 image, enrolled with the servers
+# B, C, A (in that order: B is everyone's first choice), unlock --verify-only
+# in loops; B gets SIGKILL while they run.
+CLIENTS=3 ROUNDS=5
+for i in $(seq "$CLIENTS"); do
+    start_swtpm "c$i"
+    eval "TCTI_$i=\$TCTI"
+    eventlog_boot "$WORK/c$i.ev" "${EVENTS[@]}"
+    make_luks "$WORK/c$i.img" "$WORK/c$i.vk" "$WORK/c$i.pass"
+    "$BOOTGATE_UNLOCK" --config /dev/null --tcti "$TCTI" --set ca="$SRV/ca.crt" enroll \
+        --server "$URL_B" --server "$URL_C" --server "$URL_A" --ca "$SRV/ca.crt" --group fleet \
+        --client-cert "$SRV/enroller.crt" --client-key "$SRV/enroller.key" --key-file "$WORK/c$i.pass" \
+        "$WORK/c$i.img" >"$WORK/c$i.enroll" 2>&1 || die "enroll c$i: $(cat "$WORK/c$i.enroll")"
+    "$BOOTGATECTL" node approve "$(awk '/^node_id/{print $2}' "$WORK/c$i.enroll")" \
+        --ek-fingerprint "$(awk '/^ek_fingerprint/{print $2}' "$WORK/c$i.enroll")" >/dev/null ||
+        die "node approve c$i"
+done
+check "the token lists the three replicas in the order given" "[\"$URL_B\",\"$URL_C\",\"$URL_A\"]" \
+    "$(cryptsetup token export --token-id 0 "$WORK/c1.img" | jq -c .servers)"
+check "  and names the first as \"server\" for older clients" "$URL_B" \
+    "$(cryptsetup token export --token-id 0 "$WORK/c1.img" | jq -r .server)"
+bootgated_policy fleet 1 "$WORK/c1.ev" --pcrs 0-9,11
+client() { # I ROUND ARGS...: one boot of node I
+    local i=$1 r=$2 tcti
+    shift 2
+    eval "tcti=\$TCTI_$i"
+    "$BOOTGATE_UNLOCK" --config /dev/null --tcti "$tcti" --set ca="$SRV/ca.crt" \
+        --set event_log="$WORK/c$i.ev" --set ima_log= --set poll_interval=1 \
+        --set backoff_initial_ms=100 --set backoff_max_ms=500 --timeout 60 "$@" --verify-only \
+        "$WORK/c$i.img" >"$WORK/c$i-$r.out" 2>&1
+}
+client_loop() { # I: ROUNDS boots, each must unlock
+    local r
+    for r in $(seq "$ROUNDS"); do
+        if client "$1" "$r"; then
+            grep -o 'audit #[0-9]*' "$WORK/c$1-$r.out" | tr -dc '0-9\n' >>"$WORK/seen-$1"
+        else
+            echo "c$1 round $r: $(tail -2 "$WORK/c$1-$r.out")" >>"$WORK/client-failures"
+        fi
+    done
+}
+loops=()
+for i in $(seq "$CLIENTS"); do
+    client_loop "$i" &
+    loops+=($!)
+done
+sleep 2
+kill -KILL "${REPLICA_PID[b]}"
+wait "${REPLICA_PID[b]}" 2>/dev/null || true
+wait "${loops[@]}"
+check "replica B is gone" dead "$(kill -0 "${REPLICA_PID[b]}" 2>/dev/null && echo alive || echo dead)"
+check "every boot of every client unlocked ($((CLIENTS * ROUNDS)))" "" "$(cat "$WORK/client-failures" 2>/dev/null)"
+check "the clients failed over from B" yes \
+    "$(grep -lq "failed over from $URL_B" "$WORK"/c*-*.out && echo yes || echo no)"
+cat "$WORK"/seen-* >"$WORK/seen"
+check "the clients saw $((CLIENTS * ROUNDS)) releases" "$((CLIENTS * ROUNDS))" "$(grep -c . "$WORK/seen")"
+check "  with distinct audit records" "$((CLIENTS * ROUNDS))" "$(sort -u "$WORK/seen" | grep -c .)"
+check "  each one a key_released record" "$((CLIENTS * ROUNDS))" \
+    "$(sql "SELECT count(*) FROM audit WHERE action = 'key_released' AND seq IN ($(paste -sd, "$WORK/seen"))")"
+check "after the kill: seqs still 1..N, no gap, no duplicate" "yes" \
+    "$(sql "SELECT CASE WHEN min(seq) = 1 AND max(seq) = count(*) AND count(DISTINCT seq) = count(*) THEN 'yes' ELSE 'no' END FROM audit")"
+check_ok "after the kill: bootgatectl audit verify through replica C" \
+    env BOOTGATE_ADMIN_SERVER="$URL_C" "$BOOTGATECTL" audit verify
+
+# a token written before the list (one "server") still unlocks
+cryptsetup token export --token-id 0 "$WORK/c1.img" | jq --arg u "$URL_A" '.server = $u | del(.servers)' \
+    >"$WORK/old-token.json"
+cryptsetup token remove --token-id 0 "$WORK/c1.img"
+cryptsetup token import --json-file "$WORK/old-token.json" "$WORK/c1.img"
+check_ok "a token with one \"server\" and no list still unlocks" client 1 old
+
+finish
