@@ -168,8 +168,9 @@ int main(int argc, char **argv)
     /* a server that cannot write its audit log cannot change anything either */
     if (srv_audited(&s, &(srv_audit_rec){.actor = "bootgated", .action = "server_start"}, NULL,
                     NULL, NULL) < 0) {
-        fprintf(stderr, "bootgated: cannot commit the server_start audit record to %s\n",
-                s.cfg.store_url);
+        /* the backend, not the URL: a PostgreSQL URL may carry a password */
+        fprintf(stderr, "bootgated: cannot commit the server_start audit record to the %s store\n",
+                store_backend_name(s.store));
         r = 1;
         goto out;
     }
