@@ -243,7 +243,7 @@ int pg_nonce_use(store *base, const uint8_t *nonce, size_t size, int64_t expires
 {
     pg_store *s = PG(base);
     _cleanup_(pg_clearp) PGresult *res = NULL;
-    pg_params del = {0}, ins = {0};
+    pg_params p = {0};
     int64_t cutoff = now - STORE_NONCE_MARGIN;
     int r;
 
@@ -254,15 +254,16 @@ int pg_nonce_use(store *base, const uint8_t *nonce, size_t size, int64_t expires
         pg_unlock(s);
         return -ETIME;
     }
-    pg_int(&del, s->nonce_cutoff);
-    pg_blob(&ins, nonce, size);
-    pg_int(&ins, expires);
-    r = pg_exec(s, "DELETE FROM used_nonces WHERE expires < $1", &del, NULL);
-    if (r >= 0)
-        r = pg_exec(s,
-                    "INSERT INTO used_nonces (nonce, expires) VALUES ($1, $2)"
-                    " ON CONFLICT (nonce) DO NOTHING",
-                    &ins, &res);
+    pg_blob(&p, nonce, size);
+    pg_int(&p, expires);
+    pg_int(&p, s->nonce_cutoff);
+    /* purge and use in one statement: one commit when the caller has no
+     * transaction open */
+    r = pg_exec(s,
+                "WITH purged AS (DELETE FROM used_nonces WHERE expires < $3)"
+                " INSERT INTO used_nonces (nonce, expires) VALUES ($1, $2)"
+                " ON CONFLICT (nonce) DO NOTHING",
+                &p, &res);
     if (r >= 0 && !strcmp(PQcmdTuples(res), "0"))
         r = -EEXIST;
     pg_unlock(s);
