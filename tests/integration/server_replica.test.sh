@@ -140,13 +140,16 @@ check_ok "bootgatectl audit verify through replica B" \
     env BOOTGATE_ADMIN_SERVER="$URL_B" "$BOOTGATECTL" audit verify
 check_ok "bootgatectl audit verify --db on the store itself" "$BOOTGATECTL" audit verify --db "$AUDIT_DB"
 
-[ "$STORE" = postgresql ] || finish
+if [ "$STORE" != postgresql ]; then
+    finish
+    exit 0
+fi
 
 # --- replica B dies under load: bootgate-unlock clients fail over ---------------
 # Three nodes, each its own swtpm and LUKS2 image, enrolled with the servers
 # B, C, A (in that order: B is everyone's first choice), unlock --verify-only
 # in loops; B gets SIGKILL while they run.
-CLIENTS=3 ROUNDS=5
+CLIENTS=3 ROUNDS=6
 for i in $(seq "$CLIENTS"); do
     start_swtpm "c$i"
     eval "TCTI_$i=\$TCTI"
@@ -189,7 +192,15 @@ for i in $(seq "$CLIENTS"); do
     client_loop "$i" &
     loops+=($!)
 done
-sleep 2
+# B dies once every client has booted twice: the later boots all start at B
+for _ in $(seq 600); do
+    done_all=1
+    for i in $(seq "$CLIENTS"); do
+        [ "$(cat "$WORK/seen-$i" 2>/dev/null | grep -c .)" -ge 2 ] || done_all=0
+    done
+    [ "$done_all" = 1 ] && break
+    sleep 0.1
+done
 kill -KILL "${REPLICA_PID[b]}"
 wait "${REPLICA_PID[b]}" 2>/dev/null || true
 wait "${loops[@]}"
