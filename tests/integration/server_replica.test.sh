@@ -218,6 +218,20 @@ check "after the kill: seqs still 1..N, no gap, no duplicate" "yes" \
 check_ok "after the kill: bootgatectl audit verify through replica C" \
     env BOOTGATE_ADMIN_SERVER="$URL_C" "$BOOTGATECTL" audit verify
 
+# a replica that hangs (SIGSTOP: it accepts connections, answers nothing)
+# costs one request timeout, then the next one answers; the server list from
+# unlock.conf (server = URL,URL) overrides the token's
+start_replica d
+kill -STOP "${REPLICA_PID[d]}"
+START=$(date +%s%N)
+check_ok "a hung first replica: the boot unlocks at the next" \
+    client 2 hung --set server="${REPLICA_URL[d]},$URL_C" --set request_timeout=2 --set connect_timeout=1
+MS=$((($(date +%s%N) - START) / 1000000))
+check "  after failing over from it" 1 "$(grep -c "failed over from ${REPLICA_URL[d]}" "$WORK/c2-hung.out")"
+check "  within one timeout and one more boot (${MS} ms < 6000)" yes \
+    "$([ "$MS" -lt 6000 ] && echo yes || echo no)"
+kill -KILL "${REPLICA_PID[d]}"
+
 # a token written before the list (one "server") still unlocks
 cryptsetup token export --token-id 0 "$WORK/c1.img" | jq --arg u "$URL_A" '.server = $u | del(.servers)' \
     >"$WORK/old-token.json"
