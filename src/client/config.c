@@ -19,7 +19,8 @@ static const conf_enum_name ek_types[] = {
 
 static const conf_field client_fields[] = {
     CONF_STR(client_config, "tcti", tcti, CONFIG_DEFAULT_TCTI, "TPM access (tss2 TCTI string)"),
-    CONF_STR(client_config, "server", server, NULL, "server URL; overrides the token's"),
+    CONF_STR(client_config, "server", server, NULL,
+             "server URLs, failover in order (URL[,URL...]); overrides the token's"),
     CONF_STR(client_config, "ca", ca, CONFIG_DEFAULT_CA, "CA that signed the server certificate"),
     CONF_STR(client_config, "client_cert", client_cert, NULL, "TLS client certificate"),
     CONF_STR(client_config, "client_key", client_key, NULL, "TLS client key"),
@@ -72,7 +73,8 @@ static const struct {
     const char *key;
 } cmdline_keys[] = {
     {"rd.bootgate.timeout", "timeout"},
-    /* overrides the server named in the LUKS2 token (a moved server) */
+    /* overrides the servers named in the LUKS2 token (moved servers):
+     * rd.bootgate.url=https://a:8443,https://b:8443 */
     {"rd.bootgate.url", "server"},
 };
 

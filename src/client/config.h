@@ -19,7 +19,7 @@
 
 typedef struct client_config {
     char tcti[256];
-    char server[512]; /* overrides the token's server when set */
+    char server[4096]; /* "URL[,URL...]" (token.h server_list): overrides the token's servers */
     char ca[512];
     char client_cert[512];
     char client_key[512];

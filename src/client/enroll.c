@@ -29,8 +29,10 @@
 static void enroll_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: bootgate-unlock enroll --server URL --ca FILE [--group G]\n"
+            "Usage: bootgate-unlock enroll --server URL [--server URL...] --ca FILE [--group G]\n"
             "           [--key-file F] [--client-cert F --client-key F] [--hostname H] DEVICE...\n"
+            "--server: each replica of the service, in the order the node asks them at boot\n"
+            "(written to the token; enrollment itself also fails over along them).\n"
             "Reads the volume key with the passphrase in --key-file (or the first line of\n"
             "stdin), registers this TPM and volume with the server and writes the bootgate\n"
             "LUKS2 token. --client-cert/--client-key: a certificate with role enroller\n"
@@ -39,16 +41,14 @@ static void enroll_usage(FILE *f)
 
 /* POSTs req (with volume keys or the activation secret: wiped once sent) and
  * decodes the 200 answer; prints and returns an exit code. */
-static int enroll_post(const client_opts *o, const https_opts *h, const char *server,
-                       const char *path, const char *what, json_object *req, json_object **ret)
+static int enroll_post(const client_opts *o, const https_opts *h, const server_list *servers,
+                       size_t *io_server, const char *path, const char *what, json_object *req,
+                       json_object **ret)
 {
-    _cleanup_(freep) char *url = client_url(server, path);
     client_answer a = {0};
     int r, ex = CLIENT_EXIT_USAGE;
 
-    if (!url)
-        return CLIENT_EXIT_USAGE;
-    r = client_post(o, h, "enroll", what, url, req, true,
+    r = client_post(o, h, "enroll", what, servers, io_server, path, req, true,
                     https_now_ms() + (uint64_t)o->cfg.timeout_s * 1000, &a, &ex);
     if (r == -EPERM) {
         client_print_refusal(o, "enroll", &a);
@@ -139,7 +139,9 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
         {"hostname", required_argument, NULL, 'H'},
         {},
     };
-    const char *server = NULL, *ca = NULL, *group = "default", *key_file = NULL;
+    const char *ca = NULL, *group = "default", *key_file = NULL;
+    server_list servers = {0};
+    size_t server = 0; /* the replica that answered: activation goes there first */
     const char *cert = o->cfg.client_cert[0] ? o->cfg.client_cert : NULL;
     const char *ckey = o->cfg.client_key[0] ? o->cfg.client_key : NULL;
     char hostname[PROTO_MAX_ID + 1] = "";
@@ -167,7 +169,10 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
             enroll_usage(stdout);
             return CLIENT_EXIT_OK;
         case 's':
-            server = optarg;
+            if (server_list_add(&servers, optarg, &err) < 0) {
+                client_msg(o, "enroll: --server: %s", bg_err_msg(&err));
+                return CLIENT_EXIT_USAGE;
+            }
             break;
         case 'c':
             ca = optarg;
@@ -192,13 +197,13 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
             return CLIENT_EXIT_USAGE;
         }
     }
-    if (!server || !ca || optind >= argc || argc - optind > (int)PROTO_MAX_VOLUMES) {
+    if (servers.n == 0 || !ca || optind >= argc || argc - optind > (int)PROTO_MAX_VOLUMES) {
         client_msg(o, "enroll: --server, --ca and 1..%u DEVICEs are required", PROTO_MAX_VOLUMES);
         enroll_usage(stderr);
         return CLIENT_EXIT_USAGE;
     }
-    if (strlen(group) > PROTO_MAX_ID || strlen(server) >= sizeof(tok.server)) {
-        client_msg(o, "enroll: --group or --server too long");
+    if (strlen(group) > PROTO_MAX_ID) {
+        client_msg(o, "enroll: --group too long");
         return CLIENT_EXIT_USAGE;
     }
     if (!hostname[0] && gethostname(hostname, sizeof(hostname) - 1) < 0)
@@ -277,7 +282,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     jreq = proto_enroll_req_encode(&req);
     if (!jreq)
         return CLIENT_EXIT_USAGE;
-    ex = enroll_post(o, &h, server, "/v1/enroll", "enroll", jreq, &jresp);
+    ex = enroll_post(o, &h, &servers, &server, "/v1/enroll", "enroll", jreq, &jresp);
     secjson_putp(&jreq);
     for (size_t i = 0; i < vols.n; i++) {
         secmem_free(TAKE_PTR(vols.v[i].key));
@@ -318,7 +323,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
         proto_enroll_resp_done(&eresp);
         return CLIENT_EXIT_USAGE;
     }
-    ex = enroll_post(o, &h, server, "/v1/enroll/activate", "activate", jreq, &jresp);
+    ex = enroll_post(o, &h, &servers, &server, "/v1/enroll/activate", "activate", jreq, &jresp);
     if (ex == 0 && (r = proto_activate_resp_decode(jresp, &aresp, &err)) < 0)
         client_bad_answer(o, "enroll", "activate", &err, &ex);
     if (ex != 0) {
@@ -328,7 +333,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
 
     /* 5. the token and the pinned CA for the initramfs */
     memset(&tok, 0, sizeof(tok));
-    snprintf(tok.server, sizeof(tok.server), "%s", server);
+    tok.servers = servers;
     snprintf(tok.node_id, sizeof(tok.node_id), "%s", eresp.node_id);
     hex_encode(ak_name, ak_name_size, tok.ak_name);
     proto_enroll_resp_done(&eresp);

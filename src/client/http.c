@@ -87,23 +87,38 @@ void client_bad_answer(const client_opts *o, const char *who, const char *what, 
     *ret_exit = CLIENT_EXIT_UNREACHABLE;
 }
 
-int client_post(const client_opts *o, const https_opts *h, const char *who, const char *what,
-                const char *url, json_object *req, bool secret, uint64_t deadline_ms,
-                client_answer *ret, int *ret_exit)
+static void urls_free(char *(*urls)[SERVERS_MAX])
 {
+    for (size_t i = 0; i < SERVERS_MAX; i++)
+        free((*urls)[i]);
+}
+
+int client_post(const client_opts *o, const https_opts *h, const char *who, const char *what,
+                const server_list *servers, size_t *io_index, const char *path, json_object *req,
+                bool secret, uint64_t deadline_ms, client_answer *ret, int *ret_exit)
+{
+    _cleanup_(urls_free) char *urls[SERVERS_MAX] = {0};
     https_response resp = {0};
     bg_err err = {{0}};
     unsigned attempts = 0;
+    size_t first = *io_index;
     uint64_t t0 = https_now_ms(), t_us = timing_now_us();
     char *body = (char *)json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
     int r;
 
     *ret = (client_answer){0};
-    if (!body) {
-        *ret_exit = CLIENT_EXIT_USAGE;
+    *ret_exit = CLIENT_EXIT_USAGE;
+    if (!body)
         return -ENOMEM;
+    if (servers->n == 0 || servers->n > SERVERS_MAX) {
+        client_msg(o, "%s: no server configured", who);
+        return -EINVAL;
     }
-    r = https_request_retry(h, "POST", url, body, deadline_ms, &resp, &attempts, &err);
+    for (size_t i = 0; i < servers->n; i++)
+        if (!(urls[i] = client_url(servers->url[i], path)))
+            return -ENOMEM;
+    r = https_request_failover(h, "POST", (const char *const *)urls, servers->n, io_index, body,
+                               deadline_ms, &resp, &attempts, &err);
     timing_add(TIMING_HTTP, t_us);
     timing_add_us(TIMING_HTTP_CONNECT, resp.connect_us);
     if (secret)
@@ -113,8 +128,11 @@ int client_post(const client_opts *o, const https_opts *h, const char *who, cons
         *ret_exit = r == -EINVAL ? CLIENT_EXIT_USAGE : CLIENT_EXIT_UNREACHABLE;
         return r;
     }
-    client_debug(o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", url, resp.status, attempts,
-                 (unsigned long long)(https_now_ms() - t0));
+    if (*io_index != first)
+        client_msg(o, "%s: %s answered by %s (failed over from %s)", who, what,
+                   servers->url[*io_index], servers->url[first]);
+    client_debug(o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", urls[*io_index], resp.status,
+                 attempts, (unsigned long long)(https_now_ms() - t0));
     ret->status = resp.status;
     r = https_answer_json(&resp, &ret->json, &err);
     https_response_done(&resp);

@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "https.h"
+#include "token.h"
 
 /* The HTTPS options of the configuration: the pinned CA (o->cfg.ca),
  * timeouts and backoff. */
@@ -26,8 +27,11 @@ typedef struct client_answer {
 
 void client_answer_done(client_answer *a);
 
-/* POSTs req to url (https_request_retry until deadline_ms). `who` starts each
- * message (a device, or "enroll"), `what` names the request ("challenge").
+/* POSTs req to path on the servers (https_request_failover until
+ * deadline_ms: in order from *io_index, the next at once when one is
+ * unreachable, backoff after a round in which none answered); *io_index gets
+ * the server that answered. `who` starts each message (a device, or
+ * "enroll"), `what` names the request ("challenge").
  * secret: the serialized request holds secrets (volume keys): wiped once sent.
  * Returns:
  *   0        HTTP 200 with a JSON object in ret->json;
@@ -38,8 +42,8 @@ void client_answer_done(client_answer *a);
  *            not https://) exit 2, -EBADMSG a 200 answer that is not a JSON
  *            object ("bad WHAT answer") exit 4. */
 int client_post(const client_opts *o, const https_opts *h, const char *who, const char *what,
-                const char *url, json_object *req, bool secret, uint64_t deadline_ms,
-                client_answer *ret, int *ret_exit);
+                const server_list *servers, size_t *io_index, const char *path, json_object *req,
+                bool secret, uint64_t deadline_ms, client_answer *ret, int *ret_exit);
 
 /* "server answered HTTP 500: internal: disk on fire" (cut at size) */
 void client_refusal_text(const client_answer *a, char *out, size_t size);

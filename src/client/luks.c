@@ -71,7 +71,16 @@ int luks_token_write(struct crypt_device *cd, const luks_token *tok, bg_err *err
         return bg_err_set(err, -ENOMEM, "out of memory");
     json_object_object_add(o, "type", json_object_new_string(LUKS_TOKEN_TYPE));
     json_object_object_add(o, "keyslots", json_object_new_array());
-    json_object_object_add(o, "server", json_object_new_string(tok->server));
+    json_object *servers = json_object_new_array();
+    if (!servers) {
+        json_object_put(o);
+        return bg_err_set(err, -ENOMEM, "out of memory");
+    }
+    /* "server" for clients that predate the list */
+    json_object_object_add(o, "server", json_object_new_string(tok->servers.url[0]));
+    for (size_t i = 0; i < tok->servers.n; i++)
+        json_object_array_add(servers, json_object_new_string(tok->servers.url[i]));
+    json_object_object_add(o, "servers", servers);
     json_object_object_add(o, "node_id", json_object_new_string(tok->node_id));
     json_object_object_add(o, "ca_sha256", json_object_new_string(tok->ca_sha256));
     if (tok->ak_name[0])

@@ -52,7 +52,7 @@ int client_status_main(client_opts *o, int argc, char **argv)
         const char *dev = found ? found[i] : (i + 1 < argc ? argv[i + 1] : NULL);
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         luks_token tok;
-        char ca_hex[65] = "";
+        char ca_hex[65] = "", servers[SERVERS_MAX * SERVER_URL_MAX];
         if (!dev)
             break;
         if (luks_open(dev, &cd, &err) < 0) {
@@ -64,8 +64,9 @@ int client_status_main(client_opts *o, int argc, char **argv)
             printf("%s: uuid %s: %s\n", dev, luks_uuid(cd), bg_err_msg(&err));
             continue;
         }
+        server_list_format(&tok.servers, servers, sizeof(servers));
         printf("%s: uuid %s\n  server %s\n  node_id %s\n", dev, luks_uuid(cd),
-               o->cfg.server[0] ? o->cfg.server : tok.server, tok.node_id);
+               o->cfg.server[0] ? o->cfg.server : servers, tok.node_id);
         if (https_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0)
             printf("  ca %s: %s\n", o->cfg.ca, bg_err_msg(&err));
         else

@@ -36,12 +36,15 @@ typedef struct unlock_ctx {
     uint64_t deadline_ms;
     uint64_t last_denial; /* hash of the last explanation shown, 0 = none */
     https_session *session;
+    server_list servers; /* the volume's, from the token or the configuration */
+    size_t server;       /* the one that answered last: the next attempt starts there */
 } unlock_ctx;
 
 /* Outcome of one attempt, in order of severity for the final exit code. */
 typedef enum attempt_result {
     ATTEMPT_UNLOCKED,
     ATTEMPT_DENIED,      /* 403 with an explanation: poll again */
+    ATTEMPT_RETRY,       /* the server failed mid-attempt: again at once, fresh nonce */
     ATTEMPT_UNREACHABLE, /* deadline passed while the server was unreachable */
     ATTEMPT_FATAL,       /* exit code in *ret_exit */
 } attempt_result;
@@ -98,12 +101,22 @@ static void print_denial(unlock_ctx *u, const char *dev, const proto_unlock_deni
                    (long long)d->audit_seq);
 }
 
+/* A nonce refusal from a server that took over the unlock request from one
+ * that failed mid-request: the failed one may have used the nonce before it
+ * went away. Not a denial of this machine: the attempt starts over. */
+static bool nonce_lost_in_failover(const client_answer *a, size_t before, size_t after)
+{
+    json_object *v;
+    return before != after && a->status == 403 && a->json &&
+           json_object_object_get_ex(a->json, "verdict", &v) &&
+           json_object_is_type(v, json_type_string) &&
+           !strncmp(json_object_get_string(v), "nonce_", 6);
+}
+
 static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct crypt_device *cd,
-                                     const luks_token *tok, const char *server, int *ret_exit)
+                                     const luks_token *tok, int *ret_exit)
 {
     const client_opts *o = u->o;
-    _cleanup_(freep) char *url_challenge = client_url(server, "/v1/challenge");
-    _cleanup_(freep) char *url_unlock = client_url(server, "/v1/unlock");
     _cleanup_(json_object_putp) json_object *jreq = NULL;
     _cleanup_(client_answer_done) client_answer a = {0};
     https_opts h = client_https_opts(o);
@@ -119,8 +132,6 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     int r;
 
     *ret_exit = CLIENT_EXIT_USAGE;
-    if (!url_challenge || !url_unlock)
-        return ATTEMPT_FATAL;
 
     /* 1. challenge */
     snprintf(creq.node_id, sizeof(creq.node_id), "%s", tok->node_id);
@@ -128,8 +139,8 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     if (!jreq)
         return ATTEMPT_FATAL;
     h.session = u->session;
-    r = client_post(o, &h, dev, "challenge", url_challenge, jreq, false, u->deadline_ms, &a,
-                    ret_exit);
+    r = client_post(o, &h, dev, "challenge", &u->servers, &u->server, "/v1/challenge", jreq, false,
+                    u->deadline_ms, &a, ret_exit);
     if (r < 0)
         return post_failed(o, dev, r, &a, ret_exit);
     if (proto_challenge_resp_decode(a.json, &chal, &err) < 0) {
@@ -174,7 +185,16 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     free(q);
     if (!jreq)
         return ATTEMPT_FATAL;
-    r = client_post(o, &h, dev, "unlock", url_unlock, jreq, false, u->deadline_ms, &a, ret_exit);
+    /* the nonce is good at every replica (shared nonce secret and store):
+     * the unlock goes to the next one too if this one fails */
+    size_t challenged_at = u->server;
+    r = client_post(o, &h, dev, "unlock", &u->servers, &u->server, "/v1/unlock", jreq, false,
+                    u->deadline_ms, &a, ret_exit);
+    if (r == -EPERM && nonce_lost_in_failover(&a, challenged_at, u->server)) {
+        client_msg(o, "%s: %s refused the nonce of %s: asking again", dev,
+                   u->servers.url[u->server], u->servers.url[challenged_at]);
+        return ATTEMPT_RETRY;
+    }
     if (r == -EPERM && a.status == 403) {
         /* A denial: its explanation and break-glass code; keep polling. */
         proto_unlock_denied d;
@@ -282,7 +302,17 @@ static int unlock_volume(unlock_ctx *u, volume *v)
         client_msg(o, "%s", bg_err_msg(&v->err));
         return CLIENT_EXIT_USAGE;
     }
-    const char *server = o->cfg.server[0] ? o->cfg.server : tok->server;
+    char servers[SERVERS_MAX * SERVER_URL_MAX];
+    if (o->cfg.server[0]) {
+        if (server_list_parse(o->cfg.server, &u->servers, &err) < 0 || u->servers.n == 0) {
+            client_msg(o, "server = %s: %s", o->cfg.server,
+                       u->servers.n ? bg_err_msg(&err) : "no URL");
+            return CLIENT_EXIT_USAGE;
+        }
+    } else
+        u->servers = tok->servers;
+    u->server = 0;
+    server_list_format(&u->servers, servers, sizeof(servers));
     if (https_file_sha256_hex(o->cfg.ca, ca_hex, &err) < 0) {
         client_msg(o, "CA file: %s", bg_err_msg(&err));
         return CLIENT_EXIT_USAGE;
@@ -301,11 +331,13 @@ static int unlock_volume(unlock_ctx *u, volume *v)
                    dev, u->ak_name_hex, tok->ak_name);
         return CLIENT_EXIT_TPM;
     }
-    client_debug(o, "%s: uuid %s, server %s, node %s", dev, luks_uuid(cd), server, tok->node_id);
+    client_debug(o, "%s: uuid %s, servers %s, node %s", dev, luks_uuid(cd), servers, tok->node_id);
 
     u->last_denial = 0;
     for (bool denied = false;;) {
-        attempt_result res = unlock_attempt(u, dev, cd, tok, server, &exit_code);
+        attempt_result res = unlock_attempt(u, dev, cd, tok, &exit_code);
+        if (res == ATTEMPT_RETRY)
+            continue; /* bounded by the deadline of its requests */
         /* A server that stops answering after denying us leaves us denied. */
         if (res == ATTEMPT_UNREACHABLE && denied)
             return CLIENT_EXIT_DENIED;

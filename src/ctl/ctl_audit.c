@@ -31,7 +31,8 @@ static void usage(FILE *f)
            "       bootgatectl audit export [--since SEQ]        (JSON lines)\n"
            "       bootgatectl audit verify [--signer PUB] [--head FILE] [--json]\n"
            "       bootgatectl audit head                        (the latest signed head, JSON)\n\n"
-           "  --db PATH             read the SQLite database directly (offline, read-only)\n"
+           "  --db PATH|URL         read the store directly (read-only): an SQLite file, or\n"
+           "                        a store URL (sqlite:///..., postgresql://...)\n"
            "  --since SEQ           records after SEQ (default 0)\n"
            "  --limit N             at most N records (list; default 1000)\n"
            "  --json                JSON output\n"
@@ -180,7 +181,7 @@ int ctl_audit_main(int argc, char **argv)
         limit = 1; /* only the signed head is wanted */
 
     /* the signed head kept outside the table: --head, or beside --db */
-    if (!head_path && db) {
+    if (!head_path && db && !strstr(db, "://")) {
         if (asprintf(&default_head, "%s.audit-head", db) < 0) {
             default_head = NULL;
             return ctl_error(CTL_EXIT_RUNTIME, "out of memory");

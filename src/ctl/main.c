@@ -13,6 +13,7 @@
 #pragma weak ctl_audit_main
 #pragma weak ctl_breakglass_main
 #pragma weak ctl_init_server_main
+#pragma weak ctl_db_main
 
 typedef struct ctl_group {
     const char *name;
@@ -29,6 +30,7 @@ static const ctl_group groups[] = {
     {"audit", ctl_audit_main, "show, verify and export the audit log"},
     {"breakglass", ctl_breakglass_main, "request and approve break-glass grants"},
     {"init-server", ctl_init_server_main, "create keys, certificates and config for a server"},
+    {"db", ctl_db_main, "schema status and migration of the server's store"},
 };
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)

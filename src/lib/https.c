@@ -247,40 +247,59 @@ int https_backoff(const https_opts *o, unsigned attempt, uint64_t deadline_ms)
     return 0;
 }
 
+int https_request_failover(const https_opts *o, const char *method, const char *const *urls,
+                           size_t n_urls, size_t *io_index, const char *body, uint64_t deadline_ms,
+                           https_response *ret, unsigned *ret_attempts, bg_err *err)
+{
+    uint64_t connect_us = 0;
+    size_t i = io_index && *io_index < n_urls ? *io_index : 0;
+    unsigned attempt = 0;
+    int r = -ETIME;
+
+    if (n_urls == 0)
+        return bg_err_set(err, -EINVAL, "no server URL");
+    for (unsigned round = 1;; round++) {
+        /* one try of each URL, starting at the last one that answered */
+        for (size_t k = 0; k < n_urls; k++, i = (i + 1) % n_urls) {
+            https_opts oo = *o;
+            uint64_t now = https_now_ms();
+            if (now >= deadline_ms)
+                goto deadline;
+            /* No single try may run past the overall deadline. */
+            if (oo.request_timeout_ms <= 0 || (uint64_t)oo.request_timeout_ms > deadline_ms - now)
+                oo.request_timeout_ms = (long)(deadline_ms - now);
+            if (oo.connect_timeout_ms <= 0 || oo.connect_timeout_ms > oo.request_timeout_ms)
+                oo.connect_timeout_ms = oo.request_timeout_ms;
+            if (ret_attempts)
+                *ret_attempts = ++attempt;
+            if (io_index)
+                *io_index = i;
+            r = https_request(&oo, method, urls[i], body, ret, err);
+            connect_us += ret->connect_us;
+            ret->connect_us = connect_us;
+            if (r == 0 && (ret->status == 502 || ret->status == 503 || ret->status == 504)) {
+                r = bg_err_set(err, -ENETUNREACH, "%s: HTTP %ld", urls[i], ret->status);
+                https_response_done(ret);
+            }
+            if (r != -ENETUNREACH && r != -ETIMEDOUT)
+                return r;
+        }
+        /* every URL failed in this round: back off before the next */
+        if (https_backoff(o, round, deadline_ms) < 0)
+            break;
+    }
+deadline:
+    if (r == -ETIME)
+        return bg_err_set(err, -ENETUNREACH, "%s: deadline passed before any attempt", urls[i]);
+    return bg_err_prefix(err, -ENETUNREACH, "gave up at the deadline");
+}
+
 int https_request_retry(const https_opts *o, const char *method, const char *url, const char *body,
                         uint64_t deadline_ms, https_response *ret, unsigned *ret_attempts,
                         bg_err *err)
 {
-    uint64_t connect_us = 0;
-    int r = -ETIME;
-
-    for (unsigned attempt = 1;; attempt++) {
-        https_opts oo = *o;
-        uint64_t now = https_now_ms();
-        if (now >= deadline_ms)
-            break;
-        /* No single try may run past the overall deadline. */
-        if (oo.request_timeout_ms <= 0 || (uint64_t)oo.request_timeout_ms > deadline_ms - now)
-            oo.request_timeout_ms = (long)(deadline_ms - now);
-        if (oo.connect_timeout_ms <= 0 || oo.connect_timeout_ms > oo.request_timeout_ms)
-            oo.connect_timeout_ms = oo.request_timeout_ms;
-        if (ret_attempts)
-            *ret_attempts = attempt;
-        r = https_request(&oo, method, url, body, ret, err);
-        connect_us += ret->connect_us;
-        ret->connect_us = connect_us;
-        if (r == 0 && (ret->status == 502 || ret->status == 503 || ret->status == 504)) {
-            r = bg_err_set(err, -ENETUNREACH, "%s: HTTP %ld", url, ret->status);
-            https_response_done(ret);
-        }
-        if (r != -ENETUNREACH && r != -ETIMEDOUT)
-            return r;
-        if (https_backoff(o, attempt, deadline_ms) < 0)
-            break;
-    }
-    if (r == -ETIME)
-        return bg_err_set(err, -ENETUNREACH, "%s: deadline passed before any attempt", url);
-    return bg_err_prefix(err, -ENETUNREACH, "gave up at the deadline");
+    return https_request_failover(o, method, &url, 1, NULL, body, deadline_ms, ret, ret_attempts,
+                                  err);
 }
 
 /* "application/json", any case, optionally followed by parameters. */

@@ -81,6 +81,16 @@ int https_request_retry(const https_opts *o, const char *method, const char *url
                         uint64_t deadline_ms, https_response *ret, unsigned *ret_attempts,
                         bg_err *err);
 
+/* https_request_retry over several URLs of one service (replicas): each
+ * round tries every URL once, in order, starting at *io_index (NULL: the
+ * first), and moves to the next at once when one is unreachable (the same
+ * errors and statuses as above); only after a round in which all failed does
+ * it back off (round 1, 2, ...). *io_index gets the URL of the last try: the
+ * one that answered, when 0 is returned. */
+int https_request_failover(const https_opts *o, const char *method, const char *const *urls,
+                           size_t n_urls, size_t *io_index, const char *body, uint64_t deadline_ms,
+                           https_response *ret, unsigned *ret_attempts, bg_err *err);
+
 /* Sleeps the backoff for the given attempt (1-based), never past deadline_ms.
  * Returns -ETIME when the deadline has passed. */
 int https_backoff(const https_opts *o, unsigned attempt, uint64_t deadline_ms);

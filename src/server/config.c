@@ -8,20 +8,30 @@
 #include "cleanup.h"
 #include "conf.h"
 
-#define SQLITE_SCHEME "sqlite://"
+#define SQLITE_SCHEME   "sqlite://"
+#define POSTGRES_SCHEME "postgresql://"
 
-/* store = BACKEND://...; this build has one backend, SQLite, whose URL is
- * sqlite:// followed by an absolute path (sqlite:///var/lib/bootgate/bootgate.db). */
+static bool is_postgres(const char *url)
+{
+    return !strncmp(url, POSTGRES_SCHEME, strlen(POSTGRES_SCHEME));
+}
+
+/* store = BACKEND://...: sqlite:// followed by an absolute path
+ * (sqlite:///var/lib/bootgate/bootgate.db), or a libpq URI
+ * (postgresql://bootgate@db.example/bootgate?sslmode=verify-full), which
+ * several replicas share. */
 static int check_store_url(const char *v, bg_err *err)
 {
     const char *sep = strstr(v, "://");
     if (!sep || sep == v)
-        return bg_err_set(err, -EINVAL, "store: '%s' is not a URL like %s/path/to/bootgate.db", v,
-                          SQLITE_SCHEME);
+        return bg_err_set(err, -EINVAL, "store: '%.64s' is not a URL like %s/path/to/bootgate.db",
+                          v, SQLITE_SCHEME);
+    if (is_postgres(v))
+        return 0;
     if ((size_t)(sep - v) != strlen("sqlite") || strncmp(v, "sqlite", strlen("sqlite")) != 0)
         return bg_err_set(err, -EINVAL,
-                          "store: unsupported backend '%.*s' (this build has: sqlite)",
-                          (int)(sep - v), v);
+                          "store: unsupported backend '%.*s' (this build has: sqlite, postgresql)",
+                          (int)(sep - v) > 32 ? 32 : (int)(sep - v), v);
     if (v[strlen(SQLITE_SCHEME)] != '/')
         return bg_err_set(err, -EINVAL, "store: the SQLite path must be absolute (%s/path/to/db)",
                           SQLITE_SCHEME);
@@ -40,7 +50,7 @@ static const conf_field srv_fields[] = {
     CONF_PATH(srv_config, "nonce_secret_file", nonce_secret_file, "/etc/bootgate/nonce-secret",
               "32-byte nonce HMAC secret"),
     CONF_STR_CHECKED(srv_config, "store", store_url, SQLITE_SCHEME SRV_DEFAULT_DB, check_store_url,
-                     "store URL: sqlite:///absolute/path.db"),
+                     "store URL: sqlite:///absolute/path.db or postgresql://..."),
     CONF_PATH(srv_config, "db", db, SRV_DEFAULT_DB, "alias: store = sqlite://PATH"),
     CONF_PATH(srv_config, "policy_signers_dir", policy_signers_dir,
               "/etc/bootgate/policy-signers.d", "policy signer public keys"),
@@ -49,7 +59,8 @@ static const conf_field srv_fields[] = {
     CONF_PATH(srv_config, "audit_signing_key", audit_signing_key, NULL,
               "Ed25519 key for audit heads; empty: unsigned"),
     CONF_PATH(srv_config, "audit_head_file", audit_head_file, NULL,
-              "latest signed head; empty: DB.audit-head"),
+              "latest signed head; empty: DB.audit-head (SQLite), " SRV_DEFAULT_HEAD
+              " (PostgreSQL)"),
     CONF_UINT(srv_config, "audit_sign_interval", audit_sign_interval, 1, 86400, 300,
               "seconds between signed heads"),
     CONF_UINT(srv_config, "breakglass_approvals", breakglass_approvals, 1, 16, 2,
@@ -88,8 +99,9 @@ static const conf_field srv_fields[] = {
 };
 
 /* store and its alias db name one database: the one given fills the other
- * (db stays the plain path the SQLite store opens). The audit head lives
- * beside the database unless configured: outside the table it signs. */
+ * (db stays the plain path the SQLite store opens; with PostgreSQL it is
+ * unused). The audit head lives outside the table it signs: beside the
+ * SQLite file, or in a file of each replica's own (DESIGN §5). */
 static int srv_config_finish(const conf_format *fmt, void *obj, const bool *seen, const char *path,
                              bg_err *err)
 {
@@ -103,12 +115,16 @@ static int srv_config_finish(const conf_format *fmt, void *obj, const bool *seen
         n = snprintf(c->store_url, sizeof(c->store_url), "%s%s", SQLITE_SCHEME, c->db);
         if (n < 0 || (size_t)n >= sizeof(c->store_url))
             return bg_err_set(err, -EINVAL, "%s: db path too long", path);
+    } else if (is_postgres(c->store_url)) {
+        c->db[0] = 0;
     } else if (strlen(c->store_url) - strlen(SQLITE_SCHEME) >= sizeof(c->db)) {
         return bg_err_set(err, -EINVAL, "%s: store path too long", path);
     } else {
         snprintf(c->db, sizeof(c->db), "%s", c->store_url + strlen(SQLITE_SCHEME));
     }
-    if (!c->audit_head_file[0]) {
+    if (!c->audit_head_file[0] && !c->db[0])
+        snprintf(c->audit_head_file, sizeof(c->audit_head_file), "%s", SRV_DEFAULT_HEAD);
+    else if (!c->audit_head_file[0]) {
         n = snprintf(c->audit_head_file, sizeof(c->audit_head_file), "%s.audit-head", c->db);
         if (n < 0 || (size_t)n >= sizeof(c->audit_head_file))
             return bg_err_set(err, -ENAMETOOLONG, "%s: db path too long", path);

@@ -14,6 +14,8 @@
 
 #define SRV_DEFAULT_CONFIG "/etc/bootgate/bootgated.conf"
 #define SRV_DEFAULT_DB     "/var/lib/bootgate/bootgate.db"
+/* the signed audit head of a replica on a shared (PostgreSQL) store */
+#define SRV_DEFAULT_HEAD "/var/lib/bootgate/audit-head"
 
 typedef struct srv_config {
     char listen_address[64];
@@ -25,15 +27,17 @@ typedef struct srv_config {
     char ek_ca_bundle[4096];
     char kek_file[4096];
     char nonce_secret_file[4096];
-    /* store = URL (sqlite:///abs/path.db; DESIGN §6). db = PATH is its alias
-     * for sqlite://PATH; after loading both are filled, db with the plain path. */
+    /* store = URL (sqlite:///abs/path.db or postgresql://...; DESIGN §6).
+     * db = PATH is its alias for sqlite://PATH; after loading both are
+     * filled, db with the plain path (empty for PostgreSQL). */
     char store_url[4096 + 16];
     char db[4096];
     char policy_signers_dir[4096];
     char approvers_dir[4096];
     char audit_signing_key[4096];  /* Ed25519 PEM; empty = heads are not signed */
     unsigned audit_sign_interval;  /* seconds between signed heads */
-    char audit_head_file[4096];    /* the latest signed head; empty: "<db>.audit-head" */
+    char audit_head_file[4096];    /* the latest signed head; default "<db>.audit-head" or
+                                      SRV_DEFAULT_HEAD (one per replica on PostgreSQL) */
     unsigned breakglass_approvals; /* distinct approvers a grant needs */
     unsigned breakglass_max_ttl;   /* seconds, never more than 24 h */
     unsigned breakglass_max_uses;

@@ -65,6 +65,26 @@ static int check_audit_head(srv *s, bg_err *err)
     return 0;
 }
 
+/* The store answers and its schema is one this bootgated can run on (an
+ * older one is migrated at start). */
+static int check_store(srv *s, bg_err *err)
+{
+    int64_t version = 0, latest = store_schema_latest_version();
+    int r = store_open_connect(s->cfg.store_url, &s->store, err);
+    if (r < 0)
+        return r;
+    r = store_schema_version(s->store, &version);
+    if (r < 0)
+        return bg_err_set(err, r, "store: cannot read the schema version");
+    if (version > latest)
+        return bg_err_set(err, -EPROTO,
+                          "store: database schema %lld is newer than this bootgated (%lld)",
+                          (long long)version, (long long)latest);
+    printf("bootgated: store %s: schema %lld%s\n", store_backend_name(s->store), (long long)version,
+           version < latest ? " (bootgated migrates it at start)" : " (current)");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -138,8 +158,9 @@ int main(int argc, char **argv)
         r = bg_err_set(&err, -ENOMEM, "out of memory");
     if (r >= 0)
         r = srv_tls_init(&s, &err);
+    /* --check connects and reads the schema version; it never migrates */
     if (r >= 0)
-        r = store_open(s.cfg.store_url, &s.store, &err);
+        r = check_only ? check_store(&s, &err) : store_open(s.cfg.store_url, &s.store, &err);
     if (r >= 0)
         r = check_audit_head(&s, &err);
     if (r < 0) {
@@ -156,8 +177,9 @@ int main(int argc, char **argv)
     /* a server that cannot write its audit log cannot change anything either */
     if (srv_audited(&s, &(srv_audit_rec){.actor = "bootgated", .action = "server_start"}, NULL,
                     NULL, NULL) < 0) {
-        fprintf(stderr, "bootgated: cannot commit the server_start audit record to %s\n",
-                s.cfg.store_url);
+        /* the backend, not the URL: a PostgreSQL URL may carry a password */
+        fprintf(stderr, "bootgated: cannot commit the server_start audit record to the %s store\n",
+                store_backend_name(s.store));
         r = 1;
         goto out;
     }

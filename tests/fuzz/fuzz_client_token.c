@@ -22,8 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = 0;
     if (luks_token_parse(s, &tok, &err) == 0) {
         /* every field NUL-terminated inside its buffer */
-        if (strnlen(tok.server, sizeof(tok.server)) == sizeof(tok.server) ||
-            strnlen(tok.node_id, sizeof(tok.node_id)) == sizeof(tok.node_id) ||
+        if (tok.servers.n < 1 || tok.servers.n > SERVERS_MAX)
+            abort();
+        for (size_t i = 0; i < tok.servers.n; i++)
+            if (strnlen(tok.servers.url[i], SERVER_URL_MAX) == SERVER_URL_MAX ||
+                !tok.servers.url[i][0])
+                abort();
+        if (strnlen(tok.node_id, sizeof(tok.node_id)) == sizeof(tok.node_id) ||
             strnlen(tok.ca_sha256, sizeof(tok.ca_sha256)) == sizeof(tok.ca_sha256) ||
             strnlen(tok.ak_name, sizeof(tok.ak_name)) == sizeof(tok.ak_name))
             abort();

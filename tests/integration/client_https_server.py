@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A tiny HTTPS server for client_http.test.sh: answers every POST with a JSON
-# body (or a body of --big bytes) and logs each request line to stdout.
-import http.server, sys, json
+# body (or a body of --big bytes) and logs each request line to stdout. With
+# big = -1 it dies in the middle of the first request, after reading it and
+# before answering (a replica killed mid-request: client_replica_failover).
+import http.server, os, sys, json
 
 from tls_serve import serve_tls
 
@@ -12,6 +14,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(n)
+        if big < 0:
+            print("POST", self.path, "(dying)", flush=True)
+            os._exit(0)
         out = (b"x" * big) if big else json.dumps({"echo": body.decode()}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

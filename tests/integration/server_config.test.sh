@@ -23,10 +23,10 @@ echo "store = sqlite://$C/other.db" >>"$C/both.conf"
 check "store and db both set: exit 1" 1 "$(bg_check "$C/both.conf"; echo $?)"
 check "... saying so" 1 "$(grep -c 'store and db both set' "$WORK/check.out")"
 
-sed "s|^db = .*|store = postgresql://db.example/bootgate|" "$C/bootgated.conf" >"$C/pg.conf"
-check "another backend: exit 1" 1 "$(bg_check "$C/pg.conf"; echo $?)"
-check "... with file:line and the backend named" 1 \
-    "$(grep -c "pg.conf:[0-9]*: store: unsupported backend 'postgresql' (this build has: sqlite)" "$WORK/check.out")"
+sed "s|^db = .*|store = mysql://db.example/bootgate|" "$C/bootgated.conf" >"$C/my.conf"
+check "another backend: exit 1" 1 "$(bg_check "$C/my.conf"; echo $?)"
+check "... with file:line and the backends named" 1 \
+    "$(grep -c "my.conf:[0-9]*: store: unsupported backend 'mysql' (this build has: sqlite, postgresql)" "$WORK/check.out")"
 
 cp "$C/bootgated.conf" "$C/port.conf"
 echo "port = 65536" >>"$C/port.conf"

@@ -19,6 +19,14 @@
 #           prints the HTTP status; body in $WORK/reply, headers in
 #           $WORK/reply.headers; ROLE: a client certificate of init-server
 #   jreply JQ-FILTER    jq -r on $WORK/reply
+#   bootgated_use_store URL
+#           (after bootgated_init) the config's store is URL (postgresql://...)
+#           instead of the SQLite file, its audit head $SRV/audit-head
+#   start_replica NAME
+#           another bootgated on the same config (store, KEK, nonce secret, PKI),
+#           its own port and audit_head_file ($SRV/replica-NAME.conf), log
+#           $WORK/bootgated-NAME.log; waits for /healthz. Sets REPLICA_URL[NAME],
+#           REPLICA_PID[NAME] (killed at exit)
 #   bootgated_policy NAME VERSION EVENTLOG [CAPTURE OPTION...]
 #           capture a policy from EVENTLOG, sign it with the init-server key,
 #           upload and activate it (dies on failure)
@@ -103,6 +111,30 @@ wait_bootgated() { _bootgated_wait || die "bootgated not up on $URL: $(tail -5 "
 stop_bootgated() {
     stop_pid "${SRV_PID:-}"
     SRV_PID=
+}
+
+bootgated_use_store() {
+    sed -i -e '/^db = /d' -e '/^store = /d' -e '/^audit_head_file = /d' "$SRV/bootgated.conf"
+    printf 'store = %s\naudit_head_file = %s\n' "$1" "$SRV/audit-head" >>"$SRV/bootgated.conf"
+}
+
+declare -gA REPLICA_URL=() REPLICA_PID=()
+start_replica() {
+    local name=$1 conf=$SRV/replica-$1.conf port pid
+    port=$(free_port)
+    sed -e "s/^port = .*/port = $port/" -e '/^audit_head_file = /d' "$SRV/bootgated.conf" >"$conf"
+    echo "audit_head_file = $SRV/audit-head-$name" >>"$conf"
+    "$BOOTGATED" -c "$conf" --log-stderr >>"$WORK/bootgated-$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    REPLICA_PID[$name]=$pid
+    REPLICA_URL[$name]=https://127.0.0.1:$port
+    for _ in $(seq 100); do
+        curl -sf --cacert "$SRV/ca.crt" "${REPLICA_URL[$name]}/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    die "replica $name did not start: $(tail -5 "$WORK/bootgated-$name.log")"
 }
 
 api() {

@@ -76,10 +76,12 @@ finish() {
         if kill -0 "$SRV_PID" 2>/dev/null; then pass "bootgated survived the run"; else fail "bootgated survived the run"; fi
         stop_bootgated
     fi
-    if [ -e "$WORK/bootgated.log" ]; then
-        if grep -qE 'Sanitizer|runtime error' "$WORK/bootgated.log"; then
+    # the test's bootgated and its replicas (start_replica)
+    local logs=("$WORK"/bootgated*.log)
+    if [ -e "${logs[0]}" ]; then
+        if grep -qE 'Sanitizer|runtime error' "${logs[@]}"; then
             fail "no sanitizer reports"
-            grep -E -A20 'Sanitizer|runtime error' "$WORK/bootgated.log" | head -60
+            grep -E -A20 'Sanitizer|runtime error' "${logs[@]}" | head -60
         else
             pass "no sanitizer reports"
         fi

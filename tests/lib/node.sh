@@ -9,9 +9,11 @@
 #   activate ID_OBJECT_B64 SECRET_B64 OUT [EK_CTX]
 #                       TPM2_ActivateCredential with the AK and the EK under
 #                       PolicySecret(endorsement), as the node does (DESIGN §1 step 4)
-#   node_enroll [GROUP] enroll the node ($VOL with a random $WORK/node/volume.key),
-#                       activate its credential and approve its EK: active (dies
-#                       on failure; server_unlock walks the same steps one check each)
+#   node_enroll [GROUP [VOL [KEYFILE]]]
+#                       enroll the node (group web, volume $VOL, a random
+#                       $WORK/node/volume.key by default), activate its credential
+#                       and approve its EK: active (dies on failure; server_unlock
+#                       walks the same steps one check each)
 #   node_boot           the node's synthetic boot in $WORK/node/eventlog.bin, extended
 #                       into the swtpm: EV_S_CRTM_VERSION "bootgate test firmware
 #                       1.0", an EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG
@@ -32,6 +34,11 @@
 #                       an unlock body with a random (forged) nonce and placeholder
 #                       evidence for node 0123456789abcdef0123456789abcdef: denied
 #                       nonce_forged before identity (no swtpm needed)
+#   breakglass_request CODE SCOPE USES TTL [ROLE]
+#                       POST /v1/admin/breakglass: the HTTP status, the grant in $WORK/reply
+#   breakglass_approve ID KEY [ROLE]
+#                       the approver fetches the canonical grant, signs it with KEY
+#                       (Ed25519 PEM) and approves: the HTTP status
 
 tpmflush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
 
@@ -105,14 +112,15 @@ try_unlock() {
     api POST /v1/unlock "$WORK/unlock.json"
 }
 
-# node_enroll [GROUP]: the node (make_node_keys) enrolled with volume $VOL and the
-# key $WORK/node/volume.key (made when missing), activated with
+# node_enroll [GROUP [VOL [KEYFILE]]]: the node (make_node_keys) enrolled in GROUP
+# (default web) with volume VOL (default $VOL) and the key in KEYFILE (default
+# $WORK/node/volume.key, made when missing), activated with
 # tpm2_activatecredential and approved by the admin: state active (dies otherwise)
 node_enroll() {
-    local d=$WORK/node
-    [ -e "$d/volume.key" ] || head -c 64 /dev/urandom >"$d/volume.key"
-    jq -n --arg ek "$(base64 -w0 "$d/ek.pub")" --arg ak "$(base64 -w0 "$d/ak.pub")" --arg vol "$VOL" \
-        --arg key "$(base64 -w0 "$d/volume.key")" --arg g "${1:-web}" \
+    local d=$WORK/node key=${3:-$WORK/node/volume.key}
+    [ -e "$key" ] || head -c 64 /dev/urandom >"$key"
+    jq -n --arg ek "$(base64 -w0 "$d/ek.pub")" --arg ak "$(base64 -w0 "$d/ak.pub")" --arg vol "${2:-$VOL}" \
+        --arg key "$(base64 -w0 "$key")" --arg g "${1:-web}" \
         '{hostname:"node1", group:$g, ek_public:$ek, ak_public:$ak, volumes:[{uuid:$vol, key:$key}]}' \
         >"$WORK/enroll.json"
     [ "$(api POST /v1/enroll "$WORK/enroll.json" enroller)" = 200 ] || die "enroll: $(cat "$WORK/reply")"
@@ -138,4 +146,18 @@ forged_unlock_body() {
         attest:"AAEC", signature:"AAEC", pcr_bank:"sha256",
         pcrs:({} | . as $o | reduce range(0;12) as $i ($o; .["\($i)"] = ("00" * 32))),
         event_log:"AAEC"}' | jq "${2:-.}" >"$1"
+}
+
+breakglass_request() {
+    jq -n --arg c "$1" --arg s "$2" --argjson u "$3" --argjson t "$4" \
+        '{code:$c, reason:"kernel rollout INC-42", scope:$s, uses:$u, ttl:$t}' >"$WORK/bg.json"
+    api POST /v1/admin/breakglass "$WORK/bg.json" "${5:-admin}"
+}
+
+breakglass_approve() {
+    api GET "/v1/admin/breakglass/$1" '' auditor >/dev/null
+    printf '%s' "$(jreply .to_sign)" >"$WORK/to_sign"
+    openssl pkeyutl -sign -rawin -inkey "$2" -in "$WORK/to_sign" -out "$WORK/grant.sig"
+    jq -n --arg s "$(base64 -w0 "$WORK/grant.sig")" '{signature:$s}' >"$WORK/approve.json"
+    api POST "/v1/admin/breakglass/$1/approve" "$WORK/approve.json" "${3:-approver}"
 }

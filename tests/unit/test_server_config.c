@@ -55,8 +55,13 @@ static void test_store(void **state)
         {"db = bg.db\n", 0, "sqlite://@/bg.db", "@/bg.db"},
         {"db = /a.db\nstore = sqlite:///b.db\n", -EINVAL, NULL,
          "bootgated.conf: store and db both set"},
-        {"store = postgresql://db.example/bootgate\n", -EINVAL, NULL,
-         "bootgated.conf:1: store: unsupported backend 'postgresql' (this build has: sqlite)"},
+        /* PostgreSQL: the URL as given (libpq parses it), no db; the audit
+         * head in a file of the replica's own (see below) */
+        {"store = postgresql://db.example/bootgate?sslmode=verify-full\n", 0,
+         "postgresql://db.example/bootgate?sslmode=verify-full", ""},
+        {"store = mysql://db.example/bootgate\n", -EINVAL, NULL,
+         "bootgated.conf:1: store: unsupported backend 'mysql' (this build has: sqlite, "
+         "postgresql)"},
         {"store = SQLite:///x.db\n", -EINVAL, NULL, "store: unsupported backend 'SQLite'"},
         {"store = sqlite://bg.db\n", -EINVAL, NULL, "store: the SQLite path must be absolute"},
         {"store = sqlite://\n", -EINVAL, NULL, "store: the SQLite path must be absolute"},
@@ -92,7 +97,10 @@ static void test_store(void **state)
         assert_string_equal(c.store_url, want_store);
         assert_string_equal(c.db, want_db);
         /* the signed audit head lives beside the database unless configured */
-        snprintf(want_db + strlen(want_db), sizeof(want_db) - strlen(want_db), ".audit-head");
+        if (!want_db[0])
+            snprintf(want_db, sizeof(want_db), "%s", SRV_DEFAULT_HEAD);
+        else
+            snprintf(want_db + strlen(want_db), sizeof(want_db) - strlen(want_db), ".audit-head");
         assert_string_equal(c.audit_head_file, want_db);
     }
 }

@@ -215,8 +215,10 @@ int testtool_luks(client_opts *o, int argc, char **argv)
     printf("uuid %s\n", luks_uuid(cd));
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--write-token")) {
-            if ((s = arg(argc, argv, "--server")))
-                snprintf(tok.server, sizeof(tok.server), "%s", s);
+            if ((s = arg(argc, argv, "--server")) && server_list_parse(s, &tok.servers, &err) < 0) {
+                client_msg(o, "%s", bg_err_msg(&err));
+                return CLIENT_EXIT_USAGE;
+            }
             if ((s = arg(argc, argv, "--node-id")))
                 snprintf(tok.node_id, sizeof(tok.node_id), "%s", s);
             if ((s = arg(argc, argv, "--ca-sha256")))
@@ -231,10 +233,12 @@ int testtool_luks(client_opts *o, int argc, char **argv)
             printf("token_id %d\n", r);
         }
     r = luks_token_read(cd, &tok, NULL, &err);
-    if (r == 0)
-        printf("server %s\nnode_id %s\nca_sha256 %s\nak_name %s\n", tok.server, tok.node_id,
+    if (r == 0) {
+        char servers[SERVERS_MAX * SERVER_URL_MAX];
+        server_list_format(&tok.servers, servers, sizeof(servers));
+        printf("server %s\nnode_id %s\nca_sha256 %s\nak_name %s\n", servers, tok.node_id,
                tok.ca_sha256, tok.ak_name);
-    else
+    } else
         printf("token none (%s)\n", bg_err_msg(&err));
 
     /* Verify a raw volume key file against the header (what --verify-only does). */
@@ -286,18 +290,28 @@ int testtool_http(client_opts *o, int argc, char **argv)
     const char *url = argc > 1 ? argv[1] : NULL, *body = arg(argc, argv, "--body");
     https_opts h = client_https_opts(o);
     https_response resp = {0};
+    server_list servers;
+    const char *urls[SERVERS_MAX];
+    size_t index = 0;
     bg_err err = {{0}};
     unsigned attempts = 0;
     uint64_t start = https_now_ms();
     int r;
 
     if (!url || url[0] == '-') {
-        client_msg(o, "http URL [--body JSON]   (uses ca, timeout, ... of the config)");
+        client_msg(o, "http URL[,URL...] [--body JSON]   (uses ca, timeout, ... of the config;\n"
+                      "several URLs: failover in order, as the unlock's requests)");
         return CLIENT_EXIT_USAGE;
     }
-    r = https_request_retry(&h, "POST", url, body ? body : "{}",
-                            start + (uint64_t)o->cfg.timeout_s * 1000, &resp, &attempts, &err);
-    printf("attempts %u\nelapsed_ms %llu\n", attempts,
+    if (server_list_parse(url, &servers, &err) < 0 || servers.n == 0) {
+        client_msg(o, "http: %s", servers.n ? bg_err_msg(&err) : "no URL");
+        return CLIENT_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < servers.n; i++)
+        urls[i] = servers.url[i];
+    r = https_request_failover(&h, "POST", urls, servers.n, &index, body ? body : "{}",
+                               start + (uint64_t)o->cfg.timeout_s * 1000, &resp, &attempts, &err);
+    printf("attempts %u\nserver %zu\nelapsed_ms %llu\n", attempts, index,
            (unsigned long long)(https_now_ms() - start));
     if (r < 0) {
         client_msg(o, "%s", bg_err_msg(&err));

@@ -13,10 +13,12 @@ void store_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 typedef struct store_backend {
     const char *scheme; /* "sqlite" in "sqlite:///path" */
-    /* location: what follows "scheme://"; readonly: store_open_readonly */
-    int (*open)(const char *location, bool readonly, store **ret, bg_err *err);
+    /* location: what follows "scheme://" */
+    int (*open)(const char *location, store_open_mode mode, store **ret, bg_err *err);
     void (*close)(store *s);
     int (*ping)(store *s);
+    int (*schema_version)(store *s, int64_t *ret_version);
+    int (*migrate)(store *s, bg_err *err);
     int (*begin)(store *s);
     int (*commit)(store *s);
     void (*rollback)(store *s);
@@ -60,3 +62,4 @@ struct store {
 };
 
 extern const store_backend store_backend_sqlite;
+extern const store_backend store_backend_postgres;

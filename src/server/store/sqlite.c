@@ -3,6 +3,8 @@
  * statement helpers and its table of functions. */
 #include "sqlite.h"
 
+#include "schema.h"
+
 static const char *const cached_sql_text[_CQ_MAX] = {
     [CQ_BEGIN] = "BEGIN IMMEDIATE",
     [CQ_COMMIT] = "COMMIT",
@@ -21,46 +23,6 @@ static const char *const cached_sql_text[_CQ_MAX] = {
     [CQ_AUDIT_INSERT] =
         ("INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
          " VALUES (?,?,?,?,?,?,?,?)"),
-};
-
-/* Migrations run in order at start; schema_version holds how many have run.
- * Append only: never edit a released migration. */
-static const char *const migrations[] = {
-    /* 1 */
-    "CREATE TABLE nodes ("
-    " id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL, state INTEGER NOT NULL,"
-    " ek_fingerprint TEXT NOT NULL UNIQUE, ek_cert_verified INTEGER NOT NULL,"
-    " ek_cert_subject TEXT NOT NULL, ek_pub BLOB NOT NULL, ak_pub BLOB NOT NULL,"
-    " ak_name BLOB NOT NULL, activation_hash BLOB, activation_expires INTEGER NOT NULL,"
-    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
-    "CREATE TABLE volumes ("
-    " node_id TEXT NOT NULL REFERENCES nodes(id), uuid TEXT NOT NULL, wrapped BLOB NOT NULL,"
-    " created INTEGER NOT NULL, PRIMARY KEY (node_id, uuid));"
-    "CREATE TABLE used_nonces (nonce BLOB PRIMARY KEY, expires INTEGER NOT NULL);"
-    "CREATE INDEX used_nonces_expires ON used_nonces(expires);"
-    "CREATE TABLE policies ("
-    " name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL, signature TEXT NOT NULL,"
-    " signer TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
-    " PRIMARY KEY (name, version));"
-    "CREATE TABLE audit ("
-    " seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
-    " node TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-    /* append-only; someone with write access to the file can drop these, which
-     * is what the hash chain is for */
-    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
-    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
-    /* 2: break-glass grants (DESIGN §4) */
-    "CREATE TABLE grants ("
-    " id TEXT PRIMARY KEY, node_id TEXT NOT NULL, code TEXT NOT NULL, scope TEXT NOT NULL,"
-    " pcrs TEXT NOT NULL, reason TEXT NOT NULL, not_before INTEGER NOT NULL,"
-    " not_after INTEGER NOT NULL, uses INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
-    " state INTEGER NOT NULL, requested_by TEXT NOT NULL, created INTEGER NOT NULL);"
-    "CREATE INDEX grants_node ON grants(node_id, state);"
-    "CREATE TABLE grant_approvals ("
-    " grant_id TEXT NOT NULL REFERENCES grants(id), approver TEXT NOT NULL,"
-    " signature TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (grant_id, approver));",
 };
 
 int sq_exec(sqlite_store *s, const char *sql, bg_err *err)
@@ -152,28 +114,51 @@ int sq_collect_rows(sqlite3_stmt *st, int r, size_t elem_size, int (*row)(sqlite
     return 0;
 }
 
-static int migrate(sqlite_store *s, bg_err *err)
+static int schema_version_locked(sqlite_store *s, int64_t *ret)
 {
-    sqlite3_stmt *st = NULL;
-    int version = 0, r;
+    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
+    int rc;
 
-    r = sq_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", err);
-    if (r < 0)
-        return r;
-    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
-        SQLITE_OK)
-        return bg_err_set(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->db));
+    *ret = 0;
+    rc = sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        /* no such table: a new (empty) database, or not one of ours */
+        return rc == SQLITE_ERROR ? 0 : -EIO;
     if (sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version > (int)ELEMENTSOF(migrations))
-        return bg_err_set(err, -EPROTO, "database schema %d is newer than this bootgated (%zu)",
-                          version, ELEMENTSOF(migrations));
-    for (size_t i = (size_t)version; i < ELEMENTSOF(migrations); i++) {
+        *ret = sqlite3_column_int64(st, 0);
+    return 0;
+}
+
+static int sqlite_schema_version(store *base, int64_t *ret)
+{
+    sqlite_store *s = SQ(base);
+    int r;
+    lock(s);
+    r = schema_version_locked(s, ret);
+    unlock(s);
+    return r;
+}
+
+/* The migrations (schema.c) this database has not run, each in its own
+ * transaction with its schema_version row. */
+static int sqlite_migrate(store *base, bg_err *err)
+{
+    sqlite_store *s = SQ(base);
+    int64_t version = 0;
+    int r;
+
+    lock(s);
+    r = sq_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", err);
+    if (r >= 0 && schema_version_locked(s, &version) < 0)
+        r = bg_err_set(err, -EIO, "sqlite: %s", sqlite3_errmsg(s->db));
+    if (r >= 0 && version > (int64_t)store_schema_latest)
+        r = bg_err_set(err, -EPROTO, "database schema %lld is newer than this code (%zu)",
+                       (long long)version, store_schema_latest);
+    for (size_t i = (size_t)version; r >= 0 && i < store_schema_latest; i++) {
         char sql[64];
         r = sq_exec(s, "BEGIN IMMEDIATE;", err);
         if (r >= 0)
-            r = sq_exec(s, migrations[i], err);
+            r = sq_exec(s, store_migrations[i].sqlite, err);
         snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%zu);", i + 1);
         if (r >= 0)
             r = sq_exec(s, sql, err);
@@ -181,10 +166,11 @@ static int migrate(sqlite_store *s, bg_err *err)
             r = sq_exec(s, "COMMIT;", err);
         if (r < 0) {
             (void)sq_exec(s, "ROLLBACK;", NULL);
-            return bg_err_prefix(err, r, "migration %zu", i + 1);
+            r = bg_err_prefix(err, r, "migration %zu", i + 1);
         }
     }
-    return 0;
+    unlock(s);
+    return r;
 }
 
 static void sqlite_close(store *base)
@@ -204,22 +190,23 @@ static void sqlite_close(store *base)
 static int check_schema(sqlite_store *s, bg_err *err)
 {
     _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int version = -1;
+    int64_t version = -1;
     if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
         SQLITE_OK)
         return bg_err_set(err, -EPROTO, "not a bootgate database: %s", sqlite3_errmsg(s->db));
     if (sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    if (version < 1 || version > (int)ELEMENTSOF(migrations))
-        return bg_err_set(err, -EPROTO, "database schema %d is not one this code knows (1..%zu)",
-                          version, ELEMENTSOF(migrations));
+        version = sqlite3_column_int64(st, 0);
+    if (version < 1 || version > (int64_t)store_schema_latest)
+        return bg_err_set(err, -EPROTO, "database schema %lld is not one this code knows (1..%zu)",
+                          (long long)version, store_schema_latest);
     return 0;
 }
 
-static int sqlite_open(const char *path, bool readonly, store **ret, bg_err *err)
+static int sqlite_open(const char *path, store_open_mode mode, store **ret, bg_err *err)
 {
     pthread_mutexattr_t a;
     sqlite_store *s = calloc(1, sizeof(*s));
+    bool readonly = mode == STORE_OPEN_READONLY;
     int r;
 
     if (!s)
@@ -245,8 +232,8 @@ static int sqlite_open(const char *path, bool readonly, store **ret, bg_err *err
     else {
         r = sq_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                     err);
-        if (r >= 0)
-            r = migrate(s, err);
+        if (r >= 0 && mode == STORE_OPEN_MIGRATE)
+            r = sqlite_migrate(&s->base, err);
     }
     if (r >= 0 && strcmp(path, ":memory:") != 0) {
         struct stat st;
@@ -310,6 +297,8 @@ const store_backend store_backend_sqlite = {
     .open = sqlite_open,
     .close = sqlite_close,
     .ping = sqlite_ping,
+    .schema_version = sqlite_schema_version,
+    .migrate = sqlite_migrate,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,

@@ -12,8 +12,9 @@
 
 #include "backend.h"
 #include "cleanup.h"
+#include "schema.h"
 
-static const store_backend *const backends[] = {&store_backend_sqlite};
+static const store_backend *const backends[] = {&store_backend_sqlite, &store_backend_postgres};
 
 static _Thread_local char last_error[192];
 
@@ -50,11 +51,11 @@ static int resolve(const char *url, const store_backend **ret_be, const char **r
             return 0;
         }
     return bg_err_set(err, -EPROTONOSUPPORT,
-                      "store: unsupported backend '%.*s' (this build has: sqlite)",
+                      "store: unsupported backend '%.*s' (this build has: sqlite, postgresql)",
                       (int)(sep - url) > 32 ? 32 : (int)(sep - url), url);
 }
 
-static int open_url(const char *url, bool readonly, store **ret, bg_err *err)
+static int open_url(const char *url, store_open_mode mode, store **ret, bg_err *err)
 {
     const store_backend *be = NULL;
     const char *location = NULL;
@@ -63,17 +64,42 @@ static int open_url(const char *url, bool readonly, store **ret, bg_err *err)
         return r;
     if (!*location)
         return bg_err_set(err, -EINVAL, "store: %s has no location", url);
-    return be->open(location, readonly, ret, err);
+    return be->open(location, mode, ret, err);
 }
 
 int store_open(const char *url, store **ret, bg_err *err)
 {
-    return open_url(url, false, ret, err);
+    return open_url(url, STORE_OPEN_MIGRATE, ret, err);
 }
 
 int store_open_readonly(const char *url, store **ret, bg_err *err)
 {
-    return open_url(url, true, ret, err);
+    return open_url(url, STORE_OPEN_READONLY, ret, err);
+}
+
+int store_open_connect(const char *url, store **ret, bg_err *err)
+{
+    return open_url(url, STORE_OPEN_CONNECT, ret, err);
+}
+
+int store_schema_version(store *s, int64_t *ret_version)
+{
+    return s->be->schema_version(s, ret_version);
+}
+
+int64_t store_schema_latest_version(void)
+{
+    return (int64_t)store_schema_latest;
+}
+
+int store_migrate(store *s, bg_err *err)
+{
+    return s->be->migrate(s, err);
+}
+
+const char *store_backend_name(const store *s)
+{
+    return s->be->scheme;
 }
 
 void store_close(store *s)

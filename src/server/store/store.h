@@ -3,10 +3,11 @@
 
 /* The server's persistent state: one interface in typed structs, backends
  * behind it chosen at run time by the store URL (store/backend.h: a table of
- * functions per backend). Today: sqlite:///path (store/sqlite*.c, WAL,
- * synchronous=FULL); a PostgreSQL backend fills the same table so that
- * replicas can share one database. bootgated and `bootgatectl audit verify
- * --db` use the same code.
+ * functions per backend): sqlite:///path (store/sqlite*.c, WAL,
+ * synchronous=FULL) and postgresql://... (store/postgres*.c, libpq), which
+ * several bootgated replicas share. Both have the same schema and one
+ * migration numbering (store/schema.c). bootgated and bootgatectl (`audit
+ * verify --db`, `db migrate|status`) use the same code.
  *
  * Thread safety: every function may be called from any worker; the backend
  * serializes. A transaction (store_begin .. store_commit/rollback) holds the
@@ -27,13 +28,33 @@
 
 typedef struct store store;
 
-/* url: "sqlite:///abs/path.db" (a bare path is taken as one); another
- * scheme is -EPROTONOSUPPORT with a message naming the backends this build
- * has. Creates and migrates the database. */
+typedef enum store_open_mode {
+    STORE_OPEN_MIGRATE,  /* create the schema or bring it up to date */
+    STORE_OPEN_READONLY, /* an existing database of a known schema, never written */
+    STORE_OPEN_CONNECT,  /* connect only: no schema change, no schema check */
+} store_open_mode;
+
+/* url: "sqlite:///abs/path.db" (a bare path is taken as one) or
+ * "postgresql://[user@]host[:port]/db[?param=value&...]" (libpq's URI, passed
+ * to it as is: sslmode=verify-full&sslrootcert=..., host=/socket/dir, ...);
+ * another scheme is -EPROTONOSUPPORT with a message naming the backends this
+ * build has. Creates and migrates the database. */
 int store_open(const char *url, store **ret, bg_err *err);
 /* For readers (bootgatectl offline): opens an existing database without
  * writing to it; -EPROTO when its schema is not one this code knows. */
 int store_open_readonly(const char *url, store **ret, bg_err *err);
+/* Connects without touching the schema (bootgated --check, bootgatectl db
+ * status): store_schema_version then says where the database stands. */
+int store_open_connect(const char *url, store **ret, bg_err *err);
+/* The migrations the database has run (0: none, an empty database). */
+int store_schema_version(store *s, int64_t *ret_version);
+/* The schema version this code writes (store/schema.c). */
+int64_t store_schema_latest_version(void);
+/* Runs the missing migrations; -EPROTO when the database is newer than this
+ * code. Safe against other processes migrating at the same time. */
+int store_migrate(store *s, bg_err *err);
+/* "sqlite" or "postgresql". */
+const char *store_backend_name(const store *s);
 void store_close(store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(store *, store_close)
 

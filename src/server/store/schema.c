@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The migrations of every backend, side by side (schema.h). Append only:
+ * never edit a released migration; a new one gets both dialects. */
+#include "schema.h"
+
+#include "cleanup.h"
+
+const store_migration store_migrations[] = {
+    /* 1: nodes, volumes, used nonces, policies, the audit log */
+    {
+        .sqlite =
+            "CREATE TABLE nodes ("
+            " id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL,"
+            " state INTEGER NOT NULL, ek_fingerprint TEXT NOT NULL UNIQUE,"
+            " ek_cert_verified INTEGER NOT NULL, ek_cert_subject TEXT NOT NULL,"
+            " ek_pub BLOB NOT NULL, ak_pub BLOB NOT NULL, ak_name BLOB NOT NULL,"
+            " activation_hash BLOB, activation_expires INTEGER NOT NULL,"
+            " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+            "CREATE TABLE volumes ("
+            " node_id TEXT NOT NULL REFERENCES nodes(id), uuid TEXT NOT NULL,"
+            " wrapped BLOB NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (node_id, uuid));"
+            "CREATE TABLE used_nonces (nonce BLOB PRIMARY KEY, expires INTEGER NOT NULL);"
+            "CREATE INDEX used_nonces_expires ON used_nonces(expires);"
+            "CREATE TABLE policies ("
+            " name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,"
+            " signature TEXT NOT NULL, signer TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0,"
+            " created INTEGER NOT NULL, PRIMARY KEY (name, version));"
+            "CREATE TABLE audit ("
+            " seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL,"
+            " action TEXT NOT NULL, node TEXT NOT NULL, details TEXT NOT NULL,"
+            " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+            /* append-only; someone with write access to the file can drop
+             * these, which is what the hash chain is for */
+            "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+            " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+            "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+            " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+        .postgres =
+            "CREATE TABLE nodes ("
+            " id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL,"
+            " state INTEGER NOT NULL, ek_fingerprint TEXT NOT NULL UNIQUE,"
+            " ek_cert_verified INTEGER NOT NULL, ek_cert_subject TEXT NOT NULL,"
+            " ek_pub BYTEA NOT NULL, ak_pub BYTEA NOT NULL, ak_name BYTEA NOT NULL,"
+            " activation_hash BYTEA, activation_expires BIGINT NOT NULL,"
+            " created BIGINT NOT NULL, updated BIGINT NOT NULL);"
+            "CREATE TABLE volumes ("
+            " node_id TEXT NOT NULL REFERENCES nodes(id), uuid TEXT NOT NULL,"
+            " wrapped BYTEA NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (node_id, uuid));"
+            "CREATE TABLE used_nonces (nonce BYTEA PRIMARY KEY, expires BIGINT NOT NULL);"
+            "CREATE INDEX used_nonces_expires ON used_nonces(expires);"
+            "CREATE TABLE policies ("
+            " name TEXT NOT NULL, version BIGINT NOT NULL, json TEXT NOT NULL,"
+            " signature TEXT NOT NULL, signer TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 0,"
+            " created BIGINT NOT NULL, PRIMARY KEY (name, version));"
+            /* seq is the primary key: a second writer that computed the same
+             * seq fails instead of forking the chain (the advisory lock in
+             * postgres_audit.c keeps that from happening at all) */
+            "CREATE TABLE audit ("
+            " seq BIGINT PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL,"
+            " action TEXT NOT NULL, node TEXT NOT NULL, details TEXT NOT NULL,"
+            " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+            "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$BEGIN RAISE EXCEPTION 'audit log is append-only'; END$$;"
+            "CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit"
+            " FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+            "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit"
+            " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();",
+    },
+    /* 2: break-glass grants (DESIGN §4) */
+    {
+        .sqlite = "CREATE TABLE grants ("
+                  " id TEXT PRIMARY KEY, node_id TEXT NOT NULL, code TEXT NOT NULL,"
+                  " scope TEXT NOT NULL, pcrs TEXT NOT NULL, reason TEXT NOT NULL,"
+                  " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, uses INTEGER NOT NULL,"
+                  " uses_left INTEGER NOT NULL, state INTEGER NOT NULL, requested_by TEXT NOT NULL,"
+                  " created INTEGER NOT NULL);"
+                  "CREATE INDEX grants_node ON grants(node_id, state);"
+                  "CREATE TABLE grant_approvals ("
+                  " grant_id TEXT NOT NULL REFERENCES grants(id), approver TEXT NOT NULL,"
+                  " signature TEXT NOT NULL, created INTEGER NOT NULL,"
+                  " PRIMARY KEY (grant_id, approver));",
+        .postgres =
+            "CREATE TABLE grants ("
+            " id TEXT PRIMARY KEY, node_id TEXT NOT NULL, code TEXT NOT NULL,"
+            " scope TEXT NOT NULL, pcrs BYTEA NOT NULL, reason TEXT NOT NULL,"
+            " not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, uses BIGINT NOT NULL,"
+            " uses_left BIGINT NOT NULL, state INTEGER NOT NULL, requested_by TEXT NOT NULL,"
+            " created BIGINT NOT NULL);"
+            "CREATE INDEX grants_node ON grants(node_id, state);"
+            "CREATE TABLE grant_approvals ("
+            " grant_id TEXT NOT NULL REFERENCES grants(id), approver TEXT NOT NULL,"
+            " signature TEXT NOT NULL, created BIGINT NOT NULL,"
+            " PRIMARY KEY (grant_id, approver));"
+            /* break-glass codes are looked up in the denials' details */
+            "CREATE INDEX audit_breakglass_code ON audit ((details::jsonb ->> 'breakglass_code'))"
+            " WHERE action = 'unlock_denied';",
+    },
+};
+
+const size_t store_schema_latest = ELEMENTSOF(store_migrations);
