@@ -56,6 +56,13 @@ int pg_exec(pg_store *s, const char *sql, const pg_params *p, PGresult **ret)
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         r = state && !strncmp(state, "23", 2) ? -EEXIST : -EIO;
+        if (r == -EIO) {
+            /* the primary message only: it never carries a parameter's value */
+            const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+            if (!m)
+                m = PQerrorMessage(s->conn);
+            store_error_set("postgresql: %.*s", (int)strcspn(m, "\n"), m);
+        }
         PQclear(res);
         return r;
     }
