@@ -427,6 +427,37 @@ static void test_readonly(void **state)
     assert_int_equal(store_open_readonly(foreign, &ro, &err), -EPROTO);
 }
 
+/* Two servers on one database whose clocks differ (replicas): the one ahead
+ * purges the used rows of nonces the other still accepts. The purge cutoff
+ * is the database's, so the replay at the slow server is refused as expired
+ * (it was accepted when each process kept its own cutoff). Runs last: it
+ * moves the shared horizon far ahead of the other tests' clocks. */
+static void test_nonce_horizon_shared(void **state)
+{
+    store *fast = NULL;
+    bg_err err = {0};
+    uint8_t n6[32], n7[32], n8[32], n9[32];
+    int64_t t = 100000;
+
+    memset(n6, 6, 32);
+    memset(n7, 7, 32);
+    memset(n8, 8, 32);
+    memset(n9, 9, 32);
+    assert_int_equal(store_open(path, &fast, &err), 0);
+    /* the slow server issues and uses n6 (ttl 120) */
+    assert_int_equal(store_nonce_use(*state, n6, 32, t + 120, t), 0);
+    /* the fast server, 1000 s ahead, uses n7: its purge removes n6's row */
+    assert_int_equal(store_nonce_use(fast, n7, 32, t + 1120, t + 1000), 0);
+    /* the replay of n6 at the slow server, still inside n6's lifetime */
+    assert_int_equal(store_nonce_use(*state, n6, 32, t + 120, t + 10), -ETIME);
+    /* the slow server's fresh nonces expire below the horizon too: refused
+     * (a clear "expired", never a replay) until the clocks agree */
+    assert_int_equal(store_nonce_use(*state, n8, 32, t + 130, t + 10), -ETIME);
+    assert_int_equal(store_nonce_use(*state, n9, 32, t + 900, t + 10), 0);
+    assert_int_equal(store_nonce_use(fast, n9, 32, t + 900, t + 1000), -EEXIST);
+    store_close(fast);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_reopen_keeps_schema),
         cmocka_unit_test(test_backend_by_url),
         cmocka_unit_test(test_readonly),
+        cmocka_unit_test(test_nonce_horizon_shared),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,7 +33,8 @@ typedef struct pg_store {
     PGconn *conn;
     pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
     bool readonly;
-    int64_t nonce_cutoff; /* used-nonce rows below it are purged (never decreases) */
+    int64_t nonce_cutoff;   /* the shared nonce horizon, as last seen (a cache) */
+    int64_t nonce_advanced; /* the clock second of this replica's last advance */
 } pg_store;
 
 #define PG(b) ((pg_store *)(b))

@@ -234,18 +234,25 @@ int pg_volume_count(store *base, const char *node_id)
 
 /* Single use across every replica: the row's primary key decides, inserted
  * with ON CONFLICT DO NOTHING so that a replay inside a caller's transaction
- * is a plain answer (-EEXIST), not a failed transaction. The purge cutoff
- * follows the SQLite backend (sqlite_nodes.c): rows outlive their expiry by
- * STORE_NONCE_MARGIN and a use below this replica's cutoff is refused as
- * expired. Replicas' clocks must agree to well within the margin (5 min):
- * a replica whose clock runs ahead purges rows another may still ask about. */
+ * is a plain answer (-EEXIST), not a failed transaction. Rows outlive their
+ * expiry by STORE_NONCE_MARGIN; the purge cutoff is the database's
+ * (nonce_horizon, migration 3), shared by every replica and never moved
+ * back, and a nonce expiring below it is refused as expired (its row may be
+ * gone). A replica whose clock runs ahead moves the horizon for all: their
+ * nonces expire sooner, but none can be replayed (with a cutoff per replica,
+ * it purged rows that another replica still accepted).
+ *
+ * The use reads the horizon FOR SHARE: a replica advancing it (UPDATE, then
+ * DELETE below it, one statement) waits for uses in flight, and a use after
+ * the advance sees the new horizon. The advance runs once a second per
+ * replica, the use on every unlock. */
 int pg_nonce_use(store *base, const uint8_t *nonce, size_t size, int64_t expires, int64_t now)
 {
     pg_store *s = PG(base);
     _cleanup_(pg_clearp) PGresult *res = NULL;
-    pg_params p = {0};
+    pg_params p = {0}, a = {0};
     int64_t cutoff = now - STORE_NONCE_MARGIN;
-    int r;
+    int r = 0;
 
     pg_lock(s);
     if (cutoff > s->nonce_cutoff)
@@ -254,18 +261,37 @@ int pg_nonce_use(store *base, const uint8_t *nonce, size_t size, int64_t expires
         pg_unlock(s);
         return -ETIME;
     }
-    pg_blob(&p, nonce, size);
-    pg_int(&p, expires);
-    pg_int(&p, s->nonce_cutoff);
-    /* purge and use in one statement: one commit when the caller has no
-     * transaction open */
-    r = pg_exec(s,
-                "WITH purged AS (DELETE FROM used_nonces WHERE expires < $3)"
-                " INSERT INTO used_nonces (nonce, expires) VALUES ($1, $2)"
-                " ON CONFLICT (nonce) DO NOTHING",
-                &p, &res);
-    if (r >= 0 && !strcmp(PQcmdTuples(res), "0"))
-        r = -EEXIST;
+    if (now != s->nonce_advanced) {
+        pg_int(&a, s->nonce_cutoff);
+        r = pg_exec(s,
+                    "WITH h AS (UPDATE nonce_horizon SET cutoff = $1 WHERE id = 1 AND cutoff < $1"
+                    " RETURNING cutoff)"
+                    " DELETE FROM used_nonces WHERE expires < (SELECT cutoff FROM h)",
+                    &a, NULL);
+        if (r >= 0)
+            s->nonce_advanced = now;
+    }
+    if (r >= 0) {
+        pg_blob(&p, nonce, size);
+        pg_int(&p, expires);
+        r = pg_exec(s,
+                    "WITH h AS (SELECT cutoff FROM nonce_horizon WHERE id = 1 FOR SHARE),"
+                    " ins AS (INSERT INTO used_nonces (nonce, expires) SELECT $1, $2 FROM h"
+                    " WHERE $2 >= h.cutoff ON CONFLICT (nonce) DO NOTHING RETURNING 1)"
+                    " SELECT (SELECT cutoff FROM h), (SELECT count(*) FROM ins)",
+                    &p, &res);
+    }
+    if (r >= 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
+        r = -EIO; /* the horizon row is gone: not a database this code made */
+    if (r >= 0) {
+        int64_t shared = pg_int_at(res, 0, 0);
+        if (shared > s->nonce_cutoff)
+            s->nonce_cutoff = shared;
+        if (expires < shared)
+            r = -ETIME;
+        else if (pg_int_at(res, 0, 1) == 0)
+            r = -EEXIST;
+    }
     pg_unlock(s);
     return r;
 }

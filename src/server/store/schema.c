@@ -95,6 +95,18 @@ const store_migration store_migrations[] = {
             "CREATE INDEX audit_breakglass_code ON audit ((details::jsonb ->> 'breakglass_code'))"
             " WHERE action = 'unlock_denied';",
     },
+    /* 3: the used-nonce horizon every server on the database shares: rows
+     * below it are purged, a nonce expiring below it is refused as expired.
+     * Kept per process before, a replica whose clock ran ahead purged rows
+     * another replica still accepted: a replay. */
+    {
+        .sqlite = "CREATE TABLE nonce_horizon ("
+                  " id INTEGER PRIMARY KEY CHECK (id = 1), cutoff INTEGER NOT NULL);"
+                  "INSERT INTO nonce_horizon VALUES (1, 0);",
+        .postgres = "CREATE TABLE nonce_horizon ("
+                    " id INTEGER PRIMARY KEY CHECK (id = 1), cutoff BIGINT NOT NULL);"
+                    "INSERT INTO nonce_horizon VALUES (1, 0);",
+    },
 };
 
 const size_t store_schema_latest = ELEMENTSOF(store_migrations);

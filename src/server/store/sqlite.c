@@ -13,6 +13,8 @@ static const char *const cached_sql_text[_CQ_MAX] = {
     [CQ_SYNC_FULL] = "PRAGMA synchronous=FULL",
     [CQ_NONCE_EXPIRE] = "DELETE FROM used_nonces WHERE expires < ?", /* the cutoff */
     [CQ_NONCE_INSERT] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)",
+    [CQ_NONCE_ADVANCE] = "UPDATE nonce_horizon SET cutoff = ?1 WHERE id = 1 AND cutoff < ?1",
+    [CQ_NONCE_HORIZON] = "SELECT cutoff FROM nonce_horizon WHERE id = 1",
     [CQ_NODE_GET] =
         ("SELECT id, hostname, grp, state, ek_fingerprint, ek_cert_verified, ek_cert_subject,"
          " ek_pub, ak_pub, ak_name, activation_hash, activation_expires, created, updated"

@@ -30,6 +30,8 @@ typedef enum cached_sql {
     CQ_SYNC_FULL,
     CQ_NONCE_EXPIRE,
     CQ_NONCE_INSERT,
+    CQ_NONCE_ADVANCE,
+    CQ_NONCE_HORIZON,
     CQ_NODE_GET,
     CQ_VOLUME_GET,
     CQ_POLICY_ACTIVE,

@@ -246,23 +246,47 @@ int sqlite_volume_count(store *base, const char *node_id)
  * with -ETIME before the table is looked at: its row may be gone, so the
  * table cannot say whether it was used. A request checked against an older
  * clock reading than another request's purge therefore fails closed instead
- * of finding its used row purged. */
+ * of finding its used row purged. The cutoff that counts is the database's
+ * (nonce_horizon, migration 3), shared by every process on the file: a
+ * process whose clock runs ahead moves it for all (their nonces expire
+ * sooner, none can be replayed); s->nonce_cutoff only caches it. */
 static int nonce_insert_locked(sqlite_store *s, const uint8_t *nonce, size_t size, int64_t expires,
                                int64_t now)
 {
+    _cleanup_(releasep) sqlite3_stmt *adv = NULL;
+    _cleanup_(releasep) sqlite3_stmt *hz = NULL;
     _cleanup_(releasep) sqlite3_stmt *del = NULL;
     _cleanup_(releasep) sqlite3_stmt *st = NULL;
     int64_t cutoff = now - STORE_NONCE_MARGIN;
+    bool advanced = false;
     int r;
 
     if (cutoff > s->nonce_cutoff)
         s->nonce_cutoff = cutoff;
     if (expires < s->nonce_cutoff)
         return -ETIME;
-    r = sq_cprep(s, CQ_NONCE_EXPIRE, &del);
+    /* the horizon every process on this file shares (in this write
+     * transaction: no other process moves it meanwhile) */
+    r = sq_cprep(s, CQ_NONCE_ADVANCE, &adv);
     if (r >= 0) {
-        sqlite3_bind_int64(del, 1, s->nonce_cutoff);
-        r = step_done(s, del);
+        sqlite3_bind_int64(adv, 1, s->nonce_cutoff);
+        r = step_done(s, adv);
+        advanced = r >= 0 && sqlite3_changes(s->db) > 0;
+    }
+    if (r >= 0)
+        r = sq_cprep(s, CQ_NONCE_HORIZON, &hz);
+    if (r >= 0 && (r = step_row(hz)) >= 0 && sqlite3_column_int64(hz, 0) > s->nonce_cutoff)
+        s->nonce_cutoff = sqlite3_column_int64(hz, 0);
+    if (r == -ENOENT)
+        r = -EIO; /* the horizon row is gone: not a database this code made */
+    if (r >= 0 && expires < s->nonce_cutoff)
+        return -ETIME;
+    if (r >= 0 && advanced) {
+        r = sq_cprep(s, CQ_NONCE_EXPIRE, &del);
+        if (r >= 0) {
+            sqlite3_bind_int64(del, 1, s->nonce_cutoff);
+            r = step_done(s, del);
+        }
     }
     if (r >= 0)
         r = sq_cprep(s, CQ_NONCE_INSERT, &st);
