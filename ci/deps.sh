@@ -28,6 +28,8 @@ PACKAGES=(
     plymouth iproute2
     # bench/client: tangd on a loopback port for the clevis comparison
     socat
+    # fault_clock_skew: a replica whose clock runs ahead (libfaketime)
+    faketime
     # packaging (integration.packaging), man pages, completions, journald, promtool
     dpkg-dev debhelper fakeroot lintian scdoc man-db bash-completion
     systemd prometheus

@@ -48,6 +48,10 @@ typedef struct srv {
 
 #define SRV_MAX_PARAMS 3
 
+/* Seconds a replica's clock may run ahead of another's before the nonces it
+ * issues are refused there (unlock.c): more would widen the freshness window. */
+#define SRV_NONCE_CLOCK_SKEW 60
+
 typedef struct srv_req {
     srv *srv;
     struct evhttp_request *req;

@@ -201,6 +201,14 @@ void srv_handle_unlock(srv_req *r)
                     : ns == NONCE_EXPIRED ? "nonce expired; request a new challenge"
                                           : "a 32-byte nonce from /v1/challenge is required",
                     NULL);
+    /* A genuine nonce that lives longer than this server would let it: its
+     * replica's clock runs ahead. Refused, so that no clock widens the
+     * window in which a quote counts as fresh. */
+    if (expiry > now + r->srv->cfg.nonce_ttl + SRV_NONCE_CLOCK_SKEW)
+        return deny(r, &req, VERDICT_NONCE_EXPIRED, &ex,
+                    "nonce issued by a server whose clock is ahead of this one's: the "
+                    "replicas' clocks differ; request a new challenge",
+                    NULL);
     r0 = store_nonce_use(r->srv->store, req.nonce, req.nonce_size, (int64_t)expiry, (int64_t)now);
     if (r0 == -EEXIST)
         return deny(r, &req, VERDICT_NONCE_REUSED, &ex, "nonce was already used", NULL);

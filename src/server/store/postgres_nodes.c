@@ -238,9 +238,10 @@ int pg_volume_count(store *base, const char *node_id)
  * expiry by STORE_NONCE_MARGIN; the purge cutoff is the database's
  * (nonce_horizon, migration 3), shared by every replica and never moved
  * back, and a nonce expiring below it is refused as expired (its row may be
- * gone). A replica whose clock runs ahead moves the horizon for all: their
- * nonces expire sooner, but none can be replayed (with a cutoff per replica,
- * it purged rows that another replica still accepted).
+ * gone). The horizon never passes the database server's own clock minus the
+ * margin, so a replica whose clock runs ahead cannot move it for the others
+ * (with a cutoff per replica, it purged rows that another replica still
+ * accepted: a replay), and none is ever moved back.
  *
  * The use reads the horizon FOR SHARE: a replica advancing it (UPDATE, then
  * DELETE below it, one statement) waits for uses in flight, and a use after
@@ -251,21 +252,22 @@ int pg_nonce_use(store *base, const uint8_t *nonce, size_t size, int64_t expires
     pg_store *s = PG(base);
     _cleanup_(pg_clearp) PGresult *res = NULL;
     pg_params p = {0}, a = {0};
-    int64_t cutoff = now - STORE_NONCE_MARGIN;
     int r = 0;
 
     pg_lock(s);
-    if (cutoff > s->nonce_cutoff)
-        s->nonce_cutoff = cutoff;
+    /* s->nonce_cutoff caches the shared horizon: it is never ahead of it */
     if (expires < s->nonce_cutoff) {
         pg_unlock(s);
         return -ETIME;
     }
     if (now != s->nonce_advanced) {
-        pg_int(&a, s->nonce_cutoff);
+        pg_int(&a, now - STORE_NONCE_MARGIN);
+        pg_int(&a, STORE_NONCE_MARGIN);
         r = pg_exec(s,
-                    "WITH h AS (UPDATE nonce_horizon SET cutoff = $1 WHERE id = 1 AND cutoff < $1"
-                    " RETURNING cutoff)"
+                    "WITH c AS (SELECT LEAST($1::bigint,"
+                    " extract(epoch from now())::bigint - $2::bigint) AS v),"
+                    " h AS (UPDATE nonce_horizon SET cutoff = c.v FROM c"
+                    " WHERE id = 1 AND cutoff < c.v RETURNING cutoff)"
                     " DELETE FROM used_nonces WHERE expires < (SELECT cutoff FROM h)",
                     &a, NULL);
         if (r >= 0)
