@@ -134,6 +134,7 @@ int client_post(const client_opts *o, const https_opts *h, const char *who, cons
     client_debug(o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", urls[*io_index], resp.status,
                  attempts, (unsigned long long)(https_now_ms() - t0));
     ret->status = resp.status;
+    ret->attempts = attempts;
     r = https_answer_json(&resp, &ret->json, &err);
     https_response_done(&resp);
     if (ret->status != 200)

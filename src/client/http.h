@@ -23,6 +23,7 @@ https_opts client_https_opts(const client_opts *o);
 typedef struct client_answer {
     long status;
     json_object *json; /* the answer's JSON object; NULL if it was not one */
+    unsigned attempts; /* tries it took: > 1 when a server failed mid-request */
 } client_answer;
 
 void client_answer_done(client_answer *a);

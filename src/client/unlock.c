@@ -101,13 +101,14 @@ static void print_denial(unlock_ctx *u, const char *dev, const proto_unlock_deni
                    (long long)d->audit_seq);
 }
 
-/* A nonce refusal from a server that took over the unlock request from one
- * that failed mid-request: the failed one may have used the nonce before it
- * went away. Not a denial of this machine: the attempt starts over. */
+/* A nonce refusal after a try that failed mid-request (the same server
+ * again, or another that took over): the failed try may have used the nonce
+ * before its answer was lost. Not a denial of this machine: the attempt
+ * starts over with a fresh challenge, at once. */
 static bool nonce_lost_in_failover(const client_answer *a, size_t before, size_t after)
 {
     json_object *v;
-    return before != after && a->status == 403 && a->json &&
+    return (before != after || a->attempts > 1) && a->status == 403 && a->json &&
            json_object_object_get_ex(a->json, "verdict", &v) &&
            json_object_is_type(v, json_type_string) &&
            !strncmp(json_object_get_string(v), "nonce_", 6);
@@ -191,8 +192,12 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
     r = client_post(o, &h, dev, "unlock", &u->servers, &u->server, "/v1/unlock", jreq, false,
                     u->deadline_ms, &a, ret_exit);
     if (r == -EPERM && nonce_lost_in_failover(&a, challenged_at, u->server)) {
-        client_msg(o, "%s: %s refused the nonce of %s: asking again", dev,
-                   u->servers.url[u->server], u->servers.url[challenged_at]);
+        if (u->server == challenged_at)
+            client_msg(o, "%s: %s refused the nonce its failed try had used: asking again", dev,
+                       u->servers.url[u->server]);
+        else
+            client_msg(o, "%s: %s refused the nonce of %s after a failed try: asking again", dev,
+                       u->servers.url[u->server], u->servers.url[challenged_at]);
         return ATTEMPT_RETRY;
     }
     if (r == -EPERM && a.status == 403) {

@@ -116,6 +116,9 @@ wait "$cpid"
 check "reset mid-answer: resets happened" 1 "$(injected srv reset-after-upload | grep -c '^[1-9]')"
 check "reset mid-answer: the client retried and unlocked" 0 "$(cat "$WORK/reset.rc")"
 check_ok "reset mid-answer: no secret in the output" no_secret_in "$WORK/reset.out"
+check "reset mid-answer: the lost nonce restarts the attempt, no denial shown" 0 \
+    "$(grep -c 'DENIED' "$WORK/reset.out" || true)"
+check "  the client says why it asks again" 1 "$(grep -c 'failed try had used: asking again' "$WORK/reset.out")"
 
 # --- the server refuses connections: a clear error at the deadline ------------------------
 fault srv refuse
