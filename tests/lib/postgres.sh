@@ -17,7 +17,8 @@
 #                             PG_TLS_URL (postgresql://postgres@localhost:N/DB with
 #                             sslmode=verify-full&sslrootcert=CA)
 #   pg_sql SQL                psql -At on the database (prints the rows)
-#   pg_stop                   stops the server (at exit anyway)
+#   pg_stop                   stops the server (at exit anyway; -m immediate: a crash)
+#   pg_restart                starts the stopped server again (same data, port, socket)
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DB=bootgate
@@ -85,6 +86,11 @@ HBA
 pg_stop() {
     [ -n "${PG_DIR:-}" ] && [ -e "$PG_DIR/data/postmaster.pid" ] || return 0
     _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+}
+
+pg_restart() {
+    _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 start >/dev/null ||
+        die "pg_ctl start: $(tail -5 "$PG_DIR/server.log")"
 }
 
 pg_cleanup() {

@@ -30,12 +30,34 @@ void pg_blob(pg_params *p, const void *data, size_t size)
     p->n++;
 }
 
-/* A dropped connection is re-established between transactions, never inside
- * one (whatever the transaction did is gone with the connection). */
+/* The session's settings, on every new connection: UTC text for any
+ * timestamp, no statement waits forever on a lock, and a reader's connection
+ * cannot write. */
+static int session_setup(pg_store *s)
+{
+    const char *sql[] = {"SET TIME ZONE 'UTC'; SET lock_timeout = '30s'",
+                         "SET default_transaction_read_only = on"};
+    for (size_t i = 0; i < (s->readonly ? 2u : 1u); i++) {
+        PGresult *res = PQexec(s->conn, sql[i]);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            return -EIO;
+    }
+    return 0;
+}
+
+/* A dropped connection (the database server restarted, the network broke)
+ * is re-established between transactions, never inside one: whatever the
+ * transaction did is gone with the connection, and its statements fail until
+ * the caller ends it. A connection whose session setup failed is not used
+ * (s->unset): the next statement tries again. */
 static void reconnect_if_lost(pg_store *s)
 {
-    if (PQstatus(s->conn) == CONNECTION_BAD && PQtransactionStatus(s->conn) != PQTRANS_INTRANS)
-        PQreset(s->conn);
+    if (s->in_tx || (PQstatus(s->conn) != CONNECTION_BAD && !s->unset))
+        return;
+    PQreset(s->conn);
+    s->unset = PQstatus(s->conn) != CONNECTION_OK || session_setup(s) < 0;
 }
 
 int pg_exec(pg_store *s, const char *sql, const pg_params *p, PGresult **ret)
@@ -46,8 +68,11 @@ int pg_exec(pg_store *s, const char *sql, const pg_params *p, PGresult **ret)
 
     if (ret)
         *ret = NULL;
-    if (PQtransactionStatus(s->conn) == PQTRANS_IDLE)
-        reconnect_if_lost(s);
+    reconnect_if_lost(s);
+    if (s->unset && PQstatus(s->conn) == CONNECTION_OK) {
+        store_error_set("postgresql: the session setup failed after a reconnect");
+        return -EIO;
+    }
     /* without parameters: the simple protocol, which takes several
      * statements at once (migrations, session setup) */
     res = p ? PQexecParams(s->conn, sql, p->n, NULL, p->values, p->lengths, p->formats, 0)
@@ -231,6 +256,7 @@ static int pg_migrate(store *base, bg_err *err)
     pg_lock(s);
     pg_int(&p, PG_LOCK_MIGRATE);
     r = pg_exec(s, "BEGIN", NULL, NULL);
+    s->in_tx = r >= 0;
     if (r >= 0)
         r = pg_exec(s, "SELECT pg_advisory_xact_lock($1)", &p, NULL);
     if (r >= 0)
@@ -256,6 +282,7 @@ static int pg_migrate(store *base, bg_err *err)
         r = pg_err(s, err, "commit of the migrations");
     if (r < 0)
         (void)pg_exec(s, "ROLLBACK", NULL, NULL);
+    s->in_tx = false;
     pg_unlock(s);
     return r;
 }
@@ -306,14 +333,11 @@ static int pg_open(const char *location, store_open_mode mode, store **ret, bg_e
         return r;
     }
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
-    /* UTC text for any timestamp, and no statement waits forever on a lock */
-    r = pg_exec(s, "SET TIME ZONE 'UTC'; SET lock_timeout = '30s'", NULL, NULL);
+    r = session_setup(s);
     if (r < 0)
         r = pg_err(s, err, "session setup");
     if (r >= 0 && s->readonly) {
-        r = pg_exec(s, "SET default_transaction_read_only = on", NULL, NULL);
-        if (r >= 0)
-            r = schema_version_locked(s, &version);
+        r = schema_version_locked(s, &version);
         if (r < 0)
             r = pg_err(s, err, "reading the schema version");
         else if (version < 1 || version > (int64_t)store_schema_latest)
@@ -347,6 +371,7 @@ static int pg_begin(store *base)
         pg_unlock(s);
         return -EIO;
     }
+    s->in_tx = true;
     return 0;
 }
 
@@ -360,6 +385,7 @@ static int pg_commit(store *base)
         r = -EIO;
     if (r < 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         (void)pg_exec(s, "ROLLBACK", NULL, NULL);
+    s->in_tx = false;
     pg_unlock(s);
     return r;
 }
@@ -368,6 +394,7 @@ static void pg_rollback(store *base)
 {
     pg_store *s = PG(base);
     (void)pg_exec(s, "ROLLBACK", NULL, NULL);
+    s->in_tx = false;
     pg_unlock(s);
 }
 

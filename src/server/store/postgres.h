@@ -33,6 +33,8 @@ typedef struct pg_store {
     PGconn *conn;
     pthread_mutex_t lock; /* recursive: a transaction holds it across calls */
     bool readonly;
+    bool in_tx;             /* between pg_begin and its commit or rollback: no reconnect */
+    bool unset;             /* reconnected without its session setup: not used */
     int64_t nonce_cutoff;   /* the shared nonce horizon, as last seen (a cache) */
     int64_t nonce_advanced; /* the clock second of this replica's last advance */
 } pg_store;
