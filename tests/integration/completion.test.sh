@@ -39,7 +39,7 @@ check "bootgatectl is completed by _bootgatectl" 1 "$(complete -p bootgatectl | 
 check "bootgate-unlock is completed by _bootgate_unlock" 1 "$(complete -p bootgate-unlock | grep -c _bootgate_unlock)"
 
 check "bootgatectl <TAB>: the commands" \
-    "$(words --help audit breakglass credential eventlog init-server node policy quote)" \
+    "$(words --help audit breakglass credential db eventlog init-server node policy quote)" \
     "$(complete_line 'bootgatectl ')"
 check "bootgatectl po<TAB>" policy "$(complete_line 'bootgatectl po')"
 check "bootgatectl policy <TAB>: its subcommands" \
@@ -72,7 +72,7 @@ check "bootgate-unlock --<TAB> offers every option of --help" "" \
     "$(missing "$("$BOOTGATE_UNLOCK" --help | sed '/^Usage/,/^$/d' | long_opts)" "$(complete_line 'bootgate-unlock --')")"
 check "bootgate-unlock enroll --<TAB> offers every option of enroll --help" "" \
     "$(missing "$("$BOOTGATE_UNLOCK" enroll --help 2>&1 | long_opts)" "$(complete_line 'bootgate-unlock enroll --')")"
-for c in eventlog quote credential node audit breakglass init-server; do
+for c in eventlog quote credential node audit breakglass init-server db; do
     check "bootgatectl $c --<TAB> offers every option of its --help" "" \
         "$(missing "$("$BOOTGATECTL" "$c" --help 2>&1 | long_opts)" "$(complete_line "bootgatectl $c --")")"
 done

@@ -78,7 +78,7 @@ finish() {
     fi
     # the test's bootgated and its replicas (start_replica)
     local logs=("$WORK"/bootgated*.log)
-    if [ -e "${logs[0]}" ]; then
+    if [ ${#logs[@]} -gt 0 ] && [ -e "${logs[0]}" ]; then
         if grep -qE 'Sanitizer|runtime error' "${logs[@]}"; then
             fail "no sanitizer reports"
             grep -E -A20 'Sanitizer|runtime error' "${logs[@]}" | head -60
