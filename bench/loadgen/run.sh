@@ -117,17 +117,18 @@ echo "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, 
 [ $rc = 0 ] || fail "loadgen exited $rc"
 
 # --- the audit chain after the run ---
-# Online through the admin API; a storm on the default SQLite store reads the
-# database itself (read-only), since the admin API answers the whole chain in
-# one body and bootgatectl takes at most 16 MiB (about 5000 nodes' storm),
-# after bootgated stopped, with the signer's public key.
+# Online through the admin API; a storm reads the database itself (read-only:
+# the SQLite file, or the PostgreSQL URL), since the admin API answers the
+# whole chain in one body and bootgatectl takes at most 16 MiB (about 5000
+# nodes' storm), after bootgated stopped; on SQLite also with the signer's
+# public key (each replica signs the head as it stops; verify must reach it).
 AUDIT=("$BOOTGATECTL" audit)
-if [ -n "$STORM" ] && [ -z "${STORE:-}" ]; then
-    # each replica signs the head of the chain as it stops; verify must reach it
+if [ -n "$STORM" ]; then
     for p in "${REPLICA_PIDS[@]}"; do stop_pid "$p"; done
     stop_bootgated
-    AUDIT_DB=(--db "$SRV/bootgate.db")
-    VERIFY_OPTS=(--signer "$SRV/audit-signer.pub")
+    AUDIT_DB=(--db "${STORE:-$SRV/bootgate.db}")
+    VERIFY_OPTS=()
+    [ -n "${STORE:-}" ] || VERIFY_OPTS=(--signer "$SRV/audit-signer.pub")
 else
     AUDIT_DB=() VERIFY_OPTS=()
 fi
