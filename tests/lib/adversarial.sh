@@ -26,7 +26,10 @@
 # under AddressSanitizer freed memory waits in a quarantine (256 MiB by
 # default) before it is reused: keep it small, so that memory bounds still mean
 # something there
-if nm -D "$BOOTGATED" 2>/dev/null | grep -q __asan_init || ldd "$BOOTGATED" 2>/dev/null | grep -q libasan; then
+# (read whole, not through grep -q: with pipefail, grep leaving early makes nm
+# die of SIGPIPE and the test took a sanitizer build for a plain one)
+_asan_probe=$({ nm -D "$BOOTGATED"; ldd "$BOOTGATED"; } 2>/dev/null || true)
+if [[ $_asan_probe == *__asan_init* || $_asan_probe == *libasan* ]]; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
     RSS_SLACK_KB=131072
 else
