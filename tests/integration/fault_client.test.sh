@@ -89,30 +89,33 @@ tpm_rm_cleanup
 run_client activate-after
 check "after the TPM is back: unlocked" 0 "$RC"
 
+# fault_while_client NAME FAULT HOLD [CL OPTION...]: the client runs in the
+# background under the server proxy's FAULT; once the proxy injected it, the
+# fault stays HOLD seconds more, then the proxy passes again. The client's
+# exit code lands in $WORK/NAME.rc.
+fault_while_client() {
+    local name=$1 f=$2 hold=$3 cpid
+    shift 3
+    fault srv "$f"
+    (run_client "$name" --timeout 40 "$@" && echo "$RC" >"$WORK/$name.rc") &
+    cpid=$!
+    for _ in $(seq 100); do [ "$(injected srv "${f%% *}")" -ge 1 ] && break; sleep 0.1; done
+    sleep "$hold"
+    fault srv pass
+    wait "$cpid"
+}
+
 # --- the server answers slower than the request timeout, then recovers ----------------
-# background client with a 2 s request timeout; the proxy holds answers for 4 s,
-# then passes again: the client's retries must get through before its deadline
-fault srv "delay-response 4"
-(run_client slow --timeout 40 --set request_timeout=2 && echo "$RC" >"$WORK/slow.rc") &
-cpid=$!
-for _ in $(seq 100); do [ "$(injected srv delay-response)" -ge 1 ] && break; sleep 0.1; done
-sleep 3
-fault srv pass
-wait "$cpid"
+# a 2 s request timeout; the proxy holds answers for 4 s, then passes again: the
+# client's retries must get through before its deadline
+fault_while_client slow "delay-response 4" 3 --set request_timeout=2
 check "slow server: answers were delayed" 1 "$(injected srv delay-response | grep -c '^[1-9]')"
 check "slow server: the client retried and unlocked once it answered in time" 0 "$(cat "$WORK/slow.rc")"
 check "slow server: the client said it retried" 1 \
     "$(grep -ciE 'retry|retrying|again|timed out|timeout' "$WORK/slow.out" | grep -c '^[1-9]')"
 
 # --- the connection is reset in the middle of the unlock's answer ----------------------
-before=$(released)
-fault srv "reset-after-upload 2500"
-(run_client reset --timeout 40 && echo "$RC" >"$WORK/reset.rc") &
-cpid=$!
-for _ in $(seq 100); do [ "$(injected srv reset-after-upload)" -ge 1 ] && break; sleep 0.1; done
-sleep 1
-fault srv pass
-wait "$cpid"
+fault_while_client reset "reset-after-upload 2500" 1
 check "reset mid-answer: resets happened" 1 "$(injected srv reset-after-upload | grep -c '^[1-9]')"
 check "reset mid-answer: the client retried and unlocked" 0 "$(cat "$WORK/reset.rc")"
 check_ok "reset mid-answer: no secret in the output" no_secret_in "$WORK/reset.out"
