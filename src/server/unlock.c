@@ -179,7 +179,7 @@ void srv_handle_unlock(srv_req *r)
     _cleanup_(store_grant_done) store_grant grant = {0};
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     explanation ex = {0};
-    bool waived = false;
+    bool waived = false, would_deny = false;
     store_node node;
     size_t stored_size = 0, vkey_size = 0;
     uint64_t expiry = 0, now = (uint64_t)time(NULL);
@@ -292,6 +292,10 @@ void srv_handle_unlock(srv_req *r)
         waived = true;
         snprintf(ok.policy_mode, sizeof(ok.policy_mode), "breakglass");
     }
+    /* audit mode released what it would deny: identity and evidence (a-f)
+     * verified as always; the would-be verdict is recorded and counted */
+    would_deny =
+        !waived && r0 != -ENOENT && res.mode == POLICY_MODE_AUDIT && res.verdict != POLICY_PASS;
     srv_timing_mark(r, "policy");
 
     /* the volume key at rest */
@@ -329,15 +333,18 @@ void srv_handle_unlock(srv_req *r)
         json_object_object_add(det, "peer", json_object_new_string(r->peer));
         if (active.name[0])
             json_object_object_add(det, "evaluation", policy_result_to_json(&res));
+        if (would_deny)
+            json_object_object_add(det, "audit_verdict", json_object_new_string(verdict_name(v)));
         if (waived) {
             json_object_object_add(det, "breakglass_grant", json_object_new_string(grant.id));
             json_object_object_add(det, "policy_verdict", json_object_new_string(verdict_name(v)));
         }
         /* the grant's use, its record and the release record: one transaction */
         release_change c = {.grant = waived ? &grant : NULL, .node_id = node.id};
-        char summary[2 * PROTO_MAX_ID + 96];
-        snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s", req.volume_uuid,
-                 active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode);
+        char summary[2 * PROTO_MAX_ID + 160];
+        snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s%s%s", req.volume_uuid,
+                 active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode,
+                 would_deny ? " would_deny=" : "", would_deny ? verdict_name(v) : "");
         r0 = srv_audited(r->srv,
                          &(srv_audit_rec){"bootgated", "key_released", node.id, det, summary,
                                           verdict_name(VERDICT_OK), active.name},
@@ -350,5 +357,7 @@ void srv_handle_unlock(srv_req *r)
         srv_timing_mark(r, "log");
     }
     metrics_release(node.group, ok.policy_mode);
+    if (would_deny)
+        metrics_audit_would_deny(v, node.group, res.explanation ? denied_pcrs(res.explanation) : 0);
     srv_reply_json(r, 200, proto_unlock_ok_encode(&ok));
 }
