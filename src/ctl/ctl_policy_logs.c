@@ -316,16 +316,6 @@ static int load_pcr_values(const char *path, pcr_bank *ret)
     return CTL_EXIT_OK;
 }
 
-static int parse_utc(const char *s, time_t *ret)
-{
-    struct tm tm = {0};
-    char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return -EINVAL;
-    *ret = timegm(&tm);
-    return 0;
-}
-
 int ctl_policy_explain(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -349,7 +339,7 @@ int ctl_policy_explain(int argc, char **argv)
             ipath = optarg;
             break;
         case 'a':
-            if (parse_utc(optarg, &now) < 0)
+            if (ctl_parse_utc(optarg, &now) < 0)
                 return ctl_usage_error("policy explain", "--at: YYYY-MM-DDTHH:MM:SSZ");
             break;
         case 'q':
