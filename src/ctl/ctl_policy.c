@@ -37,6 +37,8 @@ static void usage(FILE *f)
           "  activate NAME VERSION                      make a stored version active (rollback)\n"
           "  list                                       stored versions\n"
           "  show --remote NAME [VERSION]               a stored version (default: active)\n"
+          "  propose --from-attempt ID --name N --version V [--into CURRENT.json] [--out FILE]\n"
+          "                                             a baseline from a stored attempt's logs\n"
           "\n"
           "TIME is UTC: YYYY-MM-DDTHH:MM:SSZ. Exit codes: 0 ok, 1 check failed / deny,\n"
           "2 usage, 3 runtime error.\n",
@@ -453,6 +455,7 @@ int ctl_policy_main(int argc, char **argv)
         {"publish", ctl_policy_publish},
         {"activate", ctl_policy_activate},
         {"list", ctl_policy_list},
+        {"propose", ctl_policy_propose},
     };
     if (argc < 2)
         return usage(stderr), CTL_EXIT_USAGE;

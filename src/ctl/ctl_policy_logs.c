@@ -102,7 +102,7 @@ int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_ob
     return CTL_EXIT_OK;
 }
 
-static int ima_json(const ima_log *ima, json_object **ret)
+int ctl_policy_ima_json(const ima_log *ima, json_object **ret)
 {
     json_object *sec = json_object_new_object(), *allow = json_object_new_array(),
                 *seen = json_object_new_object();
@@ -271,7 +271,7 @@ int ctl_policy_capture(int argc, char **argv)
     json_object *b = NULL, *ij = NULL;
     if ((r = ctl_policy_baseline_json(log, &o, &b)) != CTL_EXIT_OK)
         return r;
-    if (ima && (r = ima_json(ima, &ij)) != CTL_EXIT_OK) {
+    if (ima && (r = ctl_policy_ima_json(ima, &ij)) != CTL_EXIT_OK) {
         json_object_put(b);
         return r;
     }
