@@ -33,6 +33,7 @@ check "v1 (enforce) releases the node's boot" 1 "$(grep -c 'policy web v1, enfor
 
 # v2: the same boot state in audit mode; then a firmware update the policy does not know
 bootgated_policy web 2 "$WORK/eventlog.bin" --pcrs 0-9,11 --mode audit
+cp "$WORK/eventlog.bin" "$WORK/ev-v1.bin"
 eventlog_append "$WORK/eventlog.bin" "$WORK/ev-fw2.bin" 0:0x80000008:firmware-v2
 cp "$WORK/ev-fw2.bin" "$WORK/eventlog.bin"
 check_ok "enforce would deny the new firmware (policy explain, offline)" \
@@ -127,6 +128,8 @@ check "nothing was published or activated by propose" "2" \
     "$(ctl policy list --json | jq -r '[.policies[] | select(.name == "web" and .active)][0].version')"
 ctl policy sign --key "$SRV/policy-signer.key" "$WORK/p3.json" >/dev/null 2>&1
 check_ok "publish v3" ctl policy publish "$WORK/p3.json" "$WORK/p3.json.sig"
+check_ok "v3 still allows the boot before the update (policy explain)" \
+    ctl policy explain --policy "$WORK/p3.json" --eventlog "$WORK/ev-v1.bin"
 check_ok "activate v3" ctl policy activate web 3
 cl --verify-only "$WORK/disk.img" >"$WORK/u3.out" 2>&1 || fail "unlock under v3: $(cat "$WORK/u3.out")"
 check "v3 (enforce) releases the canary's boot" 1 "$(grep -c 'released key verified.*policy web v3, enforce' "$WORK/u3.out")"
