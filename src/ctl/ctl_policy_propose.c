@@ -36,9 +36,10 @@ static void usage(void)
          "that cannot be predicted, such as a firmware update): the attempt's event log\n"
          "(and IMA log) are fetched from the server, must replay to the PCRs its TPM\n"
          "quoted, and become a baseline as `policy capture` makes it (default name\n"
-         "N-vV). --into adds it to the policy CURRENT.json as its version V (gate PCRs\n"
-         "and IMA section of CURRENT; the attempt's IMA file digests are added to its\n"
-         "allow list). The output (default stdout) is unsigned: review it, `policy diff`\n"
+         "N-vV). --into adds it to the policy CURRENT.json as its version V (gate PCRs,\n"
+         "IMA section and, without --mode, mode of CURRENT; the attempt's IMA file\n"
+         "digests are added to its allow list). The output (default stdout) is unsigned: review "
+         "it, `policy diff`\n"
          "it, then sign, publish and activate it. Exit 1 when the attempt's logs do not\n"
          "replay to its quote.\n\n" ADMINAPI_USAGE);
 }
@@ -149,7 +150,7 @@ int ctl_policy_propose(int argc, char **argv)
     _cleanup_(eventlog_freep) eventlog *log = NULL;
     _cleanup_(ima_log_freep) ima_log *ima = NULL;
     const char *into = NULL;
-    ctl_doc_opts o = {.mode = "enforce"};
+    ctl_doc_opts o = {0};
     int64_t id = 0;
     bg_err err = {0};
     int c, r;
@@ -186,6 +187,10 @@ int ctl_policy_propose(int argc, char **argv)
         return ctl_usage_error("policy propose", "unexpected argument '%s'", argv[optind]);
     if (!id)
         return ctl_usage_error("policy propose", "--from-attempt is required");
+    /* with --into, CURRENT's mode stays unless --mode says otherwise */
+    const bool mode_given = o.mode != NULL;
+    if (!mode_given)
+        o.mode = "enforce";
     if (into && o.gate_set)
         return ctl_usage_error("policy propose",
                                "--into takes the gate PCRs of CURRENT: no --pcrs");
@@ -219,6 +224,8 @@ int ctl_policy_propose(int argc, char **argv)
             "review, diff and sign it\n",
             o.baseline, (long long)id, ctl_jstr(a.json, "node_id"), ctl_jstr(a.json, "verdict"));
     if (current) {
+        if (mode_given)
+            json_object_object_add(current, "mode", json_object_new_string(o.mode));
         if (ij)
             merge_ima_allow(current, ij);
         json_object_put(ij);

@@ -23,8 +23,8 @@
 #include "ctlutil.h"
 #include "util.h"
 
-/* the attempts read for first and last seen (the server may cap it lower) */
-#define REPORT_HISTORY_LIMIT 100000
+/* the most attempts the server lists at once (admin_attempts.c) */
+#define REPORT_HISTORY_MAX 100000
 
 static void usage(FILE *f)
 {
@@ -304,7 +304,7 @@ static void print_human(const drift_report *r, time_t since, const char *group)
     }
 }
 
-/* "?since=..&group=..[&latest=1|&limit=N]" with the group percent-encoded. */
+/* "?since=..[&latest=1]&group=.." with the group percent-encoded. */
 static void query_path(char *buf, size_t size, time_t since, const char *group, bool latest)
 {
     char enc[3 * 256 + 1] = "", *p = enc;
@@ -316,12 +316,8 @@ static void query_path(char *buf, size_t size, time_t since, const char *group, 
             p += sprintf(p, "%%%02X", (unsigned char)*s);
     }
     *p = 0;
-    if (latest)
-        snprintf(buf, size, "/v1/admin/attempts?since=%lld&latest=1%s%s", (long long)since,
-                 group ? "&group=" : "", enc);
-    else
-        snprintf(buf, size, "/v1/admin/attempts?since=%lld&limit=%d%s%s", (long long)since,
-                 REPORT_HISTORY_LIMIT, group ? "&group=" : "", enc);
+    snprintf(buf, size, "/v1/admin/attempts?since=%lld%s%s%s", (long long)since,
+             latest ? "&latest=1" : "", group ? "&group=" : "", enc);
 }
 
 static const adminapi_field want_attempts[] = {{"attempts", json_type_array}, {}};
@@ -401,6 +397,10 @@ static int report_drift(int argc, char **argv)
             rep.other++;
     }
     json_object_object_get_ex(history, "attempts", &arr);
+    if (json_object_array_length(arr) >= REPORT_HISTORY_MAX)
+        fprintf(stderr,
+                "bootgatectl: note: first seen is of the newest %d attempts; narrow --since\n",
+                REPORT_HISTORY_MAX);
     for (size_t i = 0; i < json_object_array_length(arr) && !oom; i++)
         add_attempt(&rep, json_object_array_get_idx(arr, i), PASS_HISTORY, &oom);
     if (oom)
