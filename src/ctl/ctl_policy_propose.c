@@ -128,10 +128,13 @@ static int check_replay(int64_t id, const char *pcrs_hex, const eventlog *log, c
         for (size_t i = 0; i < ev.n_diffs; i++)
             m |= 1u << ev.diffs[i].pcr;
         policy_format_pcr_mask(m, l, sizeof(l));
+        if (!m)
+            return ctl_error(CTL_EXIT_FAIL, "attempt %lld: %s: no baseline proposed", (long long)id,
+                             ev.reason);
         return ctl_error(CTL_EXIT_FAIL,
-                         "attempt %lld: its logs do not replay to its quoted PCRs%s%s (%s): no "
+                         "attempt %lld: its logs do not replay to its quoted PCRs: PCR %s: no "
                          "baseline proposed",
-                         (long long)id, m ? ": PCR " : "", l, ev.reason);
+                         (long long)id, l);
     }
     return CTL_EXIT_OK;
 }

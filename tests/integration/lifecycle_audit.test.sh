@@ -20,7 +20,7 @@
 #   attempt whose stored log does not replay is refused.
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
-for t in swtpm tpm2_createek tpm2_quote tpm2_pcrextend cryptsetup python3 jq promtool; do
+for t in swtpm tpm2_createek tpm2_quote tpm2_pcrextend cryptsetup python3 jq promtool sqlite3; do
     command -v "$t" >/dev/null || die "missing $t (ci/deps.sh)"
 done
 ctl() { "$BOOTGATECTL" "$@"; }
@@ -137,9 +137,6 @@ check "GET the node's attempts" 200 "$(api GET "/v1/admin/nodes/$NODE/attempts?l
 check "... stored: released by v3, matched web-fw2" "true enforce 3 web-fw2" \
     "$(jreply '.attempts[0] | "\(.released) \(.mode) \(.policy_version) \(.evaluation.matched_baseline)"')"
 
-# a proposal is refused when the attempt's logs do not replay to its quote
-# (the stored log of the first attempt is edited in the store: its blob is
-# the v1 boot's log, which does not replay to the v3 boot's PCRs)
 FIRST=$(jq -r '.attempts[-1].id' "$WORK/attempts.json")
 check "propose from an unknown attempt: exit 1" 1 \
     "$(ctl policy propose --from-attempt 999999 --name web --version 4 --out "$WORK/p4.json" >/dev/null 2>&1; echo $?)"
@@ -149,5 +146,18 @@ check "... and its baseline is v1's boot" \
     "$(jq -cS '.baselines[0].pcrs' "$WORK/policy-web-1.json")" "$(jq -cS '.baselines[0].pcrs' "$WORK/p4.json")"
 check "propose without --from-attempt: usage (2)" 2 \
     "$(ctl policy propose --name web --version 4 >/dev/null 2>&1; echo $?)"
+
+# a proposal is refused when the attempt's logs do not replay to its quote:
+# the store is edited so that the audited attempt names the first attempt's
+# log (the boot before the firmware update)
+sqlite3 "$SRV/bootgate.db" "PRAGMA busy_timeout = 5000;
+    UPDATE attempts SET eventlog = (SELECT eventlog FROM attempts WHERE id = $FIRST) WHERE id = $ATTEMPT"
+set +e
+ctl policy propose --from-attempt "$ATTEMPT" --name web --version 5 --out "$WORK/p5.json" 2>"$WORK/p5.err"
+rc=$?
+set -e
+check "propose from an attempt whose log does not replay to its quote: exit 1, nothing written" "1 no" \
+    "$rc $([ -e "$WORK/p5.json" ] && echo yes || echo no)"
+check "... the message names PCR 0" 1 "$(grep -c 'do not replay to its quoted PCRs: PCR 0: no baseline proposed' "$WORK/p5.err")"
 
 finish
