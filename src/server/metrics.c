@@ -194,31 +194,35 @@ static void route_labels(char *buf, size_t size, size_t r)
              r < n_routes ? routes[r] : "unmatched");
 }
 
-/* counter NAME{group="..",verdict=".."} for each group's nonzero verdicts;
- * audit: the would-be denials of audit mode, else the denials */
+/* NAME{group="GROUP",KEY="VALUE"} N, when N is not 0 */
+static void group_series(struct evbuffer *out, const char *name, const char *group, const char *key,
+                         const char *value, unsigned long long n)
+{
+    if (!n)
+        return;
+    evbuffer_add_printf(out, "%s{group=\"", name);
+    label(out, group);
+    evbuffer_add_printf(out, "\",%s=\"%s\"} %llu\n", key, value, n);
+}
+
+/* each group's verdicts and PCRs: audit, the would-be denials of audit
+ * mode, else the denials */
 static void render_verdicts(struct evbuffer *out, const char *name, bool audit)
 {
     for (size_t i = 0; i < ELEMENTSOF(groups); i++)
-        for (unsigned v = 0; v < _VERDICT_MAX; v++) {
-            unsigned long long n = audit ? groups[i].would_deny[v] : groups[i].denials[v];
-            if (!n)
-                continue;
-            evbuffer_add_printf(out, "%s{group=\"", name);
-            label(out, groups[i].name);
-            evbuffer_add_printf(out, "\",verdict=\"%s\"} %llu\n", verdict_name((bg_verdict)v), n);
-        }
+        for (unsigned v = 0; v < _VERDICT_MAX; v++)
+            group_series(out, name, groups[i].name, "verdict", verdict_name((bg_verdict)v),
+                         audit ? groups[i].would_deny[v] : groups[i].denials[v]);
 }
 
 static void render_pcrs(struct evbuffer *out, const char *name, bool audit)
 {
+    char pcr[8];
     for (size_t i = 0; i < ELEMENTSOF(groups); i++)
         for (unsigned p = 0; p < PCR_COUNT; p++) {
-            unsigned long long n = audit ? groups[i].would_deny_pcrs[p] : groups[i].pcrs[p];
-            if (!n)
-                continue;
-            evbuffer_add_printf(out, "%s{group=\"", name);
-            label(out, groups[i].name);
-            evbuffer_add_printf(out, "\",pcr=\"%u\"} %llu\n", p, n);
+            snprintf(pcr, sizeof(pcr), "%u", p);
+            group_series(out, name, groups[i].name, "pcr", pcr,
+                         audit ? groups[i].would_deny_pcrs[p] : groups[i].pcrs[p]);
         }
 }
 
@@ -229,11 +233,8 @@ static void render_groups(struct evbuffer *out)
                              "# TYPE bootgate_releases_total counter\n");
     for (size_t i = 0; i < ELEMENTSOF(groups); i++)
         for (size_t m = 0; m < N_MODES; m++)
-            if (groups[i].releases[m]) {
-                evbuffer_add_printf(out, "bootgate_releases_total{group=\"");
-                label(out, groups[i].name);
-                evbuffer_add_printf(out, "\",mode=\"%s\"} %llu\n", modes[m], groups[i].releases[m]);
-            }
+            group_series(out, "bootgate_releases_total", groups[i].name, "mode", modes[m],
+                         groups[i].releases[m]);
     evbuffer_add_printf(out, "# HELP bootgate_denials_total Unlock denials, by the node's group "
                              "(empty before the node is known) and verdict.\n"
                              "# TYPE bootgate_denials_total counter\n");
