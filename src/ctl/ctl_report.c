@@ -406,7 +406,8 @@ static int report_drift(int argc, char **argv)
     if (oom)
         ret = ctl_error(CTL_EXIT_RUNTIME, "out of memory");
     else {
-        qsort(rep.rows, rep.n_rows, sizeof(*rep.rows), cmp_rows);
+        if (rep.n_rows) /* qsort(NULL, 0) is undefined */
+            qsort(rep.rows, rep.n_rows, sizeof(*rep.rows), cmp_rows);
         if (json)
             print_json(&rep, since, group);
         else
