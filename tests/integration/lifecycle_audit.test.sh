@@ -16,8 +16,10 @@
 # - `policy propose --from-attempt` of the audited attempt: a baseline equal
 #   to the quoted PCRs, added to v2 as v3 in enforce mode (--into), signed,
 #   published, activated: the same boot unlocks in enforce mode; the old boot
-#   state (v2's baseline, kept by --into) is still allowed; a proposal from an
-#   attempt whose stored log does not replay is refused.
+#   state (v2's baseline, kept by --into) is still allowed; the attempt's IMA
+#   log becomes an allow list (gating PCR 10), or is added to CURRENT's with
+#   --into; a proposal from an attempt whose stored log does not replay to
+#   its quote (the store edited) is refused.
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 for t in swtpm tpm2_createek tpm2_quote tpm2_pcrextend cryptsetup python3 jq promtool sqlite3; do
@@ -36,11 +38,14 @@ bootgated_policy web 2 "$WORK/eventlog.bin" --pcrs 0-9,11 --mode audit
 cp "$WORK/eventlog.bin" "$WORK/ev-v1.bin"
 eventlog_append "$WORK/eventlog.bin" "$WORK/ev-fw2.bin" 0:0x80000008:firmware-v2
 cp "$WORK/ev-fw2.bin" "$WORK/eventlog.bin"
+# from now on the node also sends an IMA log (v2 does not judge it; PCR 10 replays)
+ima_boot "$WORK/ima.bin" /usr/bin/app:app-v1 /etc/app.conf:conf-v1
+IMA=(--set ima_log="$WORK/ima.bin")
 check_ok "enforce would deny the new firmware (policy explain, offline)" \
     sh -c "! '$BOOTGATECTL' policy explain --policy '$WORK/policy-web-1.json' --eventlog '$WORK/eventlog.bin' >/dev/null"
 
 # --- the audit-mode release ---------------------------------------------------------
-cl --verify-only "$WORK/disk.img" >"$WORK/u2.out" 2>&1 || fail "audit-mode unlock: $(cat "$WORK/u2.out")"
+cl "${IMA[@]}" --verify-only "$WORK/disk.img" >"$WORK/u2.out" 2>&1 || fail "audit-mode unlock: $(cat "$WORK/u2.out")"
 check "audit mode releases the changed boot" 1 "$(grep -c 'released key verified.*policy web v2, audit' "$WORK/u2.out")"
 SEQ=$(grep -o 'audit #[0-9]*' "$WORK/u2.out" | tr -dc 0-9)
 ctl audit list --json >"$WORK/audit.json"
@@ -62,6 +67,7 @@ ATTEMPT=$(att .id)
 check "the newest attempt: released in audit mode by web v2, audit seq of the release" \
     "true audit web 2 $SEQ" "$(att '"\(.released) \(.mode) \(.policy) \(.policy_version) \(.audit_seq)"')"
 check "... its would-be verdict" policy_denied "$(att .audit_verdict)"
+check "... and its IMA log (by SHA-256)" "$(sha256sum <"$WORK/ima.bin" | cut -d' ' -f1)" "$(att .ima_sha256)"
 check "... its explanation names PCR 0 against web-v2" "0 web-v2" \
     "$(att '"\([.evaluation.explanation.pcrs[].pcr] | join(",")) \(.evaluation.explanation.baseline)"')"
 check "the first attempt: released by v1 in enforce mode, no would-be verdict" "true enforce 1 " \
@@ -96,7 +102,7 @@ check "a quote signed by another TPM key as the enrolled AK: 403" 403 "$(api POS
 check "... bad_signature, no key" "bad_signature null" "$(jreply '"\(.verdict) \(.wrapped_key)"')"
 NONCE=$(challenge)
 quote "$NONCE"
-EVENTLOG=$WORK/eventlog.bin unlock_body "$NONCE"
+EVENTLOG=$WORK/eventlog.bin unlock_body "$NONCE" ".ima_log = \"$(base64 -w0 "$WORK/ima.bin")\""
 check "the node's own quote is released (audit mode)" 200 "$(api POST /v1/unlock "$WORK/unlock.json")"
 check "the same request replayed: 403 nonce_reused" "403 nonce_reused" \
     "$(api POST /v1/unlock "$WORK/unlock.json") $(jreply .verdict)"
@@ -131,7 +137,7 @@ check_ok "publish v3" ctl policy publish "$WORK/p3.json" "$WORK/p3.json.sig"
 check_ok "v3 still allows the boot before the update (policy explain)" \
     ctl policy explain --policy "$WORK/p3.json" --eventlog "$WORK/ev-v1.bin"
 check_ok "activate v3" ctl policy activate web 3
-cl --verify-only "$WORK/disk.img" >"$WORK/u3.out" 2>&1 || fail "unlock under v3: $(cat "$WORK/u3.out")"
+cl "${IMA[@]}" --verify-only "$WORK/disk.img" >"$WORK/u3.out" 2>&1 || fail "unlock under v3: $(cat "$WORK/u3.out")"
 check "v3 (enforce) releases the canary's boot" 1 "$(grep -c 'released key verified.*policy web v3, enforce' "$WORK/u3.out")"
 check "GET the node's attempts" 200 "$(api GET "/v1/admin/nodes/$NODE/attempts?limit=1" '' auditor)"
 check "... stored: released by v3, matched web-fw2" "true enforce 3 web-fw2" \
@@ -146,6 +152,23 @@ check "... and its baseline is v1's boot" \
     "$(jq -cS '.baselines[0].pcrs' "$WORK/policy-web-1.json")" "$(jq -cS '.baselines[0].pcrs' "$WORK/p4.json")"
 check "propose without --from-attempt: usage (2)" 2 \
     "$(ctl policy propose --name web --version 4 >/dev/null 2>&1; echo $?)"
+
+# the IMA log of the attempt: without --into, PCR 10 is gated and its files allowed
+# (as capture --ima does); --into a policy with an IMA section adds them to its list
+D1=sha256:$(printf app-v1 | sha256sum | cut -d' ' -f1)
+D2=sha256:$(printf conf-v1 | sha256sum | cut -d' ' -f1)
+ctl policy propose --from-attempt "$ATTEMPT" --name web --version 6 --out "$WORK/p6.json" 2>/dev/null ||
+    fail "propose with the attempt's IMA log"
+check "propose: PCR 10 gated, the attempt's two files allowed, boot_aggregate ignored" \
+    "10 $D1,$D2 ^boot_aggregate$" \
+    "$(jq -r '"\(.gate_pcrs | map(select(. == 10)) | join(",")) \(.ima.allow | join(",")) \(.ima.ignore_paths | join(","))"' "$WORK/p6.json")"
+D0=sha256:$(printf other | sha256sum | cut -d' ' -f1)
+jq --arg d "$D0" '.ima.allow = [$d]' "$WORK/p6.json" >"$WORK/p6-other.json"
+ctl policy propose --from-attempt "$ATTEMPT" --name web --version 7 --into "$WORK/p6-other.json" \
+    --out "$WORK/p7.json" 2>"$WORK/p7.err" || fail "propose --into a policy with IMA: $(cat "$WORK/p7.err")"
+check "--into: the IMA allow list gains the attempt's files, its baseline is not added twice" \
+    "$D0,$D1,$D2 1" "$(jq -r '"\(.ima.allow | join(",")) \(.baselines | length)"' "$WORK/p7.json")"
+check "... and says so" 1 "$(grep -c 'already has this baseline' "$WORK/p7.err")"
 
 # a proposal is refused when the attempt's logs do not replay to its quote:
 # the store is edited so that the audited attempt names the first attempt's
