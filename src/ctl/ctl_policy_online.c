@@ -28,21 +28,7 @@ static const adminapi_field want_policy[] = {
 static int request(adminapi_opts *o, const char *what, const char *method, const char *path,
                    json_object *body, const adminapi_field *expect, json_object **ret)
 {
-    long status = 0;
-    bg_err err = {{0}};
-    json_object *reply = NULL;
-    int r = adminapi_request(o, method, path, body, expect, &status, &reply, &err);
-    if (r < 0)
-        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s: %s", what,
-                         bg_err_msg(&err));
-    if (status != 200) {
-        r = ctl_error(status >= 500 ? CTL_EXIT_RUNTIME : CTL_EXIT_FAIL, "%s: HTTP %ld: %s", what,
-                      status, adminapi_reply_reason(reply));
-        json_object_put(reply);
-        return r;
-    }
-    *ret = reply;
-    return CTL_EXIT_OK;
+    return ctl_admin_request(o, what, method, path, body, expect, ret);
 }
 
 static int parse_u64(const char *s, long long *ret)
@@ -183,10 +169,7 @@ int ctl_policy_activate(int argc, char **argv)
 
 static void format_time(int64_t t, char buf[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, 32, "%lld", (long long)t);
+    ctl_format_time(t, buf);
 }
 
 int ctl_policy_list(int argc, char **argv)
