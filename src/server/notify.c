@@ -122,7 +122,8 @@ static int reap(pid_t pid, double deadline)
             break;
         nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
     }
-    kill(pid, SIGKILL);
+    /* the command's whole process group: a shell script's children too */
+    kill(-pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     return r;
@@ -130,7 +131,8 @@ static int reap(pid_t pid, double deadline)
 
 /* The command with the event on stdin: no shell, no descriptor but 0-2
  * (stdout and stderr go to /dev/null), a minimal environment, default
- * signal dispositions (bootgated ignores SIGPIPE). posix_spawn shares no
+ * signal dispositions (bootgated ignores SIGPIPE), a process group of its
+ * own (killed whole at the timeout). posix_spawn shares no
  * copy of bootgated's memory with the child: it execs at once. */
 static int run_command(const char *command, const char *action, const char *event, bg_err *err)
 {
@@ -163,7 +165,9 @@ static int run_command(const char *command, const char *action, const char *even
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
     r = posix_spawn(&pid, command, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -223,8 +227,8 @@ static void log_failure(hook *h, const char *action, int64_t seq, const bg_err *
         return;
     }
     srv_log(LOG_WARNING, &(srv_log_fields){.action = "notify_failed", .seq = -1},
-            "notification %s (audit seq %lld) to the %s hook failed: %s (%u similar left out "
-            "of the log before)",
+            "notification %s (audit seq %lld) to notify_%s failed: %s (%u similar left out of "
+            "the log before)",
             action, (long long)seq, h->name, bg_err_msg(err), h->left_out);
     h->last_log = now;
     h->left_out = 0;
