@@ -69,7 +69,7 @@ static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, const char *lin
     };
     tx->n_lines++;
     if (!l->action || !l->node || !l->actor || !l->detail || (rec->verdict && !l->verdict) ||
-        (rec->policy && !l->policy) || (notify_wanted(rec->action) && !l->details))
+        (rec->policy && !l->policy))
         return -ENOMEM;
     return 0;
 }
@@ -129,9 +129,12 @@ int srv_audited(srv *s, const srv_audit_rec *rec, srv_audit_change_fn change, vo
                                         .verdict = l->verdict,
                                         .policy = l->policy},
                       l->detail);
-        /* a notification is of what happened: after the commit, never before */
+        /* a notification is of what happened: after the commit, never before;
+         * one that cannot be copied is dropped, not the change */
         if (l->details)
             notify_audited(l->action, l->seq, l->actor, l->node, l->details);
+        else if (notify_wanted(l->action))
+            metrics_notify_dropped();
     }
     if (tx.n_lines > 0)
         metrics_audit_head(tx.lines[tx.n_lines - 1].seq);

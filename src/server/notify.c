@@ -29,10 +29,16 @@ static const char *const notified_actions[] = {
     "breakglass_activated", "breakglass_used",      "policy_activated",
 };
 
+typedef struct notify_event {
+    char action[32];
+    int64_t seq;
+    char json[]; /* what the hooks get */
+} notify_event;
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t work, idle;
-    char *queue[NOTIFY_QUEUE_MAX]; /* ring: n events from head on */
+    notify_event *queue[NOTIFY_QUEUE_MAX]; /* ring: n events from head on */
     size_t head, n;
     bool busy;     /* the thread is delivering one */
     bool stopping; /* notify_stop(): deliver what is left, then end */
@@ -234,16 +240,8 @@ static void log_failure(hook *h, const char *action, int64_t seq, const bg_err *
     h->left_out = 0;
 }
 
-static void deliver(const char *event)
+static void deliver(const notify_event *ev)
 {
-    json_object *o = json_tokener_parse(event), *v;
-    const char *action = "?";
-    int64_t seq = -1;
-
-    if (o && json_object_object_get_ex(o, "event", &v))
-        action = json_object_get_string(v);
-    if (o && json_object_object_get_ex(o, "audit_seq", &v))
-        seq = json_object_get_int64(v);
     for (size_t i = 0; i < ELEMENTSOF(hooks); i++) {
         hook *h = &hooks[i];
         bg_err err = {0};
@@ -251,10 +249,10 @@ static void deliver(const char *event)
         if (h->id == METRICS_NOTIFY_COMMAND ? !nq.cfg->notify_command[0]
                                             : !nq.cfg->notify_webhook[0])
             continue;
-        r = deliver_once(h, action, event, &err);
+        r = deliver_once(h, ev->action, ev->json, &err);
         if (r < 0 && r != -ECANCELED && sleep_unless_cancelled(NOTIFY_RETRY_DELAY)) {
             err = (bg_err){0};
-            r = deliver_once(h, action, event, &err);
+            r = deliver_once(h, ev->action, ev->json, &err);
         }
         if (r >= 0)
             metrics_notify_sent(h->id);
@@ -262,10 +260,9 @@ static void deliver(const char *event)
             metrics_notify_dropped(); /* given up at shutdown */
         else {
             metrics_notify_failure(h->id);
-            log_failure(h, action, seq, &err);
+            log_failure(h, ev->action, ev->seq, &err);
         }
     }
-    json_object_put(o);
 }
 
 static void *notify_main(void *arg)
@@ -273,7 +270,7 @@ static void *notify_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&nq.lock);
     for (;;) {
-        char *event;
+        notify_event *event;
         while (nq.n == 0 && !nq.stopping)
             pthread_cond_wait(&nq.work, &nq.lock);
         if (nq.n == 0)
@@ -329,7 +326,8 @@ void notify_audited(const char *action, int64_t seq, const char *actor, const ch
     char when[32];
     time_t t = time(NULL);
     struct tm tm;
-    char *event;
+    const char *text;
+    notify_event *event;
 
     if (!notify_wanted(action))
         return;
@@ -344,8 +342,14 @@ void notify_audited(const char *action, int64_t seq, const char *actor, const ch
     json_object_object_add(o, "actor", json_object_new_string(actor ? actor : ""));
     json_object_object_add(o, "details", det ? det : json_object_new_object());
     json_object_object_add(o, "server", json_object_new_string(nq.server));
-    event = strdup(
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    text =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    event = text ? malloc(sizeof(*event) + strlen(text) + 1) : NULL;
+    if (event) {
+        snprintf(event->action, sizeof(event->action), "%s", action);
+        event->seq = seq;
+        memcpy(event->json, text, strlen(text) + 1);
+    }
     json_object_put(o);
     if (!event) {
         metrics_notify_dropped();
