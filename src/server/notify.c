@@ -308,6 +308,9 @@ int notify_start(const srv_config *cfg, bg_err *err)
     if (r < 0)
         return r;
     nq.cfg = cfg;
+    /* a command that exits before reading its stdin must not kill bootgated
+     * (http.c ignores SIGPIPE too; this does not depend on the order) */
+    signal(SIGPIPE, SIG_IGN);
     if (gethostname(nq.server, sizeof(nq.server) - 1) < 0)
         snprintf(nq.server, sizeof(nq.server), "bootgated");
     atomic_store(&nq.cancel, false);
