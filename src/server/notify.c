@@ -63,18 +63,11 @@ bool notify_wanted(const char *action)
     return false;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleeps up to seconds, less when cancelled: false then. */
 static bool sleep_unless_cancelled(double seconds)
 {
-    double end = now_s() + seconds;
-    while (!atomic_load(&nq.cancel) && now_s() < end)
+    double end = notify_clock() + seconds;
+    while (!atomic_load(&nq.cancel) && notify_clock() < end)
         nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
     return !atomic_load(&nq.cancel);
 }
@@ -97,14 +90,10 @@ static int write_all(int fd, const char *buf, size_t size, double deadline)
             return 0;
         if (w < 0 && errno != EAGAIN && errno != EINTR)
             return -errno;
-        for (;;) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            if (atomic_load(&nq.cancel))
-                return -ECANCELED;
-            if (now_s() >= deadline)
-                return -ETIMEDOUT;
-            if (poll(&pfd, 1, 100) != 0)
-                break;
+        if (w < 0 && errno == EAGAIN) {
+            int r = notify_wait_fd(fd, POLLOUT, deadline, &nq.cancel);
+            if (r < 0)
+                return r;
         }
     }
     return 0;
@@ -122,7 +111,7 @@ static int reap(pid_t pid, double deadline)
             return -errno;
         if (atomic_load(&nq.cancel))
             r = -ECANCELED;
-        else if (now_s() >= deadline)
+        else if (notify_clock() >= deadline)
             r = -ETIMEDOUT;
         if (r < 0)
             break;
@@ -149,7 +138,7 @@ static int run_command(const char *command, const char *action, const char *even
     char env_event[64];
     char *argv[] = {(char *)command, NULL};
     char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", env_event, NULL};
-    double deadline = now_s() + nq.cfg->notify_timeout;
+    double deadline = notify_clock() + nq.cfg->notify_timeout;
     int fds[2], r, w;
     pid_t pid;
 
@@ -184,7 +173,7 @@ static int run_command(const char *command, const char *action, const char *even
     w = write_all(in_w, event, strlen(event), deadline);
     closep(&in_w);
     in_w = -1;
-    r = reap(pid, w < 0 ? now_s() : deadline);
+    r = reap(pid, w < 0 ? notify_clock() : deadline);
     if (r == -ECANCELED || w == -ECANCELED)
         return bg_err_set(err, -ECANCELED, "cancelled at shutdown");
     if (r == -ETIMEDOUT || w == -ETIMEDOUT)
@@ -227,7 +216,7 @@ static int deliver_once(hook *h, const char *action, const char *event, bg_err *
  * fill the disk through the log. The next line says how many were left out. */
 static void log_failure(hook *h, const char *action, int64_t seq, const bg_err *err)
 {
-    double now = now_s();
+    double now = notify_clock();
     if (now - h->last_log < 1.0) {
         h->left_out++;
         return;

@@ -56,6 +56,12 @@ void notify_stop(void);
  * system's CAs) and its name or IP address checked. 0 on a 2xx answer;
  * -errno with a reason in err otherwise (no part of the body in it).
  * Gives up early (-ECANCELED) once *cancel is set. */
+/* notify_https.c: the monotonic clock of the deadlines, in seconds; waits
+ * until fd is ready for events (poll), before deadline, in slices of 100 ms
+ * so that *cancel (may be NULL) is seen: 0, -ETIMEDOUT or -ECANCELED. */
+double notify_clock(void);
+int notify_wait_fd(int fd, short events, double deadline, const atomic_bool *cancel);
+
 /* notify_https.c: 0 when url is an https:// URL notify_https_post can use. */
 int notify_webhook_url_check(const char *url, bg_err *err);
 int notify_https_post(const char *url, const char *ca_file, const char *body, unsigned timeout_s,

@@ -94,19 +94,18 @@ int notify_webhook_url_check(const char *url, bg_err *err)
     return parse_url(url, &u, err);
 }
 
-static double now_s(void)
+double notify_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Waits until fd is ready for events, in slices so that *cancel is seen. */
-static int wait_fd(int fd, short events, double deadline, const atomic_bool *cancel)
+int notify_wait_fd(int fd, short events, double deadline, const atomic_bool *cancel)
 {
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = events};
-        double left = deadline - now_s();
+        double left = deadline - notify_clock();
         int ms, r;
         if (cancel && atomic_load(cancel))
             return -ECANCELED;
@@ -133,7 +132,7 @@ static int connect_one(const struct addrinfo *ai, double deadline, const atomic_
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
         if (errno != EINPROGRESS)
             return -errno;
-        r = wait_fd(fd, POLLOUT, deadline, cancel);
+        r = notify_wait_fd(fd, POLLOUT, deadline, cancel);
         if (r < 0)
             return r;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
@@ -174,10 +173,10 @@ static int connect_host(const webhook_url *u, double deadline, const atomic_bool
                 break;                                                                             \
             switch (SSL_get_error(ssl, _r)) {                                                      \
             case SSL_ERROR_WANT_READ:                                                              \
-                _w = wait_fd(fd, POLLIN, deadline, cancel);                                        \
+                _w = notify_wait_fd(fd, POLLIN, deadline, cancel);                                 \
                 break;                                                                             \
             case SSL_ERROR_WANT_WRITE:                                                             \
-                _w = wait_fd(fd, POLLOUT, deadline, cancel);                                       \
+                _w = notify_wait_fd(fd, POLLOUT, deadline, cancel);                                \
                 break;                                                                             \
             default:                                                                               \
                 _w = -EPROTO;                                                                      \
@@ -213,7 +212,7 @@ int notify_https_post(const char *url, const char *ca_file, const char *body, un
     _cleanup_(SSL_freep) SSL *ssl = NULL;
     _cleanup_(closep) int fd = -1;
     _cleanup_(freep) char *req = NULL;
-    double deadline = now_s() + timeout_s;
+    double deadline = notify_clock() + timeout_s;
     char head[256], ip[sizeof(struct in6_addr)];
     size_t got = 0;
     int r, status, minor, n;
