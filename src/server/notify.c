@@ -176,11 +176,11 @@ static int run_command(const char *command, const char *action, const char *even
     r = reap(pid, w < 0 ? notify_clock() : deadline);
     if (r == -ECANCELED || w == -ECANCELED)
         return bg_err_set(err, -ECANCELED, "cancelled at shutdown");
-    if (r == -ETIMEDOUT || w == -ETIMEDOUT)
+    if (w < 0) /* then killed */
+        return bg_err_set(err, w, "writing the event to %s: %s", command, strerror(-w));
+    if (r == -ETIMEDOUT)
         return bg_err_set(err, -ETIMEDOUT, "%s did not finish in %u s: killed", command,
                           nq.cfg->notify_timeout);
-    if (w < 0)
-        return bg_err_set(err, w, "writing the event to %s: %s", command, strerror(-w));
     if (r < 0)
         return bg_err_set(err, r, "waiting for %s: %s", command, strerror(-r));
     if (WIFSIGNALED(r))
