@@ -21,10 +21,11 @@ CMD_EVENTS=$WORK/command.jsonl
 : >"$HOOK_EVENTS"
 : >"$CMD_EVENTS"
 
-# webhook MODE [PORT]: the recording HTTPS server (ok: 204; hang: no answer)
+# webhook MODE [PORT [CERT KEY]]: the recording HTTPS server (ok: 204; hang:
+# no answer), with the test CA's server certificate unless CERT and KEY
 webhook() {
     rm -f "$WORK/webhook.port"
-    python3 "$HERE/notify_webhook_server.py" "$SRV/server.crt" "$SRV/server.key" "$WORK/webhook.port" \
+    python3 "$HERE/notify_webhook_server.py" "${3:-$SRV/server.crt}" "${4:-$SRV/server.key}" "$WORK/webhook.port" \
         "$HOOK_EVENTS" "$1" "${2:-0}" 2>>"$WORK/webhook.err" &
     HOOK_PID=$!
     PIDS+=("$HOOK_PID")
@@ -191,6 +192,22 @@ check_ok "the dead webhook is counted" \
     wait_for metric_above 'bootgate_notify_failures_total{hook="webhook"}' "$fail_hook1"
 check_ok "the log says the connection was refused" \
     grep -qE 'to notify_webhook failed: cannot connect to 127.0.0.1 port [0-9]+: Connection refused' "$WORK/bootgated.log"
+
+# --- a webhook whose certificate the CA did not sign gets nothing -------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/rogue.key" -out "$WORK/rogue.crt" 2>/dev/null
+webhook ok "$HOOK_PORT" "$WORK/rogue.crt" "$WORK/rogue.key"
+printf '#!/bin/sh\ncat >/dev/null\n' >"$WORK/hook"
+fail_hook2=$(metric 'bootgate_notify_failures_total{hook="webhook"}')
+lines=$(wc -l <"$HOOK_EVENTS")
+check "rogue webhook: a denial still denies" nonce_forged "$(forged_denial)"
+check_ok "the rogue webhook is counted as a failure" \
+    wait_for metric_above 'bootgate_notify_failures_total{hook="webhook"}' "$fail_hook2"
+check "... and received nothing" "$lines" "$(wc -l <"$HOOK_EVENTS")"
+check_ok "the log says the certificate was not trusted" \
+    grep -qE 'to notify_webhook failed: TLS handshake failed: certificate: (self-signed|unable to get local issuer)' \
+    "$WORK/bootgated.log"
+stop_pid "$HOOK_PID"
 check "nothing was dropped" 0 "$(metric bootgate_notify_dropped_total)"
 check "bootgated still serves" 200 "$(api GET /healthz)"
 
