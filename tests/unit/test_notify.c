@@ -5,6 +5,7 @@
  * server stops; the webhook's POST fails cleanly on a refused port. The
  * end-to-end run with bootgated is tests/integration/notify_webhook.test.sh. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +161,43 @@ static void test_bounded(void **state)
     assert_int_equal((metric(failed) - f0) + (metric(dropped) - d0), n);
 }
 
+/* Worker threads enqueue at once (the server's case): every event is
+ * counted once, whatever the interleaving (ThreadSanitizer in CI's TSan
+ * build checks the queue's locking). */
+#define PRODUCERS    4
+#define PER_PRODUCER 25
+
+static void *produce(void *arg)
+{
+    for (int i = 0; i < PER_PRODUCER; i++)
+        notify_audited("breakglass_used", (int64_t)(intptr_t)arg * 1000 + i, "bootgated", "n2",
+                       "{\"grant\":\"g\"}");
+    return NULL;
+}
+
+static void test_producers(void **state)
+{
+    static srv_config cfg;
+    const char *sent = "bootgate_notify_sent_total{hook=\"command\"}";
+    const char *failed = "bootgate_notify_failures_total{hook=\"command\"}";
+    const char *dropped = "bootgate_notify_dropped_total";
+    unsigned long long s0 = metric(sent), f0 = metric(failed), d0 = metric(dropped);
+    pthread_t t[PRODUCERS];
+    bg_err err = {0};
+
+    srv_config_defaults(&cfg);
+    script("drain", "cat >/dev/null", cfg.notify_command, sizeof(cfg.notify_command));
+    assert_int_equal(notify_start(&cfg, &err), 0);
+    for (intptr_t i = 0; i < PRODUCERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, produce, (void *)i), 0);
+    for (int i = 0; i < PRODUCERS; i++)
+        pthread_join(t[i], NULL);
+    notify_stop();
+    assert_true(metric(sent) - s0 > 0);
+    assert_int_equal((metric(sent) - s0) + (metric(failed) - f0) + (metric(dropped) - d0),
+                     PRODUCERS * PER_PRODUCER);
+}
+
 static void test_https_refused(void **state)
 {
     bg_err err = {0};
@@ -190,6 +228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_producers),
         cmocka_unit_test(test_https_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
