@@ -129,16 +129,27 @@ static void test_events(void **state)
     assert_int_equal(n, 2);
 }
 
+/* The command hook's counters, to compare before and after. */
+typedef struct counts {
+    unsigned long long sent, failed, dropped;
+} counts;
+
+static counts command_counts(void)
+{
+    return (counts){
+        .sent = metric("bootgate_notify_sent_total{hook=\"command\"}"),
+        .failed = metric("bootgate_notify_failures_total{hook=\"command\"}"),
+        .dropped = metric("bootgate_notify_dropped_total"),
+    };
+}
+
 /* A stalled command: the queue holds NOTIFY_QUEUE_MAX, the rest is dropped
  * at once; the stop gives up after NOTIFY_DRAIN_SECONDS; no event is lost
  * from the count. */
 static void test_bounded(void **state)
 {
     static srv_config cfg;
-    const char *sent = "bootgate_notify_sent_total{hook=\"command\"}";
-    const char *failed = "bootgate_notify_failures_total{hook=\"command\"}";
-    const char *dropped = "bootgate_notify_dropped_total";
-    unsigned long long s0 = metric(sent), f0 = metric(failed), d0 = metric(dropped);
+    counts c0 = command_counts(), c;
     const unsigned n = NOTIFY_QUEUE_MAX + 100;
     bg_err err = {0};
     double t0, t1;
@@ -154,11 +165,12 @@ static void test_bounded(void **state)
     /* enqueueing never waits for the hook */
     assert_true(t1 - t0 < 1.0);
     /* the thread took at most one; the queue holds NOTIFY_QUEUE_MAX */
-    assert_true(metric(dropped) - d0 >= n - NOTIFY_QUEUE_MAX - 1);
+    assert_true(command_counts().dropped - c0.dropped >= n - NOTIFY_QUEUE_MAX - 1);
     notify_stop();
     assert_true(now_s() - t1 < NOTIFY_DRAIN_SECONDS + 1.5);
-    assert_int_equal(metric(sent) - s0, 0);
-    assert_int_equal((metric(failed) - f0) + (metric(dropped) - d0), n);
+    c = command_counts();
+    assert_int_equal(c.sent - c0.sent, 0);
+    assert_int_equal((c.failed - c0.failed) + (c.dropped - c0.dropped), n);
 }
 
 /* Worker threads enqueue at once (the server's case): every event is
@@ -178,10 +190,7 @@ static void *produce(void *arg)
 static void test_producers(void **state)
 {
     static srv_config cfg;
-    const char *sent = "bootgate_notify_sent_total{hook=\"command\"}";
-    const char *failed = "bootgate_notify_failures_total{hook=\"command\"}";
-    const char *dropped = "bootgate_notify_dropped_total";
-    unsigned long long s0 = metric(sent), f0 = metric(failed), d0 = metric(dropped);
+    counts c0 = command_counts(), c;
     pthread_t t[PRODUCERS];
     bg_err err = {0};
 
@@ -193,8 +202,9 @@ static void test_producers(void **state)
     for (int i = 0; i < PRODUCERS; i++)
         pthread_join(t[i], NULL);
     notify_stop();
-    assert_true(metric(sent) - s0 > 0);
-    assert_int_equal((metric(sent) - s0) + (metric(failed) - f0) + (metric(dropped) - d0),
+    c = command_counts();
+    assert_true(c.sent - c0.sent > 0);
+    assert_int_equal((c.sent - c0.sent) + (c.failed - c0.failed) + (c.dropped - c0.dropped),
                      PRODUCERS * PER_PRODUCER);
 }
 
