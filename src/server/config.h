@@ -69,6 +69,13 @@ typedef struct srv_config {
     unsigned denial_audit_burst;             /* rows per source IP at once */
     unsigned denial_audit_per_minute;        /* refill per source IP */
     unsigned denial_audit_global_per_minute; /* refill (and burst) for all sources */
+    /* Notifications (notify.h): a command run with the event on stdin, an
+     * https:// webhook (its server verified against notify_webhook_ca, or the
+     * system's CAs when empty), seconds each delivery may take. Empty: off. */
+    char notify_command[4096];
+    char notify_webhook[2048];
+    char notify_webhook_ca[4096];
+    unsigned notify_timeout;
 } srv_config;
 
 /* The field table (src/lib/conf.h): every key, its limits and its default. */
