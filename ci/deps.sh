@@ -8,7 +8,7 @@ PACKAGES=(
     # build
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev llvm
     libtss2-dev libcryptsetup-dev libssl-dev libcurl4-openssl-dev libjson-c-dev
-    libevent-dev libsqlite3-dev libpq-dev libcmocka-dev
+    libevent-dev libsqlite3-dev libpq-dev zlib1g-dev libcmocka-dev
     # TPM and tools
     swtpm swtpm-tools tpm2-tools openssl sqlite3 cryptsetup-bin
     libtss2-tcti-pcap0 # client_tpm_enc.test.sh: TPM bus capture (pcap TCTI)

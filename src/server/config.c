@@ -94,6 +94,10 @@ static const conf_field srv_fields[] = {
               "refill per source IP and minute"),
     CONF_UINT(srv_config, "denial_audit_global_per_minute", denial_audit_global_per_minute, 1,
               1000000, 600, "refill and burst for all sources"),
+    CONF_UINT(srv_config, "attempts_keep", attempts_keep, 1, 100000, 20,
+              "unlock attempts (with their evidence) kept per node"),
+    CONF_UINT(srv_config, "attempts_max_age_days", attempts_max_age_days, 0, 36500, 90,
+              "days an attempt is kept at most (0: no limit)"),
     CONF_BOOL(srv_config, "tls12", tls12, false, "also accept TLS 1.2 (AEAD suites)"),
     CONF_BOOL(srv_config, "lock_memory", lock_memory, true, "mlockall at start"),
 };

@@ -57,8 +57,12 @@ typedef struct srv_config {
     unsigned body_timeout;           /* seconds */
     unsigned max_concurrent_unlocks; /* requests */
     unsigned unlock_retry_after;     /* seconds, the 503's Retry-After */
-    bool tls12;                      /* also accept TLS 1.2 with AEAD suites */
-    bool lock_memory;                /* mlockall at start: no secret reaches swap */
+    /* Evidence kept (store.h attempts): per node the newest attempts_keep
+     * attempts, none older than attempts_max_age_days (0: no age limit). */
+    unsigned attempts_keep;
+    unsigned attempts_max_age_days;
+    bool tls12;       /* also accept TLS 1.2 with AEAD suites */
+    bool lock_memory; /* mlockall at start: no secret reaches swap */
     /* Audit rows for denials before the quote signature verifies (the caller
      * has proven nothing yet): a token bucket per source IP and one for all
      * sources; denials past them are counted in /metrics and syslog only. */

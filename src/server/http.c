@@ -253,9 +253,14 @@ static void on_audit_timer(evutil_socket_t fd, short events, void *arg)
 
 static void on_housekeeping(evutil_socket_t fd, short events, void *arg)
 {
+    static unsigned ticks;
+    srv *s = arg;
     bg_err err = {0};
-    if (srv_breakglass_expire(arg, &err) < 0)
+    if (srv_breakglass_expire(s, &err) < 0)
         fprintf(stderr, "bootgated: %s\n", bg_err_msg(&err));
+    /* once a minute: evidence blobs no kept attempt names any more */
+    if (++ticks % 12 == 0 && store_evidence_sweep(s->store) < 0)
+        fprintf(stderr, "bootgated: evidence sweep: %s\n", store_last_error());
 }
 
 static void on_signal(evutil_socket_t sig, short events, void *arg)

@@ -53,14 +53,94 @@ static uint32_t denied_pcrs(const explanation *ex)
     return mask;
 }
 
+/* An attempt whose quote verified keeps its evidence (store.h attempts):
+ * the node, the verified evidence and the request's logs. NULL before the
+ * quote verified: a caller who proved nothing makes no attempt row. */
+typedef struct attempt_src {
+    const store_node *node;
+    const evidence *ev;
+    const proto_unlock_req *req;
+} attempt_src;
+
+typedef struct attempt_rec {
+    const srv_audit_rec *rec;  /* the attempt's audit record */
+    srv_audit_change_fn inner; /* a change of its own in the same transaction, or NULL */
+    void *inner_arg;
+    const proto_unlock_req *req;
+    store_attempt a;
+    store_retention keep;
+} attempt_rec;
+
+/* Inside the transaction: the inner change, the audit record, then the
+ * attempt naming that record. */
+static int record_attempt(srv_audit_tx *tx, void *arg)
+{
+    attempt_rec *c = arg;
+    int r = c->inner ? c->inner(tx, c->inner_arg) : 0;
+    if (r < 0)
+        return r;
+    r = srv_audit_tx_append(tx, c->rec, &c->a.audit_seq);
+    if (r < 0)
+        return r;
+    return store_attempt_put(srv_audit_tx_store(tx), &c->a, c->req->event_log.data,
+                             c->req->event_log.size, c->req->ima_log.data, c->req->ima_log.size,
+                             &c->keep);
+}
+
+/* srv_audited, and with src the attempt row in the same transaction.
+ * evaluation: the JSON the attempt keeps (its explanation); policy: the
+ * evaluated policy or NULL. */
+static int audited_attempt(srv_req *r, const srv_audit_rec *rec, const attempt_src *src,
+                           bool released, const char *verdict, const char *mode,
+                           const store_policy *judged_by, const char *audit_verdict,
+                           json_object *evaluation, srv_audit_change_fn inner, void *inner_arg,
+                           int64_t *ret_seq)
+{
+    _cleanup_(freep) char *pcrs = NULL;
+    attempt_rec c = {.rec = rec, .inner = inner, .inner_arg = inner_arg};
+    const srv_config *cfg = &r->srv->cfg;
+
+    /* a quote whose fields did not hold verified no PCR value: nothing to
+     * keep beyond its audit record */
+    if (!src || !src->ev->quoted.mask)
+        return srv_audited(r->srv, rec, inner, inner_arg, ret_seq);
+    pcrs = pcr_bank_encode_hex(&src->ev->quoted);
+    if (!pcrs)
+        return SRV_AUDIT_FAILED;
+    c.req = src->req;
+    snprintf(c.a.node_id, sizeof(c.a.node_id), "%s", src->node->id);
+    snprintf(c.a.group, sizeof(c.a.group), "%s", src->node->group);
+    c.a.time = (int64_t)time(NULL);
+    c.a.released = released;
+    snprintf(c.a.verdict, sizeof(c.a.verdict), "%s", verdict);
+    snprintf(c.a.mode, sizeof(c.a.mode), "%s", mode ? mode : "");
+    if (judged_by && judged_by->name[0]) {
+        snprintf(c.a.policy_name, sizeof(c.a.policy_name), "%s", judged_by->name);
+        c.a.policy_version = judged_by->version;
+    }
+    snprintf(c.a.audit_verdict, sizeof(c.a.audit_verdict), "%s",
+             audit_verdict ? audit_verdict : "");
+    c.a.pcrs = pcrs;
+    c.a.evaluation =
+        (char *)(evaluation
+                     ? json_object_to_json_string_ext(
+                           evaluation, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : "{}");
+    c.keep.keep_last = cfg->attempts_keep;
+    c.keep.max_age = (int64_t)cfg->attempts_max_age_days * 86400;
+    return srv_audited(r->srv, NULL, record_attempt, &c, ret_seq);
+}
+
 /* A 403 with the verdict and its explanation, after its audit record (a
  * denial before identity writes one only within the denial_audit_* budget).
  * ex: the structured explanation (its reason is set from reason when empty);
  * observed: the verified PCRs, kept with a denial that gets a break-glass code;
  * policy_name: the policy that was evaluated, or NULL. */
 static void deny_policy(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
-                        const char *reason, const pcr_bank *observed, const char *policy_name)
+                        const char *reason, const pcr_bank *observed, const store_policy *judged_by,
+                        const attempt_src *src)
 {
+    const char *policy_name = judged_by ? judged_by->name : NULL;
     _cleanup_(proto_unlock_denied_done) proto_unlock_denied d = {0};
     const verdict_info *vi = verdict_get(v);
     json_object *det;
@@ -99,10 +179,18 @@ static void deny_policy(srv_req *r, const proto_unlock_req *req, bg_verdict v, e
             free(hex);
         }
     }
-    r0 = srv_audited(r->srv,
-                     &(srv_audit_rec){"bootgated", "unlock_denied", req->node_id, det, detail,
-                                      vi->name, policy_name},
-                     NULL, NULL, &d.audit_seq);
+    {
+        srv_audit_rec rec = {"bootgated", "unlock_denied", req->node_id, det,
+                             detail,      vi->name,        policy_name};
+        json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "reason", json_object_new_string(ex->reason));
+        json_object_object_add(ev, "explanation",
+                               json_object_get(json_object_object_get(det, "explanation")));
+        r0 = audited_attempt(r, &rec, src, false, vi->name,
+                             judged_by && judged_by->name[0] ? "enforce" : NULL, judged_by, NULL,
+                             ev, NULL, NULL, &d.audit_seq);
+        json_object_put(ev);
+    }
     json_object_put(det);
     if (r0 < 0)
         /* nothing is released either way; without its record the attempt
@@ -115,7 +203,7 @@ static void deny_policy(srv_req *r, const proto_unlock_req *req, bg_verdict v, e
 static void deny(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
                  const char *reason, const pcr_bank *observed)
 {
-    deny_policy(r, req, v, ex, reason, observed, NULL);
+    deny_policy(r, req, v, ex, reason, observed, NULL, NULL);
 }
 
 typedef struct release_change {
@@ -181,6 +269,7 @@ void srv_handle_unlock(srv_req *r)
     explanation ex = {0};
     bool waived = false;
     store_node node;
+    attempt_src src = {.node = &node, .ev = &ev, .req = &req};
     size_t stored_size = 0, vkey_size = 0;
     uint64_t expiry = 0, now = (uint64_t)time(NULL);
     bg_verdict v;
@@ -261,7 +350,11 @@ void srv_handle_unlock(srv_req *r)
             return deny(r, &req, VERDICT_INTERNAL, &ex, bg_err_msg(&err), NULL);
         if (ev.verdict != VERDICT_OK) {
             explain_evidence(&ex, &ev);
-            return deny(r, &req, ev.verdict, &ex, NULL, NULL);
+            /* signed evidence that does not hold (a log that does not
+             * replay) is an attempt of this node's TPM: kept */
+            return deny_policy(r, &req, ev.verdict, &ex, NULL, NULL, NULL,
+                               verdict_get(ev.verdict)->cls == VERDICT_CLASS_EVIDENCE ? &src
+                                                                                      : NULL);
         }
     }
 
@@ -275,18 +368,19 @@ void srv_handle_unlock(srv_req *r)
         return srv_reply_audit_error(r, r0);
     } else if (evidence_policy_evaluate(r->srv->cfg.policy_signers_dir, &active, &ev, &res, &v,
                                         &err) < 0) {
-        return deny_policy(r, &req, v, &ex, bg_err_msg(&err), NULL, active.name);
+        return deny_policy(r, &req, v, &ex, bg_err_msg(&err), NULL, &active, &src);
     }
     snprintf(ok.policy_mode, sizeof(ok.policy_mode), "%s",
              r0 == -ENOENT ? "enforce" : policy_mode_name(res.mode));
     if (r0 == -ENOENT || !res.release) {
         explanation *why = res.explanation ? res.explanation : &ex;
         if (!verdict_get(v)->waivable)
-            return deny_policy(r, &req, v, why, "the boot state is not allowed", NULL, active.name);
+            return deny_policy(r, &req, v, why, "the boot state is not allowed", NULL, &active,
+                               &src);
         r0 = srv_breakglass_find(r->srv, node.id, &ev.quoted, &grant);
         if (r0 == -ENOENT)
             return deny_policy(r, &req, v, why, "boot state is not allowed by the policy",
-                               &ev.quoted, active.name);
+                               &ev.quoted, &active, &src);
         if (r0 < 0)
             return srv_reply_audit_error(r, r0);
         waived = true;
@@ -338,10 +432,14 @@ void srv_handle_unlock(srv_req *r)
         char summary[2 * PROTO_MAX_ID + 96];
         snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s", req.volume_uuid,
                  active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode);
-        r0 = srv_audited(r->srv,
-                         &(srv_audit_rec){"bootgated", "key_released", node.id, det, summary,
-                                          verdict_name(VERDICT_OK), active.name},
-                         count_grant_use, &c, &ok.audit_seq);
+        srv_audit_rec rec = {"bootgated", "key_released",           node.id,    det,
+                             summary,     verdict_name(VERDICT_OK), active.name};
+        /* audit mode: the verdict the policy would have given */
+        const char *would =
+            active.name[0] && !waived && res.verdict != POLICY_PASS ? verdict_name(res.code) : NULL;
+        r0 = audited_attempt(r, &rec, &src, true, verdict_name(VERDICT_OK), ok.policy_mode, &active,
+                             would, json_object_object_get(det, "evaluation"), count_grant_use, &c,
+                             &ok.audit_seq);
         json_object_put(det);
         if (r0 < 0)
             return srv_reply_audit_error(r, r0);

@@ -11,6 +11,14 @@
 /* Records the reason of a failure for store_last_error() (this thread). */
 void store_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A log as stored: zlib-compressed, named by the SHA-256 of the raw bytes. */
+typedef struct store_blob {
+    char sha256[65];
+    const uint8_t *data; /* compressed */
+    size_t size;
+    size_t raw_size;
+} store_blob;
+
 typedef struct store_backend {
     const char *scheme; /* "sqlite" in "sqlite:///path" */
     /* location: what follows "scheme://" */
@@ -49,6 +57,23 @@ typedef struct store_backend {
     int (*grant_use)(store *s, const char *id);
     int (*grant_list)(store *s, store_grant **ret, size_t *ret_n);
     int (*grant_expire)(store *s, int64_t now, store_grant **ret, size_t *ret_n);
+    /* 1 when a blob of that digest is stored, 0 when not */
+    int (*evidence_has)(store *s, const char *sha256);
+    /* stores the blobs not stored yet, the attempt, then the retention */
+    int (*attempt_put)(store *s, store_attempt *a, const store_blob *blobs, size_t n_blobs,
+                       const store_retention *keep);
+    int (*attempt_get)(store *s, int64_t id, store_attempt *ret);
+    int (*attempt_list)(store *s, const char *node_id, int64_t limit, store_attempt **ret,
+                        size_t *ret_n);
+    int (*attempt_latest)(store *s, const char *group, int64_t since, store_attempt **ret,
+                          size_t *ret_n);
+    int (*attempt_since)(store *s, const char *group, int64_t since, int64_t limit,
+                         store_attempt **ret, size_t *ret_n);
+    /* the compressed blob (malloc'd) and its raw size */
+    int (*evidence_get)(store *s, const char *sha256, uint8_t **ret, size_t *ret_size,
+                        int64_t *ret_raw_size);
+    int (*attempt_stats)(store *s, store_attempt_stats *ret);
+    int (*evidence_sweep)(store *s);
     int (*audit_append)(store *s, const char *actor, const char *action, const char *node,
                         const char *details, int64_t *ret_seq);
     int (*audit_head)(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],

@@ -25,8 +25,9 @@
 #include "cleanup.h"
 
 /* pg_advisory_xact_lock keys (one 64-bit space per database). */
-#define PG_LOCK_AUDIT   0x62676175646974LL /* "bgaudit": the audit chain's head */
-#define PG_LOCK_MIGRATE 0x62676d6967LL     /* "bgmig": schema migrations */
+#define PG_LOCK_AUDIT    0x62676175646974LL /* "bgaudit": the audit chain's head */
+#define PG_LOCK_MIGRATE  0x62676d6967LL     /* "bgmig": schema migrations */
+#define PG_LOCK_EVIDENCE 0x62676576LL       /* "bgev": evidence blobs (postgres_attempts.c) */
 
 typedef struct pg_store {
     store base; /* first: the backend-neutral handle */
@@ -135,6 +136,20 @@ int pg_grant_set_state(store *base, const char *id, store_grant_state state);
 int pg_grant_use(store *base, const char *id);
 int pg_grant_list(store *base, store_grant **ret, size_t *ret_n);
 int pg_grant_expire(store *base, int64_t now, store_grant **ret, size_t *ret_n);
+int pg_evidence_has(store *base, const char *sha256);
+int pg_attempt_put(store *base, store_attempt *a, const store_blob *blobs, size_t n_blobs,
+                   const store_retention *keep);
+int pg_attempt_get(store *base, int64_t id, store_attempt *ret);
+int pg_attempt_list(store *base, const char *node_id, int64_t limit, store_attempt **ret,
+                    size_t *ret_n);
+int pg_attempt_latest(store *base, const char *group, int64_t since, store_attempt **ret,
+                      size_t *ret_n);
+int pg_attempt_since(store *base, const char *group, int64_t since, int64_t limit,
+                     store_attempt **ret, size_t *ret_n);
+int pg_evidence_get(store *base, const char *sha256, uint8_t **ret, size_t *ret_size,
+                    int64_t *ret_raw_size);
+int pg_attempt_stats(store *base, store_attempt_stats *ret);
+int pg_evidence_sweep(store *base);
 int pg_audit_append(store *base, const char *actor, const char *action, const char *node,
                     const char *details, int64_t *ret_seq);
 int pg_audit_head(store *base, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],

@@ -107,6 +107,39 @@ const store_migration store_migrations[] = {
                     " id INTEGER PRIMARY KEY CHECK (id = 1), cutoff BIGINT NOT NULL);"
                     "INSERT INTO nonce_horizon VALUES (1, 0);",
     },
+    /* 4: the evidence of each unlock attempt whose quote verified: the logs
+     * once per distinct content (zlib, named by the SHA-256 of the raw
+     * log), the attempts naming them (store.h) */
+    {
+        .sqlite = "CREATE TABLE evidence_blobs ("
+                  " sha256 TEXT PRIMARY KEY, raw_size INTEGER NOT NULL, data BLOB NOT NULL);"
+                  "CREATE TABLE attempts ("
+                  " id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL,"
+                  " grp TEXT NOT NULL, time INTEGER NOT NULL, released INTEGER NOT NULL,"
+                  " verdict TEXT NOT NULL, mode TEXT NOT NULL, policy_name TEXT NOT NULL,"
+                  " policy_version INTEGER NOT NULL, audit_verdict TEXT NOT NULL,"
+                  " audit_seq INTEGER NOT NULL, eventlog TEXT NOT NULL, ima TEXT NOT NULL,"
+                  " pcrs TEXT NOT NULL, evaluation TEXT NOT NULL);"
+                  "CREATE INDEX attempts_node ON attempts(node_id, id);"
+                  "CREATE INDEX attempts_group ON attempts(grp, node_id, id);"
+                  "CREATE INDEX attempts_time ON attempts(time);"
+                  "CREATE INDEX attempts_eventlog ON attempts(eventlog);"
+                  "CREATE INDEX attempts_ima ON attempts(ima);",
+        .postgres = "CREATE TABLE evidence_blobs ("
+                    " sha256 TEXT PRIMARY KEY, raw_size BIGINT NOT NULL, data BYTEA NOT NULL);"
+                    "CREATE TABLE attempts ("
+                    " id BIGSERIAL PRIMARY KEY, node_id TEXT NOT NULL,"
+                    " grp TEXT NOT NULL, time BIGINT NOT NULL, released INTEGER NOT NULL,"
+                    " verdict TEXT NOT NULL, mode TEXT NOT NULL, policy_name TEXT NOT NULL,"
+                    " policy_version BIGINT NOT NULL, audit_verdict TEXT NOT NULL,"
+                    " audit_seq BIGINT NOT NULL, eventlog TEXT NOT NULL, ima TEXT NOT NULL,"
+                    " pcrs TEXT NOT NULL, evaluation TEXT NOT NULL);"
+                    "CREATE INDEX attempts_node ON attempts(node_id, id);"
+                    "CREATE INDEX attempts_group ON attempts(grp, node_id, id);"
+                    "CREATE INDEX attempts_time ON attempts(time);"
+                    "CREATE INDEX attempts_eventlog ON attempts(eventlog);"
+                    "CREATE INDEX attempts_ima ON attempts(ima);",
+    },
 };
 
 const size_t store_schema_latest = ELEMENTSOF(store_migrations);

@@ -181,6 +181,20 @@ int sqlite_grant_set_state(store *base, const char *id, store_grant_state state)
 int sqlite_grant_use(store *base, const char *id);
 int sqlite_grant_list(store *base, store_grant **ret, size_t *ret_n);
 int sqlite_grant_expire(store *base, int64_t now, store_grant **ret, size_t *ret_n);
+int sqlite_evidence_has(store *base, const char *sha256);
+int sqlite_attempt_put(store *base, store_attempt *a, const store_blob *blobs, size_t n_blobs,
+                       const store_retention *keep);
+int sqlite_attempt_get(store *base, int64_t id, store_attempt *ret);
+int sqlite_attempt_list(store *base, const char *node_id, int64_t limit, store_attempt **ret,
+                        size_t *ret_n);
+int sqlite_attempt_latest(store *base, const char *group, int64_t since, store_attempt **ret,
+                          size_t *ret_n);
+int sqlite_attempt_since(store *base, const char *group, int64_t since, int64_t limit,
+                         store_attempt **ret, size_t *ret_n);
+int sqlite_evidence_get(store *base, const char *sha256, uint8_t **ret, size_t *ret_size,
+                        int64_t *ret_raw_size);
+int sqlite_attempt_stats(store *base, store_attempt_stats *ret);
+int sqlite_evidence_sweep(store *base);
 int sqlite_audit_append(store *base, const char *actor, const char *action, const char *node,
                         const char *details, int64_t *ret_seq);
 int sqlite_audit_head(store *base, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HASH_SIZE + 1],

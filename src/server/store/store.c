@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <zlib.h>
+
 #include "backend.h"
 #include "cleanup.h"
 #include "schema.h"
@@ -245,6 +248,144 @@ int store_grant_list(store *s, store_grant **ret, size_t *ret_n)
 int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n)
 {
     return s->be->grant_expire(s, now, ret, ret_n);
+}
+
+/* ---- attempts ---- */
+
+/* The stored form of a log: its digest, and its compressed bytes unless a
+ * blob of that digest is stored already (then data stays NULL). */
+static int blob_prepare(store *s, const uint8_t *raw, size_t raw_size, store_blob *b,
+                        uint8_t **ret_buf)
+{
+    uint8_t md[32];
+    unsigned mdlen = 0;
+    uLongf n;
+    int r;
+
+    if (EVP_Digest(raw, raw_size, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md))
+        return -EIO;
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(b->sha256 + 2 * i, 3, "%02x", md[i]);
+    b->raw_size = raw_size;
+    r = s->be->evidence_has(s, b->sha256);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    n = compressBound((uLong)raw_size);
+    *ret_buf = malloc(n);
+    if (!*ret_buf)
+        return -ENOMEM;
+    if (compress2(*ret_buf, &n, raw, (uLong)raw_size, Z_BEST_SPEED) != Z_OK)
+        return -EIO;
+    b->data = *ret_buf;
+    b->size = n;
+    return 1;
+}
+
+int store_attempt_put(store *s, store_attempt *a, const uint8_t *eventlog, size_t eventlog_size,
+                      const uint8_t *ima, size_t ima_size, const store_retention *keep)
+{
+    store_blob blobs[2] = {0};
+    uint8_t *bufs[2] = {NULL, NULL};
+    const uint8_t *raw[2] = {eventlog, ima};
+    size_t sizes[2] = {eventlog_size, ima_size};
+    char *names[2] = {a->eventlog_sha256, a->ima_sha256};
+    size_t n = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < 2 && r >= 0; i++) {
+        names[i][0] = 0;
+        if (!sizes[i])
+            continue;
+        r = blob_prepare(s, raw[i], sizes[i], &blobs[n], &bufs[i]);
+        if (r >= 0) {
+            memcpy(names[i], blobs[n].sha256, sizeof(blobs[n].sha256));
+            /* the second log may be the first one's content: stored once */
+            if (r > 0 && !(n == 1 && !strcmp(blobs[0].sha256, blobs[1].sha256)))
+                n++;
+            else
+                memset(&blobs[n], 0, sizeof(blobs[n]));
+        }
+    }
+    if (r >= 0)
+        r = s->be->attempt_put(s, a, blobs, n, keep);
+    free(bufs[0]);
+    free(bufs[1]);
+    return r;
+}
+
+int store_attempt_get(store *s, int64_t id, store_attempt *ret)
+{
+    return s->be->attempt_get(s, id, ret);
+}
+
+int store_attempt_list(store *s, const char *node_id, int64_t limit, store_attempt **ret,
+                       size_t *ret_n)
+{
+    return s->be->attempt_list(s, node_id, limit, ret, ret_n);
+}
+
+int store_attempt_latest(store *s, const char *group, int64_t since, store_attempt **ret,
+                         size_t *ret_n)
+{
+    return s->be->attempt_latest(s, group && *group ? group : NULL, since, ret, ret_n);
+}
+
+int store_attempt_since(store *s, const char *group, int64_t since, int64_t limit,
+                        store_attempt **ret, size_t *ret_n)
+{
+    return s->be->attempt_since(s, group && *group ? group : NULL, since, limit, ret, ret_n);
+}
+
+int store_evidence_get(store *s, const char *sha256_hex, uint8_t **ret, size_t *ret_size)
+{
+    _cleanup_(freep) uint8_t *z = NULL;
+    size_t zsize = 0;
+    int64_t raw = 0;
+    uLongf n;
+    uint8_t *out;
+    int r = s->be->evidence_get(s, sha256_hex, &z, &zsize, &raw);
+    if (r < 0)
+        return r;
+    if (raw < 0 || raw > (int64_t)64 * 1024 * 1024)
+        return -EBADMSG;
+    out = malloc(raw ? (size_t)raw : 1);
+    if (!out)
+        return -ENOMEM;
+    n = (uLongf)raw;
+    if (uncompress(out, &n, z, (uLong)zsize) != Z_OK || n != (uLongf)raw) {
+        free(out);
+        store_error_set("evidence blob %.16s does not decompress", sha256_hex);
+        return -EBADMSG;
+    }
+    *ret = out;
+    *ret_size = (size_t)raw;
+    return 0;
+}
+
+int store_attempt_stats_get(store *s, store_attempt_stats *ret)
+{
+    return s->be->attempt_stats(s, ret);
+}
+
+int store_evidence_sweep(store *s)
+{
+    return s->be->evidence_sweep(s);
+}
+
+void store_attempt_done(store_attempt *a)
+{
+    if (!a)
+        return;
+    free(a->pcrs);
+    free(a->evaluation);
+    a->pcrs = a->evaluation = NULL;
+}
+
+void store_attempts_free(store_attempt *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++)
+        store_attempt_done(&a[i]);
+    free(a);
 }
 
 int store_audit_append(store *s, const char *actor, const char *action, const char *node,

@@ -221,6 +221,69 @@ int store_grant_list(store *s, store_grant **ret, size_t *ret_n);
  * them (malloc'd array) so that each gets an audit record. */
 int store_grant_expire(store *s, int64_t now, store_grant **ret, size_t *ret_n);
 
+/* ---- attempts: the evidence of each unlock attempt (issue 11) ---- */
+/* An unlock attempt whose quote verified (released, or denied by its logs
+ * or its policy): what the node showed and how it was judged. The logs are
+ * kept once per distinct content (evidence blobs, content-addressed by
+ * SHA-256, zlib-compressed); an attempt names them by digest. */
+typedef struct store_attempt {
+    int64_t id;
+    char node_id[PROTO_MAX_ID + 1];
+    char group[PROTO_MAX_ID + 1];
+    int64_t time;
+    bool released;
+    char verdict[48];                   /* verdict_name(): "ok" when released by the policy */
+    char mode[16];                      /* "enforce", "audit", "breakglass"; "" when no policy */
+    char policy_name[PROTO_MAX_ID + 1]; /* "" when no policy was evaluated */
+    int64_t policy_version;
+    /* the would-be verdict of an audit-mode release ("" otherwise) */
+    char audit_verdict[48];
+    int64_t audit_seq;
+    char eventlog_sha256[65]; /* hex; "" when the node sent none */
+    char ima_sha256[65];
+    char *pcrs;       /* quoted PCRs, pcr_bank_encode_hex (malloc'd) */
+    char *evaluation; /* JSON text: policy_result_to_json or explanation_to_json (malloc'd) */
+} store_attempt;
+
+void store_attempt_done(store_attempt *a);
+void store_attempts_free(store_attempt *a, size_t n);
+
+typedef struct store_retention {
+    int64_t keep_last; /* attempts kept per node (>= 1) */
+    int64_t max_age;   /* seconds; 0: no age limit */
+} store_retention;
+
+/* Inside a transaction: stores the logs that are not stored yet (by
+ * digest), the attempt (a->id set), then applies the retention to a's node:
+ * its attempts beyond the newest keep_last, and those older than max_age
+ * (never the one just stored), go, and so do the blobs no attempt names
+ * any more. a->eventlog_sha256 / ima_sha256 are set here from the logs. */
+int store_attempt_put(store *s, store_attempt *a, const uint8_t *eventlog, size_t eventlog_size,
+                      const uint8_t *ima, size_t ima_size, const store_retention *keep);
+int store_attempt_get(store *s, int64_t id, store_attempt *ret);
+/* A node's attempts, newest first, at most limit (0: all kept). */
+int store_attempt_list(store *s, const char *node_id, int64_t limit, store_attempt **ret,
+                       size_t *ret_n);
+/* The newest attempt of each node (of group, or every group when NULL or
+ * ""), made at or after since, by node id. */
+int store_attempt_latest(store *s, const char *group, int64_t since, store_attempt **ret,
+                         size_t *ret_n);
+/* Every kept attempt (of group, or every group when NULL or "") made at or
+ * after since, newest first, at most limit (0: all). */
+int store_attempt_since(store *s, const char *group, int64_t since, int64_t limit,
+                        store_attempt **ret, size_t *ret_n);
+/* A stored log, decompressed (malloc'd); -ENOENT when no attempt names it. */
+int store_evidence_get(store *s, const char *sha256_hex, uint8_t **ret, size_t *ret_size);
+/* How much the attempts take: rows, distinct blobs, their compressed and
+ * original bytes. */
+typedef struct store_attempt_stats {
+    int64_t attempts, blobs, blob_bytes, blob_raw_bytes;
+} store_attempt_stats;
+int store_attempt_stats_get(store *s, store_attempt_stats *ret);
+/* Removes the blobs no attempt names any more (bootgated's housekeeping;
+ * SQLite removes them at once, PostgreSQL here, see postgres_attempts.c). */
+int store_evidence_sweep(store *s);
+
 /* ---- audit ---- */
 /* A stored record (strings malloc'd; store_audit_records_free). */
 typedef struct store_audit_record {
