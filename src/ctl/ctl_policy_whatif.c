@@ -351,9 +351,13 @@ int ctl_policy_what_if(int argc, char **argv)
     int64_t active = 0;
     if ((r = active_version(&o, group, &active)) != CTL_EXIT_OK)
         return r;
-    char path[256];
+    char path[512];
     json_object *reply = NULL, *attempts;
-    snprintf(path, sizeof path, "/v1/admin/attempts?group=%s&latest=1", group);
+    /* a group name may hold '+' (policy_name_ok), which a query string reads as a space */
+    size_t len = (size_t)snprintf(path, sizeof path, "/v1/admin/attempts?latest=1&group=");
+    for (const char *g = group; *g && len + 4 < sizeof path; g++)
+        len += (size_t)snprintf(path + len, sizeof path - len, strchr("+:@", *g) ? "%%%02X" : "%c",
+                                (unsigned char)*g);
     if ((r = get(&o, path, want_attempts, &reply)) != CTL_EXIT_OK)
         return r;
     attempts = json_object_object_get(reply, "attempts");
