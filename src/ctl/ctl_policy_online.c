@@ -158,9 +158,10 @@ static int print_lockout(json_object *reply, const char *name, long long version
         (long long)json_object_get_int64(json_object_object_get(reply, "unchecked"));
     fprintf(stderr,
             "bootgatectl: policy activate: refused: %s v%lld would deny %lld node(s) whose latest "
-            "boot the active version v%lld released\n",
+            "boot the active version v%lld released%s\n",
             name, version, deny,
-            (long long)json_object_get_int64(json_object_object_get(reply, "active_version")));
+            (long long)json_object_get_int64(json_object_object_get(reply, "active_version")),
+            unchecked ? ", and could not check some" : "");
     for (size_t i = 0; i < n; i++) {
         json_object *x = json_object_array_get_idx(nodes, i);
         fprintf(stderr, "  %s: %s\n", ctl_jstr(x, "node_id"), ctl_jstr(x, "reason"));

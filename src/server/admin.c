@@ -375,9 +375,9 @@ static void reply_lockout(srv_req *r, const activation *a, const srv_lockout *l)
                  l->would_deny, a->name, (long long)l->active_version, (long long)a->version);
     else
         snprintf(reason, sizeof reason,
-                 "%zu node(s) could not be checked (more than %u distinct boot states); "
-                 "activate with force and a reason to override",
-                 l->unchecked, SRV_LOCKOUT_MAX_STATES);
+                 "%zu node(s) could not be checked (beyond activation_check_max_nodes or "
+                 "_max_states); activate with force and a reason to override",
+                 l->unchecked);
     json_object_object_add(o, "error", json_object_new_string("would_lock_out"));
     json_object_object_add(o, "reason", json_object_new_string(reason));
     json_object_object_add(o, "active_version", json_object_new_int64(l->active_version));

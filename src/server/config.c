@@ -98,6 +98,10 @@ static const conf_field srv_fields[] = {
               "unlock attempts (with their evidence) kept per node"),
     CONF_UINT(srv_config, "attempts_max_age_days", attempts_max_age_days, 0, 36500, 90,
               "days an attempt is kept at most (0: no limit)"),
+    CONF_UINT(srv_config, "activation_check_max_nodes", activation_check_max_nodes, 1, 10000000,
+              100000, "nodes whose latest boot an activation check judges at most"),
+    CONF_UINT(srv_config, "activation_check_max_states", activation_check_max_states, 1, 100000,
+              256, "distinct boot states an activation check evaluates at most"),
     CONF_BOOL(srv_config, "tls12", tls12, false, "also accept TLS 1.2 (AEAD suites)"),
     CONF_BOOL(srv_config, "lock_memory", lock_memory, true, "mlockall at start"),
 };

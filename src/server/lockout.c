@@ -61,13 +61,13 @@ int srv_lockout_check(srv *s, const store_policy *candidate, srv_lockout *ret, b
     cache.now = time(NULL);
     cache.load = load_stored_log;
     cache.load_arg = s->store;
-    cache.max_states = SRV_LOCKOUT_MAX_STATES;
+    cache.max_states = s->cfg.activation_check_max_states;
     for (size_t i = 0; i < n; i++) {
         size_t k;
         if (!whatif_released_by(a[i].released, a[i].mode, a[i].audit_verdict, a[i].policy_name,
                                 a[i].policy_version, candidate->name, active.version))
             continue;
-        if (ret->checked >= SRV_LOCKOUT_MAX_NODES) {
+        if (ret->checked >= s->cfg.activation_check_max_nodes) {
             ret->unchecked++;
             continue;
         }

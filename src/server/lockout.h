@@ -8,11 +8,11 @@
  * whatif.h); the nodes it would deny are a lockout, which the admin route
  * refuses unless forced with a reason.
  *
- * The work is capped: the newest attempt of at most SRV_LOCKOUT_MAX_NODES
- * nodes, and at most SRV_LOCKOUT_MAX_STATES distinct boot states (event log,
- * IMA log, quoted PCRs) evaluated; a fleet of identical machines is one
- * evaluation. Nodes beyond the caps are counted as unchecked, which refuses
- * like a lockout (fail closed). */
+ * The work is capped (config activation_check_max_nodes, _max_states): the
+ * newest attempt of at most that many nodes judged, at most that many
+ * distinct boot states (event log, IMA log, quoted PCRs) evaluated; a fleet
+ * of identical machines is one evaluation. Nodes beyond the caps are counted
+ * as unchecked, which refuses like a lockout (fail closed). */
 
 #include <stddef.h>
 
@@ -22,8 +22,6 @@
 #include "srv.h"
 #include "store.h"
 
-#define SRV_LOCKOUT_MAX_NODES  100000u
-#define SRV_LOCKOUT_MAX_STATES 256u
 #define SRV_LOCKOUT_MAX_LISTED 1000u /* nodes named in a reply or audit record */
 
 typedef struct srv_lockout {

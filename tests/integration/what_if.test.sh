@@ -18,6 +18,8 @@
 #   - v3 (A and B) activates without --force (checks node 1, locks nobody
 #     out); rolling back to v2 is refused for node 5 only (released by v3),
 #     rolling back to v1 is accepted.
+#   - with activation_check_max_states = 1 and two states to judge, the
+#     activation is refused with the nodes beyond the cap unchecked.
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -212,5 +214,19 @@ check "  for node 5 (released by v3), not node 1 (image A)" "1|0" \
 check "still v3" 3 "$(active_version)"
 check_ok "rollback to v1 (A and B): accepted" "$BOOTGATECTL" policy activate fleet 1
 check "v1 active" 1 "$(active_version)"
+
+# --- beyond its cap the check refuses (fail closed) -------------------------------
+check "node 4 boots under v1" 0 "$(boot 4)"
+stop_bootgated
+echo "activation_check_max_states = 1" >>"$SRV/bootgated.conf"
+start_bootgated
+check "activation_check_max_states = 1, two states released by v1: 409" 409 \
+    "$(api POST /v1/admin/policies/fleet/2/activate "$WORK/empty.json" admin)"
+check "  nodes 2, 3 (A) and 4 (B): one state judged, the other's nodes unchecked" \
+    "would_lock_out|3|true" \
+    "$(jreply '"\(.error)|\(.checked + .unchecked)|\(.unchecked >= 1 and .unchecked <= 2)"')"
+check "  the ctl: refused, exit 1" 1 "$(exit_of "$BOOTGATECTL" policy activate fleet 2)"
+check_ok "  and says nodes could not be checked" grep -q 'could not be checked' "$WORK/rc.out"
+check "still v1" 1 "$(active_version)"
 check_ok "audit verify" "$BOOTGATECTL" audit verify
 finish
