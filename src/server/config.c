@@ -119,6 +119,10 @@ static const conf_field srv_fields[] = {
               "CA bundle of the webhook's server; empty: the system's CAs"),
     CONF_UINT(srv_config, "notify_timeout", notify_timeout, 1, 300, 10,
               "seconds a delivery may take (then killed or cut)"),
+    CONF_UINT(srv_config, "activation_check_max_nodes", activation_check_max_nodes, 1, 10000000,
+              100000, "nodes whose latest boot an activation check judges at most"),
+    CONF_UINT(srv_config, "activation_check_max_states", activation_check_max_states, 1, 100000,
+              256, "distinct boot states an activation check evaluates at most"),
     CONF_BOOL(srv_config, "tls12", tls12, false, "also accept TLS 1.2 (AEAD suites)"),
     CONF_BOOL(srv_config, "lock_memory", lock_memory, true, "mlockall at start"),
 };

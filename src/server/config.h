@@ -61,6 +61,12 @@ typedef struct srv_config {
      * attempts, none older than attempts_max_age_days (0: no age limit). */
     unsigned attempts_keep;
     unsigned attempts_max_age_days;
+    /* The activation check (lockout.h) judges the latest boot of at most
+     * activation_check_max_nodes nodes, evaluating at most
+     * activation_check_max_states distinct boot states; the rest is
+     * unchecked, which refuses the activation unless forced. */
+    unsigned activation_check_max_nodes;
+    unsigned activation_check_max_states;
     bool tls12;       /* also accept TLS 1.2 with AEAD suites */
     bool lock_memory; /* mlockall at start: no secret reaches swap */
     /* Audit rows for denials before the quote signature verifies (the caller
