@@ -3,7 +3,7 @@
 # The project's test command: installs what is missing, checks formatting,
 # builds with warnings as errors, runs ctest (unit, integration, boot), then
 # repeats unit + integration under ASan + UBSan (with LeakSanitizer), runs
-# server_threads against a ThreadSanitizer bootgated, and fuzzes every
+# server_threads (and test_notify's queue) under ThreadSanitizer, and fuzzes every
 # harness for 30 s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,11 +42,13 @@ else
     failed+=("build-asan")
 fi
 
-step "build (TSan: bootgated) + ctest: server_threads under ThreadSanitizer"
+step "build (TSan: bootgated, test_notify) + ctest: server_threads, test_notify under ThreadSanitizer"
 if cmake -S "$SRC" -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOOTGATE_TSAN=ON &&
-    cmake --build build-tsan -j"$JOBS" --target bootgated bootgatectl; then
+    cmake --build build-tsan -j"$JOBS" --target bootgated bootgatectl test_notify; then
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
         ctest --output-on-failure -R '^integration\.server_threads$') || failed+=("ctest-tsan")
+    (cd build-tsan && TSAN_OPTIONS=second_deadlock_stack=1 \
+        ctest --output-on-failure -R '^unit\.test_notify$') || failed+=("ctest-tsan-notify")
 else
     failed+=("build-tsan")
 fi

@@ -30,7 +30,7 @@ typedef struct lg_opts {
     const char *urls[MAX_URLS];
     unsigned n_urls;
     const char *srv_dir, *eventlog, *group, *volume, *tang;
-    unsigned nodes, concurrency, threads, retries, floor_rounds;
+    unsigned nodes, concurrency, threads, retries, floor_rounds, boots;
     double rate, duration, warmup;
     lg_mode mode;
     pid_t pids[MAX_PIDS];
@@ -84,6 +84,8 @@ static void usage(FILE *f)
           "  --storm              every node boots exactly once, C in flight; the time\n"
           "                       to drain; a failed boot is retried (--retries, default 5)\n"
           "  --duration S         measured seconds (default 10), after --warmup S (1)\n"
+          "  --boots N            closed loop: stop after N boots (or at the end of\n"
+          "                       --duration, whichever comes first)\n"
           "  --server-pid PID     bootgated process for CPU time (repeatable)\n"
           "  --floor-rounds N     crypto floor iterations (default 300, 0: skip)\n"
           "  --tang HOST:PORT     then Tang recoveries, same concurrency and duration\n"
@@ -183,6 +185,8 @@ static void *worker_closed(void *arg)
         if (begin >= run->end)
             break;
         idx = atomic_fetch_add(&run->next, 1);
+        if (run->o->boots && idx >= run->o->boots)
+            break;
         bg_err err = {0};
         lg_error e = one_op(run, idx, &err);
         record(w, begin, lg_now_ns(), e, &err);
@@ -318,10 +322,13 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
     atomic_store(&run->next, 0);
     memset(run->first_msg, 0, sizeof(run->first_msg));
     run->start = lg_now_ns() + 50000000u; /* threads are up by then */
-    if (o->mode == MODE_STORM) {
+    /* a storm, or a closed loop of --boots boots: measured until the
+     * workers are done */
+    bool until_done = o->mode == MODE_STORM || (o->mode != MODE_OPEN && o->boots);
+    if (until_done) {
         run->w0 = run->start;
         run->w1 = UINT64_MAX;
-        run->end = UINT64_MAX;
+        run->end = o->mode == MODE_STORM ? UINT64_MAX : run->start + (uint64_t)(o->duration * 1e9);
         atomic_store(&run->drained_ns, run->start);
     } else {
         run->w0 = run->start + (uint64_t)(o->warmup * 1e9);
@@ -335,7 +342,7 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
             exit(1);
         }
     }
-    if (o->mode == MODE_STORM) {
+    if (until_done) {
         sleep_until(run->start);
         cpu0 = servers_cpu_ns(run), self0 = self_cpu_ns();
     } else {
@@ -346,9 +353,9 @@ static int run_phase(lg_run *run, const char *name, lg_result *res)
     }
     for (unsigned i = 0; i < n; i++)
         pthread_join(w[i].tid, NULL);
-    if (o->mode == MODE_STORM) {
+    if (until_done) {
         cpu1 = servers_cpu_ns(run), self1 = self_cpu_ns();
-        run->w1 = atomic_load(&run->drained_ns);
+        run->w1 = o->mode == MODE_STORM ? atomic_load(&run->drained_ns) : lg_now_ns();
     }
     for (unsigned i = 0; i < n; i++) {
         ok += w[i].st.ok_in_window;
@@ -410,7 +417,8 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         OPT_TANG,
         OPT_RETRIES,
         OPT_VOL,
-        OPT_TANG_PID
+        OPT_TANG_PID,
+        OPT_BOOTS
     };
     static const struct option long_opts[] = {
         {"url", required_argument, NULL, OPT_URL},
@@ -430,6 +438,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         {"tang", required_argument, NULL, OPT_TANG},
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"tang-pid", required_argument, NULL, OPT_TANG_PID},
+        {"boots", required_argument, NULL, OPT_BOOTS},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -457,6 +466,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         case OPT_TANG_PID:
         case OPT_FLOOR:
         case OPT_RETRIES:
+        case OPT_BOOTS:
             v = strtoul(optarg, &end, 10);
             if (errno || *end || end == optarg || v > 10000000ul) {
                 fprintf(stderr, "loadgen: bad number '%s'\n", optarg);
@@ -527,6 +537,9 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
             break;
         case OPT_TANG_PID:
             o->tang_pid = (pid_t)v;
+            break;
+        case OPT_BOOTS:
+            o->boots = (unsigned)v;
             break;
         case OPT_PID:
             if (o->n_pids == MAX_PIDS) {

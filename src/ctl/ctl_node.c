@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* bootgatectl node list|show|approve|revoke (admin API, role admin; list/show also auditor). */
+/* bootgatectl node list|show|approve|revoke|delete (admin API, role admin;
+ * list/show also auditor); attempts|explain in ctl_attempts.c. */
 #include "ctl.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "adminapi.h"
+#include "ctl_attempts.h"
 #include "ctlutil.h"
 
 static void usage(FILE *f)
@@ -17,7 +19,9 @@ static void usage(FILE *f)
             "       bootgatectl node show NODE_ID [--json]\n"
             "       bootgatectl node approve NODE_ID --ek-fingerprint HEX [--json]\n"
             "       bootgatectl node revoke NODE_ID [--json]\n"
-            "       bootgatectl node delete NODE_ID [--json]   (revoked nodes only)\n\n"
+            "       bootgatectl node delete NODE_ID [--json]   (revoked nodes only)\n"
+            "       bootgatectl node attempts NODE_ID [--limit N] [--json]\n"
+            "       bootgatectl node explain NODE_ID [--attempt ID] [--policy FILE] [--json]\n\n"
             "approve activates a pending node (its EK had no trusted certificate) after the\n"
             "operator compared the EK fingerprint with the one read on the machine:\n"
             "  tpm2_createek -c ek.ctx -G rsa -u ek.pub; sha256 of ek.pub without its 2-byte "
@@ -55,6 +59,11 @@ int ctl_node_main(int argc, char **argv)
     bg_err err = {0};
     int c, r, ret;
 
+    /* the verbs with options of their own (ctl_attempts.c) */
+    if (argc >= 2 && !strcmp(argv[1], "attempts"))
+        return ctl_node_attempts(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "explain"))
+        return ctl_node_explain(argc - 1, argv + 1);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
         if (adminapi_opt(&o, c, optarg))

@@ -34,9 +34,12 @@ static void usage(FILE *f)
           "\n"
           "Online (bootgated admin API, mTLS; see each command's --help):\n"
           "  publish POLICY [SIG]                       upload a signed version\n"
-          "  activate NAME VERSION                      make a stored version active (rollback)\n"
+          "  activate NAME VERSION [--force --reason T] make a stored version active (rollback);\n"
+          "                                             refused when it would lock out nodes\n"
           "  list                                       stored versions\n"
           "  show --remote NAME [VERSION]               a stored version (default: active)\n"
+          "  what-if POLICY [--group G] [--json]        judge a candidate on the group's latest\n"
+          "                                             stored boots: release/deny by reason\n"
           "  propose --from-attempt ID --name N --version V [--into CURRENT.json] [--out FILE]\n"
           "                                             a baseline from a stored attempt's logs\n"
           "\n"
@@ -455,6 +458,7 @@ int ctl_policy_main(int argc, char **argv)
         {"publish", ctl_policy_publish},
         {"activate", ctl_policy_activate},
         {"list", ctl_policy_list},
+        {"what-if", ctl_policy_what_if},
         {"propose", ctl_policy_propose},
     };
     if (argc < 2)

@@ -23,6 +23,7 @@ int ctl_policy_image_digest(int argc, char **argv);
 int ctl_policy_publish(int argc, char **argv);
 int ctl_policy_activate(int argc, char **argv);
 int ctl_policy_list(int argc, char **argv);
+int ctl_policy_what_if(int argc, char **argv);
 
 /* Shared helpers */
 int ctl_policy_load_eventlog(const char *path, eventlog **ret);  /* CTL_EXIT_* */

@@ -28,21 +28,7 @@ static const adminapi_field want_policy[] = {
 static int request(adminapi_opts *o, const char *what, const char *method, const char *path,
                    json_object *body, const adminapi_field *expect, json_object **ret)
 {
-    long status = 0;
-    bg_err err = {{0}};
-    json_object *reply = NULL;
-    int r = adminapi_request(o, method, path, body, expect, &status, &reply, &err);
-    if (r < 0)
-        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s: %s", what,
-                         bg_err_msg(&err));
-    if (status != 200) {
-        r = ctl_error(status >= 500 ? CTL_EXIT_RUNTIME : CTL_EXIT_FAIL, "%s: HTTP %ld: %s", what,
-                      status, adminapi_reply_reason(reply));
-        json_object_put(reply);
-        return r;
-    }
-    *ret = reply;
-    return CTL_EXIT_OK;
+    return ctl_admin_request(o, what, method, path, body, expect, ret);
 }
 
 static int parse_u64(const char *s, long long *ret)
@@ -148,17 +134,78 @@ int ctl_policy_publish(int argc, char **argv)
     return CTL_EXIT_OK;
 }
 
+/* The 409 would_lock_out answer: the nodes and how to override. */
+static int print_lockout(json_object *reply, const char *name, long long version)
+{
+    json_object *nodes = json_object_object_get(reply, "nodes");
+    size_t n = json_object_array_length(nodes);
+    long long deny = (long long)json_object_get_int64(json_object_object_get(reply, "would_deny"));
+    long long unchecked =
+        (long long)json_object_get_int64(json_object_object_get(reply, "unchecked"));
+    fprintf(stderr,
+            "bootgatectl: policy activate: refused: %s v%lld would deny %lld node(s) whose latest "
+            "boot the active version v%lld released%s\n",
+            name, version, deny,
+            (long long)json_object_get_int64(json_object_object_get(reply, "active_version")),
+            unchecked ? ", and could not check some" : "");
+    for (size_t i = 0; i < n; i++) {
+        json_object *x = json_object_array_get_idx(nodes, i);
+        fprintf(stderr, "  %s: %s\n", ctl_jstr(x, "node_id"), ctl_jstr(x, "reason"));
+    }
+    if ((long long)n < deny)
+        fprintf(stderr, "  ... %lld more\n", deny - (long long)n);
+    if (unchecked)
+        fprintf(stderr, "  %lld node(s) could not be checked (too many distinct boot states)\n",
+                unchecked);
+    fprintf(stderr,
+            "See 'bootgatectl policy what-if'. To activate anyway (audited):\n"
+            "  bootgatectl policy activate %s %lld --force --reason TEXT\n",
+            name, version);
+    return CTL_EXIT_FAIL;
+}
+
 int ctl_policy_activate(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        ADMINAPI_LONGOPTS,
+        {"force", no_argument, NULL, 'f'},
+        {"reason", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {},
+    };
     _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
-    bool json = false;
-    int r = online_options(argc, argv, "policy activate",
-                           "Usage: bootgatectl policy activate [OPTIONS] NAME VERSION\n"
-                           "Makes a stored version the active policy of NAME (also to roll back).\n"
-                           "Audited on the server.\n\n",
-                           &o, &json);
-    if (r >= 0)
-        return r;
+    bool json = false, force = false;
+    const char *reason = NULL;
+    int c, r;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        if (adminapi_opt(&o, c, optarg))
+            continue;
+        switch (c) {
+        case 'f':
+            force = true;
+            break;
+        case 'r':
+            reason = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("Usage: bootgatectl policy activate [OPTIONS] NAME VERSION\n"
+                   "Makes a stored version the active policy of NAME (also to roll back).\n"
+                   "The server refuses (exit 1, the nodes listed with the reasons) a version\n"
+                   "that would deny nodes whose latest boot the active version released.\n"
+                   "Audited on the server.\n\n"
+                   "  --force               activate even so (requires --reason)\n"
+                   "  --reason TEXT         why (3..255 characters), kept in the audit record\n"
+                   "  --json                print the server's answer\n\n%s",
+                   ADMINAPI_USAGE);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("policy activate", "bad option");
+        }
+    }
     long long version;
     if (optind + 2 != argc)
         return ctl_usage_error("policy activate", "expected NAME VERSION");
@@ -166,27 +213,44 @@ int ctl_policy_activate(int argc, char **argv)
         return ctl_usage_error("policy activate", "bad policy name '%s'", argv[optind]);
     if (parse_u64(argv[optind + 1], &version) < 0)
         return ctl_usage_error("policy activate", "VERSION: a positive integer");
+    if (force && (!reason || strlen(reason) < 3))
+        return ctl_usage_error("policy activate",
+                               "--force requires --reason TEXT (3..255 characters)");
+    if (reason && !force)
+        return ctl_usage_error("policy activate", "--reason goes with --force");
     char path[256];
-    json_object *reply = NULL;
+    long status = 0;
+    bg_err err = {{0}};
+    json_object *body = json_object_new_object(), *reply = NULL;
+    if (force) {
+        json_object_object_add(body, "force", json_object_new_boolean(1));
+        json_object_object_add(body, "reason", json_object_new_string(reason));
+    }
     snprintf(path, sizeof path, "/v1/admin/policies/%s/%lld/activate", argv[optind], version);
-    if ((r = request(&o, "policy activate", "POST", path, NULL, want_change, &reply)) !=
-        CTL_EXIT_OK)
+    r = adminapi_request(&o, "POST", path, body, want_change, &status, &reply, &err);
+    json_object_put(body);
+    if (r >= 0 && status == 409 && !strcmp(ctl_jstr(reply, "error"), "would_lock_out")) {
+        if (json)
+            ctl_print_json(reply);
+        r = print_lockout(reply, argv[optind], version);
+        json_object_put(reply);
+        return r;
+    }
+    if ((r = ctl_admin_failed("policy", "activate", r, &err, status, reply, json)) >= 0)
         return r;
     if (json)
         ctl_print_json(reply);
     else
-        printf("activated %s v%lld (audit record %lld)\n", argv[optind], version,
-               (long long)json_object_get_int64(json_object_object_get(reply, "audit_seq")));
+        printf("activated %s v%lld (audit record %lld%s)\n", argv[optind], version,
+               (long long)json_object_get_int64(json_object_object_get(reply, "audit_seq")),
+               force ? ", forced" : "");
     json_object_put(reply);
     return CTL_EXIT_OK;
 }
 
 static void format_time(int64_t t, char buf[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, 32, "%lld", (long long)t);
+    ctl_format_time(t, buf);
 }
 
 int ctl_policy_list(int argc, char **argv)

@@ -17,10 +17,10 @@
 
 #include "adminapi.h"
 #include "ctl.h"
+#include "ctl_attempts.h"
 #include "ctlutil.h"
 #include "proto.h"
 #include "tpmalg.h"
-#include "util.h"
 #include "verify.h"
 
 #define PROPOSE_OPT_FROM  0x200
@@ -42,44 +42,6 @@ static void usage(void)
          "it, `policy diff`\n"
          "it, then sign, publish and activate it. Exit 1 when the attempt's logs do not\n"
          "replay to its quote.\n\n" ADMINAPI_USAGE);
-}
-
-typedef struct attempt_evidence {
-    json_object *json; /* the ATTEMPT object */
-    uint8_t *eventlog, *ima;
-    size_t eventlog_size, ima_size;
-} attempt_evidence;
-
-static void attempt_evidence_done(attempt_evidence *a)
-{
-    json_object_put(a->json);
-    free(a->eventlog);
-    free(a->ima);
-}
-
-static const adminapi_field want_attempt[] = {
-    {"id", json_type_int},          {"node_id", json_type_string}, {"pcrs", json_type_string},
-    {"eventlog", json_type_string}, {"ima", json_type_string},     {}};
-
-/* GET /v1/admin/attempts/ID with its logs; CTL_EXIT_*. */
-static int attempt_fetch(adminapi_opts *o, int64_t id, attempt_evidence *ret)
-{
-    char path[64];
-    long status = 0;
-    bg_err err = {0};
-    int r;
-    snprintf(path, sizeof(path), "/v1/admin/attempts/%lld", (long long)id);
-    r = adminapi_request(o, "GET", path, NULL, want_attempt, &status, &ret->json, &err);
-    if ((r = ctl_admin_failed("policy", "propose", r, &err, status, ret->json, false)) >= 0) {
-        ret->json = NULL;
-        return r;
-    }
-    const char *el = ctl_jstr(ret->json, "eventlog"), *ima = ctl_jstr(ret->json, "ima");
-    if ((*el && base64_decode_alloc(el, &ret->eventlog, &ret->eventlog_size, &err) < 0) ||
-        (*ima && base64_decode_alloc(ima, &ret->ima, &ret->ima_size, &err) < 0))
-        return ctl_error(CTL_EXIT_RUNTIME, "attempt %lld: the server's logs are not base64: %s",
-                         (long long)id, bg_err_msg(&err));
-    return CTL_EXIT_OK;
 }
 
 /* Adds the attempt's IMA file digests that current's allow list lacks. */
@@ -148,7 +110,7 @@ int ctl_policy_propose(int argc, char **argv)
         DOC_OPTIONS,
         {}};
     _cleanup_(adminapi_opts_done) adminapi_opts ao = {0};
-    _cleanup_(attempt_evidence_done) attempt_evidence a = {0};
+    _cleanup_(ctl_attempt_done) ctl_attempt a = {0};
     _cleanup_(json_object_putp) json_object *current = NULL;
     _cleanup_(eventlog_freep) eventlog *log = NULL;
     _cleanup_(ima_log_freep) ima_log *ima = NULL;
@@ -198,7 +160,7 @@ int ctl_policy_propose(int argc, char **argv)
         return ctl_usage_error("policy propose",
                                "--into takes the gate PCRs of CURRENT: no --pcrs");
 
-    if ((r = attempt_fetch(&ao, id, &a)) != CTL_EXIT_OK)
+    if ((r = ctl_attempt_fetch(&ao, id, &a)) != CTL_EXIT_OK)
         return r;
     if (!a.eventlog_size)
         return ctl_error(CTL_EXIT_FAIL, "attempt %lld has no event log", (long long)id);

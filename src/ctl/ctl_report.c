@@ -223,8 +223,8 @@ static json_object *row_json(const drift_row *row)
 {
     json_object *o = json_object_new_object();
     char first[32], last[32];
-    ctl_format_utc((time_t)row->first, first);
-    ctl_format_utc((time_t)row->last, last);
+    ctl_format_time((int64_t)row->first, first);
+    ctl_format_time((int64_t)row->last, last);
     if (row->kind != ROW_IMA)
         json_object_object_add(o, "pcr", json_object_new_int(row->pcr));
     if (row->kind == ROW_EVENT) {
@@ -249,7 +249,7 @@ static void print_json(const drift_report *r, time_t since, const char *group)
     static const char *const names[] = {"pcrs", "events", "ima"};
     json_object *o = json_object_new_object(), *arrs[3];
     char t[32];
-    ctl_format_utc(since, t);
+    ctl_format_time((int64_t)since, t);
     json_object_object_add(o, "since", json_object_new_string(t));
     json_object_object_add(o, "group", group ? json_object_new_string(group) : NULL);
     json_object_object_add(o, "nodes", json_object_new_int64((int64_t)r->nodes));
@@ -270,7 +270,7 @@ static void print_human(const drift_report *r, time_t since, const char *group)
 {
     char t[32], first[32], last[32];
     row_kind shown = (row_kind)-1;
-    ctl_format_utc(since, t);
+    ctl_format_time((int64_t)since, t);
     printf("drift since %s, %s%s: %zu node%s, %zu drifted (%zu released in audit mode), %zu "
            "denied for other reasons\n",
            since ? t : "the first stored attempt", group ? "group " : "every group",
@@ -290,8 +290,8 @@ static void print_human(const drift_report *r, time_t since, const char *group)
                 printf("\n%-24s %6s  %-20s  %-20s  %s\n", "BASELINE", "NODES", "FIRST SEEN",
                        "LAST SEEN", "IMA PATH");
         }
-        ctl_format_utc((time_t)row->first, first);
-        ctl_format_utc((time_t)row->last, last);
+        ctl_format_time((int64_t)row->first, first);
+        ctl_format_time((int64_t)row->last, last);
         int n = json_object_object_length(row->nodes);
         const char *b = row->baseline[0] ? row->baseline : "-";
         if (row->kind == ROW_PCR)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adminapi.h"
 #include "ctl.h"
@@ -69,13 +70,6 @@ int ctl_parse_since(const char *s, time_t now, time_t *ret)
     return 0;
 }
 
-void ctl_format_utc(time_t t, char buf[32])
-{
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, 32, "@%lld", (long long)t);
-}
-
 const char *ctl_event_type_label(uint32_t type, char buf[16])
 {
     const char *n = eventlog_type_name(type);
@@ -115,4 +109,32 @@ int ctl_single_subcommand(const char *group, int argc, char **argv, void (*help)
     if (!strcmp(argv[1], name))
         return fn(argc - 1, argv + 1);
     return ctl_usage_error(group, "unknown subcommand '%s'", argv[1]);
+}
+
+int ctl_admin_request(adminapi_opts *o, const char *what, const char *method, const char *path,
+                      json_object *body, const adminapi_field *expect, json_object **ret)
+{
+    long status = 0;
+    bg_err err = {{0}};
+    json_object *reply = NULL;
+    int r = adminapi_request(o, method, path, body, expect, &status, &reply, &err);
+    if (r < 0)
+        return ctl_error(r == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_RUNTIME, "%s: %s", what,
+                         bg_err_msg(&err));
+    if (status != 200) {
+        r = ctl_error(status >= 500 ? CTL_EXIT_RUNTIME : CTL_EXIT_FAIL, "%s: HTTP %ld: %s", what,
+                      status, adminapi_reply_reason(reply));
+        json_object_put(reply);
+        return r;
+    }
+    *ret = reply;
+    return CTL_EXIT_OK;
+}
+
+void ctl_format_time(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, 32, "%lld", (long long)t);
 }

@@ -32,8 +32,6 @@ int ctl_parse_duration(const char *s, int64_t *ret);
 /* A point in time as --since takes it: UTC as ctl_parse_utc, or a duration
  * before now ("24h", "7d"). */
 int ctl_parse_since(const char *s, time_t now, time_t *ret);
-/* unix time -> "YYYY-MM-DDTHH:MM:SSZ" */
-void ctl_format_utc(time_t t, char buf[32]);
 
 /* TCG event type name, else "0x%08x" of it written to buf. */
 const char *ctl_event_type_label(uint32_t type, char buf[16]);
@@ -46,6 +44,19 @@ const char *ctl_event_type_label(uint32_t type, char buf[16]);
  * reply) on success. */
 int ctl_admin_failed(const char *group, const char *verb, int r, const bg_err *err, long status,
                      json_object *reply, bool json);
+
+/* One admin request that must answer 200 with the fields of expect: the
+ * reply in *ret and CTL_EXIT_OK, else the message "WHAT: ..." printed and
+ * the exit code (usage for a missing setting, runtime for transport
+ * failures and 5xx, fail for a 4xx refusal). */
+struct adminapi_opts;
+struct adminapi_field;
+int ctl_admin_request(struct adminapi_opts *o, const char *what, const char *method,
+                      const char *path, json_object *body, const struct adminapi_field *expect,
+                      json_object **ret);
+
+/* UTC "YYYY-MM-DDTHH:MM:SSZ" of unix seconds t. */
+void ctl_format_time(int64_t t, char buf[32]);
 
 /* main of a group with a single subcommand: "--help"/"-h" prints help to
  * stdout, argv[1] == name runs fn(argc - 1, argv + 1), else a usage error. */

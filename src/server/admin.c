@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 
 #include <event2/http.h>
@@ -15,6 +16,7 @@
 
 #include "audit.h"
 #include "evidence.h"
+#include "lockout.h"
 #include "policy.h"
 #include "util.h"
 
@@ -302,6 +304,8 @@ void srv_handle_admin_policy_show(srv_req *r)
 typedef struct activation {
     const char *name;
     int64_t version;
+    bool force;
+    char reason[256]; /* with force: why (audited) */
 } activation;
 
 static int activate_policy(srv_audit_tx *tx, void *arg)
@@ -310,10 +314,86 @@ static int activate_policy(srv_audit_tx *tx, void *arg)
     return store_policy_activate(srv_audit_tx_store(tx), a->name, a->version);
 }
 
+/* The optional body {"force": true, "reason": "..."}: a reason (3..255
+ * characters of text) is required with force. Replies itself on failure. */
+static int parse_force(srv_req *r, activation *a)
+{
+    _cleanup_(json_object_putp) json_object *body = NULL;
+    json_object *v;
+    bg_err err = {0};
+    if (!r->body || r->body_size == 0)
+        return 0;
+    if (proto_parse_body(r->body, r->body_size, &body, &err) < 0) {
+        srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+        return -EINVAL;
+    }
+    json_object_object_foreach(body, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "force") && strcmp(key, "reason")) {
+            srv_reply_error(r, 400, "bad_request", "only force and reason are accepted");
+            return -EINVAL;
+        }
+    }
+    if (json_object_object_get_ex(body, "force", &v)) {
+        if (!json_object_is_type(v, json_type_boolean)) {
+            srv_reply_error(r, 400, "bad_request", "force is true or false");
+            return -EINVAL;
+        }
+        a->force = json_object_get_boolean(v);
+    }
+    if (!json_object_object_get_ex(body, "reason", &v) || json_object_is_type(v, json_type_null)) {
+        if (a->force) {
+            srv_reply_error(r, 400, "bad_request", "force requires a reason (3..255 characters)");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) < 3 ||
+        json_object_get_string_len(v) >= (int)sizeof(a->reason)) {
+        srv_reply_error(r, 400, "bad_request", "reason: 3..255 characters");
+        return -EINVAL;
+    }
+    if (proto_check_string("reason", json_object_get_string(v),
+                           (size_t)json_object_get_string_len(v), &err) < 0) {
+        srv_reply_error(r, 400, "bad_request", bg_err_msg(&err));
+        return -EINVAL;
+    }
+    snprintf(a->reason, sizeof(a->reason), "%s", json_object_get_string(v));
+    return 0;
+}
+
+/* 409 would_lock_out: the nodes the version would deny (lockout.h). */
+static void reply_lockout(srv_req *r, const activation *a, const srv_lockout *l)
+{
+    char reason[256];
+    json_object *o = json_object_new_object();
+    if (l->would_deny)
+        snprintf(reason, sizeof reason,
+                 "%zu node(s) whose latest boot %s v%lld released would be denied by v%lld; "
+                 "activate with force and a reason to override",
+                 l->would_deny, a->name, (long long)l->active_version, (long long)a->version);
+    else
+        snprintf(reason, sizeof reason,
+                 "%zu node(s) could not be checked (beyond activation_check_max_nodes or "
+                 "_max_states); activate with force and a reason to override",
+                 l->unchecked);
+    json_object_object_add(o, "error", json_object_new_string("would_lock_out"));
+    json_object_object_add(o, "reason", json_object_new_string(reason));
+    json_object_object_add(o, "active_version", json_object_new_int64(l->active_version));
+    json_object_object_add(o, "checked", json_object_new_int64((int64_t)l->checked));
+    json_object_object_add(o, "would_deny", json_object_new_int64((int64_t)l->would_deny));
+    json_object_object_add(o, "unchecked", json_object_new_int64((int64_t)l->unchecked));
+    json_object_object_add(o, "nodes", json_object_get(l->nodes));
+    srv_reply_json(r, 409, o);
+}
+
 /* A version may be activated only while it could release a key: one that
  * expired since its upload, or gates PCRs the quote does not cover, is
- * refused with the reason. Replies itself on failure. */
-static int check_activation(srv_req *r, const activation *a)
+ * refused with the reason; and, unless forced, only when it denies no node
+ * whose latest boot the active version released (lockout.h). Replies itself
+ * on failure. */
+static int check_activation(srv_req *r, const activation *a, srv_lockout *lock)
 {
     _cleanup_(store_policy_done) store_policy stored = {0};
     _cleanup_(policy_freep) policy *p = NULL;
@@ -330,25 +410,58 @@ static int check_activation(srv_req *r, const activation *a)
     r0 = policy_parse(stored.json, strlen(stored.json), &p, &err);
     if (r0 >= 0)
         r0 = policy_check_deployable(p, EVIDENCE_QUOTED_PCRS, time(NULL), &err);
-    if (r0 < 0)
+    if (r0 < 0) {
         srv_reply_error(r, 400, "policy_rejected", bg_err_msg(&err));
-    return r0;
+        return r0;
+    }
+    r0 = srv_lockout_check(r->srv, &stored, lock, &err);
+    if (r0 == -EPERM) {
+        srv_reply_error(r, 400, "policy_rejected", bg_err_msg(&err));
+        return r0;
+    }
+    if (r0 < 0) {
+        srv_log(LOG_ERR, &(srv_log_fields){.action = "store_error", .seq = -1},
+                "activation check of %s v%lld: %s", a->name, (long long)a->version,
+                bg_err_msg(&err));
+        srv_reply_error(r, 500, "internal", "the activation check could not read the attempts");
+        return r0;
+    }
+    if ((lock->would_deny || lock->unchecked) && !a->force) {
+        reply_lockout(r, a, lock);
+        return -EBUSY;
+    }
+    return 0;
 }
 
 void srv_handle_admin_policy_activate(srv_req *r)
 {
     activation a = {.name = r->params[0]};
+    _cleanup_(srv_lockout_done) srv_lockout lock = {0};
     json_object *det, *o;
     int64_t seq = 0;
     int r0;
     if (parse_version(r->params[1], &a.version) < 0)
         return srv_reply_error(r, 400, "bad_request", "version must be a number");
-    r0 = check_activation(r, &a);
+    if (parse_force(r, &a) < 0)
+        return;
+    r0 = check_activation(r, &a, &lock);
     if (r0 < 0)
         return;
     det = json_object_new_object();
     json_object_object_add(det, "name", json_object_new_string(a.name));
     json_object_object_add(det, "version", json_object_new_int64(a.version));
+    if (lock.active_version) {
+        json_object_object_add(det, "previous_version", json_object_new_int64(lock.active_version));
+        json_object_object_add(det, "checked_nodes", json_object_new_int64((int64_t)lock.checked));
+        json_object_object_add(det, "would_deny", json_object_get(lock.nodes));
+        if (lock.unchecked)
+            json_object_object_add(det, "unchecked_nodes",
+                                   json_object_new_int64((int64_t)lock.unchecked));
+    }
+    if (a.force) {
+        json_object_object_add(det, "forced", json_object_new_boolean(1));
+        json_object_object_add(det, "reason", json_object_new_string(a.reason));
+    }
     r0 = audited(r, "policy_activated", "", det, activate_policy, &a, &seq);
     json_object_put(det);
     if (r0 == -ENOENT)
@@ -360,6 +473,8 @@ void srv_handle_admin_policy_activate(srv_req *r)
     json_object_object_add(o, "version", json_object_new_int64(a.version));
     json_object_object_add(o, "active", json_object_new_boolean(1));
     json_object_object_add(o, "audit_seq", json_object_new_int64(seq));
+    json_object_object_add(o, "checked_nodes", json_object_new_int64((int64_t)lock.checked));
+    json_object_object_add(o, "would_deny", json_object_new_int64((int64_t)lock.would_deny));
     srv_reply_json(r, 200, o);
 }
 

@@ -11,12 +11,14 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "util.h"
 
-/* A record's log entry (journal or syslog), kept until the commit. */
+/* A record's log entry (journal or syslog), kept until the commit; with the
+ * record's details when the record is notified (notify.h). */
 typedef struct pending_line {
     int64_t seq;
-    char *action, *node, *actor, *detail, *verdict, *policy;
+    char *action, *node, *actor, *detail, *verdict, *policy, *details;
 } pending_line;
 
 struct srv_audit_tx {
@@ -40,13 +42,15 @@ static void lines_free(srv_audit_tx *tx)
         free(tx->lines[i].detail);
         free(tx->lines[i].verdict);
         free(tx->lines[i].policy);
+        free(tx->lines[i].details);
     }
     free(tx->lines);
     tx->lines = NULL;
     tx->n_lines = 0;
 }
 
-static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, const char *det, int64_t seq)
+static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, const char *line, const char *det,
+                     int64_t seq)
 {
     pending_line *l, *a = reallocarray(tx->lines, tx->n_lines + 1, sizeof(*a));
     if (!a)
@@ -58,7 +62,8 @@ static int keep_line(srv_audit_tx *tx, const srv_audit_rec *rec, const char *det
         .action = strdup(rec->action),
         .node = strdup(rec->node ? rec->node : ""),
         .actor = strdup(rec->actor),
-        .detail = strdup(det ? det : ""),
+        .detail = strdup(line),
+        .details = notify_wanted(rec->action) ? strdup(det ? det : "{}") : NULL,
         .verdict = rec->verdict ? strdup(rec->verdict) : NULL,
         .policy = rec->policy ? strdup(rec->policy) : NULL,
     };
@@ -83,7 +88,7 @@ int srv_audit_tx_append(srv_audit_tx *tx, const srv_audit_rec *rec, int64_t *ret
                        : NULL;
     r = store_audit_append(tx->srv->store, rec->actor, rec->action, rec->node, det, &seq);
     if (r >= 0)
-        r = keep_line(tx, rec, rec->summary ? rec->summary : det ? det : "", seq);
+        r = keep_line(tx, rec, rec->summary ? rec->summary : det ? det : "", det, seq);
     if (r < 0) {
         tx->failed = true;
         return SRV_AUDIT_FAILED;
@@ -124,6 +129,12 @@ int srv_audited(srv *s, const srv_audit_rec *rec, srv_audit_change_fn change, vo
                                         .verdict = l->verdict,
                                         .policy = l->policy},
                       l->detail);
+        /* a notification is of what happened: after the commit, never before;
+         * one that cannot be copied is dropped, not the change */
+        if (l->details)
+            notify_audited(l->action, l->seq, l->actor, l->node, l->details);
+        else if (notify_wanted(l->action))
+            metrics_notify_dropped();
     }
     if (tx.n_lines > 0)
         metrics_audit_head(tx.lines[tx.n_lines - 1].seq);

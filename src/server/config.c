@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "conf.h"
+#include "notify.h"
 
 #define SQLITE_SCHEME   "sqlite://"
 #define POSTGRES_SCHEME "postgresql://"
@@ -35,6 +36,18 @@ static int check_store_url(const char *v, bg_err *err)
     if (v[strlen(SQLITE_SCHEME)] != '/')
         return bg_err_set(err, -EINVAL, "store: the SQLite path must be absolute (%s/path/to/db)",
                           SQLITE_SCHEME);
+    return 0;
+}
+
+/* notify_webhook = https://host[:port]/path, or empty: no webhook */
+static int check_webhook_url(const char *v, bg_err *err)
+{
+    int r;
+    if (!v[0])
+        return 0;
+    r = notify_webhook_url_check(v, err);
+    if (r < 0)
+        return bg_err_prefix(err, r, "notify_webhook");
     return 0;
 }
 
@@ -98,6 +111,18 @@ static const conf_field srv_fields[] = {
               "unlock attempts (with their evidence) kept per node"),
     CONF_UINT(srv_config, "attempts_max_age_days", attempts_max_age_days, 0, 36500, 90,
               "days an attempt is kept at most (0: no limit)"),
+    CONF_PATH(srv_config, "notify_command", notify_command, NULL,
+              "run with each event (JSON) on stdin; empty: none"),
+    CONF_STR_CHECKED(srv_config, "notify_webhook", notify_webhook, "", check_webhook_url,
+                     "https:// URL each event is POSTed to; empty: none"),
+    CONF_PATH(srv_config, "notify_webhook_ca", notify_webhook_ca, NULL,
+              "CA bundle of the webhook's server; empty: the system's CAs"),
+    CONF_UINT(srv_config, "notify_timeout", notify_timeout, 1, 300, 10,
+              "seconds a delivery may take (then killed or cut)"),
+    CONF_UINT(srv_config, "activation_check_max_nodes", activation_check_max_nodes, 1, 10000000,
+              100000, "nodes whose latest boot an activation check judges at most"),
+    CONF_UINT(srv_config, "activation_check_max_states", activation_check_max_states, 1, 100000,
+              256, "distinct boot states an activation check evaluates at most"),
     CONF_BOOL(srv_config, "tls12", tls12, false, "also accept TLS 1.2 (AEAD suites)"),
     CONF_BOOL(srv_config, "lock_memory", lock_memory, true, "mlockall at start"),
 };

@@ -61,6 +61,12 @@ typedef struct srv_config {
      * attempts, none older than attempts_max_age_days (0: no age limit). */
     unsigned attempts_keep;
     unsigned attempts_max_age_days;
+    /* The activation check (lockout.h) judges the latest boot of at most
+     * activation_check_max_nodes nodes, evaluating at most
+     * activation_check_max_states distinct boot states; the rest is
+     * unchecked, which refuses the activation unless forced. */
+    unsigned activation_check_max_nodes;
+    unsigned activation_check_max_states;
     bool tls12;       /* also accept TLS 1.2 with AEAD suites */
     bool lock_memory; /* mlockall at start: no secret reaches swap */
     /* Audit rows for denials before the quote signature verifies (the caller
@@ -69,6 +75,13 @@ typedef struct srv_config {
     unsigned denial_audit_burst;             /* rows per source IP at once */
     unsigned denial_audit_per_minute;        /* refill per source IP */
     unsigned denial_audit_global_per_minute; /* refill (and burst) for all sources */
+    /* Notifications (notify.h): a command run with the event on stdin, an
+     * https:// webhook (its server verified against notify_webhook_ca, or the
+     * system's CAs when empty), seconds each delivery may take. Empty: off. */
+    char notify_command[4096];
+    char notify_webhook[2048];
+    char notify_webhook_ca[4096];
+    unsigned notify_timeout;
 } srv_config;
 
 /* The field table (src/lib/conf.h): every key, its limits and its default. */

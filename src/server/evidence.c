@@ -302,6 +302,28 @@ void evidence_policy_cache_clear(void)
     pthread_mutex_unlock(&policy_cache.lock);
 }
 
+int evidence_policy_load(const char *signers_dir, const store_policy *stored, policy **ret,
+                         bg_err *err)
+{
+    _cleanup_(policy_freep) policy *parsed = NULL;
+    uint8_t sig[POLICY_SIG_SIZE];
+    bg_err sub = {0};
+    int r = policy_parse(stored->json, strlen(stored->json), &parsed, &sub);
+    if (r < 0)
+        return bg_err_set(err, r, "stored policy %s@%lld: %s", stored->name,
+                          (long long)stored->version, bg_err_msg(&sub));
+    r = policy_signature_decode((const uint8_t *)stored->signature, strlen(stored->signature), sig,
+                                &sub);
+    if (r >= 0)
+        r = policy_verify_canonical(parsed->canonical, parsed->canonical_size, sig, signers_dir,
+                                    NULL, &sub);
+    if (r < 0)
+        return bg_err_set(err, -EPERM, "stored policy %s@%lld is not signed by a trusted key: %s",
+                          stored->name, (long long)stored->version, bg_err_msg(&sub));
+    *ret = TAKE_PTR(parsed);
+    return 0;
+}
+
 int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored,
                              const evidence *ev, policy_result *ret, bg_verdict *ret_verdict,
                              bg_err *err)
@@ -309,7 +331,7 @@ int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored
     _cleanup_(policy_freep) policy *parsed = NULL;
     _cleanup_(policy_cache_unlockp) pthread_mutex_t *held = NULL;
     const policy *p;
-    uint8_t sig[POLICY_SIG_SIZE], key[32];
+    uint8_t key[32];
     struct stat st;
     bool cacheable;
     bg_err sub = {0};
@@ -325,19 +347,9 @@ int evidence_policy_evaluate(const char *signers_dir, const store_policy *stored
         timespec_eq(policy_cache.dir_ctime, st.st_ctim))
         p = policy_cache.p;
     else {
-        r = policy_parse(stored->json, strlen(stored->json), &parsed, &sub);
+        r = evidence_policy_load(signers_dir, stored, &parsed, err);
         if (r < 0)
-            return bg_err_set(err, r, "stored policy %s@%lld: %s", stored->name,
-                              (long long)stored->version, bg_err_msg(&sub));
-        r = policy_signature_decode((const uint8_t *)stored->signature, strlen(stored->signature),
-                                    sig, &sub);
-        if (r >= 0)
-            r = policy_verify_canonical(parsed->canonical, parsed->canonical_size, sig, signers_dir,
-                                        NULL, &sub);
-        if (r < 0)
-            return bg_err_set(err, -EPERM,
-                              "stored policy %s@%lld is not signed by a trusted key: %s",
-                              stored->name, (long long)stored->version, bg_err_msg(&sub));
+            return r;
         p = parsed;
         if (cacheable) {
             policy_free(policy_cache.p);

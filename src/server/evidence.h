@@ -57,6 +57,12 @@ int evidence_ek_cert_check(X509_STORE *cas, const uint8_t *cert, size_t cert_siz
 /* Frees the cached verified policy (at shutdown, after the workers ended). */
 void evidence_policy_cache_clear(void);
 
+/* Parses a stored policy and verifies its signature again against
+ * signers_dir (the database is not trusted to hold only signed policies):
+ * -EPERM when no trusted key signed it. */
+int evidence_policy_load(const char *signers_dir, const store_policy *stored, policy **ret,
+                         bg_err *err);
+
 /* g: verifies the stored policy's signature again (the database is not
  * trusted to hold only signed policies), then evaluates it on the verified
  * evidence. 0: ret holds the evaluation (policy_result_done; ret->release

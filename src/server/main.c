@@ -18,6 +18,7 @@
 #include "kek.h"
 #include "metrics.h"
 #include "nonce.h"
+#include "notify.h"
 #include "secmem.h"
 
 static void usage(FILE *f)
@@ -157,6 +158,8 @@ int main(int argc, char **argv)
     if (r >= 0 && srv_denial_limits_init(&s) < 0)
         r = bg_err_set(&err, -ENOMEM, "out of memory");
     if (r >= 0)
+        r = notify_check(&s.cfg, &err);
+    if (r >= 0)
         r = srv_tls_init(&s, &err);
     /* --check connects and reads the schema version; it never migrates */
     if (r >= 0)
@@ -183,7 +186,11 @@ int main(int argc, char **argv)
         r = 1;
         goto out;
     }
-    r = srv_http_run(&s, &err);
+    r = notify_start(&s.cfg, &err);
+    if (r >= 0)
+        r = srv_http_run(&s, &err);
+    /* the last events get a moment to go out, then are given up (counted) */
+    notify_stop();
     {
         /* the last records of this run get a signed head too */
         bg_err serr = {0};

@@ -33,6 +33,12 @@ static histogram route_latency[METRICS_MAX_ROUTES + 1]; /* by route */
 static atomic_ullong denials_unaudited;
 static atomic_llong audit_head_seq = -1, audit_signed_seq = -1, audit_signed_time = -1;
 static atomic_llong connections;
+static atomic_ullong notify_sent[_METRICS_NOTIFY_MAX], notify_failed[_METRICS_NOTIFY_MAX];
+static atomic_ullong notify_dropped;
+static const char *const notify_hooks[_METRICS_NOTIFY_MAX] = {
+    [METRICS_NOTIFY_COMMAND] = "command",
+    [METRICS_NOTIFY_WEBHOOK] = "webhook",
+};
 static atomic_ullong limits[_METRICS_LIMIT_MAX];
 static const char *const limit_names[_METRICS_LIMIT_MAX] = {
     [METRICS_LIMIT_HEADER_TIMEOUT] = "header_timeout",
@@ -265,6 +271,43 @@ void metrics_limit_hit(metrics_limit l)
         atomic_fetch_add(&limits[l], 1);
 }
 
+void metrics_notify_sent(metrics_notify_hook h)
+{
+    atomic_fetch_add(&notify_sent[h], 1);
+}
+
+void metrics_notify_failure(metrics_notify_hook h)
+{
+    atomic_fetch_add(&notify_failed[h], 1);
+}
+
+void metrics_notify_dropped(void)
+{
+    atomic_fetch_add(&notify_dropped, 1);
+}
+
+static void render_notify(struct evbuffer *out)
+{
+    evbuffer_add_printf(out, "# HELP bootgate_notify_sent_total Notifications delivered, by hook.\n"
+                             "# TYPE bootgate_notify_sent_total counter\n");
+    for (unsigned h = 0; h < _METRICS_NOTIFY_MAX; h++)
+        evbuffer_add_printf(out, "bootgate_notify_sent_total{hook=\"%s\"} %llu\n", notify_hooks[h],
+                            atomic_load(&notify_sent[h]));
+    evbuffer_add_printf(out,
+                        "# HELP bootgate_notify_failures_total Notifications not delivered after "
+                        "the retry, by hook.\n"
+                        "# TYPE bootgate_notify_failures_total counter\n");
+    for (unsigned h = 0; h < _METRICS_NOTIFY_MAX; h++)
+        evbuffer_add_printf(out, "bootgate_notify_failures_total{hook=\"%s\"} %llu\n",
+                            notify_hooks[h], atomic_load(&notify_failed[h]));
+    evbuffer_add_printf(out,
+                        "# HELP bootgate_notify_dropped_total Notifications dropped (queue full, "
+                        "or given up at shutdown).\n"
+                        "# TYPE bootgate_notify_dropped_total counter\n"
+                        "bootgate_notify_dropped_total %llu\n",
+                        atomic_load(&notify_dropped));
+}
+
 void metrics_render(struct evbuffer *out)
 {
     char labels[256];
@@ -307,6 +350,7 @@ void metrics_render(struct evbuffer *out)
     for (unsigned l = 0; l < _METRICS_LIMIT_MAX; l++)
         evbuffer_add_printf(out, "bootgate_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[l],
                             atomic_load(&limits[l]));
+    render_notify(out);
     evbuffer_add_printf(out, "# HELP bootgate_request_seconds Request latency, every route.\n"
                              "# TYPE bootgate_request_seconds histogram\n");
     render_histogram(out, "bootgate_request_seconds", &latency, "");

@@ -49,5 +49,15 @@ typedef enum metrics_limit {
     _METRICS_LIMIT_MAX,
 } metrics_limit;
 void metrics_connection(int delta);
+/* Notifications (notify.c): delivered and failed (after the retry) by hook,
+ * and events dropped (queue full, or given up at shutdown). */
+typedef enum metrics_notify_hook {
+    METRICS_NOTIFY_COMMAND,
+    METRICS_NOTIFY_WEBHOOK,
+    _METRICS_NOTIFY_MAX,
+} metrics_notify_hook;
+void metrics_notify_sent(metrics_notify_hook h);
+void metrics_notify_failure(metrics_notify_hook h);
+void metrics_notify_dropped(void);
 void metrics_limit_hit(metrics_limit l);
 void metrics_render(struct evbuffer *out);

@@ -43,7 +43,7 @@ check "bootgatectl <TAB>: the commands" \
     "$(complete_line 'bootgatectl ')"
 check "bootgatectl po<TAB>" policy "$(complete_line 'bootgatectl po')"
 check "bootgatectl policy <TAB>: its subcommands" \
-    "$(words activate capture diff explain image-digest list predict propose publish show sign verify)" \
+    "$(words activate capture diff explain image-digest list predict propose publish show sign verify what-if)" \
     "$(complete_line 'bootgatectl policy ')"
 check "bootgatectl policy capture --e<TAB>" --eventlog "$(complete_line 'bootgatectl policy capture --e')"
 check "bootgatectl policy capture --mode <TAB>" "$(words audit enforce)" \
@@ -76,7 +76,7 @@ for c in eventlog quote credential node audit breakglass init-server db report; 
     check "bootgatectl $c --<TAB> offers every option of its --help" "" \
         "$(missing "$("$BOOTGATECTL" "$c" --help 2>&1 | long_opts)" "$(complete_line "bootgatectl $c --")")"
 done
-for s in capture predict sign verify show diff explain publish activate list propose; do
+for s in capture predict sign verify show diff explain publish activate list what-if propose; do
     check "bootgatectl policy $s --<TAB> offers every option of its --help" "" \
         "$(missing "$("$BOOTGATECTL" policy "$s" --help 2>&1 | long_opts)" "$(complete_line "bootgatectl policy $s --")")"
 done

@@ -57,7 +57,7 @@ check "bootgatectl --help lists its commands" 10 "$(echo "$commands" | wc -l)"
 {
     "$BOOTGATECTL" --help
     for c in $commands; do "$BOOTGATECTL" "$c" --help 2>&1 || true; done
-    for s in capture predict sign verify show diff explain image-digest publish activate list propose; do
+    for s in capture predict sign verify show diff explain image-digest publish activate list what-if propose; do
         "$BOOTGATECTL" policy "$s" --help 2>&1 || true
     done
 } >"$WORK/ctl.help"

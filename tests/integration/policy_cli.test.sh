@@ -329,7 +329,7 @@ expect 1 ctl policy verify --signers "$WORK/signers" "$WORK/bad.json" "$WORK/p.j
 has "baselines[0].events[3].colour: unknown key"
 
 # --help everywhere, exit 0
-for c in capture predict sign verify show diff explain image-digest publish activate list; do
+for c in capture predict sign verify show diff explain image-digest publish activate list what-if; do
     ctl policy "$c" --help >/dev/null || fail "policy $c --help"
 done
 finish

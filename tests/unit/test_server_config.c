@@ -105,6 +105,28 @@ static void test_store(void **state)
     }
 }
 
+/* Webhook URLs the delivery can use load as written. */
+static void test_webhook(void **state)
+{
+    static const char *const good[] = {
+        "https://127.0.0.1:8443/hook",
+        "https://[::1]:9000/a/b?c=d",
+        "https://alerts.example.com",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+        _cleanup_(freep) char *text = NULL, *path = NULL;
+        srv_config c;
+        bg_err err = {{0}};
+        assert_true(asprintf(&text, "notify_webhook = %s\nnotify_timeout = 3\n", good[i]) > 0);
+        path = write_conf(text);
+        srv_config_defaults(&c);
+        if (srv_config_load(&c, path, &err) != 0)
+            fail_msg("'%s': %s", good[i], err.msg);
+        assert_string_equal(c.notify_webhook, good[i]);
+        assert_int_equal(c.notify_timeout, 3);
+    }
+}
+
 static void test_messages(void **state)
 {
     static const struct {
@@ -119,6 +141,16 @@ static void test_messages(void **state)
          "0123456789012345678901234567890123456789012345678901234567890123\n",
          "listen_address: value longer than 63"},
         {"port 8443\n", "bootgated.conf:1: expected key = value"},
+        /* the webhook: https only, a host, a port in range, no space in the path */
+        {"notify_webhook = http://127.0.0.1/hook\n", "notify_webhook: not an https:// URL"},
+        {"notify_webhook = https:///hook\n", "notify_webhook: bad host"},
+        {"notify_webhook = https://h:0/\n", "notify_webhook: bad port"},
+        {"notify_webhook = https://h:99999/\n", "notify_webhook: bad port"},
+        {"notify_webhook = https://h:8x/\n", "notify_webhook: bad port"},
+        {"notify_webhook = https://[::1/\n", "notify_webhook: unterminated IPv6 address"},
+        {"notify_webhook = https://h/a b\n", "notify_webhook: bad path"},
+        {"notify_webhook = https://a_b/\n", "notify_webhook: bad host"},
+        {"notify_timeout = 0\n", "notify_timeout: '0' is not a number in 1..300"},
     };
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
         _cleanup_(freep) char *path = write_conf(cases[i].text);
@@ -180,9 +212,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_store),
-        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_store),
+        cmocka_unit_test(test_messages), cmocka_unit_test(test_webhook),
         cmocka_unit_test(test_example),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -458,6 +458,121 @@ static void test_nonce_horizon_shared(void **state)
     store_close(fast);
 }
 
+/* One attempt of node at time t, its logs given (NULL: none). */
+static int put_attempt(store *s, const char *node, const char *group, int64_t t, bool released,
+                       const char *log, const char *ima, const store_retention *keep,
+                       store_attempt *a)
+{
+    int r;
+    memset(a, 0, sizeof(*a));
+    snprintf(a->node_id, sizeof(a->node_id), "%s", node);
+    snprintf(a->group, sizeof(a->group), "%s", group);
+    a->time = t;
+    a->released = released;
+    snprintf(a->verdict, sizeof(a->verdict), "%s", released ? "ok" : "policy_denied");
+    snprintf(a->mode, sizeof(a->mode), "enforce");
+    snprintf(a->policy_name, sizeof(a->policy_name), "%s", group);
+    a->policy_version = 3;
+    a->audit_seq = t;
+    a->pcrs = (char *)"00";
+    a->evaluation = (char *)"{\"reason\":\"PCR 9 differs\"}";
+    assert_int_equal(store_begin(s), 0);
+    r = store_attempt_put(s, a, (const uint8_t *)log, log ? strlen(log) : 0, (const uint8_t *)ima,
+                          ima ? strlen(ima) : 0, keep);
+    assert_int_equal(store_end(s, r), 0);
+    a->pcrs = a->evaluation = NULL;
+    return r;
+}
+
+/* Attempts: each log stored once however many attempts name it, read back
+ * byte for byte; the newest per node; retention by count and age, and the
+ * blobs no attempt names any more go (at once, or in the sweep). */
+static void test_attempts(void **state)
+{
+    store *s = *state;
+    store_retention keep = {.keep_last = 3, .max_age = 0};
+    store_attempt a, got = {0}, *list = NULL;
+    store_attempt_stats st = {0};
+    size_t n = 0;
+    uint8_t *log = NULL;
+    size_t log_size = 0;
+    char big[4096];
+    int64_t first_id;
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    assert_int_equal(put_attempt(s, "a1", "fleet", 100, true, big, "ima-1", &keep, &a), 0);
+    first_id = a.id;
+    assert_true(first_id > 0);
+    assert_int_equal(strlen(a.eventlog_sha256), 64);
+    /* 10 nodes, 2 distinct logs: 2 blobs (+ the IMA log) */
+    for (int i = 0; i < 40; i++) {
+        char node[8];
+        snprintf(node, sizeof(node), "a%d", i % 10);
+        assert_int_equal(put_attempt(s, node, "fleet", 101 + i, i % 3 != 0, i % 2 ? big : "log-two",
+                                     NULL, &keep, &a),
+                         0);
+    }
+    /* SQLite drops a blob with its last attempt, PostgreSQL in the sweep */
+    assert_int_equal(store_evidence_sweep(s), 0);
+    assert_int_equal(store_attempt_stats_get(s, &st), 0);
+    assert_int_equal(st.blobs, 2);     /* big, log-two; ima-1 went with a1's first attempt */
+    assert_int_equal(st.attempts, 30); /* 10 nodes x keep_last 3 */
+    assert_true(st.blob_bytes < st.blob_raw_bytes);
+    assert_int_equal(store_attempt_get(s, first_id, &got), -ENOENT);
+
+    /* newest first, at most keep_last */
+    assert_int_equal(store_attempt_list(s, "a3", 0, &list, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(list[0].id > list[1].id && list[1].id > list[2].id);
+    assert_int_equal(list[0].time, 101 + 33);
+    assert_string_equal(list[0].policy_name, "fleet");
+    assert_int_equal(list[0].policy_version, 3);
+    assert_string_equal(list[0].evaluation, "{\"reason\":\"PCR 9 differs\"}");
+    assert_int_equal(store_attempt_get(s, list[0].id, &got), 0);
+    assert_string_equal(got.node_id, "a3");
+    assert_string_equal(got.pcrs, "00");
+    assert_int_equal(store_evidence_get(s, got.eventlog_sha256, &log, &log_size), 0);
+    assert_int_equal(log_size, strlen(big));
+    assert_memory_equal(log, big, log_size);
+    free(log);
+    store_attempt_done(&got);
+    store_attempts_free(list, n);
+    assert_int_equal(store_attempt_list(s, "a3", 1, &list, &n), 0);
+    assert_int_equal(n, 1);
+    store_attempts_free(list, n);
+
+    /* the newest attempt of each node of a group, since a time */
+    assert_int_equal(put_attempt(s, "b1", "other", 500, false, "log-two", NULL, &keep, &a), 0);
+    assert_int_equal(store_attempt_latest(s, "fleet", 0, &list, &n), 0);
+    assert_int_equal(n, 10);
+    assert_string_equal(list[0].node_id, "a0");
+    assert_int_equal(list[0].time, 101 + 30);
+    store_attempts_free(list, n);
+    assert_int_equal(store_attempt_latest(s, NULL, 0, &list, &n), 0);
+    assert_int_equal(n, 11);
+    store_attempts_free(list, n);
+    assert_int_equal(store_attempt_latest(s, "fleet", 101 + 36, &list, &n), 0);
+    assert_int_equal(n, 4); /* a6..a9 booted last at 137..140 */
+    store_attempts_free(list, n);
+    assert_int_equal(store_attempt_since(s, "fleet", 101 + 38, 0, &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(list[0].time > list[1].time);
+    store_attempts_free(list, n);
+    assert_int_equal(store_evidence_get(s, "00", &log, &log_size), -ENOENT);
+
+    /* age: attempts older than max_age go (never the one just stored) */
+    keep.max_age = 60;
+    assert_int_equal(put_attempt(s, "b1", "other", 1, false, "log-three", NULL, &keep, &a), 0);
+    assert_int_equal(store_attempt_list(s, "b1", 0, &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].time, 1);
+    store_attempts_free(list, n);
+    assert_int_equal(store_evidence_sweep(s), 0);
+    assert_int_equal(store_attempt_stats_get(s, &st), 0);
+    assert_int_equal(st.blobs, 3); /* big, log-two (fleet), log-three (b1) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_backend_by_url),
         cmocka_unit_test(test_readonly),
         cmocka_unit_test(test_nonce_horizon_shared),
+        cmocka_unit_test(test_attempts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
