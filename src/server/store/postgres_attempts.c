@@ -70,8 +70,9 @@ static int put_locked(pg_store *s, store_attempt *a, const store_blob *blobs, si
     pg_int(&ret, keep->max_age > 0 ? pg_now() - keep->max_age : INT64_MIN);
     return pg_exec(
         s,
-        "DELETE FROM attempts WHERE node_id = $1 AND id <> $2 AND (time < $4 OR id NOT IN"
-        " (SELECT id FROM attempts WHERE node_id = $1 ORDER BY id DESC LIMIT $3))",
+        /* the count cut: the newest attempt beyond keep_last, by the index */
+        "DELETE FROM attempts WHERE node_id = $1 AND id <> $2 AND (time < $4 OR id <="
+        " (SELECT id FROM attempts WHERE node_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $3))",
         &ret, NULL);
 }
 
