@@ -88,8 +88,9 @@ static int record_attempt(srv_audit_tx *tx, void *arg)
 }
 
 /* srv_audited, and with src the attempt row in the same transaction.
- * evaluation: the JSON the attempt keeps (its explanation); policy: the
- * evaluated policy or NULL. */
+ * evaluation: the JSON the attempt keeps (its explanation); judged_by: the
+ * evaluated policy or NULL; audit_verdict: the would-be verdict of an
+ * audit-mode release or NULL. */
 static int audited_attempt(srv_req *r, const srv_audit_rec *rec, const attempt_src *src,
                            bool released, const char *verdict, const char *mode,
                            const store_policy *judged_by, const char *audit_verdict,
@@ -135,7 +136,8 @@ static int audited_attempt(srv_req *r, const srv_audit_rec *rec, const attempt_s
  * denial before identity writes one only within the denial_audit_* budget).
  * ex: the structured explanation (its reason is set from reason when empty);
  * observed: the verified PCRs, kept with a denial that gets a break-glass code;
- * policy_name: the policy that was evaluated, or NULL. */
+ * judged_by: the policy that was evaluated, or NULL; src: the attempt to keep
+ * (NULL before the quote verified). */
 static void deny_policy(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
                         const char *reason, const pcr_bank *observed, const store_policy *judged_by,
                         const attempt_src *src)
