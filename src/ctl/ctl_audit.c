@@ -286,8 +286,7 @@ static int verify_pages(audit_source *s, EVP_PKEY *key, verify_result *v, bg_err
 
 /* export and list: the records after since, at most limit (0: all), page by
  * page; each printed (export, list) or collected into out (list --json). */
-static int print_pages(audit_source *s, int64_t since, int64_t limit, bool lines,
-                       json_object *out)
+static int print_pages(audit_source *s, int64_t since, int64_t limit, bool lines, json_object *out)
 {
     int64_t left = limit;
     for (;;) {
