@@ -34,7 +34,7 @@ static void usage(FILE *f)
            "  --db PATH|URL         read the store directly (read-only): an SQLite file, or\n"
            "                        a store URL (sqlite:///..., postgresql://...)\n"
            "  --since SEQ           records after SEQ (default 0)\n"
-           "  --limit N             at most N records (list; default 1000)\n"
+           "  --limit N             at most N records (list; default 1000; 0: all)\n"
            "  --json                JSON output\n"
            "  --signer PUB          verify: also check the signed heads with this Ed25519\n"
            "                        public key (init-server: audit-signer.pub); without it a\n"
@@ -45,6 +45,7 @@ static void usage(FILE *f)
            "                        the server's, or PATH.audit-head beside --db PATH. Without\n"
            "                        one, records cut off the end of the log go "
            "unnoticed\n" ADMINAPI_USAGE
+           "Records are read in pages of $BOOTGATE_AUDIT_PAGE (default 5000) per request.\n"
            "Exit: verify returns 1 when the chain is broken, truncated or does not reach the\n"
            "signed head, and names the first bad (or first missing) record.\n");
 }
