@@ -69,13 +69,13 @@ typedef struct audit_source {
     json_object *signed_head; /* the first answer's (online), NULL if none */
 } audit_source;
 
-/* Records after since, at most *limit (> 0; lowered when the answer would
- * be too large), as a JSON array. The API's
- * signed head is kept from the first answer: the server reads the head
- * before the records, and the head file only moves forward, so the records
- * of this and every later page reach it. CTL_EXIT_OK, or the exit code of
- * the error it printed. */
 static const adminapi_field want_records[] = {{"records", json_type_array}, {}};
+
+/* Records after since, at most *limit (> 0; halved while an answer is too
+ * large), as a JSON array. The API's signed head is kept from the first
+ * answer: the server reads the head before the records, and the head file
+ * only moves forward, so the records of this and every later page reach
+ * it. CTL_EXIT_OK, or the exit code of the error it printed. */
 
 static int fetch_page(audit_source *s, int64_t since, int64_t *limit, json_object **ret)
 {
