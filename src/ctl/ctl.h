@@ -35,3 +35,4 @@ int ctl_audit_main(int argc, char **argv);
 int ctl_breakglass_main(int argc, char **argv);
 int ctl_init_server_main(int argc, char **argv);
 int ctl_db_main(int argc, char **argv);
+int ctl_report_main(int argc, char **argv);

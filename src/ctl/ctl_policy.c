@@ -40,6 +40,8 @@ static void usage(FILE *f)
           "  show --remote NAME [VERSION]               a stored version (default: active)\n"
           "  what-if POLICY [--group G] [--json]        judge a candidate on the group's latest\n"
           "                                             stored boots: release/deny by reason\n"
+          "  propose --from-attempt ID --name N --version V [--into CURRENT.json] [--out FILE]\n"
+          "                                             a baseline from a stored attempt's logs\n"
           "\n"
           "TIME is UTC: YYYY-MM-DDTHH:MM:SSZ. Exit codes: 0 ok, 1 check failed / deny,\n"
           "2 usage, 3 runtime error.\n",
@@ -457,6 +459,7 @@ int ctl_policy_main(int argc, char **argv)
         {"activate", ctl_policy_activate},
         {"list", ctl_policy_list},
         {"what-if", ctl_policy_what_if},
+        {"propose", ctl_policy_propose},
     };
     if (argc < 2)
         return usage(stderr), CTL_EXIT_USAGE;

@@ -68,6 +68,17 @@ int ctl_policy_check_doc_opts(const char *cmd, ctl_doc_opts *o, bool have_ima);
 int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_object **ret);
 /* Builds the document, validates it with policy_from_json, writes it to o->out. */
 int ctl_policy_emit_document(const ctl_doc_opts *o, json_object *baseline, json_object *ima);
+/* The "ima" section that allows every file digest of ima (boot_aggregate ignored). */
+int ctl_policy_ima_json(const ima_log *ima, json_object **ret);
+/* --into (predict, propose): the current policy, which must validate and be
+ * policy o->name older than o->version; its gate PCRs become o->gate (so the
+ * new baseline gates what the policy gates). */
+int ctl_policy_load_into(const char *cmd, const char *path, ctl_doc_opts *o, json_object **ret);
+/* Adds baseline (taken) to current (unless it has one with the same PCR
+ * values), sets o->version, validates and writes it to o->out. */
+int ctl_policy_emit_into(const char *cmd, const ctl_doc_opts *o, const char *path,
+                         json_object *current, json_object *baseline);
+int ctl_policy_propose(int argc, char **argv);
 
 /* policy show --remote NAME [VERSION] (argv = the operands). */
 int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv);

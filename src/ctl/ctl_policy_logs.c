@@ -102,7 +102,7 @@ int ctl_policy_baseline_json(const eventlog *log, const ctl_doc_opts *o, json_ob
     return CTL_EXIT_OK;
 }
 
-static int ima_json(const ima_log *ima, json_object **ret)
+int ctl_policy_ima_json(const ima_log *ima, json_object **ret)
 {
     json_object *sec = json_object_new_object(), *allow = json_object_new_array(),
                 *seen = json_object_new_object();
@@ -271,7 +271,7 @@ int ctl_policy_capture(int argc, char **argv)
     json_object *b = NULL, *ij = NULL;
     if ((r = ctl_policy_baseline_json(log, &o, &b)) != CTL_EXIT_OK)
         return r;
-    if (ima && (r = ima_json(ima, &ij)) != CTL_EXIT_OK) {
+    if (ima && (r = ctl_policy_ima_json(ima, &ij)) != CTL_EXIT_OK) {
         json_object_put(b);
         return r;
     }
@@ -316,16 +316,6 @@ static int load_pcr_values(const char *path, pcr_bank *ret)
     return CTL_EXIT_OK;
 }
 
-static int parse_utc(const char *s, time_t *ret)
-{
-    struct tm tm = {0};
-    char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return -EINVAL;
-    *ret = timegm(&tm);
-    return 0;
-}
-
 int ctl_policy_explain(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -349,7 +339,7 @@ int ctl_policy_explain(int argc, char **argv)
             ipath = optarg;
             break;
         case 'a':
-            if (parse_utc(optarg, &now) < 0)
+            if (ctl_parse_utc(optarg, &now) < 0)
                 return ctl_usage_error("policy explain", "--at: YYYY-MM-DDTHH:MM:SSZ");
             break;
         case 'q':

@@ -27,6 +27,7 @@
 #include "ctl_policy_predict_grub.h"
 #include "ctl_policy_predict_sbvar.h"
 #include "policy.h"
+#include "proto.h"
 #include "util.h"
 
 static int file_sha256(const char *path, uint8_t out[32])
@@ -322,14 +323,7 @@ static int predict_sdboot(eventlog *log, const char *path)
     return CTL_EXIT_OK;
 }
 
-static void json_object_putp(json_object **o)
-{
-    json_object_put(*o);
-}
-
-/* --into: the current policy, which must validate; its gate PCRs are the
- * baseline's (so the new baseline gates what the policy gates). */
-static int load_into(const char *path, ctl_doc_opts *o, json_object **ret)
+int ctl_policy_load_into(const char *cmd, const char *path, ctl_doc_opts *o, json_object **ret)
 {
     _cleanup_(freep) uint8_t *buf = NULL;
     _cleanup_(policy_freep) policy *p = NULL;
@@ -345,13 +339,12 @@ static int load_into(const char *path, ctl_doc_opts *o, json_object **ret)
     }
     if (strcmp(p->name, o->name)) {
         json_object_put(doc);
-        return ctl_usage_error("policy predict", "--into %s is policy '%s', not --name '%s'", path,
-                               p->name, o->name);
+        return ctl_usage_error(cmd, "--into %s is policy '%s', not --name '%s'", path, p->name,
+                               o->name);
     }
     if ((uint64_t)o->version <= p->version) {
         json_object_put(doc);
-        return ctl_usage_error("policy predict",
-                               "--version %lld must be greater than %s's version %lld",
+        return ctl_usage_error(cmd, "--version %lld must be greater than %s's version %lld",
                                (long long)o->version, path, (long long)p->version);
     }
     o->gate = p->gate_mask;
@@ -359,8 +352,8 @@ static int load_into(const char *path, ctl_doc_opts *o, json_object **ret)
     return CTL_EXIT_OK;
 }
 
-static int emit_into(const ctl_doc_opts *o, const char *path, json_object *current,
-                     json_object *baseline)
+int ctl_policy_emit_into(const char *cmd, const ctl_doc_opts *o, const char *path,
+                         json_object *current, json_object *baseline)
 {
     json_object *bls = NULL, *pcrs = NULL, *name = NULL;
     json_object_object_get_ex(baseline, "pcrs", &pcrs);
@@ -383,7 +376,7 @@ static int emit_into(const ctl_doc_opts *o, const char *path, json_object *curre
         }
         if (!strcmp(json_object_get_string(bn), json_object_get_string(name))) {
             json_object_put(baseline);
-            return ctl_usage_error("policy predict",
+            return ctl_usage_error(cmd,
                                    "%s already has a baseline named '%s' with other values; "
                                    "name the new one with --baseline",
                                    path, json_object_get_string(name));
@@ -526,7 +519,7 @@ int ctl_policy_predict(int argc, char **argv)
     if ((r = ctl_policy_check_doc_opts("policy predict", &o, false)) != CTL_EXIT_OK)
         return r;
     _cleanup_(json_object_putp) json_object *current = NULL;
-    if (into && (r = load_into(into, &o, &current)) != CTL_EXIT_OK)
+    if (into && (r = ctl_policy_load_into("policy predict", into, &o, &current)) != CTL_EXIT_OK)
         return r;
 
     _cleanup_(eventlog_freep) eventlog *log = NULL;
@@ -601,7 +594,7 @@ int ctl_policy_predict(int argc, char **argv)
     if ((r = ctl_policy_baseline_json(log, &o, &b)) != CTL_EXIT_OK)
         return r;
     if (current)
-        return emit_into(&o, into, current, b);
+        return ctl_policy_emit_into("policy predict", &o, into, current, b);
     return ctl_policy_emit_document(&o, b, NULL);
 }
 

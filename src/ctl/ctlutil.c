@@ -2,6 +2,7 @@
 #include "ctlutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,6 +30,44 @@ int ctl_read_input(const char *what, const char *path, size_t max, uint8_t **ret
     if (read_file(path, max, ret, ret_size, &err) < 0)
         return ctl_error(CTL_EXIT_RUNTIME, "cannot read %s '%s': %s", what, path, bg_err_msg(&err));
     return CTL_EXIT_OK;
+}
+
+int ctl_parse_utc(const char *s, time_t *ret)
+{
+    struct tm tm = {0};
+    char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -EINVAL;
+    *ret = timegm(&tm);
+    return 0;
+}
+
+int ctl_parse_duration(const char *s, int64_t *ret)
+{
+    static const struct {
+        const char *unit;
+        int64_t seconds;
+    } units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno || v <= 0 || *s == '+')
+        return -EINVAL;
+    for (size_t i = 0; i < ELEMENTSOF(units); i++)
+        if (!strcmp(end, units[i].unit))
+            return __builtin_mul_overflow(v, units[i].seconds, ret) ? -EINVAL : 0;
+    return -EINVAL;
+}
+
+int ctl_parse_since(const char *s, time_t now, time_t *ret)
+{
+    int64_t d;
+    if (ctl_parse_utc(s, ret) == 0)
+        return 0;
+    if (ctl_parse_duration(s, &d) < 0 || d > now)
+        return -EINVAL;
+    *ret = now - d;
+    return 0;
 }
 
 const char *ctl_event_type_label(uint32_t type, char buf[16])

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -22,6 +23,15 @@ const char *ctl_jstr(json_object *o, const char *key);
 /* read_file of an input named `what` in messages: CTL_EXIT_OK, or the exit
  * code after "cannot read WHAT 'PATH': reason". */
 int ctl_read_input(const char *what, const char *path, size_t max, uint8_t **ret, size_t *ret_size);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC) -> unix time; -EINVAL otherwise. */
+int ctl_parse_utc(const char *s, time_t *ret);
+/* A duration: a positive integer with an optional unit s (default), m, h, d
+ * or w -> seconds; -EINVAL otherwise (also on overflow). */
+int ctl_parse_duration(const char *s, int64_t *ret);
+/* A point in time as --since takes it: UTC as ctl_parse_utc, or a duration
+ * before now ("24h", "7d"). */
+int ctl_parse_since(const char *s, time_t now, time_t *ret);
 
 /* TCG event type name, else "0x%08x" of it written to buf. */
 const char *ctl_event_type_label(uint32_t type, char buf[16]);

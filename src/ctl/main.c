@@ -14,6 +14,7 @@
 #pragma weak ctl_breakglass_main
 #pragma weak ctl_init_server_main
 #pragma weak ctl_db_main
+#pragma weak ctl_report_main
 
 typedef struct ctl_group {
     const char *name;
@@ -31,6 +32,7 @@ static const ctl_group groups[] = {
     {"breakglass", ctl_breakglass_main, "request and approve break-glass grants"},
     {"init-server", ctl_init_server_main, "create keys, certificates and config for a server"},
     {"db", ctl_db_main, "schema status and migration of the server's store"},
+    {"report", ctl_report_main, "fleet reports from stored attempts (drift)"},
 };
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)

@@ -88,11 +88,12 @@ void srv_handle_admin_node_attempts(srv_req *r)
     reply_attempts(r, a, n);
 }
 
-/* GET /v1/admin/attempts?group=G&since=UNIX&latest=1 */
+/* GET /v1/admin/attempts?group=G&since=UNIX&latest=1&limit=N */
 void srv_handle_admin_attempts(srv_req *r)
 {
     struct evkeyvalq q = {0};
-    const char *group, *since_s, *latest;
+    const char *group, *since_s, *latest, *limit_s;
+    int64_t limit = ATTEMPTS_MAX_LIST;
     char grp[PROTO_MAX_ID + 1] = "";
     store_attempt *a = NULL;
     size_t n = 0;
@@ -104,6 +105,7 @@ void srv_handle_admin_attempts(srv_req *r)
     group = evhttp_find_header(&q, "group");
     since_s = evhttp_find_header(&q, "since");
     latest = evhttp_find_header(&q, "latest");
+    limit_s = evhttp_find_header(&q, "limit");
     if (group && strlen(group) >= sizeof(grp))
         r0 = -EINVAL;
     else if (group)
@@ -112,15 +114,18 @@ void srv_handle_admin_attempts(srv_req *r)
         r0 = parse_i64(since_s, INT64_MAX, &since);
     if (r0 >= 0 && latest && strcmp(latest, "1") && strcmp(latest, "0"))
         r0 = -EINVAL;
+    if (r0 >= 0 && limit_s && (parse_i64(limit_s, ATTEMPTS_MAX_LIST, &limit) < 0 || limit < 1))
+        r0 = -EINVAL;
     bool only_latest = latest && !strcmp(latest, "1");
     evhttp_clear_headers(&q);
     if (r0 < 0)
         return srv_reply_error(r, 400, "bad_request",
-                               "group: a group name, since: unix seconds, latest: 0 or 1");
+                               "group: a group name, since: unix seconds, latest: 0 or 1, "
+                               "limit: 1..100000");
     if (only_latest)
         r0 = store_attempt_latest(r->srv->store, grp, since, &a, &n);
     else
-        r0 = store_attempt_since(r->srv->store, grp, since, ATTEMPTS_MAX_LIST, &a, &n);
+        r0 = store_attempt_since(r->srv->store, grp, since, limit, &a, &n);
     if (r0 < 0)
         return srv_reply_audit_error(r, -EIO);
     reply_attempts(r, a, n);

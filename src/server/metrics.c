@@ -54,6 +54,8 @@ typedef struct group_counters {
     unsigned long long releases[N_MODES];
     unsigned long long denials[_VERDICT_MAX];
     unsigned long long pcrs[PCR_COUNT];
+    unsigned long long would_deny[_VERDICT_MAX]; /* audit mode: released, would deny */
+    unsigned long long would_deny_pcrs[PCR_COUNT];
 } group_counters;
 
 /* [0] is the node not known yet (""), [METRICS_MAX_GROUPS + 1] every group
@@ -119,18 +121,30 @@ void metrics_release(const char *group, const char *mode)
     pthread_mutex_unlock(&groups_lock);
 }
 
-void metrics_denial(bg_verdict v, const char *group, uint32_t pcr_mask)
+/* One verdict and its PCRs into a group's counters (denials or audit mode's
+ * would-be denials). */
+static void count_verdict(bool audit, bg_verdict v, const char *group, uint32_t pcr_mask)
 {
     group_counters *g;
     if ((unsigned)v >= _VERDICT_MAX)
         v = VERDICT_INTERNAL;
     pthread_mutex_lock(&groups_lock);
     g = group_get(group);
-    g->denials[v]++;
+    (audit ? g->would_deny : g->denials)[v]++;
     for (unsigned p = 0; p < PCR_COUNT && p < 32; p++)
         if (pcr_mask & (1u << p))
-            g->pcrs[p]++;
+            (audit ? g->would_deny_pcrs : g->pcrs)[p]++;
     pthread_mutex_unlock(&groups_lock);
+}
+
+void metrics_denial(bg_verdict v, const char *group, uint32_t pcr_mask)
+{
+    count_verdict(false, v, group, pcr_mask);
+}
+
+void metrics_audit_would_deny(bg_verdict v, const char *group, uint32_t pcr_mask)
+{
+    count_verdict(true, v, group, pcr_mask);
 }
 
 void metrics_denial_unaudited(void)
@@ -186,6 +200,38 @@ static void route_labels(char *buf, size_t size, size_t r)
              r < n_routes ? routes[r] : "unmatched");
 }
 
+/* NAME{group="GROUP",KEY="VALUE"} N, when N is not 0 */
+static void group_series(struct evbuffer *out, const char *name, const char *group, const char *key,
+                         const char *value, unsigned long long n)
+{
+    if (!n)
+        return;
+    evbuffer_add_printf(out, "%s{group=\"", name);
+    label(out, group);
+    evbuffer_add_printf(out, "\",%s=\"%s\"} %llu\n", key, value, n);
+}
+
+/* each group's verdicts and PCRs: audit, the would-be denials of audit
+ * mode, else the denials */
+static void render_verdicts(struct evbuffer *out, const char *name, bool audit)
+{
+    for (size_t i = 0; i < ELEMENTSOF(groups); i++)
+        for (unsigned v = 0; v < _VERDICT_MAX; v++)
+            group_series(out, name, groups[i].name, "verdict", verdict_name((bg_verdict)v),
+                         audit ? groups[i].would_deny[v] : groups[i].denials[v]);
+}
+
+static void render_pcrs(struct evbuffer *out, const char *name, bool audit)
+{
+    char pcr[8];
+    for (size_t i = 0; i < ELEMENTSOF(groups); i++)
+        for (unsigned p = 0; p < PCR_COUNT; p++) {
+            snprintf(pcr, sizeof(pcr), "%u", p);
+            group_series(out, name, groups[i].name, "pcr", pcr,
+                         audit ? groups[i].would_deny_pcrs[p] : groups[i].pcrs[p]);
+        }
+}
+
 static void render_groups(struct evbuffer *out)
 {
     evbuffer_add_printf(out, "# HELP bootgate_releases_total Volume keys released, by the "
@@ -193,32 +239,25 @@ static void render_groups(struct evbuffer *out)
                              "# TYPE bootgate_releases_total counter\n");
     for (size_t i = 0; i < ELEMENTSOF(groups); i++)
         for (size_t m = 0; m < N_MODES; m++)
-            if (groups[i].releases[m]) {
-                evbuffer_add_printf(out, "bootgate_releases_total{group=\"");
-                label(out, groups[i].name);
-                evbuffer_add_printf(out, "\",mode=\"%s\"} %llu\n", modes[m], groups[i].releases[m]);
-            }
+            group_series(out, "bootgate_releases_total", groups[i].name, "mode", modes[m],
+                         groups[i].releases[m]);
     evbuffer_add_printf(out, "# HELP bootgate_denials_total Unlock denials, by the node's group "
                              "(empty before the node is known) and verdict.\n"
                              "# TYPE bootgate_denials_total counter\n");
-    for (size_t i = 0; i < ELEMENTSOF(groups); i++)
-        for (unsigned v = 0; v < _VERDICT_MAX; v++)
-            if (groups[i].denials[v]) {
-                evbuffer_add_printf(out, "bootgate_denials_total{group=\"");
-                label(out, groups[i].name);
-                evbuffer_add_printf(out, "\",verdict=\"%s\"} %llu\n", verdict_name((bg_verdict)v),
-                                    groups[i].denials[v]);
-            }
+    render_verdicts(out, "bootgate_denials_total", false);
     evbuffer_add_printf(out, "# HELP bootgate_denial_pcrs_total PCRs named by denials (differ "
                              "from the policy, or do not replay), by the node's group.\n"
                              "# TYPE bootgate_denial_pcrs_total counter\n");
-    for (size_t i = 0; i < ELEMENTSOF(groups); i++)
-        for (unsigned p = 0; p < PCR_COUNT; p++)
-            if (groups[i].pcrs[p]) {
-                evbuffer_add_printf(out, "bootgate_denial_pcrs_total{group=\"");
-                label(out, groups[i].name);
-                evbuffer_add_printf(out, "\",pcr=\"%u\"} %llu\n", p, groups[i].pcrs[p]);
-            }
+    render_pcrs(out, "bootgate_denial_pcrs_total", false);
+    evbuffer_add_printf(out, "# HELP bootgate_audit_would_deny_total Releases by a policy in audit "
+                             "mode that would have denied, by the node's group and would-be "
+                             "verdict.\n"
+                             "# TYPE bootgate_audit_would_deny_total counter\n");
+    render_verdicts(out, "bootgate_audit_would_deny_total", true);
+    evbuffer_add_printf(out, "# HELP bootgate_audit_would_deny_pcrs_total PCRs named by audit-mode "
+                             "would-be denials, by the node's group.\n"
+                             "# TYPE bootgate_audit_would_deny_pcrs_total counter\n");
+    render_pcrs(out, "bootgate_audit_would_deny_pcrs_total", true);
 }
 
 void metrics_connection(int delta)

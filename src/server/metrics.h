@@ -3,7 +3,8 @@
 
 /* Prometheus metrics (text format 0.0.4, `promtool check metrics` clean):
  * request counters and latency histograms by route, releases and denials by
- * the node's group, verdict and PCR, break-glass uses, and the audit log's
+ * the node's group, verdict and PCR, audit-mode would-be denials the same way,
+ * break-glass uses, and the audit log's
  * head. Request counters are lock-free; the per-group table takes a mutex
  * once per unlock outcome. */
 
@@ -28,6 +29,9 @@ void metrics_release(const char *group, const char *mode);
 /* A denial: the node's group ("" before the node is known), the verdict and
  * the PCRs that differ or do not replay (bit n = PCR n). */
 void metrics_denial(bg_verdict v, const char *group, uint32_t pcr_mask);
+/* An audit-mode release the policy would have denied (DESIGN §3, "audit"):
+ * the node's group, the would-be verdict and the PCRs its explanation names. */
+void metrics_audit_would_deny(bg_verdict v, const char *group, uint32_t pcr_mask);
 /* A denial before identity whose audit row the rate limit left out. */
 void metrics_denial_unaudited(void);
 /* The latest committed audit record, and the latest signed head (its seq and

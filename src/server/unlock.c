@@ -88,8 +88,9 @@ static int record_attempt(srv_audit_tx *tx, void *arg)
 }
 
 /* srv_audited, and with src the attempt row in the same transaction.
- * evaluation: the JSON the attempt keeps (its explanation); policy: the
- * evaluated policy or NULL. */
+ * evaluation: the JSON the attempt keeps (its explanation); judged_by: the
+ * evaluated policy or NULL; audit_verdict: the would-be verdict of an
+ * audit-mode release or NULL. */
 static int audited_attempt(srv_req *r, const srv_audit_rec *rec, const attempt_src *src,
                            bool released, const char *verdict, const char *mode,
                            const store_policy *judged_by, const char *audit_verdict,
@@ -135,7 +136,8 @@ static int audited_attempt(srv_req *r, const srv_audit_rec *rec, const attempt_s
  * denial before identity writes one only within the denial_audit_* budget).
  * ex: the structured explanation (its reason is set from reason when empty);
  * observed: the verified PCRs, kept with a denial that gets a break-glass code;
- * policy_name: the policy that was evaluated, or NULL. */
+ * judged_by: the policy that was evaluated, or NULL; src: the attempt to keep
+ * (NULL before the quote verified). */
 static void deny_policy(srv_req *r, const proto_unlock_req *req, bg_verdict v, explanation *ex,
                         const char *reason, const pcr_bank *observed, const store_policy *judged_by,
                         const attempt_src *src)
@@ -267,7 +269,7 @@ void srv_handle_unlock(srv_req *r)
     _cleanup_(store_grant_done) store_grant grant = {0};
     _cleanup_(tpmpub_freep) tpmpub *ak = NULL;
     explanation ex = {0};
-    bool waived = false;
+    bool waived = false, would_deny = false;
     store_node node;
     attempt_src src = {.node = &node, .ev = &ev, .req = &req};
     size_t stored_size = 0, vkey_size = 0;
@@ -386,6 +388,10 @@ void srv_handle_unlock(srv_req *r)
         waived = true;
         snprintf(ok.policy_mode, sizeof(ok.policy_mode), "breakglass");
     }
+    /* audit mode released what it would deny: identity and evidence (a-f)
+     * verified as always; the would-be verdict is recorded and counted */
+    would_deny =
+        !waived && r0 != -ENOENT && res.mode == POLICY_MODE_AUDIT && res.verdict != POLICY_PASS;
     srv_timing_mark(r, "policy");
 
     /* the volume key at rest */
@@ -423,22 +429,24 @@ void srv_handle_unlock(srv_req *r)
         json_object_object_add(det, "peer", json_object_new_string(r->peer));
         if (active.name[0])
             json_object_object_add(det, "evaluation", policy_result_to_json(&res));
+        if (would_deny)
+            json_object_object_add(det, "audit_verdict", json_object_new_string(verdict_name(v)));
         if (waived) {
             json_object_object_add(det, "breakglass_grant", json_object_new_string(grant.id));
             json_object_object_add(det, "policy_verdict", json_object_new_string(verdict_name(v)));
         }
         /* the grant's use, its record and the release record: one transaction */
         release_change c = {.grant = waived ? &grant : NULL, .node_id = node.id};
-        char summary[2 * PROTO_MAX_ID + 96];
-        snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s", req.volume_uuid,
-                 active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode);
+        char summary[2 * PROTO_MAX_ID + 160];
+        snprintf(summary, sizeof(summary), "volume=%s policy=%s@%lld mode=%s%s%s", req.volume_uuid,
+                 active.name[0] ? active.name : "-", (long long)active.version, ok.policy_mode,
+                 would_deny ? " would_deny=" : "", would_deny ? verdict_name(v) : "");
         srv_audit_rec rec = {"bootgated", "key_released",           node.id,    det,
                              summary,     verdict_name(VERDICT_OK), active.name};
         /* audit mode: the verdict the policy would have given */
-        const char *would =
-            active.name[0] && !waived && res.verdict != POLICY_PASS ? verdict_name(res.code) : NULL;
         r0 = audited_attempt(r, &rec, &src, true, verdict_name(VERDICT_OK), ok.policy_mode, &active,
-                             would, json_object_object_get(det, "evaluation"), count_grant_use, &c,
+                             would_deny ? verdict_name(v) : NULL,
+                             json_object_object_get(det, "evaluation"), count_grant_use, &c,
                              &ok.audit_seq);
         json_object_put(det);
         if (r0 < 0)
@@ -448,5 +456,7 @@ void srv_handle_unlock(srv_req *r)
         srv_timing_mark(r, "log");
     }
     metrics_release(node.group, ok.policy_mode);
+    if (would_deny)
+        metrics_audit_would_deny(v, node.group, res.explanation ? denied_pcrs(res.explanation) : 0);
     srv_reply_json(r, 200, proto_unlock_ok_encode(&ok));
 }

@@ -82,6 +82,9 @@ check "the stored log is the one sent, byte for byte" "$(sha256sum <"$N/eventlog
 check "evidence by digest" 200 "$(api GET "/v1/admin/evidence/$(jreply .eventlog_sha256)" '' admin)"
 check "latest per node" "1 $DENIED" \
     "$([ "$(api GET '/v1/admin/attempts?group=web&latest=1' '' admin)" = 200 ] && jreply '"\(.attempts | length) \(.attempts[0].id)"')"
+check "all attempts, newest first, limit" "1 $DENIED" \
+    "$([ "$(api GET '/v1/admin/attempts?limit=1' '' auditor)" = 200 ] && jreply '"\(.attempts | length) \(.attempts[0].id)"')"
+check "a bad limit: 400" 400 "$(api GET '/v1/admin/attempts?limit=0' '' admin)"
 check "a forged unlock stores no attempt" 2 "$(forged_unlock_body "$WORK/forged.json"
     api POST /v1/unlock "$WORK/forged.json" >/dev/null; sq 'SELECT count(*) FROM attempts')"
 

@@ -39,11 +39,11 @@ check "bootgatectl is completed by _bootgatectl" 1 "$(complete -p bootgatectl | 
 check "bootgate-unlock is completed by _bootgate_unlock" 1 "$(complete -p bootgate-unlock | grep -c _bootgate_unlock)"
 
 check "bootgatectl <TAB>: the commands" \
-    "$(words --help audit breakglass credential db eventlog init-server node policy quote)" \
+    "$(words --help audit breakglass credential db eventlog init-server node policy quote report)" \
     "$(complete_line 'bootgatectl ')"
 check "bootgatectl po<TAB>" policy "$(complete_line 'bootgatectl po')"
 check "bootgatectl policy <TAB>: its subcommands" \
-    "$(words activate capture diff explain image-digest list predict publish show sign verify what-if)" \
+    "$(words activate capture diff explain image-digest list predict propose publish show sign verify what-if)" \
     "$(complete_line 'bootgatectl policy ')"
 check "bootgatectl policy capture --e<TAB>" --eventlog "$(complete_line 'bootgatectl policy capture --e')"
 check "bootgatectl policy capture --mode <TAB>" "$(words audit enforce)" \
@@ -72,11 +72,11 @@ check "bootgate-unlock --<TAB> offers every option of --help" "" \
     "$(missing "$("$BOOTGATE_UNLOCK" --help | sed '/^Usage/,/^$/d' | long_opts)" "$(complete_line 'bootgate-unlock --')")"
 check "bootgate-unlock enroll --<TAB> offers every option of enroll --help" "" \
     "$(missing "$("$BOOTGATE_UNLOCK" enroll --help 2>&1 | long_opts)" "$(complete_line 'bootgate-unlock enroll --')")"
-for c in eventlog quote credential node audit breakglass init-server db; do
+for c in eventlog quote credential node audit breakglass init-server db report; do
     check "bootgatectl $c --<TAB> offers every option of its --help" "" \
         "$(missing "$("$BOOTGATECTL" "$c" --help 2>&1 | long_opts)" "$(complete_line "bootgatectl $c --")")"
 done
-for s in capture predict sign verify show diff explain publish activate list what-if; do
+for s in capture predict sign verify show diff explain publish activate list what-if propose; do
     check "bootgatectl policy $s --<TAB> offers every option of its --help" "" \
         "$(missing "$("$BOOTGATECTL" policy "$s" --help 2>&1 | long_opts)" "$(complete_line "bootgatectl policy $s --")")"
 done

@@ -53,11 +53,11 @@ check "bootgate-unlock(8) has every option of bootgate-unlock [enroll|status] --
     "$(mapfile -t opts <"$WORK/unlock.opts" && in_page bootgate-unlock.8 "${opts[@]}")"
 
 commands=$("$BOOTGATECTL" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }')
-check "bootgatectl --help lists its commands" 9 "$(echo "$commands" | wc -l)"
+check "bootgatectl --help lists its commands" 10 "$(echo "$commands" | wc -l)"
 {
     "$BOOTGATECTL" --help
     for c in $commands; do "$BOOTGATECTL" "$c" --help 2>&1 || true; done
-    for s in capture predict sign verify show diff explain image-digest publish activate list what-if; do
+    for s in capture predict sign verify show diff explain image-digest publish activate list what-if propose; do
         "$BOOTGATECTL" policy "$s" --help 2>&1 || true
     done
 } >"$WORK/ctl.help"

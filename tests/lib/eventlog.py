@@ -6,11 +6,15 @@ records) and IMA runtime measurement lists, for the tests, the fuzz seeds
 below. As a command (sha256-only crypto-agile log, as a node's firmware writes it):
 
   eventlog.py OUT [--append LOG] PCR:TYPE:DATA ...
+  eventlog.py --ima OUT PATH:CONTENT ...
 
 writes LOG's records (--append) and then one TCG_PCR_EVENT2 per argument to OUT
 (a Spec ID header first when there is no LOG), and prints "PCR DIGEST_HEX" for
 each new event, so that the test extends its swtpm identically (tests/lib/eventlog.sh).
-TYPE is a number (0x80000003 or 13); DATA is text, or hex:HEX for bytes."""
+TYPE is a number (0x80000003 or 13); DATA is text, or hex:HEX for bytes.
+With --ima: an IMA measurement list (template ima-ng, one entry a file: the
+sha256 of CONTENT and PATH), and "10 DIGEST_HEX" for each entry, the sha256 of
+its template data (what the sha256 bank of PCR 10 is extended with)."""
 import hashlib
 import struct
 import sys
@@ -122,7 +126,20 @@ def parse_spec(s):
     return int(pcr), int(typ, 0), data
 
 
+def ima_main(out, specs):
+    log = b""
+    for spec in specs:
+        path, content = spec.split(":", 1)
+        data = fields(dng("sha256", content.encode()), path.encode() + b"\0")
+        log += ima_entry("ima-ng", data)
+        print(10, hashlib.sha256(data).hexdigest())
+    with open(out, "wb") as f:
+        f.write(log)
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[1] == "--ima":
+        return ima_main(argv[2], argv[3:])
     args, base = list(argv[1:]), None
     if len(args) >= 3 and args[1] == "--append":
         base = open(args[2], "rb").read()

@@ -10,11 +10,16 @@ int pg_evidence_has(store *base, const char *sha256)
 {
     pg_store *s = PG(base);
     _cleanup_(pg_clearp) PGresult *res = NULL;
-    pg_params p = {0};
+    pg_params p = {0}, lk = {0};
     int r;
     pg_text(&p, sha256);
+    pg_int(&lk, PG_LOCK_EVIDENCE);
     pg_lock(s);
-    r = pg_query_row(s, "SELECT 1 FROM evidence_blobs WHERE sha256 = $1", &p, &res);
+    /* in the put's transaction (store_attempt_put): from here to its commit
+     * the sweep cannot take the blob found now */
+    r = pg_exec(s, "SELECT pg_advisory_xact_lock_shared($1)", &lk, NULL);
+    if (r >= 0)
+        r = pg_query_row(s, "SELECT 1 FROM evidence_blobs WHERE sha256 = $1", &p, &res);
     pg_unlock(s);
     return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
@@ -70,8 +75,9 @@ static int put_locked(pg_store *s, store_attempt *a, const store_blob *blobs, si
     pg_int(&ret, keep->max_age > 0 ? pg_now() - keep->max_age : INT64_MIN);
     return pg_exec(
         s,
-        "DELETE FROM attempts WHERE node_id = $1 AND id <> $2 AND (time < $4 OR id NOT IN"
-        " (SELECT id FROM attempts WHERE node_id = $1 ORDER BY id DESC LIMIT $3))",
+        /* the count cut: the newest attempt beyond keep_last, by the index */
+        "DELETE FROM attempts WHERE node_id = $1 AND id <> $2 AND (time < $4 OR id <="
+        " (SELECT id FROM attempts WHERE node_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $3))",
         &ret, NULL);
 }
 

@@ -35,54 +35,62 @@ static int drop_orphan(sqlite_store *s, const char *sha256)
 }
 
 /* The node's attempts past the retention, other than keep_id: their blobs
- * are collected first, so that those no attempt names any more go too. */
+ * are collected first, so that those no attempt names any more go too. The
+ * count cut is the id of the newest attempt beyond keep_last (an index
+ * lookup), so that a node at its limit costs one row's delete. */
 static int apply_retention(sqlite_store *s, const char *node_id, int64_t keep_id,
                            const store_retention *keep)
 {
-    static const char where[] =
-        " WHERE node_id = ?1 AND id <> ?2 AND (time < ?4 OR id NOT IN"
-        " (SELECT id FROM attempts WHERE node_id = ?1 ORDER BY id DESC LIMIT ?3))";
+    static const char where[] = " WHERE node_id = ?1 AND id <> ?2 AND (id <= ?3 OR time < ?4)";
+    _cleanup_(finalizep) sqlite3_stmt *cut = NULL;
     _cleanup_(finalizep) sqlite3_stmt *sel = NULL;
     _cleanup_(finalizep) sqlite3_stmt *del = NULL;
     char(*shas)[65] = NULL;
+    char sql[192];
     size_t n = 0;
-    int64_t cutoff = keep->max_age > 0 ? now_s() - keep->max_age : INT64_MIN;
-    char sql[320];
-    int r;
-    {
-        snprintf(sql, sizeof(sql), "SELECT eventlog, ima FROM attempts%s", where);
-        r = prep(s, sql, &sel);
-        if (r >= 0) {
-            sqlite3_bind_text(sel, 1, node_id, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(sel, 2, keep_id);
-            sqlite3_bind_int64(sel, 3, keep->keep_last > 0 ? keep->keep_last : 1);
-            sqlite3_bind_int64(sel, 4, cutoff);
-        }
-        while (r >= 0 && sqlite3_step(sel) == SQLITE_ROW)
-            for (int c = 0; c < 2; c++) {
-                char(*na)[65];
-                const unsigned char *t = sqlite3_column_text(sel, c);
-                if (!t || !*t)
-                    continue;
-                na = realloc(shas, (n + 1) * sizeof(*shas));
-                if (!na) {
-                    r = -ENOMEM;
-                    break;
-                }
-                shas = na;
-                snprintf(shas[n++], sizeof(*shas), "%s", (const char *)t);
+    int64_t cutoff = keep->max_age > 0 ? now_s() - keep->max_age : INT64_MIN, cut_id = 0;
+    int r = prep(s, "SELECT id FROM attempts WHERE node_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                 &cut);
+    if (r >= 0) {
+        sqlite3_bind_text(cut, 1, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(cut, 2, keep->keep_last > 0 ? keep->keep_last : 1);
+        if (sqlite3_step(cut) == SQLITE_ROW)
+            cut_id = sqlite3_column_int64(cut, 0);
+    }
+    if (r < 0 || (!cut_id && keep->max_age <= 0))
+        return r;
+    snprintf(sql, sizeof(sql), "SELECT eventlog, ima FROM attempts%s", where);
+    r = prep(s, sql, &sel);
+    if (r >= 0) {
+        sqlite3_bind_text(sel, 1, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(sel, 2, keep_id);
+        sqlite3_bind_int64(sel, 3, cut_id);
+        sqlite3_bind_int64(sel, 4, cutoff);
+    }
+    while (r >= 0 && sqlite3_step(sel) == SQLITE_ROW)
+        for (int c = 0; c < 2; c++) {
+            char(*na)[65];
+            const unsigned char *t = sqlite3_column_text(sel, c);
+            if (!t || !*t)
+                continue;
+            na = realloc(shas, (n + 1) * sizeof(*shas));
+            if (!na) {
+                r = -ENOMEM;
+                break;
             }
-        if (r >= 0) {
-            snprintf(sql, sizeof(sql), "DELETE FROM attempts%s", where);
-            r = prep(s, sql, &del);
+            shas = na;
+            snprintf(shas[n++], sizeof(*shas), "%s", (const char *)t);
         }
-        if (r >= 0) {
-            sqlite3_bind_text(del, 1, node_id, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(del, 2, keep_id);
-            sqlite3_bind_int64(del, 3, keep->keep_last > 0 ? keep->keep_last : 1);
-            sqlite3_bind_int64(del, 4, cutoff);
-            r = step_done(s, del);
-        }
+    if (r >= 0) {
+        snprintf(sql, sizeof(sql), "DELETE FROM attempts%s", where);
+        r = prep(s, sql, &del);
+    }
+    if (r >= 0) {
+        sqlite3_bind_text(del, 1, node_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(del, 2, keep_id);
+        sqlite3_bind_int64(del, 3, cut_id);
+        sqlite3_bind_int64(del, 4, cutoff);
+        r = step_done(s, del);
     }
     for (size_t i = 0; r >= 0 && i < n; i++)
         r = drop_orphan(s, shas[i]);

@@ -253,7 +253,8 @@ typedef struct store_retention {
     int64_t max_age;   /* seconds; 0: no age limit */
 } store_retention;
 
-/* Inside a transaction: stores the logs that are not stored yet (by
+/* Inside a transaction (required: the digests found stored stay stored
+ * until its commit): stores the logs that are not stored yet (by
  * digest), the attempt (a->id set), then applies the retention to a's node:
  * its attempts beyond the newest keep_last, and those older than max_age
  * (never the one just stored), go, and so do the blobs no attempt names
