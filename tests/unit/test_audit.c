@@ -231,12 +231,44 @@ static void test_walk_pages(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* bootgated's own verify (GET /v1/admin/audit/verify) reads the store in
+ * pages of 5000: breaks just past the first page are still found */
+static void test_store_verify_pages(void **state)
+{
+    char d4[] = "/tmp/bootgate-test-audit4-XXXXXX", cmd[300];
+    store *s = NULL;
+    bg_err err = {0};
+    int64_t count = 0, bad = 0;
+
+    assert_non_null(mkdtemp(d4));
+    snprintf(path, sizeof(path), "%s/db", d4);
+    assert_int_equal(store_open(path, &s, &err), 0);
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 5003; i++)
+        assert_int_equal(store_audit_append(s, "a", "x", "", NULL, NULL), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_audit_verify(s, &count, &bad, &err), 0);
+    assert_int_equal(count, 5003);
+    tamper("DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'b' WHERE seq = 5002");
+    assert_int_equal(store_audit_verify(s, &count, &bad, &err), -EBADMSG);
+    assert_int_equal(bad, 5002);
+    assert_int_equal(count, 5001);
+    tamper("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 5001");
+    assert_int_equal(store_audit_verify(s, &count, &bad, &err), -EBADMSG);
+    assert_int_equal(bad, 5001);
+    assert_non_null(strstr(err.msg, "record 5001 is missing"));
+    store_close(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d4);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_deleted_record),
         cmocka_unit_test(test_walk_pages),
+        cmocka_unit_test(test_store_verify_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
