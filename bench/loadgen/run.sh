@@ -117,29 +117,42 @@ echo "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, 
 [ $rc = 0 ] || fail "loadgen exited $rc"
 
 # --- the audit chain after the run ---
-# Online through the admin API; a storm reads the database itself (read-only:
-# the SQLite file, or the PostgreSQL URL), since the admin API answers the
-# whole chain in one body and bootgatectl takes at most 16 MiB (about 5000
-# nodes' storm), after bootgated stopped; on SQLite also with the signer's
-# public key (each replica signs the head as it stops; verify must reach it).
+# Online through the admin API, which bootgatectl reads in pages (5000
+# records per request, the hash of the last record carried from page to
+# page), so any storm's chain is verified while bootgated runs; a storm
+# prints what that costs (wall time, bootgatectl's peak RSS). A storm then
+# stops bootgated and checks the store itself (read-only: the SQLite file,
+# or the PostgreSQL URL), on SQLite also with the signer's public key (each
+# replica signs the head as it stops; verify must reach it), and the online
+# export must be the start of the offline one.
 AUDIT=("$BOOTGATECTL" audit)
-if [ -n "$STORM" ]; then
-    for p in "${REPLICA_PIDS[@]}"; do stop_pid "$p"; done
-    stop_bootgated
-    AUDIT_DB=(--db "${STORE:-$SRV/bootgate.db}")
-    VERIFY_OPTS=()
-    [ -n "${STORE:-}" ] || VERIFY_OPTS=(--signer "$SRV/audit-signer.pub")
-else
-    AUDIT_DB=() VERIFY_OPTS=()
-fi
-if "${AUDIT[@]}" verify "${AUDIT_DB[@]}" "${VERIFY_OPTS[@]}" >"$WORK/verify.out" 2>&1; then
+TIME=()
+[ -z "$STORM" ] || [ ! -x /usr/bin/time ] || TIME=(/usr/bin/time -f '%e %M' -o "$WORK/verify.time")
+if "${TIME[@]}" "${AUDIT[@]}" verify >"$WORK/verify.out" 2>&1; then
     echo "audit verify: pass ($(tail -1 "$WORK/verify.out"))"
 else
     fail "audit verify: $(tail -3 "$WORK/verify.out")"
 fi
 if [ -n "$STORM" ]; then
+    if [ -s "$WORK/verify.time" ]; then
+        read -r secs kib <"$WORK/verify.time"
+        echo "audit verify online: $secs s, bootgatectl peak RSS $((kib / 1024)) MiB"
+    fi
+    "${AUDIT[@]}" export >"$WORK/audit-online.jsonl" || fail "audit export (online)"
+    for p in "${REPLICA_PIDS[@]}"; do stop_pid "$p"; done
+    stop_bootgated
+    AUDIT_DB=(--db "${STORE:-$SRV/bootgate.db}")
+    VERIFY_OPTS=()
+    [ -n "${STORE:-}" ] || VERIFY_OPTS=(--signer "$SRV/audit-signer.pub")
+    if "${AUDIT[@]}" verify "${AUDIT_DB[@]}" "${VERIFY_OPTS[@]}" >"$WORK/verify-db.out" 2>&1; then
+        echo "audit verify --db: pass ($(tail -1 "$WORK/verify-db.out"))"
+    else
+        fail "audit verify --db: $(tail -3 "$WORK/verify-db.out")"
+    fi
     # every node released exactly once: one key_released record per node
     "${AUDIT[@]}" export "${AUDIT_DB[@]}" >"$WORK/audit.jsonl" || fail "audit export"
+    head -c "$(stat -c %s "$WORK/audit-online.jsonl")" "$WORK/audit.jsonl" | cmp -s - "$WORK/audit-online.jsonl" ||
+        fail "audit export: the online export is not the start of the store's"
     read -r recs nodes < <(jq -r 'select(.action == "key_released") | .node' "$WORK/audit.jsonl" |
         awk '{ n[$1]++; r++ } END { print r + 0, length(n) }')
     echo "audit: $recs key_released records for $nodes distinct nodes (expected $NODES and $NODES)"

@@ -211,29 +211,37 @@ int auditchain_head_check_signature(EVP_PKEY *key, const auditchain_head *h, bg_
     return r;
 }
 
-int auditchain_verify(const auditchain_entry *a, size_t n, int64_t *ret_bad, bg_err *err)
+void auditchain_walk_init(auditchain_walk *w)
 {
-    uint8_t prev[AUDITCHAIN_HASH_SIZE] = {0}, hash[AUDITCHAIN_HASH_SIZE];
+    memset(w, 0, sizeof(*w));
+    w->next = 1; /* prev: record 1's prev_hash is 32 zero bytes */
+}
+
+/* The chain part of a walk: consecutive seqs, each prev_hash the hash of
+ * the record before, each hash recomputed from its contents. */
+static int walk_chain(auditchain_walk *w, const auditchain_entry *a, size_t n, int64_t *ret_bad,
+                      bg_err *err)
+{
+    uint8_t hash[AUDITCHAIN_HASH_SIZE];
     char hex[2 * AUDITCHAIN_HASH_SIZE + 1];
 
-    *ret_bad = 0;
     for (size_t i = 0; i < n; i++) {
         const auditchain_entry *e = &a[i];
-        int64_t expect = (int64_t)i + 1;
+        int64_t expect = w->next;
         int r;
         if (e->rec.seq != expect) {
             *ret_bad = expect;
             return bg_err_set(err, -EBADMSG, "record %lld is missing (next is %lld)",
                               (long long)expect, (long long)e->rec.seq);
         }
-        hex_encode(prev, sizeof(prev), hex);
+        hex_encode(w->prev, sizeof(w->prev), hex);
         if (!e->prev_hash || strcmp(hex, e->prev_hash) != 0) {
             *ret_bad = expect;
             return bg_err_set(err, -EBADMSG,
                               "record %lld: prev_hash is not the hash of record %lld",
                               (long long)expect, (long long)expect - 1);
         }
-        r = auditchain_hash(prev, &e->rec, hash, err);
+        r = auditchain_hash(w->prev, &e->rec, hash, err);
         if (r < 0)
             return r;
         hex_encode(hash, sizeof(hash), hex);
@@ -242,9 +250,18 @@ int auditchain_verify(const auditchain_entry *a, size_t n, int64_t *ret_bad, bg_
             return bg_err_set(err, -EBADMSG, "record %lld: hash does not match its contents",
                               (long long)expect);
         }
-        memcpy(prev, hash, sizeof(prev));
+        memcpy(w->prev, hash, sizeof(w->prev));
+        w->next++;
     }
     return 0;
+}
+
+int auditchain_verify(const auditchain_entry *a, size_t n, int64_t *ret_bad, bg_err *err)
+{
+    auditchain_walk w;
+    auditchain_walk_init(&w);
+    *ret_bad = 0;
+    return walk_chain(&w, a, n, ret_bad, err);
 }
 
 /* The "seq", "hash" and "signature" of a signed-head record's details. */
@@ -265,6 +282,85 @@ static int head_details(const char *details, int64_t *ret_seq, char *ret_hash, s
     return r;
 }
 
+/* Signed-head record e (details parsed into seq, hash, sig_b64) verifies
+ * with key, and record seq, whose stored hash is named_hash (NULL when
+ * missing), still has the hash that was signed. good: the last signed
+ * record that matched so far. */
+static int check_head(const auditchain_entry *e, int64_t seq, const char *hash, const char *sig_b64,
+                      const char *named_hash, EVP_PKEY *key, int64_t good, int64_t *ret_bad,
+                      bg_err *err)
+{
+    uint8_t *sig = NULL;
+    size_t sig_size = 0;
+    int r = base64_decode_alloc(sig_b64, &sig, &sig_size, NULL);
+    if (r >= 0)
+        r = auditchain_head_verify(key, seq, hash, sig, sig_size, err);
+    free(sig);
+    if (r < 0) {
+        *ret_bad = e->rec.seq;
+        return bg_err_set(err, -EBADMSG, "record %lld: signed head for record %lld does not verify",
+                          (long long)*ret_bad, (long long)seq);
+    }
+    if (!named_hash || strcmp(hash, named_hash) != 0) {
+        *ret_bad = good + 1;
+        return bg_err_set(err, -EBADMSG,
+                          "the chain was rewritten: record %lld no longer has the hash signed "
+                          "for it; the change is after record %lld (the last signed head that "
+                          "still matches)",
+                          (long long)seq, (long long)good);
+    }
+    return 0;
+}
+
+static int malformed_head(const auditchain_entry *e, int64_t *ret_bad, bg_err *err)
+{
+    *ret_bad = e->rec.seq;
+    return bg_err_set(err, -EBADMSG, "record %lld: malformed signed head", (long long)*ret_bad);
+}
+
+int auditchain_walk_page(auditchain_walk *w, const auditchain_entry *a, size_t n, EVP_PKEY *key,
+                         auditchain_hash_of_fn hash_of, void *userdata, int64_t *ret_bad,
+                         bg_err *err)
+{
+    char before[2 * AUDITCHAIN_HASH_SIZE + 1]; /* record first - 1's hash */
+    int64_t first = w->next;
+    int r;
+
+    *ret_bad = 0;
+    hex_encode(w->prev, sizeof(w->prev), before);
+    r = walk_chain(w, a, n, ret_bad, err);
+    if (r < 0 || !key)
+        return r;
+    /* the page's seqs are first .. first + n - 1 now */
+    for (size_t i = 0; i < n; i++) {
+        char hash[2 * AUDITCHAIN_HASH_SIZE + 1], sig[128], looked_up[2 * AUDITCHAIN_HASH_SIZE + 1];
+        const char *named = NULL;
+        int64_t seq = 0;
+
+        if (strcmp(a[i].rec.action, AUDITCHAIN_HEAD_ACTION) != 0)
+            continue;
+        if (head_details(a[i].rec.details, &seq, hash, sizeof(hash), sig, sizeof(sig)) < 0 ||
+            seq < 1 || seq >= a[i].rec.seq)
+            return malformed_head(&a[i], ret_bad, err);
+        if (seq >= first)
+            named = a[seq - first].hash;
+        else if (seq == first - 1)
+            named = before;
+        else if (hash_of) {
+            r = hash_of(userdata, seq, looked_up, err);
+            if (r < 0 && r != -ENOENT)
+                return r;
+            named = r >= 0 ? looked_up : NULL;
+        }
+        r = check_head(&a[i], seq, hash, sig, named, key, w->last_signed, ret_bad, err);
+        if (r < 0)
+            return r;
+        w->heads++;
+        w->last_signed = seq;
+    }
+    return 0;
+}
+
 int auditchain_verify_heads(const auditchain_entry *a, size_t n, EVP_PKEY *key, int64_t *ret_heads,
                             int64_t *ret_last, int64_t *ret_bad, bg_err *err)
 {
@@ -273,39 +369,18 @@ int auditchain_verify_heads(const auditchain_entry *a, size_t n, EVP_PKEY *key, 
     *ret_heads = 0;
     *ret_last = 0;
     for (size_t i = 0; i < n; i++) {
-        char hash[2 * AUDITCHAIN_HASH_SIZE + 1], sig_b64[128];
-        uint8_t *sig = NULL;
-        size_t sig_size = 0;
+        char hash[2 * AUDITCHAIN_HASH_SIZE + 1], sig[128];
         int64_t seq = 0;
         int r;
 
         if (strcmp(a[i].rec.action, AUDITCHAIN_HEAD_ACTION) != 0)
             continue;
-        if (head_details(a[i].rec.details, &seq, hash, sizeof(hash), sig_b64, sizeof(sig_b64)) <
-                0 ||
-            seq < 1 || (size_t)seq > n) {
-            *ret_bad = a[i].rec.seq;
-            return bg_err_set(err, -EBADMSG, "record %lld: malformed signed head",
-                              (long long)*ret_bad);
-        }
-        r = base64_decode_alloc(sig_b64, &sig, &sig_size, NULL);
-        if (r >= 0)
-            r = auditchain_head_verify(key, seq, hash, sig, sig_size, err);
-        free(sig);
-        if (r < 0) {
-            *ret_bad = a[i].rec.seq;
-            return bg_err_set(err, -EBADMSG,
-                              "record %lld: signed head for record %lld does not verify",
-                              (long long)*ret_bad, (long long)seq);
-        }
-        if (!a[seq - 1].hash || strcmp(hash, a[seq - 1].hash) != 0) {
-            *ret_bad = good + 1;
-            return bg_err_set(err, -EBADMSG,
-                              "the chain was rewritten: record %lld no longer has the hash signed "
-                              "for it; the change is after record %lld (the last signed head that "
-                              "still matches)",
-                              (long long)seq, (long long)good);
-        }
+        if (head_details(a[i].rec.details, &seq, hash, sizeof(hash), sig, sizeof(sig)) < 0 ||
+            seq < 1 || (size_t)seq > n)
+            return malformed_head(&a[i], ret_bad, err);
+        r = check_head(&a[i], seq, hash, sig, a[seq - 1].hash, key, good, ret_bad, err);
+        if (r < 0)
+            return r;
         good = seq;
         (*ret_heads)++;
         *ret_last = seq;

@@ -98,6 +98,33 @@ typedef struct auditchain_entry {
  * the record before, each hash recomputed from its contents. 0, or -EBADMSG
  * with *ret_bad = the first record missing or wrong. */
 int auditchain_verify(const auditchain_entry *a, size_t n, int64_t *ret_bad, bg_err *err);
+/* The same checks page by page, for a chain too long to hold (bootgatectl
+ * reads the server's log in pages): the walk keeps only the hash of the
+ * last record seen and the count of signed heads, so memory is bounded by
+ * one page. Each page must continue where the previous one ended: a record
+ * missing or out of order at a page boundary is a break like any other. */
+typedef struct auditchain_walk {
+    int64_t next;                       /* the seq the next record must have */
+    uint8_t prev[AUDITCHAIN_HASH_SIZE]; /* the hash of record next - 1 */
+    int64_t heads, last_signed;         /* signed-head records that verified */
+} auditchain_walk;
+
+/* The stored hash (hex) of an earlier record: for a signed-head record that
+ * names a record before its page (never the case for the heads bootgated
+ * writes, which name the record just before them). -ENOENT when missing. */
+typedef int (*auditchain_hash_of_fn)(void *userdata, int64_t seq,
+                                     char ret[2 * AUDITCHAIN_HASH_SIZE + 1], bg_err *err);
+
+void auditchain_walk_init(auditchain_walk *w);
+/* a[0..n) are the records after those walked so far. The chain as
+ * auditchain_verify checks it; with key also each signed-head record as
+ * auditchain_verify_heads checks it (hash_of may be NULL: a head naming a
+ * record before this page is then a break). 0, or -EBADMSG with *ret_bad;
+ * after an error the walk cannot go on. */
+int auditchain_walk_page(auditchain_walk *w, const auditchain_entry *a, size_t n, EVP_PKEY *key,
+                         auditchain_hash_of_fn hash_of, void *userdata, int64_t *ret_bad,
+                         bg_err *err);
+
 /* Every signed-head record of a (records 1..n) verifies with key, and the
  * record it names still has the hash that was signed (a chain rewritten
  * from an edited record on passes auditchain_verify, not this). -EBADMSG

@@ -66,5 +66,6 @@ check "storm: every node released once (loadgen)" 1 \
     "$(grep -c '^STORM nodes=12 released_once=12 never=0 more_than_once=0 ' "$WORK/storm.out")"
 check "storm: one key_released record per node (audit)" 1 \
     "$(grep -c '^audit: 12 key_released records for 12 distinct nodes' "$WORK/storm.out")"
-check "storm: audit verify passes" 1 "$(grep -c '^audit verify: pass' "$WORK/storm.out")"
+check "storm: audit verify passes online (in pages)" 1 "$(grep -c '^audit verify: pass' "$WORK/storm.out")"
+check "storm: and on the store after the replicas stopped" 1 "$(grep -c '^audit verify --db: pass' "$WORK/storm.out")"
 finish

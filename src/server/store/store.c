@@ -485,29 +485,37 @@ auditchain_entry store_audit_entry(const store_audit_record *r)
     };
 }
 
+/* In pages, as bootgatectl reads it: memory bounded by one page, not the log. */
+#define AUDIT_VERIFY_PAGE 5000
+
 int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err)
 {
-    store_audit_record *a = NULL;
-    auditchain_entry *e = NULL;
-    size_t n = 0;
-    int r;
+    auditchain_walk w;
+    size_t n;
 
     *ret_count = 0;
     *ret_bad_seq = 0;
-    r = store_audit_list(s, 0, 0, &a, &n);
-    if (r < 0)
-        return bg_err_set(err, r, "audit: store error");
-    e = calloc(n ? n : 1, sizeof(*e));
-    if (!e) {
+    auditchain_walk_init(&w);
+    do {
+        store_audit_record *a = NULL;
+        auditchain_entry *e;
+        int r = store_audit_list(s, w.next - 1, AUDIT_VERIFY_PAGE, &a, &n);
+        if (r < 0)
+            return bg_err_set(err, r, "audit: store error");
+        e = calloc(n ? n : 1, sizeof(*e));
+        if (!e) {
+            store_audit_records_free(a, n);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+            e[i] = store_audit_entry(&a[i]);
+        r = auditchain_walk_page(&w, e, n, NULL, NULL, NULL, ret_bad_seq, err);
+        free(e);
         store_audit_records_free(a, n);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        e[i] = store_audit_entry(&a[i]);
-    r = auditchain_verify(e, n, ret_bad_seq, err);
-    /* records that verified before the first bad one */
-    *ret_count = r < 0 ? *ret_bad_seq - 1 : (int64_t)n;
-    free(e);
-    store_audit_records_free(a, n);
-    return r;
+        /* records that verified before the first bad one */
+        *ret_count = r < 0 ? *ret_bad_seq - 1 : w.next - 1;
+        if (r < 0)
+            return r;
+    } while (n == AUDIT_VERIFY_PAGE);
+    return 0;
 }

@@ -309,6 +309,6 @@ int store_audit_head(store *s, int64_t *ret_seq, char ret_hash[2 * AUDITCHAIN_HA
 /* Records with seq > since, at most limit (0 = all), in order. */
 int store_audit_list(store *s, int64_t since, int64_t limit, store_audit_record **ret,
                      size_t *ret_n);
-/* Recomputes the chain (auditchain_verify). 0 when intact; -EBADMSG with
+/* Recomputes the chain (auditchain_walk_page, in pages). 0 when intact; -EBADMSG with
  * *ret_bad_seq = first bad record. */
 int store_audit_verify(store *s, int64_t *ret_count, int64_t *ret_bad_seq, bg_err *err);
