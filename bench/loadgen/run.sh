@@ -104,6 +104,20 @@ MODE_ARGS=(--concurrency "$CONC" --duration "$DURATION" --warmup "$WARMUP")
 [ -z "$RATE" ] || MODE_ARGS+=(--rate "$RATE")
 [ -z "$STORM" ] || MODE_ARGS=(--storm --concurrency "$CONC" --floor-rounds 0)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# store fsyncs and key releases over all replicas (group commit: concurrent
+# commits share one fsync of the SQLite WAL)
+metric_sum() {
+    local u sum=0 v
+    for u in "${SERVER_ARGS[@]}"; do
+        [[ $u == https://* ]] || continue
+        v=$(curl -sf --cacert "$SRV/ca.crt" "$u/metrics" | awk -v m="$1" '
+            index($0, m) == 1 && ($0 ~ "^" m "[ {]") { s += $NF } END { printf "%d", s }')
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
+FSYNCS_BEFORE=$(metric_sum bootgate_store_fsyncs_total)
+RELEASES_BEFORE=$(metric_sum bootgate_releases_total)
 say "$NODES nodes, ${MODE_ARGS[*]}, ${REPLICAS:-1} replica(s), store ${STORE:-sqlite (temp dir)}, log $EVENTLOG ($(stat -c %s "$EVENTLOG") bytes)"
 set +e
 # shellcheck disable=SC2086 # LOADGEN_ARGS: extra options, word-split on purpose
@@ -113,6 +127,10 @@ set +e
 rc=$?
 set -e
 grep -v '^RESULT ' "$WORK/loadgen.out" || true
+fsyncs=$(($(metric_sum bootgate_store_fsyncs_total) - FSYNCS_BEFORE))
+releases=$(($(metric_sum bootgate_releases_total) - RELEASES_BEFORE))
+[ "$releases" -gt 0 ] &&
+    echo "store: $fsyncs fsyncs for $releases releases = $(awk -v f="$fsyncs" -v r="$releases" 'BEGIN { printf "%.2f", f / r }') per release (warm-up, enrollment and the Tang phase included; group commit)"
 echo "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, $(nproc) CPUs (shared with other jobs)"
 [ $rc = 0 ] || fail "loadgen exited $rc"
 

@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "policy.h"
 #include "proto.h"
+#include "store.h"
 
 static const int statuses[] = {200, 400, 401, 403, 404, 405, 409, 413, 429, 500, 501, 503};
 #define N_STATUS (ELEMENTSOF(statuses) + 1) /* + "other" */
@@ -362,6 +363,12 @@ void metrics_render(struct evbuffer *out)
         route_labels(labels, sizeof(labels), r);
         render_histogram(out, "bootgate_route_request_seconds", &route_latency[r], labels);
     }
+    evbuffer_add_printf(out,
+                        "# HELP bootgate_store_fsyncs_total fsyncs of the store's log made to "
+                        "commit (SQLite WAL; concurrent commits share one).\n"
+                        "# TYPE bootgate_store_fsyncs_total counter\n"
+                        "bootgate_store_fsyncs_total %llu\n",
+                        (unsigned long long)store_fsyncs());
     seq = atomic_load(&audit_head_seq);
     if (seq >= 0)
         evbuffer_add_printf(out,

@@ -8,6 +8,9 @@
 
 #include "store.h"
 
+/* Counts one fsync of the store's log made for a commit (store_fsyncs). */
+void store_note_fsync(void);
+
 /* Records the reason of a failure for store_last_error() (this thread). */
 void store_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -3,6 +3,10 @@
  * statement helpers and its table of functions. */
 #include "sqlite.h"
 
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
 #include "schema.h"
 
 static const char *const cached_sql_text[_CQ_MAX] = {
@@ -183,7 +187,11 @@ static void sqlite_close(store *base)
     for (size_t i = 0; i < _CQ_MAX; i++)
         sqlite3_finalize(s->cached[i]);
     sqlite3_close_v2(s->db);
+    if (s->wal_fd >= 0)
+        close(s->wal_fd);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->sync_lock);
+    pthread_cond_destroy(&s->sync_done);
     free(s->path);
     free(s);
 }
@@ -218,6 +226,9 @@ static int sqlite_open(const char *path, store_open_mode mode, store **ret, bg_e
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->lock, &a);
     pthread_mutexattr_destroy(&a);
+    pthread_mutex_init(&s->sync_lock, NULL);
+    pthread_cond_init(&s->sync_done, NULL);
+    s->wal_fd = -1;
     if (sqlite3_open_v2(
             path, &s->db,
             (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -266,24 +277,78 @@ static int sqlite_ping(store *base)
     return r;
 }
 
+/* A transaction commits without its own fsync (synchronous=NORMAL while it
+ * runs); the connection is FULL again for writes outside transactions. */
 static int sqlite_begin(store *base)
 {
     sqlite_store *s = SQ(base);
     lock(s);
-    if (sq_file_check(s) < 0 || sq_cexec(s, CQ_BEGIN) < 0) {
+    if (sq_file_check(s) < 0 || sq_cexec(s, CQ_SYNC_NORMAL) < 0 || sq_cexec(s, CQ_BEGIN) < 0) {
+        (void)sq_cexec(s, CQ_SYNC_FULL);
         unlock(s);
         return -EIO;
     }
     return 0;
 }
 
+/* Waits until the WAL is on disk past commit number seq. The first thread
+ * to find it not synced syncs it for every commit made so far; the others
+ * wait for that sync (or start the next one for commits it did not cover). */
+static int group_sync(sqlite_store *s, uint64_t seq)
+{
+    int r = 0;
+    pthread_mutex_lock(&s->sync_lock);
+    while (s->durable < seq) {
+        uint64_t upto;
+        if (s->syncing) {
+            pthread_cond_wait(&s->sync_done, &s->sync_lock);
+            continue;
+        }
+        s->syncing = true;
+        pthread_mutex_unlock(&s->sync_lock);
+        /* every commit counted so far is in the WAL file (COMMIT returned) */
+        lock(s);
+        upto = s->committed;
+        if (s->wal_fd < 0) {
+            char wal[PATH_MAX];
+            snprintf(wal, sizeof(wal), "%s-wal", s->path);
+            s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+        }
+        unlock(s);
+        if (s->wal_fd < 0 || fdatasync(s->wal_fd) < 0) {
+            r = -errno;
+            store_error_set("sqlite: cannot sync the WAL: %s", strerror(-r));
+        } else
+            store_note_fsync();
+        pthread_mutex_lock(&s->sync_lock);
+        s->syncing = false;
+        if (r >= 0 && upto > s->durable)
+            s->durable = upto;
+        pthread_cond_broadcast(&s->sync_done);
+        if (r < 0)
+            break;
+    }
+    pthread_mutex_unlock(&s->sync_lock);
+    return r < 0 ? -EIO : 0;
+}
+
+/* COMMIT under the store lock, the sync outside it: a transaction's commit
+ * is durable when this returns (as with synchronous=FULL), and the commits
+ * of concurrent transactions share one fdatasync. */
 static int sqlite_commit(store *base)
 {
     sqlite_store *s = SQ(base);
+    uint64_t seq = 0;
     int r = sq_cexec(s, CQ_COMMIT);
     if (r < 0)
         (void)sq_cexec(s, CQ_ROLLBACK);
+    else
+        seq = ++s->committed;
+    if (sq_cexec(s, CQ_SYNC_FULL) < 0 && r >= 0)
+        r = -EIO;
     unlock(s);
+    if (r >= 0 && s->path && seq)
+        r = group_sync(s, seq);
     return r;
 }
 
@@ -291,6 +356,7 @@ static void sqlite_rollback(store *base)
 {
     sqlite_store *s = SQ(base);
     (void)sq_cexec(s, CQ_ROLLBACK);
+    (void)sq_cexec(s, CQ_SYNC_FULL);
     unlock(s);
 }
 

@@ -20,6 +20,17 @@
 static const store_backend *const backends[] = {&store_backend_sqlite, &store_backend_postgres};
 
 static _Thread_local char last_error[192];
+static _Atomic uint64_t fsyncs;
+
+void store_note_fsync(void)
+{
+    fsyncs++;
+}
+
+uint64_t store_fsyncs(void)
+{
+    return fsyncs;
+}
 
 void store_error_set(const char *fmt, ...)
 {

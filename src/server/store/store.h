@@ -67,6 +67,11 @@ int store_ping(store *s);
  * values: backends record only their error messages. */
 const char *store_last_error(void);
 
+/* The fsyncs this process made to make commits durable (SQLite: of its WAL,
+ * shared by the commits of concurrent transactions, sqlite.c group commit;
+ * PostgreSQL flushes its WAL itself and groups concurrent commits there). */
+uint64_t store_fsyncs(void);
+
 int store_begin(store *s);
 int store_commit(store *s);
 void store_rollback(store *s);
