@@ -6,10 +6,30 @@
  * whose be points at its table; store.c dispatches every store_* call
  * through it. Each function has the contract written in store.h. */
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "store.h"
 
-/* Counts one fsync of the store's log made for a commit (store_fsyncs). */
-void store_note_fsync(void);
+/* Group commit, the part both backends share: a transaction commits without
+ * waiting for its log to reach the disk (under the store lock), counts itself
+ * (commit number seq), releases the lock, then waits here until a sync covers
+ * its commit. The first waiter that finds no sync running calls sync(arg,
+ * &upto): it makes every commit counted so far durable and says up to which
+ * one; the others wait for it, or start the next sync for the commits it did
+ * not cover. One sync (counted in store_fsyncs) serves every commit made
+ * before it started. */
+typedef struct store_group {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    uint64_t durable; /* commits the last sync covered */
+    bool syncing;
+} store_group;
+
+void store_group_init(store_group *g);
+void store_group_destroy(store_group *g);
+int store_group_wait(store_group *g, uint64_t seq, int (*sync)(void *arg, uint64_t *ret_upto),
+                     void *arg);
 
 /* Records the reason of a failure for store_last_error() (this thread). */
 void store_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

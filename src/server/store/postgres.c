@@ -293,6 +293,11 @@ static void pg_close(store *base)
     if (!s)
         return;
     PQfinish(s->conn);
+    PQfinish(s->sync_conn);
+    if (s->uri)
+        explicit_bzero(s->uri, strlen(s->uri));
+    free(s->uri);
+    store_group_destroy(&s->group);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -324,6 +329,11 @@ static int pg_open(const char *location, store_open_mode mode, store **ret, bg_e
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->lock, &a);
     pthread_mutexattr_destroy(&a);
+    store_group_init(&s->group);
+    if (!s->readonly && !(s->uri = strdup(uri))) {
+        pg_close(&s->base);
+        return -ENOMEM;
+    }
     s->conn = PQconnectdb(uri);
     explicit_bzero(uri, strlen(uri)); /* the URI may hold a password */
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
@@ -363,11 +373,13 @@ static int pg_ping(store *base)
     return r;
 }
 
+/* A transaction commits without waiting for the WAL flush; pg_commit waits
+ * for it outside the lock, shared with concurrent commits. */
 static int pg_begin(store *base)
 {
     pg_store *s = PG(base);
     pg_lock(s);
-    if (pg_exec(s, "BEGIN", NULL, NULL) < 0) {
+    if (pg_exec(s, "BEGIN; SET LOCAL synchronous_commit = off", NULL, NULL) < 0) {
         pg_unlock(s);
         return -EIO;
     }
@@ -375,18 +387,61 @@ static int pg_begin(store *base)
     return 0;
 }
 
+/* store_group_wait's sync: a synchronous commit of a transaction that wrote
+ * a row (schema 5's commit_barrier; a commit that wrote no WAL is not
+ * flushed) on the second connection. Its commit record is written after
+ * those of every commit counted so far (their COMMIT returned), and
+ * PostgreSQL flushes the WAL up to it before answering: all of them are
+ * durable. */
+static int wal_flush(void *arg, uint64_t *ret_upto)
+{
+    pg_store *s = arg;
+    pg_lock(s);
+    *ret_upto = s->committed;
+    pg_unlock(s);
+    /* a connection the database server dropped since its last use looks
+     * fine until used: one more try on a fresh one */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *res;
+        bool ok;
+        if (!s->sync_conn)
+            s->sync_conn = PQconnectdb(s->uri);
+        else if (attempt > 0 || PQstatus(s->sync_conn) != CONNECTION_OK)
+            PQreset(s->sync_conn);
+        if (!s->sync_conn || PQstatus(s->sync_conn) != CONNECTION_OK) {
+            store_error_set("postgresql: cannot connect for the commit flush");
+            continue;
+        }
+        res = PQexec(s->sync_conn, "SET synchronous_commit = on;"
+                                   " INSERT INTO commit_barrier VALUES (pg_backend_pid() % 1024, 1)"
+                                   " ON CONFLICT (slot) DO UPDATE SET n = commit_barrier.n + 1");
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (ok)
+            return 0;
+        const char *m = PQerrorMessage(s->sync_conn);
+        store_error_set("postgresql: commit flush: %.*s", (int)strcspn(m, "\n"), m);
+    }
+    return -EIO;
+}
+
 static int pg_commit(store *base)
 {
     pg_store *s = PG(base);
     _cleanup_(pg_clearp) PGresult *res = NULL;
+    uint64_t seq = 0;
     int r = pg_exec(s, "COMMIT", NULL, &res);
     /* COMMIT of a transaction that failed earlier answers ROLLBACK */
     if (r >= 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
         r = -EIO;
     if (r < 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
         (void)pg_exec(s, "ROLLBACK", NULL, NULL);
+    if (r >= 0)
+        seq = ++s->committed;
     s->in_tx = false;
     pg_unlock(s);
+    if (r >= 0 && !s->readonly)
+        r = store_group_wait(&s->group, seq, wal_flush, s);
     return r;
 }
 

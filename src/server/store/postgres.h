@@ -38,6 +38,14 @@ typedef struct pg_store {
     bool unset;             /* reconnected without its session setup: not used */
     int64_t nonce_cutoff;   /* the shared nonce horizon, as last seen (a cache) */
     int64_t nonce_advanced; /* the clock second of this replica's last advance */
+    /* Group commit (backend.h store_group; postgres.c pg_commit): a
+     * transaction commits with synchronous_commit off under the lock; then
+     * one synchronous commit on sync_conn, whose commit record comes after
+     * theirs in the WAL, makes every commit counted so far durable. */
+    store_group group;
+    uint64_t committed; /* commits so far (under lock) */
+    char *uri;          /* for sync_conn (may hold a password: wiped at close) */
+    PGconn *sync_conn;  /* opened at the first sync, used by one syncer at a time */
 } pg_store;
 
 #define PG(b) ((pg_store *)(b))

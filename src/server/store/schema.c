@@ -140,6 +140,15 @@ const store_migration store_migrations[] = {
                     "CREATE INDEX attempts_eventlog ON attempts(eventlog);"
                     "CREATE INDEX attempts_ima ON attempts(ima);",
     },
+    /* 5: PostgreSQL's group commit writes a row here in its flush barrier
+     * (postgres.c wal_flush): a commit that wrote no WAL of its own is not
+     * flushed synchronously. Rows keyed by the flushing session's pid modulo
+     * 1024, so replicas rarely share one. SQLite syncs its WAL file itself
+     * and never uses the table. */
+    {
+        .sqlite = "CREATE TABLE commit_barrier (slot INTEGER PRIMARY KEY, n INTEGER NOT NULL);",
+        .postgres = "CREATE TABLE commit_barrier (slot INTEGER PRIMARY KEY, n BIGINT NOT NULL);",
+    },
 };
 
 const size_t store_schema_latest = ELEMENTSOF(store_migrations);

@@ -190,8 +190,7 @@ static void sqlite_close(store *base)
     if (s->wal_fd >= 0)
         close(s->wal_fd);
     pthread_mutex_destroy(&s->lock);
-    pthread_mutex_destroy(&s->sync_lock);
-    pthread_cond_destroy(&s->sync_done);
+    store_group_destroy(&s->group);
     free(s->path);
     free(s);
 }
@@ -226,8 +225,7 @@ static int sqlite_open(const char *path, store_open_mode mode, store **ret, bg_e
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&s->lock, &a);
     pthread_mutexattr_destroy(&a);
-    pthread_mutex_init(&s->sync_lock, NULL);
-    pthread_cond_init(&s->sync_done, NULL);
+    store_group_init(&s->group);
     s->wal_fd = -1;
     if (sqlite3_open_v2(
             path, &s->db,
@@ -291,50 +289,31 @@ static int sqlite_begin(store *base)
     return 0;
 }
 
-/* Waits until the WAL is on disk past commit number seq. The first thread
- * to find it not synced syncs it for every commit made so far; the others
- * wait for that sync (or start the next one for commits it did not cover). */
-static int group_sync(sqlite_store *s, uint64_t seq)
+/* store_group_wait's sync: every commit counted so far is in the WAL file
+ * (its COMMIT returned), so one fdatasync of it makes them durable. */
+static int wal_sync(void *arg, uint64_t *ret_upto)
 {
+    sqlite_store *s = arg;
     int r = 0;
-    pthread_mutex_lock(&s->sync_lock);
-    while (s->durable < seq) {
-        uint64_t upto;
-        if (s->syncing) {
-            pthread_cond_wait(&s->sync_done, &s->sync_lock);
-            continue;
-        }
-        s->syncing = true;
-        pthread_mutex_unlock(&s->sync_lock);
-        /* every commit counted so far is in the WAL file (COMMIT returned) */
-        lock(s);
-        upto = s->committed;
-        if (s->wal_fd < 0) {
-            char wal[PATH_MAX];
-            snprintf(wal, sizeof(wal), "%s-wal", s->path);
-            s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
-        }
-        unlock(s);
-        if (s->wal_fd < 0 || fdatasync(s->wal_fd) < 0) {
-            r = -errno;
-            store_error_set("sqlite: cannot sync the WAL: %s", strerror(-r));
-        } else
-            store_note_fsync();
-        pthread_mutex_lock(&s->sync_lock);
-        s->syncing = false;
-        if (r >= 0 && upto > s->durable)
-            s->durable = upto;
-        pthread_cond_broadcast(&s->sync_done);
-        if (r < 0)
-            break;
+    lock(s);
+    *ret_upto = s->committed;
+    if (s->wal_fd < 0) {
+        char wal[PATH_MAX];
+        snprintf(wal, sizeof(wal), "%s-wal", s->path);
+        s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
     }
-    pthread_mutex_unlock(&s->sync_lock);
-    return r < 0 ? -EIO : 0;
+    unlock(s);
+    if (s->wal_fd < 0 || fdatasync(s->wal_fd) < 0) {
+        r = -errno;
+        store_error_set("sqlite: cannot sync the WAL: %s", strerror(-r));
+    }
+    return r;
 }
 
-/* COMMIT under the store lock, the sync outside it: a transaction's commit
- * is durable when this returns (as with synchronous=FULL), and the commits
- * of concurrent transactions share one fdatasync. */
+/* COMMIT under the store lock, the sync outside it (store_group_wait): a
+ * transaction's commit is durable when this returns (as with
+ * synchronous=FULL), and the commits of concurrent transactions share one
+ * fdatasync. */
 static int sqlite_commit(store *base)
 {
     sqlite_store *s = SQ(base);
@@ -348,7 +327,7 @@ static int sqlite_commit(store *base)
         r = -EIO;
     unlock(s);
     if (r >= 0 && s->path && seq)
-        r = group_sync(s, seq);
+        r = store_group_wait(&s->group, seq, wal_sync, s);
     return r;
 }
 

@@ -47,15 +47,11 @@ typedef struct sqlite_store {
     sqlite3_stmt *cached[_CQ_MAX];
     int64_t nonce_cutoff; /* used-nonce rows below it are purged (never decreases) */
     char *path;           /* the file, NULL for :memory: */
-    /* Group commit (sqlite.c sqlite_commit): a transaction commits with
-     * synchronous=NORMAL under the store lock, then waits outside it until
-     * the WAL is synced past its commit; one fdatasync covers every commit
-     * made before it started. */
-    pthread_mutex_t sync_lock;
-    pthread_cond_t sync_done;
+    /* Group commit (backend.h store_group; sqlite.c sqlite_commit): a
+     * transaction commits with synchronous=NORMAL under the store lock, then
+     * waits outside it until one fdatasync of the WAL covers its commit. */
+    store_group group;
     uint64_t committed; /* commits so far (under lock) */
-    uint64_t durable;   /* commits the last WAL sync covered (under sync_lock) */
-    bool syncing;       /* a thread is in fdatasync (under sync_lock) */
     int wal_fd;         /* the -wal file, opened at the first sync; -1 */
     dev_t dev;          /* and the file opened there: a removed or replaced */
     ino_t ino;          /* file is refused, not written to (sq_file_check) */

@@ -22,9 +22,46 @@ static const store_backend *const backends[] = {&store_backend_sqlite, &store_ba
 static _Thread_local char last_error[192];
 static _Atomic uint64_t fsyncs;
 
-void store_note_fsync(void)
+void store_group_init(store_group *g)
 {
-    fsyncs++;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->done, NULL);
+    g->durable = 0;
+    g->syncing = false;
+}
+
+void store_group_destroy(store_group *g)
+{
+    pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->done);
+}
+
+int store_group_wait(store_group *g, uint64_t seq, int (*sync)(void *arg, uint64_t *ret_upto),
+                     void *arg)
+{
+    int r = 0;
+    pthread_mutex_lock(&g->lock);
+    while (g->durable < seq) {
+        uint64_t upto = 0;
+        if (g->syncing) {
+            pthread_cond_wait(&g->done, &g->lock);
+            continue;
+        }
+        g->syncing = true;
+        pthread_mutex_unlock(&g->lock);
+        r = sync(arg, &upto);
+        if (r >= 0)
+            fsyncs++;
+        pthread_mutex_lock(&g->lock);
+        g->syncing = false;
+        if (r >= 0 && upto > g->durable)
+            g->durable = upto;
+        pthread_cond_broadcast(&g->done);
+        if (r < 0)
+            break;
+    }
+    pthread_mutex_unlock(&g->lock);
+    return r < 0 ? -EIO : 0;
 }
 
 uint64_t store_fsyncs(void)
