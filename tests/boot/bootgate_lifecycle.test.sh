@@ -198,6 +198,8 @@ seq=$(bgb_audit_last)
 bgb_boot v3 "$WORK/v3.efi.disk"
 bg_qemu_wait_marker v3 'bootgate-unlock: .*unlock DENIED' 400
 timing "v3: denial on the console" "${BG_ELAPSED}s"
+# the explanation is complete once the break-glass code follows it
+bg_qemu_wait_marker v3 'break-glass code: BG-' 30
 bgb_expect v3 'PCR 11 changed EV_IPL "\.cmdline"' "the console's explanation does not name PCR 11 (.cmdline)"
 bgb_reject v3 'bootgate-unlock: .*: unlocked' "bootgate unlocked v3"
 bg_qemu_stop
