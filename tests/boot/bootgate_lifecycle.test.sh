@@ -52,7 +52,10 @@ GROUP=lifecycle
 LC_DONE=0
 lc_keep_logs() {
     [[ $LC_DONE == 1 && $(failed_checks) == 0 ]] && return 0
-    bg_artifact "$WORK"/*.console.log "$WORK"/*.out "$WORK"/*.json
+    local f keep=()
+    # regular files only: NAME.console.out is the console's FIFO
+    for f in "$WORK"/*.console.log "$WORK"/*.out "$WORK"/*.json; do [[ ! -f $f ]] || keep+=("$f"); done
+    bg_artifact "${keep[@]}"
 }
 on_exit lc_keep_logs
 
