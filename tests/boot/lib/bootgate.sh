@@ -34,6 +34,15 @@
 #                            init-server key) into $BGB_POLICY, then publish +
 #                            activate (unless BGB_PUBLISH=0)
 #   bgb_boot NAME ESPDISK [--timeout S]   boot the machine (swtpm state kept)
+#   bgb_boot_unlocks NAME ESPDISK   boot it; bootgate unlocks the root on the first
+#                            try (no denial, no passphrase prompt), the root is the
+#                            LUKS2 volume, a key_released record and no
+#                            unlock_denied for $BGB_NODE (the key_released records
+#                            in $WORK/NAME.released.json); the seconds to the
+#                            unlock in BGB_UNLOCK_S
+#   bgb_breakglass_grant NAME REASON   the break-glass code on boot NAME's console
+#                            ($BGB_BG_CODE; wait for it first) gets a grant
+#                            requested and approved by two approvers ($BGB_BG_ID)
 #   bgb_audit_since SEQ ACTION   prints the audit records (JSON array) after SEQ
 #                            with ACTION for $BGB_NODE
 #   bgb_audit_last           highest audit seq now
@@ -189,6 +198,39 @@ bgb_boot() {
     swtpm_qemu_start "$BGB_TPM"
     bg_qemu_start "$name" --ovmf "$disk" ${BGB_FIRMWARE_ARGS:-} --disk "$BGB_DISK" --net --tpm \
         --mem "$BGB_MEM" --timeout "$timeout"
+}
+
+bgb_boot_unlocks() {
+    local name=$1 seq
+    seq=$(bgb_audit_last)
+    bgb_boot "$name" "$2"
+    bg_qemu_wait_marker "$name" 'bootgate-unlock: .*: unlocked \(policy' 400
+    BGB_UNLOCK_S=$BG_ELAPSED
+    bg_qemu_wait_marker "$name" 'BOOTGATE-MARKER: root-reached' 200
+    bgb_reject "$name" 'unlock DENIED' "a denial before the unlock"
+    bgb_reject "$name" 'Please enter passphrase' "the passphrase was asked for although bootgate unlocked"
+    bgb_expect "$name" "BOOTGATE-MARKER: root-reached .*root=/dev/mapper/luks-$BGB_UUID" \
+        "the root is not the unlocked LUKS2 volume"
+    bg_qemu_wait_exit "$name" 120
+    bgb_audit_since "$seq" key_released >"$WORK/$name.released.json"
+    [[ $(jq length "$WORK/$name.released.json") -ge 1 ]] ||
+        bg_qemu_fail "$name" "no key_released audit record for node $BGB_NODE"
+    [[ $(bgb_audit_since "$seq" unlock_denied | jq length) == 0 ]] ||
+        bg_qemu_fail "$name" "an unlock_denied record before the unlock"
+}
+
+bgb_breakglass_grant() {
+    local name=$1 k
+    BGB_BG_CODE=$(bgb_console "$name" |
+        sed -n 's/^bootgate-unlock: .*break-glass code: \(BG-[A-Z0-9-]*\).*/\1/p' | head -n 1)
+    [[ -n $BGB_BG_CODE ]] || bg_qemu_fail "$name" "no break-glass code on the console"
+    BGB_BG_ID=$("$BOOTGATECTL" breakglass request --code "$BGB_BG_CODE" --reason "$2" --json \
+        --cert "$SRV/approver.crt" --key "$SRV/approver.key" | jq -r .id)
+    for k in 1 2; do
+        "$BOOTGATECTL" breakglass approve "$BGB_BG_ID" --approver-key "$SRV/approver$k.key" \
+            --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null ||
+            bg_qemu_fail "$name" "breakglass approve $BGB_BG_ID with approver$k"
+    done
 }
 
 bgb_audit_last() {
