@@ -242,9 +242,11 @@ check_ok "  for PCR 11" grep -q 'PCR 11' "$WORK/explain-audit.out"
 if "$BOOTGATECTL" report --help >/dev/null 2>&1; then
     rc=$(run_to drift "$BOOTGATECTL" report drift --group "$GROUP" --json)
     check "report drift: exit 0" 0 "$rc"
-    check "report drift: a PCR 11 .cmdline row naming this node" true \
-        "$(jq --arg n "$BGB_NODE" '[.. | objects | select(.pcr? == 11 and ((.desc // "") | test("\\.cmdline"))
-            and ((.node_ids // []) | index($n)))] | length >= 1' "$WORK/drift.out")"
+    check "report drift: PCR 11 drifted on this node" true \
+        "$(jq --arg n "$BGB_NODE" '[.pcrs[] | select(.pcr == 11 and (.node_ids | index($n)))] | length >= 1' "$WORK/drift.out")"
+    check "report drift: the PCR 11 .cmdline event, on this node" true \
+        "$(jq --arg n "$BGB_NODE" '[.events[] | select(.pcr == 11 and (.desc | test("\\.cmdline"))
+            and (.node_ids | index($n)))] | length >= 1' "$WORK/drift.out")"
     check "report drift: v3's release in audit mode is counted" true \
         "$(jq '.audit_would_deny >= 1' "$WORK/drift.out")"
 else
