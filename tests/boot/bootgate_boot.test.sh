@@ -12,10 +12,11 @@
 #   late-server bootgated starts 20 s into the boot; the VM unlocks once it is up
 #   no-server   bootgated never answers: the client gives up at rd.bootgate.timeout=,
 #               the passphrase prompt appears, the test types it, the boot completes
+#   breakglass  a tampered boot unlocked by a two-approver grant for the code on
+#               its console
 #
 #   tests/boot/bootgate_boot.test.sh [SCENARIO...]     (default: all, in this order)
-# Also: breakglass (a tampered boot unlocked by a two-approver grant for the code
-# on its console), policy-update (run last: activates version 2), measure-keyfile (boot time with a plain key file instead), measure-clevis
+# Also: policy-update (run last: activates version 2), measure-keyfile (boot time with a plain key file instead), measure-clevis
 # (initramfs size with Debian's clevis modules instead). BGB_SHOW=1 prints the
 # client's console lines and the audit records (ci/demo.sh).
 # Prints "timing:" lines. BG_KEEP=1 keeps the work dir. Failures keep the console
@@ -29,7 +30,7 @@ BG_NAME=bootgate_boot
 . "$BG_LIB/bootgate.sh"
 
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server breakglass)
 bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3
 [[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || die "BOOTGATED and BOOTGATE_UNLOCK must be built"
 # The image gets the client from the bootgate-client package that
