@@ -32,23 +32,6 @@ static void usage(FILE *f)
                "  --json                print the server's JSON reply\n");
 }
 
-static int parse_ttl(const char *s, long long *ret)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || v <= 0)
-        return -EINVAL;
-    if (!strcmp(end, "") || !strcmp(end, "s"))
-        *ret = v;
-    else if (!strcmp(end, "m"))
-        *ret = v * 60;
-    else if (!strcmp(end, "h"))
-        *ret = v * 3600;
-    else
-        return -EINVAL;
-    return 0;
-}
-
 static int sign_grant(const char *key_path, const char *msg, char **ret_b64, bg_err *err)
 {
     EVP_PKEY *key = NULL;
@@ -91,7 +74,8 @@ int ctl_breakglass_main(int argc, char **argv)
     };
     _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
     const char *code = NULL, *reason = NULL, *scope = "observed", *key = NULL, *verb, *id = NULL;
-    long long ttl = 1800, uses = 1;
+    int64_t ttl = 1800;
+    long long uses = 1;
     json_object *body = NULL, *reply = NULL;
     char path[256];
     bool json = false;
@@ -111,7 +95,7 @@ int ctl_breakglass_main(int argc, char **argv)
             reason = optarg;
             break;
         case 't':
-            if (parse_ttl(optarg, &ttl) < 0)
+            if (ctl_parse_duration(optarg, &ttl) < 0)
                 return ctl_usage_error("breakglass", "bad --ttl");
             break;
         case 'u':

@@ -248,11 +248,6 @@ int ctl_policy_activate(int argc, char **argv)
     return CTL_EXIT_OK;
 }
 
-static void format_time(int64_t t, char buf[32])
-{
-    ctl_format_time(t, buf);
-}
-
 int ctl_policy_list(int argc, char **argv)
 {
     _cleanup_(adminapi_opts_done) adminapi_opts o = {0};
@@ -280,7 +275,7 @@ int ctl_policy_list(int argc, char **argv)
         for (size_t i = 0; i < json_object_array_length(a); i++) {
             json_object *p = json_object_array_get_idx(a, i);
             char t[32];
-            format_time(json_object_get_int64(json_object_object_get(p, "created")), t);
+            ctl_format_time(json_object_get_int64(json_object_object_get(p, "created")), t);
             printf("%-24s %8lld  %-6s  %-20s  %s\n",
                    json_object_get_string(json_object_object_get(p, "name")),
                    (long long)json_object_get_int64(json_object_object_get(p, "version")),
@@ -349,7 +344,7 @@ int ctl_policy_show_remote(adminapi_opts *o, bool json, int argc, char **argv)
         return ctl_error(CTL_EXIT_FAIL, "the server's copy does not parse: %s", bg_err_msg(&err));
     }
     char t[32];
-    format_time(json_object_get_int64(json_object_object_get(reply, "created")), t);
+    ctl_format_time(json_object_get_int64(json_object_object_get(reply, "created")), t);
     printf("stored: %s, signer %s, uploaded %s\n",
            json_object_get_boolean(json_object_object_get(reply, "active")) ? "ACTIVE"
                                                                             : "not active",

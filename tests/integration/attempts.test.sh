@@ -85,6 +85,9 @@ check "latest per node" "1 $DENIED" \
 check "all attempts, newest first, limit" "1 $DENIED" \
     "$([ "$(api GET '/v1/admin/attempts?limit=1' '' auditor)" = 200 ] && jreply '"\(.attempts | length) \(.attempts[0].id)"')"
 check "a bad limit: 400" 400 "$(api GET '/v1/admin/attempts?limit=0' '' admin)"
+check "limit at its maximum (100000)" 200 "$(api GET '/v1/admin/attempts?limit=100000' '' admin)"
+check "limit beyond it: 400" 400 "$(api GET '/v1/admin/attempts?limit=100001' '' admin)"
+check "a node's attempts beyond the limit: 400" 400 "$(api GET "/v1/admin/nodes/$NODE_ID/attempts?limit=100001" '' admin)"
 check "a forged unlock stores no attempt" 2 "$(forged_unlock_body "$WORK/forged.json"
     api POST /v1/unlock "$WORK/forged.json" >/dev/null; sq 'SELECT count(*) FROM attempts')"
 

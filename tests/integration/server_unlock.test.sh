@@ -248,6 +248,8 @@ out=$("$BOOTGATECTL" breakglass request --code "$CODE2" --reason "rollout" --ttl
     --scope any --json --cert "$SRV/approver.crt" --key "$SRV/approver.key")
 GRANT2=$(echo "$out" | jq -r .id)
 check "bootgatectl breakglass request (scope any, --ttl 10m)" 600 "$(echo "$out" | jq '.not_after - .not_before')"
+check "bootgatectl breakglass request --ttl 10x: usage error" 2 \
+    "$("$BOOTGATECTL" breakglass request --code "$CODE2" --reason r --ttl 10x >/dev/null 2>&1; echo $?)"
 for k in 1 2; do
     "$BOOTGATECTL" breakglass approve "$GRANT2" --approver-key "$SRV/approver$k.key" \
         --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null
