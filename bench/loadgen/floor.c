@@ -23,14 +23,16 @@
 
 /* The server context as bootgated builds it (src/server/http.c srv_tls_init):
  * TLS 1.3 only, the same chain and key, the client CA list with an optional
- * client certificate. */
+ * client certificate, no session tickets and no session cache. */
 static SSL_CTX *server_ctx(const char *cert, const char *key, const char *client_ca)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
         return NULL;
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)

@@ -58,7 +58,13 @@ int srv_tls_init(srv *s, bg_err *err)
     if (!ctx)
         return bg_err_set(err, -ENOMEM, "cannot create TLS context");
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+    /* No resumption: a node makes one connection per boot and bootgatectl one
+     * per command, so a session ticket (two by default in TLS 1.3, each a
+     * serialised, encrypted session written to the socket) or a cached session
+     * would be made in every handshake and never used. */
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (s->cfg.tls12) {
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
         /* TLS 1.2 only with forward-secret AEAD suites */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -166,6 +169,23 @@ static int journal_send(int priority, const srv_log_fields *f, const char *text)
     return 0;
 }
 
+/* Whether /dev/log is a socket, looked at once a second: with nobody
+ * listening, glibc's syslog() makes, connects and closes a socket for every
+ * line (LOG_NDELAY only covers the first), all to drop the line. */
+static bool syslog_listening(void)
+{
+    static _Atomic int64_t checked;
+    static atomic_bool listening;
+    int64_t now = (int64_t)time(NULL);
+    if (atomic_load_explicit(&checked, memory_order_relaxed) != now) {
+        struct stat st;
+        atomic_store_explicit(&listening, stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode),
+                              memory_order_relaxed);
+        atomic_store_explicit(&checked, now, memory_order_relaxed);
+    }
+    return atomic_load_explicit(&listening, memory_order_relaxed);
+}
+
 void srv_log(int priority, const srv_log_fields *f, const char *fmt, ...)
 {
     char text[LOG_TEXT_MAX];
@@ -175,7 +195,7 @@ void srv_log(int priority, const srv_log_fields *f, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     /* the journal, else (none, or it refused: not running, queue full) syslog */
-    if (journal_fd < 0 || journal_send(priority, f, text) < 0)
+    if ((journal_fd < 0 || journal_send(priority, f, text) < 0) && syslog_listening())
         syslog(priority, "%s", text);
     if (copy_stderr)
         fprintf(stderr, "bootgated[%d]: %s\n", (int)getpid(), text);

@@ -29,6 +29,13 @@ probe t13 -tls1_3
 check "default: TLS 1.3 with an AEAD suite" 1 \
     "$(outcome t13 | grep -cE '^TLSv1\.3 TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_SHA(256|384)$')"
 check "default: no compression" 1 "$(grep -c '^Compression: NONE' "$WORK/probe-t13")"
+# no resumption (a node connects once per boot): no session ticket comes after
+# the handshake; the client waits a second for one (OpenSSL's default is two)
+sleep 1 | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$SRV/ca.crt" -tls1_3 \
+    -msg >"$WORK/probe-tickets" 2>&1 || true
+check "default: the handshake completed (ticket probe)" 1 \
+    "$(grep -c '^New, TLSv1\.3' "$WORK/probe-tickets")"
+check "default: no session ticket" 0 "$(grep -c 'NewSessionTicket' "$WORK/probe-tickets")"
 probe t12 -tls1_2
 check "default: TLS 1.2 refused by the server" "refused: alert protocol version" "$(outcome t12)"
 for v in tls1 tls1_1; do

@@ -29,6 +29,24 @@ static const char *const cached_sql_text[_CQ_MAX] = {
     [CQ_AUDIT_INSERT] =
         ("INSERT INTO audit (seq, time, actor, action, node, details, prev_hash, hash)"
          " VALUES (?,?,?,?,?,?,?,?)"),
+    /* the attempts and their evidence (sqlite_attempts.c): one of each per unlock */
+    [CQ_BLOB_HAS] = "SELECT 1 FROM evidence_blobs WHERE sha256 = ?",
+    [CQ_BLOB_INSERT] =
+        "INSERT OR IGNORE INTO evidence_blobs (sha256, raw_size, data) VALUES (?,?,?)",
+    [CQ_BLOB_DROP_ORPHAN] = ("DELETE FROM evidence_blobs WHERE sha256 = ?1 AND NOT EXISTS"
+                             " (SELECT 1 FROM attempts WHERE eventlog = ?1)"
+                             " AND NOT EXISTS (SELECT 1 FROM attempts WHERE ima = ?1)"),
+    [CQ_ATTEMPT_INSERT] =
+        ("INSERT INTO attempts (node_id, grp, time, released, verdict, mode, policy_name,"
+         " policy_version, audit_verdict, audit_seq, eventlog, ima, pcrs, evaluation)"
+         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+    [CQ_ATTEMPT_CUT] =
+        "SELECT id FROM attempts WHERE node_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+    /* past the retention: beyond the count cut (?3) or older than ?4, other than ?2 */
+    [CQ_ATTEMPT_EXPIRED] = ("SELECT eventlog, ima FROM attempts"
+                            " WHERE node_id = ?1 AND id <> ?2 AND (id <= ?3 OR time < ?4)"),
+    [CQ_ATTEMPT_DELETE] = ("DELETE FROM attempts"
+                           " WHERE node_id = ?1 AND id <> ?2 AND (id <= ?3 OR time < ?4)"),
 };
 
 int sq_exec(sqlite_store *s, const char *sql, bg_err *err)

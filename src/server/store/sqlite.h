@@ -37,6 +37,13 @@ typedef enum cached_sql {
     CQ_POLICY_ACTIVE,
     CQ_AUDIT_LAST,
     CQ_AUDIT_INSERT,
+    CQ_BLOB_HAS,
+    CQ_BLOB_INSERT,
+    CQ_BLOB_DROP_ORPHAN,
+    CQ_ATTEMPT_INSERT,
+    CQ_ATTEMPT_CUT,
+    CQ_ATTEMPT_EXPIRED,
+    CQ_ATTEMPT_DELETE,
     _CQ_MAX,
 } cached_sql;
 

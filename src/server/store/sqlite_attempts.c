@@ -2,18 +2,24 @@
 /* SQLite backend: the attempts and the evidence blobs they name (store.h). */
 #include "sqlite.h"
 
-int sqlite_evidence_has(store *base, const char *sha256)
+static int evidence_has_locked(sqlite_store *s, const char *sha256)
 {
-    sqlite_store *s = SQ(base);
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r;
-    lock(s);
-    r = prep(s, "SELECT 1 FROM evidence_blobs WHERE sha256 = ?", &st);
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    int r = sq_cprep(s, CQ_BLOB_HAS, &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
         r = step_row(st);
         r = r == -ENOENT ? 0 : r < 0 ? sq_fail(s) : 1;
     }
+    return r;
+}
+
+int sqlite_evidence_has(store *base, const char *sha256)
+{
+    sqlite_store *s = SQ(base);
+    int r;
+    lock(s);
+    r = evidence_has_locked(s, sha256);
     unlock(s);
     return r;
 }
@@ -21,12 +27,8 @@ int sqlite_evidence_has(store *base, const char *sha256)
 /* A blob no attempt names any more goes. */
 static int drop_orphan(sqlite_store *s, const char *sha256)
 {
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
-    int r = prep(s,
-                 "DELETE FROM evidence_blobs WHERE sha256 = ?1 AND NOT EXISTS"
-                 " (SELECT 1 FROM attempts WHERE eventlog = ?1)"
-                 " AND NOT EXISTS (SELECT 1 FROM attempts WHERE ima = ?1)",
-                 &st);
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    int r = sq_cprep(s, CQ_BLOB_DROP_ORPHAN, &st);
     if (r >= 0) {
         sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
         r = step_done(s, st);
@@ -34,23 +36,30 @@ static int drop_orphan(sqlite_store *s, const char *sha256)
     return r;
 }
 
+static void bind_retention(sqlite3_stmt *st, const char *node_id, int64_t keep_id, int64_t cut_id,
+                           int64_t cutoff)
+{
+    sqlite3_bind_text(st, 1, node_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, keep_id);
+    sqlite3_bind_int64(st, 3, cut_id);
+    sqlite3_bind_int64(st, 4, cutoff);
+}
+
 /* The node's attempts past the retention, other than keep_id: their blobs
  * are collected first, so that those no attempt names any more go too. The
  * count cut is the id of the newest attempt beyond keep_last (an index
- * lookup), so that a node at its limit costs one row's delete. */
+ * lookup), so that a node at its limit costs one row's delete, and a node
+ * with nothing past the retention costs no write. */
 static int apply_retention(sqlite_store *s, const char *node_id, int64_t keep_id,
                            const store_retention *keep)
 {
-    static const char where[] = " WHERE node_id = ?1 AND id <> ?2 AND (id <= ?3 OR time < ?4)";
-    _cleanup_(finalizep) sqlite3_stmt *cut = NULL;
-    _cleanup_(finalizep) sqlite3_stmt *sel = NULL;
-    _cleanup_(finalizep) sqlite3_stmt *del = NULL;
+    _cleanup_(releasep) sqlite3_stmt *cut = NULL;
+    _cleanup_(releasep) sqlite3_stmt *sel = NULL;
+    _cleanup_(releasep) sqlite3_stmt *del = NULL;
     char(*shas)[65] = NULL;
-    char sql[192];
-    size_t n = 0;
+    size_t n = 0, rows = 0;
     int64_t cutoff = keep->max_age > 0 ? now_s() - keep->max_age : INT64_MIN, cut_id = 0;
-    int r = prep(s, "SELECT id FROM attempts WHERE node_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-                 &cut);
+    int r = sq_cprep(s, CQ_ATTEMPT_CUT, &cut);
     if (r >= 0) {
         sqlite3_bind_text(cut, 1, node_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(cut, 2, keep->keep_last > 0 ? keep->keep_last : 1);
@@ -59,15 +68,11 @@ static int apply_retention(sqlite_store *s, const char *node_id, int64_t keep_id
     }
     if (r < 0 || (!cut_id && keep->max_age <= 0))
         return r;
-    snprintf(sql, sizeof(sql), "SELECT eventlog, ima FROM attempts%s", where);
-    r = prep(s, sql, &sel);
-    if (r >= 0) {
-        sqlite3_bind_text(sel, 1, node_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(sel, 2, keep_id);
-        sqlite3_bind_int64(sel, 3, cut_id);
-        sqlite3_bind_int64(sel, 4, cutoff);
-    }
-    while (r >= 0 && sqlite3_step(sel) == SQLITE_ROW)
+    r = sq_cprep(s, CQ_ATTEMPT_EXPIRED, &sel);
+    if (r >= 0)
+        bind_retention(sel, node_id, keep_id, cut_id, cutoff);
+    while (r >= 0 && sqlite3_step(sel) == SQLITE_ROW) {
+        rows++;
         for (int c = 0; c < 2; c++) {
             char(*na)[65];
             const unsigned char *t = sqlite3_column_text(sel, c);
@@ -81,15 +86,11 @@ static int apply_retention(sqlite_store *s, const char *node_id, int64_t keep_id
             shas = na;
             snprintf(shas[n++], sizeof(*shas), "%s", (const char *)t);
         }
-    if (r >= 0) {
-        snprintf(sql, sizeof(sql), "DELETE FROM attempts%s", where);
-        r = prep(s, sql, &del);
     }
-    if (r >= 0) {
-        sqlite3_bind_text(del, 1, node_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(del, 2, keep_id);
-        sqlite3_bind_int64(del, 3, cut_id);
-        sqlite3_bind_int64(del, 4, cutoff);
+    if (r >= 0 && rows > 0)
+        r = sq_cprep(s, CQ_ATTEMPT_DELETE, &del);
+    if (r >= 0 && rows > 0) {
+        bind_retention(del, node_id, keep_id, cut_id, cutoff);
         r = step_done(s, del);
     }
     for (size_t i = 0; r >= 0 && i < n; i++)
@@ -98,17 +99,43 @@ static int apply_retention(sqlite_store *s, const char *node_id, int64_t keep_id
     return r;
 }
 
+static int attempt_insert_locked(sqlite_store *s, store_attempt *a)
+{
+    _cleanup_(releasep) sqlite3_stmt *st = NULL;
+    int r = sq_cprep(s, CQ_ATTEMPT_INSERT, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, a->node_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->group, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, a->time);
+    sqlite3_bind_int(st, 4, a->released);
+    sqlite3_bind_text(st, 5, a->verdict, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, a->mode, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, a->policy_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, a->policy_version);
+    sqlite3_bind_text(st, 9, a->audit_verdict, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, a->audit_seq);
+    sqlite3_bind_text(st, 11, a->eventlog_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 12, a->ima_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, a->pcrs ? a->pcrs : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, a->evaluation ? a->evaluation : "{}", -1, SQLITE_STATIC);
+    r = step_done(s, st);
+    if (r >= 0)
+        a->id = sqlite3_last_insert_rowid(s->db);
+    return r;
+}
+
+/* The statements are the connection's cached ones (sq_cprep): each is reset
+ * by its _locked helper's cleanup, before the store lock goes. */
 int sqlite_attempt_put(store *base, store_attempt *a, const store_blob *blobs, size_t n_blobs,
                        const store_retention *keep)
 {
     sqlite_store *s = SQ(base);
-    _cleanup_(finalizep) sqlite3_stmt *st = NULL;
     int r = 0;
     lock(s);
     for (size_t i = 0; r >= 0 && i < n_blobs; i++) {
-        _cleanup_(finalizep) sqlite3_stmt *b = NULL;
-        r = prep(s, "INSERT OR IGNORE INTO evidence_blobs (sha256, raw_size, data) VALUES (?,?,?)",
-                 &b);
+        _cleanup_(releasep) sqlite3_stmt *b = NULL;
+        r = sq_cprep(s, CQ_BLOB_INSERT, &b);
         if (r >= 0) {
             sqlite3_bind_text(b, 1, blobs[i].sha256, -1, SQLITE_STATIC);
             sqlite3_bind_int64(b, 2, (int64_t)blobs[i].raw_size);
@@ -117,32 +144,9 @@ int sqlite_attempt_put(store *base, store_attempt *a, const store_blob *blobs, s
         }
     }
     if (r >= 0)
-        r = prep(s,
-                 "INSERT INTO attempts (node_id, grp, time, released, verdict, mode, policy_name,"
-                 " policy_version, audit_verdict, audit_seq, eventlog, ima, pcrs, evaluation)"
-                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                 &st);
-    if (r >= 0) {
-        sqlite3_bind_text(st, 1, a->node_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, a->group, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, a->time);
-        sqlite3_bind_int(st, 4, a->released);
-        sqlite3_bind_text(st, 5, a->verdict, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, a->mode, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, a->policy_name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, a->policy_version);
-        sqlite3_bind_text(st, 9, a->audit_verdict, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 10, a->audit_seq);
-        sqlite3_bind_text(st, 11, a->eventlog_sha256, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 12, a->ima_sha256, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 13, a->pcrs ? a->pcrs : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 14, a->evaluation ? a->evaluation : "{}", -1, SQLITE_STATIC);
-        r = step_done(s, st);
-    }
-    if (r >= 0) {
-        a->id = sqlite3_last_insert_rowid(s->db);
+        r = attempt_insert_locked(s, a);
+    if (r >= 0)
         r = apply_retention(s, a->node_id, a->id, keep);
-    }
     unlock(s);
     return r;
 }
