@@ -33,6 +33,7 @@ typedef struct lg_opts {
     unsigned nodes, concurrency, threads, retries, floor_rounds, boots;
     double rate, duration, warmup;
     lg_mode mode;
+    bool half_load; /* closed loop, then open loop at half its rate */
     pid_t pids[MAX_PIDS];
     unsigned n_pids;
     pid_t tang_pid; /* socat: its children's CPU time is tangd's */
@@ -86,6 +87,8 @@ static void usage(FILE *f)
           "  --duration S         measured seconds (default 10), after --warmup S (1)\n"
           "  --boots N            closed loop: stop after N boots (or at the end of\n"
           "                       --duration, whichever comes first)\n"
+          "  --half-load          closed loop, then open loop at half the rate it\n"
+          "                       reached (same duration): the latency at half load\n"
           "  --server-pid PID     bootgated process for CPU time (repeatable)\n"
           "  --floor-rounds N     crypto floor iterations (default 300, 0: skip)\n"
           "  --tang HOST:PORT     then Tang recoveries, same concurrency and duration\n"
@@ -418,6 +421,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         OPT_RETRIES,
         OPT_VOL,
         OPT_TANG_PID,
+        OPT_HALF,
         OPT_BOOTS
     };
     static const struct option long_opts[] = {
@@ -439,6 +443,7 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"tang-pid", required_argument, NULL, OPT_TANG_PID},
         {"boots", required_argument, NULL, OPT_BOOTS},
+        {"half-load", no_argument, NULL, OPT_HALF},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -541,6 +546,9 @@ static int parse_opts(int argc, char **argv, lg_opts *o)
         case OPT_BOOTS:
             o->boots = (unsigned)v;
             break;
+        case OPT_HALF:
+            o->half_load = true;
+            break;
         case OPT_PID:
             if (o->n_pids == MAX_PIDS) {
                 fprintf(stderr, "loadgen: at most %u --server-pid\n", MAX_PIDS);
@@ -600,7 +608,7 @@ int main(int argc, char **argv)
     lg_server srv[MAX_URLS] = {0};
     lg_boot_log log = {0};
     lg_run run = {.msg_lock = PTHREAD_MUTEX_INITIALIZER};
-    lg_result bg = {0}, tg = {0};
+    lg_result bg = {0}, tg = {0}, half = {0};
     lg_floor fl = {0};
     lg_tang *tang = NULL;
     bg_err err = {0};
@@ -701,6 +709,17 @@ int main(int argc, char **argv)
                "cpu_us/release=%.0f\n",
                o.nodes, once, never, more, (double)(run.w1 - run.w0) / 1e9, bg.cpu_us);
     }
+    if (o.half_load && o.mode == MODE_CLOSED && !o.boots && bg.per_s > 0 && !bg.errors) {
+        lg_opts h = o;
+        h.mode = MODE_OPEN;
+        h.rate = bg.per_s / 2;
+        printf("mode: open loop at half the closed loop's rate, %.1f boots/s scheduled on %u "
+               "threads, %.1f s (+%.1f s warm-up)\n",
+               h.rate, h.threads, h.duration, h.warmup);
+        run.o = &h;
+        run_phase(&run, "bootgate-half", &half);
+        run.o = &o;
+    }
     if (o.floor_rounds) {
         char *cert = path_in(o.srv_dir, "server.crt"), *key = path_in(o.srv_dir, "server.key");
         r = lg_floor_measure(cert, key, ca, ca, &log, o.floor_rounds, &fl, &err);
@@ -716,18 +735,35 @@ int main(int argc, char **argv)
         printf("cpu: bootgated %.0f us per release (%u process(es), /proc/PID/stat), "
                "%.2f x the floor\n",
                bg.cpu_us, o.n_pids, bg.cpu_us / fl.total_us);
+        printf("floor, node side: %.0f us = TLS 1.3 client handshake %.0f + quote sign %.0f + "
+               "ActivateCredential %.0f + unwrap %.0f (what any load generator spends per boot)\n",
+               fl.client_total_us, fl.client_tls_us, fl.sign_us, fl.activate_us, fl.unwrap_us);
+        printf("bound: %ld CPUs / (server floor + node floor) = %.0f releases/s at most on this "
+               "machine with the load generator on it\n",
+               sysconf(_SC_NPROCESSORS_ONLN),
+               (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 / (fl.total_us + fl.client_total_us));
         free(cert);
         free(key);
     }
     if (tang && o.mode != MODE_STORM) {
         run.tang = tang;
         run_phase(&run, "tang", &tg);
+        double bound =
+            (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 / (fl.total_us + fl.client_total_us);
+        if (fl.total_us > 0)
+            printf("bound: 10 x tang = %.0f/s; the floors allow %.0f/s (%.1f x tang)\n",
+                   10 * tg.per_s, bound, bound / tg.per_s);
         printf("RESULT releases/s=%.1f tang/s=%.1f speedup=%.2f cpu_us/release=%.0f floor_us=%.0f "
-               "cpu/floor=%.2f p99_ms=%.2f\n",
+               "cpu/floor=%.2f p99_ms=%.2f",
                bg.per_s, tg.per_s, bg.per_s / tg.per_s, bg.cpu_us, fl.total_us,
                bg.cpu_us / fl.total_us, bg.p99);
+        if (half.ok)
+            printf(" half_rate/s=%.1f p99_half_ms=%.2f", half.per_s, half.p99);
+        if (fl.total_us > 0)
+            printf(" node_floor_us=%.0f bound/s=%.0f", fl.client_total_us, bound);
+        printf("\n");
     }
-    rc = bg.errors || tg.errors ? 3 : 0;
+    rc = bg.errors || tg.errors || half.errors ? 3 : 0;
 out:
     lg_tang_free(tang);
     if (run.nodes)

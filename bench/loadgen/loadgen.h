@@ -112,12 +112,17 @@ lg_error lg_node_boot(const lg_server *srv, const lg_node *node, const lg_boot_l
 
 typedef struct lg_floor {
     double tls_us, quote_us, makecred_us, wrap_us, total_us;
+    /* the node's side, what any load generator must spend per boot: the
+     * client's TLS 1.3 handshake, the quote's signature, ActivateCredential,
+     * the unwrap */
+    double client_tls_us, sign_us, activate_us, unwrap_us, client_total_us;
 } lg_floor;
 
 /* CPU time of the server's side of one release, measured here: a TLS 1.3
  * handshake (server SSL object only, in-memory BIO pair) with cert/key and
  * the client CA list as bootgated has them, quote_verify_signed, credential_make,
- * proto_wrap_key. */
+ * proto_wrap_key; and of the node's side (the client SSL object of the same
+ * handshakes, softtpm_quote, softtpm_activate, proto_unwrap_key). */
 int lg_floor_measure(const char *cert, const char *key, const char *client_ca, const char *ca,
                      const lg_boot_log *log, unsigned rounds, lg_floor *ret, bg_err *err);
 

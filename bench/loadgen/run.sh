@@ -22,6 +22,10 @@
 #   LOADGEN_ARGS=..  more loadgen options
 # The last line of a non-storm run is
 #   RESULT releases/s=R tang/s=T speedup=S cpu_us/release=C floor_us=F cpu/floor=Q p99_ms=P
+#          [half_rate/s=H p99_half_ms=P2] node_floor_us=N bound/s=B
+# (a closed-loop run is followed by an open loop at half its rate, H, whose p99
+# is P2; N is the node side's crypto floor, B = CPUs / (F + N): the most
+# releases/s this machine could do with the load generator on it)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$SRC/build}
@@ -101,7 +105,8 @@ if [ -z "$STORM" ]; then
 fi
 
 MODE_ARGS=(--concurrency "$CONC" --duration "$DURATION" --warmup "$WARMUP")
-[ -z "$RATE" ] || MODE_ARGS+=(--rate "$RATE")
+# closed loop, then open loop at half the rate reached: p99 at half load
+if [ -z "$RATE" ]; then MODE_ARGS+=(--half-load); else MODE_ARGS+=(--rate "$RATE"); fi
 [ -z "$STORM" ] || MODE_ARGS=(--storm --concurrency "$CONC" --floor-rounds 0)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # store fsyncs and key releases over all replicas (group commit: concurrent

@@ -4,8 +4,10 @@
 # with a few synthetic nodes for a few seconds against a real bootgated and a
 # real tangd behind socat. Asserted: bootgate releases > 0 and Tang recoveries
 # > 0 with zero errors on either side (each release's key checked against the
-# enrolled one), the audit chain verifies, and the RESULT line has all seven
-# fields, each a number. Nodes that quote another boot than the policy's are
+# enrolled one), the audit chain verifies, and the RESULT line has all eleven
+# fields, each a number: the closed loop is followed by an open loop at half
+# its rate (the p99 at half load), and the node side's crypto floor gives the
+# bound on releases/s. Nodes that quote another boot than the policy's are
 # denied, counted as such, and fail the run. Then a storm of a few nodes on two bootgated replicas
 # sharing the store (each node enrolls at one, boots at the other): each node
 # released exactly once, the chain verifies up to the signed head.
@@ -27,7 +29,8 @@ check "run.sh --quick exits 0" 0 "$rc"
 check "the last line is the RESULT line" RESULT "$(tail -1 "$WORK/run.out" | cut -d' ' -f1)"
 check "exactly one RESULT line" 1 "$(grep -c '^RESULT ' "$WORK/run.out")"
 result=$(grep '^RESULT ' "$WORK/run.out" || true)
-for field in releases/s tang/s speedup cpu_us/release floor_us cpu/floor p99_ms; do
+for field in releases/s tang/s speedup cpu_us/release floor_us cpu/floor p99_ms half_rate/s \
+    p99_half_ms node_floor_us bound/s; do
     v=$(echo "$result" | tr ' ' '\n' | sed -n "s|^$field=||p")
     if [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]]; then pass "RESULT $field=$v is a number"; else fail "RESULT $field is a number (got '$v')"; fi
 done
@@ -37,6 +40,10 @@ check_ok "releases/s > 0 ($rel)" awk -v v="${rel:-0}" 'BEGIN { exit !(v > 0) }'
 check_ok "tang/s > 0 ($tang)" awk -v v="${tang:-0}" 'BEGIN { exit !(v > 0) }'
 check "bootgate: zero errors" "bootgate: errors 0" "$(grep '^bootgate: errors' "$WORK/run.out")"
 check "tang: zero errors" "tang: errors 0" "$(grep '^tang: errors' "$WORK/run.out")"
+check "half load: zero errors" "bootgate-half: errors 0" "$(grep '^bootgate-half: errors' "$WORK/run.out")"
+half=$(echo "$result" | sed -n 's|.*half_rate/s=\([0-9.]*\).*|\1|p')
+check_ok "half load: $half/s is about half of $rel/s" \
+    awk -v h="${half:-0}" -v r="${rel:-0}" 'BEGIN { exit !(h >= 0.3 * r && h <= 0.7 * r) }'
 check "enrollment: zero errors" 1 "$(grep -c '^enroll: 4 nodes .* 0 errors$' "$WORK/run.out")"
 check "audit verify passes" 1 "$(grep -c '^audit verify: pass' "$WORK/run.out")"
 
