@@ -41,7 +41,7 @@ as() { # CERT METHOD PATH: the status, 000 when the handshake fails
 
 # --- every admin route --------------------------------------------------------------
 ROWS0=$(audit_rows)
-FORBIDDEN=0
+FORBIDDEN=0 MATRIX_ROWS=0
 X=0123456789abcdef0123456789abcdef
 while read -r method path allowed; do
     got=$(as none "$method" "$path")
@@ -56,9 +56,14 @@ while read -r method path allowed; do
     want="$want norole:401 foreign:000"
     acase "$method $path: no certificate 401, wrong roles 403, no role 401, other CA no handshake" \
         "$want" "$got"
+    MATRIX_ROWS=$((MATRIX_ROWS + 1))
 done <<EOR
 GET /v1/admin/nodes admin auditor
 GET /v1/admin/nodes/$X admin auditor
+GET /v1/admin/nodes/$X/attempts admin auditor
+GET /v1/admin/attempts admin auditor
+GET /v1/admin/attempts/1 admin auditor
+GET /v1/admin/evidence/${X}${X} admin auditor
 POST /v1/admin/nodes/$X/approve admin
 POST /v1/admin/nodes/$X/revoke admin
 DELETE /v1/admin/nodes/$X admin
@@ -76,6 +81,12 @@ GET /v1/admin/audit/verify admin auditor
 POST /v1/enroll enroller
 POST /v1/enroll/activate enroller
 EOR
+# every route that needs a certificate is in the matrix above: as many rows as
+# routes.c has entries other than ROLE_OPEN ones
+acase "the matrix covers every route that needs a certificate ($MATRIX_ROWS rows)" \
+    "$(grep -cE '^ *\{EVHTTP_REQ_[A-Z]+, "/' "$BOOTGATE_SRCDIR/src/server/routes.c" |
+        awk -v o="$(grep -cE '^ *\{EVHTTP_REQ_[A-Z]+, "/[^"]*", ROLE_OPEN' "$BOOTGATE_SRCDIR/src/server/routes.c")" '{ print $1 - o }')" \
+    "$MATRIX_ROWS"
 acase "each call of a wrong role is an admin_forbidden record (certificates of our CA)" "$FORBIDDEN" \
     "$(audit_rows admin_forbidden)"
 acase "  naming the route and the role" 1 \
