@@ -122,7 +122,8 @@ static int user_lookup(const srv *s, const char *config, privdrop_user *ret_user
                     "running as root; set user = bootgate (an unprivileged account) in %s", config);
         return 0;
     }
-    return privdrop_lookup(s->cfg.user, ret_user, err);
+    int r = privdrop_lookup(s->cfg.user, ret_user, err);
+    return r < 0 ? r : privdrop_check_identity(ret_user, err);
 }
 
 /* The store answers and its schema is one this bootgated can run on (an

@@ -175,19 +175,27 @@ static int become(const privdrop_user *u, bg_err *err)
     return bounding_check(err);
 }
 
+int privdrop_check_identity(const privdrop_user *u, bg_err *err)
+{
+    if (privdrop_is_root() || (geteuid() == u->uid && getuid() == u->uid))
+        return 0;
+    return bg_err_set(err, -EPERM,
+                      "user = %s (uid %u), but bootgated runs as uid %u, not root: start it as "
+                      "root or as %s",
+                      u->name, (unsigned)u->uid, (unsigned)geteuid(), u->name);
+}
+
 int privdrop_apply(const privdrop_user *u, bg_err *err)
 {
     int r;
 
+    r = privdrop_check_identity(u, err);
+    if (r < 0)
+        return r;
     if (privdrop_is_root()) {
         r = become(u, err);
         if (r < 0)
             return r;
-    } else if (geteuid() != u->uid || getuid() != u->uid) {
-        return bg_err_set(err, -EPERM,
-                          "user = %s (uid %u), but bootgated runs as uid %u, not root: start it "
-                          "as root or as %s",
-                          u->name, (unsigned)u->uid, (unsigned)geteuid(), u->name);
     }
     r = caps_clear(err);
     if (r < 0)

@@ -29,6 +29,9 @@ int privdrop_lookup(const char *name, privdrop_user *ret, bg_err *err);
 /* True when this process is root (euid 0) and so will switch to a user. */
 bool privdrop_is_root(void);
 
+/* 0 when this process can become u: it is root, or u already. */
+int privdrop_check_identity(const privdrop_user *u, bg_err *err);
+
 /* Before mlockall, when the drop will follow: MCL_FUTURE counts each later
  * mapping (thread stacks, malloc arenas) against RLIMIT_MEMLOCK once
  * CAP_IPC_LOCK is gone, so the limit becomes unlimited while root can still
