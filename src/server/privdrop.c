@@ -96,7 +96,9 @@ static int caps_clear(bg_err *err)
     if (caps_any(d)) {
         memset(d, 0, sizeof(d));
         if (syscall(SYS_capset, &h, d) < 0)
-            return bg_err_set(err, -errno, "cannot give up the capabilities still held: %s",
+            return bg_err_set(err, -errno,
+                              "cannot give up the capabilities still held: %s (capset filtered? "
+                              "systemd: SystemCallFilter=capset)",
                               strerror(errno));
         r = caps_get(d);
         if (r < 0)

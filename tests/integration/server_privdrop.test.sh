@@ -160,6 +160,27 @@ setpriv --reuid="$RUID" --regid="$RGID" --init-groups "$BOOTGATED" -c "$U/bootga
     >"$WORK/asuser.out" 2>&1 || rc=$?
 check "as $RUSER already: --check passes" 0 "$rc"
 check "... and names the user" 1 "$(grep -c "^bootgated: runs as user $RUSER" "$WORK/asuser.out")"
+# the unit's way to listen on 443: the user with an ambient CAP_NET_BIND_SERVICE,
+# which bootgated gives up once bound
+BOOTGATED_REAL=$BOOTGATED SRV_ROOT=$SRV
+cat >"$WORK/bootgated-as-user" <<WRAP
+#!/bin/sh
+exec setpriv --reuid=$RUID --regid=$RGID --init-groups --inh-caps=+net_bind_service \\
+    --ambient-caps=+net_bind_service "$BOOTGATED_REAL" "\$@"
+WRAP
+chmod +x "$WORK/bootgated-as-user"
+BOOTGATED=$WORK/bootgated-as-user SRV=$U
+start_bootgated
+check "as $RUSER with CAP_NET_BIND_SERVICE: serves on port $PORT" 200 "$(api GET /healthz)"
+check "... uid all $RUID" "$RUID $RUID $RUID $RUID" "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$SRV_PID/status")"
+check "... and the capability given up once bound (CapInh CapPrm CapEff CapAmb)" \
+    "0000000000000000 0000000000000000 0000000000000000 0000000000000000" \
+    "$(awk '/^Cap(Inh|Prm|Eff|Amb):/ {printf "%s%s", sep, $2; sep=" "}' "/proc/$SRV_PID/status")"
+check "... NoNewPrivs 1" 1 "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$SRV_PID/status")"
+check "... it logged that it runs as the user" 1 \
+    "$(grep -c "runs as user $RUSER (uid $RUID, gid $RGID), no capabilities" "$WORK/bootgated.log")"
+stop_bootgated
+BOOTGATED=$BOOTGATED_REAL SRV=$SRV_ROOT
 
 # --- root without user: one warning ------------------------------------------
 sed '/^user = /d' "$CONF" >"$SRV/nouser.conf"
