@@ -145,6 +145,21 @@ run_bad rootdb "$SRV/rootdb.conf"
 check "rootdb: names the file" 1 \
     "$(grep -c "store: $WORK/mixed/bootgate.db is not readable and writable for user $RUSER" "$WORK/rootdb.out")"
 
+# what is opened after the drop is checked as the user: a hook only root may
+# run, a key directory only root may read
+printf '#!/bin/sh\ncat >/dev/null\n' >"$WORK/hook"
+chmod 0700 "$WORK/hook"
+{ cat "$CONF"; echo "notify_command = $WORK/hook"; } >"$SRV/hook.conf"
+run_bad hook "$SRV/hook.conf"
+check "hook: notify_command not executable for the user" 1 \
+    "$(grep -c "notify_command $WORK/hook: Permission denied" "$WORK/hook.out")"
+mkdir -m 0700 "$SRV/signers-root"
+cp "$SRV"/policy-signers.d/*.pub "$SRV/signers-root/"
+sed "s|^policy_signers_dir = .*|policy_signers_dir = $SRV/signers-root|" "$CONF" >"$SRV/keydir.conf"
+run_bad keydir "$SRV/keydir.conf"
+check "keydir: policy_signers_dir not readable for the user" 1 \
+    "$(grep -c "$SRV/signers-root is not readable for user $RUSER: Permission denied" "$WORK/keydir.out")"
+
 run_bad otheruid "$CONF" setpriv --reuid=64998 --regid=64998 --clear-groups
 check "otheruid: another unprivileged uid is refused" 1 \
     "$(grep -c "user = $RUSER (uid $RUID), but bootgated runs as uid 64998, not root" "$WORK/otheruid.out")"
