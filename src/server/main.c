@@ -126,6 +126,24 @@ static int user_lookup(const srv *s, const char *config, privdrop_user *ret_user
     return r < 0 ? r : privdrop_check_identity(ret_user, err);
 }
 
+/* Switches to u for good (a check when this is u already) and says so;
+ * then what the server opens later must be u's to open. */
+static int become_user(const srv *s, const privdrop_user *u, bool check_only, bg_err *err)
+{
+    bool was_root = privdrop_is_root();
+    int r = privdrop_apply(u, err);
+    if (r < 0)
+        return r;
+    if (check_only)
+        printf("bootgated: runs as user %s (uid %u, gid %u)\n", u->name, (unsigned)u->uid,
+               (unsigned)u->gid);
+    else
+        srv_log(LOG_INFO, &(srv_log_fields){.action = "privileges_dropped", .seq = -1},
+                "%s user %s (uid %u, gid %u), no capabilities, no new privileges",
+                was_root ? "switched to" : "runs as", u->name, (unsigned)u->uid, (unsigned)u->gid);
+    return check_user_paths(s, u, err);
+}
+
 /* The store answers and its schema is one this bootgated can run on (an
  * older one is migrated at start). */
 static int check_store(srv *s, bg_err *err)
@@ -228,20 +246,8 @@ int main(int argc, char **argv)
      * identity for good (--check too: it checks what the user can open) */
     if (r >= 0 && !check_only && (r = srv_http_listen(&s, &err)) >= 0)
         listening = true;
-    if (r >= 0 && s.cfg.user[0]) {
-        bool was_root = privdrop_is_root();
-        r = privdrop_apply(&user, &err);
-        if (r >= 0 && check_only)
-            printf("bootgated: runs as user %s (uid %u, gid %u)\n", user.name, (unsigned)user.uid,
-                   (unsigned)user.gid);
-        else if (r >= 0)
-            srv_log(LOG_INFO, &(srv_log_fields){.action = "privileges_dropped", .seq = -1},
-                    "%s user %s (uid %u, gid %u), no capabilities, no new privileges",
-                    was_root ? "switched to" : "runs as", user.name, (unsigned)user.uid,
-                    (unsigned)user.gid);
-        if (r >= 0)
-            r = check_user_paths(&s, &user, &err);
-    }
+    if (r >= 0 && s.cfg.user[0])
+        r = become_user(&s, &user, check_only, &err);
     if (r >= 0)
         r = notify_check(&s.cfg, &err);
     /* --check connects and reads the schema version; it never migrates */
