@@ -125,6 +125,8 @@ static const conf_field srv_fields[] = {
               256, "distinct boot states an activation check evaluates at most"),
     CONF_BOOL(srv_config, "tls12", tls12, false, "also accept TLS 1.2 (AEAD suites)"),
     CONF_BOOL(srv_config, "lock_memory", lock_memory, true, "mlockall at start"),
+    CONF_STR(srv_config, "user", user, "",
+             "started as root: the user to switch to once keys and sockets are open"),
 };
 
 /* store and its alias db name one database: the one given fills the other

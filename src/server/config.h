@@ -69,6 +69,10 @@ typedef struct srv_config {
     unsigned activation_check_max_states;
     bool tls12;       /* also accept TLS 1.2 with AEAD suites */
     bool lock_memory; /* mlockall at start: no secret reaches swap */
+    /* Started as root, bootgated becomes this user (privdrop.h) once the
+     * key files are read and the sockets bound; empty: no switch (a warning
+     * when root). */
+    char user[64];
     /* Audit rows for denials before the quote signature verifies (the caller
      * has proven nothing yet): a token bucket per source IP and one for all
      * sources; denials past them are counted in /metrics and syslog only. */

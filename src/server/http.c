@@ -306,10 +306,38 @@ static void nofile_check(const srv_config *c)
                 c->max_connections, (unsigned long long)rl.rlim_cur, NOFILE_SPARE);
 }
 
+int srv_http_listen(srv *s, bg_err *err)
+{
+    unsigned port = s->cfg.port;
+    unsigned n = s->cfg.workers < SRV_MAX_WORKERS ? s->cfg.workers : SRV_MAX_WORKERS;
+
+    for (n_workers = 0; n_workers < n; n_workers++) {
+        /* the first socket may pick the port (port = 0); the others share it */
+        int fd = listen_socket(&s->cfg, port, &port, err);
+        if (fd < 0) {
+            srv_http_unlisten();
+            return fd;
+        }
+        workers[n_workers].fd = fd;
+    }
+    s->bound_port = port;
+    return 0;
+}
+
+void srv_http_unlisten(void)
+{
+    /* not yet handed to a listener, which would close it (LEV_OPT_CLOSE_ON_FREE) */
+    for (unsigned i = 0; i < n_workers; i++)
+        if (!workers[i].listener)
+            close(workers[i].fd);
+    memset(workers, 0, sizeof(workers));
+    n_workers = 0;
+}
+
 int srv_http_run(srv *s, bg_err *err)
 {
     struct event *sigint = NULL, *sigterm = NULL, *audit_timer = NULL, *housekeeping = NULL;
-    unsigned port = s->cfg.port;
+    unsigned port = s->bound_port;
     int r = 0;
 
     evmem_init();
@@ -319,18 +347,11 @@ int srv_http_run(srv *s, bg_err *err)
     if (r < 0)
         return bg_err_set(err, r, "cannot set up connection limits");
     nofile_check(&s->cfg);
-    n_workers = s->cfg.workers < SRV_MAX_WORKERS ? s->cfg.workers : SRV_MAX_WORKERS;
     for (unsigned i = 0; i < n_workers; i++) {
-        /* the first socket may pick the port (port = 0); the others share it */
-        int fd = listen_socket(&s->cfg, port, &port, err);
-        if (fd < 0)
-            return fd;
-        workers[i].fd = fd;
         r = worker_setup(&workers[i], s, err);
         if (r < 0)
             return r;
     }
-    s->bound_port = port;
     main_base = event_base_new();
     if (!main_base)
         return -ENOMEM;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -19,6 +21,7 @@
 #include "metrics.h"
 #include "nonce.h"
 #include "notify.h"
+#include "privdrop.h"
 #include "secmem.h"
 
 static void usage(FILE *f)
@@ -66,6 +69,81 @@ static int check_audit_head(srv *s, bg_err *err)
     return 0;
 }
 
+/* The directory of path (a copy in buf; "." when path names none). */
+static const char *dir_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ".";
+    snprintf(buf, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return buf;
+}
+
+/* After the drop, what the server opens later is the user's to open: the
+ * SQLite state directory (the database, its -wal and -shm files are
+ * created there), the directory of the signed head (written atomically
+ * beside it), and the key directories read per request. A clear error now
+ * instead of a failed request, or a store that cannot write, later. */
+static int check_user_paths(const srv *s, const privdrop_user *u, bg_err *err)
+{
+    char dir[4096], wal[4096 + 8], shm[4096 + 8];
+    const char *dirs[] = {s->cfg.policy_signers_dir, s->cfg.approvers_dir};
+    int r;
+
+    if (s->cfg.db[0]) {
+        const char *files[] = {s->cfg.db, wal, shm, NULL};
+        snprintf(wal, sizeof(wal), "%s-wal", s->cfg.db);
+        snprintf(shm, sizeof(shm), "%s-shm", s->cfg.db);
+        r = privdrop_check_dir(u, "store", dir_of(s->cfg.db, dir, sizeof(dir)), files, err);
+        if (r < 0)
+            return r;
+    }
+    if (s->cfg.audit_signing_key[0]) {
+        const char *files[] = {s->cfg.audit_head_file, NULL};
+        r = privdrop_check_dir(u, "audit_head_file",
+                               dir_of(s->cfg.audit_head_file, dir, sizeof(dir)), files, err);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+        if (access(dirs[i], R_OK | X_OK) < 0 && errno != ENOENT)
+            return bg_err_set(err, -errno, "%s is not readable for user %s: %s", dirs[i], u->name,
+                              strerror(errno));
+    return 0;
+}
+
+/* user = NAME: looked up now (an unknown user stops the start before
+ * anything else), switched to once the keys are read and the sockets bound. */
+static int user_lookup(const srv *s, const char *config, privdrop_user *ret_user, bg_err *err)
+{
+    if (!s->cfg.user[0]) {
+        if (privdrop_is_root())
+            srv_log(LOG_WARNING, &(srv_log_fields){.action = "running_as_root", .seq = -1},
+                    "running as root; set user = bootgate (an unprivileged account) in %s", config);
+        return 0;
+    }
+    int r = privdrop_lookup(s->cfg.user, ret_user, err);
+    return r < 0 ? r : privdrop_check_identity(ret_user, err);
+}
+
+/* Switches to u for good (a check when this is u already) and says so;
+ * then what the server opens later must be u's to open. */
+static int become_user(const srv *s, const privdrop_user *u, bool check_only, bg_err *err)
+{
+    bool was_root = privdrop_is_root();
+    int r = privdrop_apply(u, err);
+    if (r < 0)
+        return r;
+    if (check_only)
+        printf("bootgated: runs as user %s (uid %u, gid %u)\n", u->name, (unsigned)u->uid,
+               (unsigned)u->gid);
+    else
+        srv_log(LOG_INFO, &(srv_log_fields){.action = "privileges_dropped", .seq = -1},
+                "%s user %s (uid %u, gid %u), no capabilities, no new privileges",
+                was_root ? "switched to" : "runs as", u->name, (unsigned)u->uid, (unsigned)u->gid);
+    return check_user_paths(s, u, err);
+}
+
 /* The store answers and its schema is one this bootgated can run on (an
  * older one is migrated at start). */
 static int check_store(srv *s, bg_err *err)
@@ -94,8 +172,9 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},      {},
     };
     const char *config = SRV_DEFAULT_CONFIG;
-    bool check_only = false, log_stderr = false;
+    bool check_only = false, log_stderr = false, listening = false;
     srv s = {0};
+    privdrop_user user = {0};
     bg_err err = {0};
     int c, r;
 
@@ -135,6 +214,10 @@ int main(int argc, char **argv)
     }
     srv_config_defaults(&s.cfg);
     r = srv_config_load(&s.cfg, config, &err);
+    if (r >= 0)
+        r = user_lookup(&s, config, &user, &err);
+    if (r >= 0 && s.cfg.user[0] && s.cfg.lock_memory && privdrop_is_root())
+        r = privdrop_prepare_memlock(&err);
     /* before the first secret is read: volume keys also pass through json-c,
      * libevent and OpenSSL buffers that secmem cannot own */
     if (r >= 0 && s.cfg.lock_memory && (r = secmem_lock_all()) < 0)
@@ -158,9 +241,15 @@ int main(int argc, char **argv)
     if (r >= 0 && srv_denial_limits_init(&s) < 0)
         r = bg_err_set(&err, -ENOMEM, "out of memory");
     if (r >= 0)
-        r = notify_check(&s.cfg, &err);
-    if (r >= 0)
         r = srv_tls_init(&s, &err);
+    /* root's part ends here: a port below 1024 is bound, then the user's
+     * identity for good (--check too: it checks what the user can open) */
+    if (r >= 0 && !check_only && (r = srv_http_listen(&s, &err)) >= 0)
+        listening = true;
+    if (r >= 0 && s.cfg.user[0])
+        r = become_user(&s, &user, check_only, &err);
+    if (r >= 0)
+        r = notify_check(&s.cfg, &err);
     /* --check connects and reads the schema version; it never migrates */
     if (r >= 0)
         r = check_only ? check_store(&s, &err) : store_open(s.cfg.store_url, &s.store, &err);
@@ -187,8 +276,10 @@ int main(int argc, char **argv)
         goto out;
     }
     r = notify_start(&s.cfg, &err);
-    if (r >= 0)
+    if (r >= 0) {
+        listening = false; /* the workers' listeners own the sockets now */
         r = srv_http_run(&s, &err);
+    }
     /* the last events get a moment to go out, then are given up (counted) */
     notify_stop();
     {
@@ -206,6 +297,8 @@ int main(int argc, char **argv)
 out:
     evidence_policy_cache_clear();
     evidence_tpmpub_cache_clear();
+    if (listening)
+        srv_http_unlisten();
     store_close(s.store);
     SSL_CTX_free(s.ssl);
     X509_STORE_free(s.ek_cas);

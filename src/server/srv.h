@@ -152,5 +152,10 @@ int srv_tls_init(srv *s, bg_err *err);
 /* The request limits of s's config on an evhttp (body, headers, time,
  * methods): every worker's, and tests/fuzz/fuzz_http.c's. */
 void srv_http_limits(struct evhttp *http, const srv *s);
+/* Binds the listening sockets of the workers (as root, before privdrop: a
+ * port below 1024); sets bound_port. srv_http_unlisten closes them when the
+ * start fails before srv_http_run, which serves on them until a signal. */
+int srv_http_listen(srv *s, bg_err *err);
+void srv_http_unlisten(void);
 int srv_http_run(srv *s, bg_err *err);
 void srv_http_stop(void);

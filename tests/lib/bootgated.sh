@@ -6,7 +6,8 @@
 #   bootgated_init [INIT-SERVER OPTION...]
 #           keys, certificates and config in $SRV (e.g. --san IP:10.0.2.2 for a
 #           VM); sets SRV, PORT, URL, ADMIN (curl options of the admin role) and
-#           exports BOOTGATE_ADMIN_SERVER/BOOTGATE_ADMIN_CONFIG for bootgatectl
+#           exports BOOTGATE_ADMIN_SERVER/BOOTGATE_ADMIN_CONFIG for bootgatectl;
+#           the port is $BOOTGATED_PORT when set (e.g. one below 1024), else free_port
 #   start_bootgated [DELAY]
 #           bootgated_init unless done, then bootgated (--log-stderr, then
 #           $BOOTGATED_ARGS) in the background, SRV_PID; without DELAY it waits
@@ -34,7 +35,7 @@
 bootgated_init() {
     : "${BOOTGATECTL:?}"
     SRV=$WORK/srv
-    PORT=$(free_port)
+    PORT=${BOOTGATED_PORT:-$(free_port)}
     "$BOOTGATECTL" init-server --port "$PORT" "$@" "$SRV" >/dev/null || die "bootgatectl init-server"
     _bootgated_port "$PORT"
     _BOOTGATED_EXTRAS=

@@ -39,6 +39,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.db, "/var/lib/bootgate/bootgate.db");
     assert_int_equal(c.port, 8443);
     assert_true(c.lock_memory);
+    assert_string_equal(c.user, "");
     assert_int_equal(c.max_body, 16u << 20);
 }
 
@@ -140,6 +141,8 @@ static void test_messages(void **state)
         {"listen_address = "
          "0123456789012345678901234567890123456789012345678901234567890123\n",
          "listen_address: value longer than 63"},
+        {"user = 0123456789012345678901234567890123456789012345678901234567890123\n",
+         "user: value longer than 63"},
         {"port 8443\n", "bootgated.conf:1: expected key = value"},
         /* the webhook: https only, a host, a port in range, no space in the path */
         {"notify_webhook = http://127.0.0.1/hook\n", "notify_webhook: not an https:// URL"},
