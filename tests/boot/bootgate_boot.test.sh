@@ -107,12 +107,12 @@ scenario_good() {
 # seq) as a stream entry of the unit's own process, not only systemd's lines
 # about the unit (UNIT=), nor only the console.
 good_journal() {
-    local unit=bootgate-unlock.service dir=$WORK/good.journal entries line
+    local unit=bootgate-unlock.service dir=$WORK/good.journal entries line msg fails=$FAILS
     bgb_journal good "$dir"
-    log "good: the client in the initramfs's journal: journalctl -b -u $unit"
-    journalctl -D "$dir" -b -u "$unit" --no-pager | sed 's/^/    /'
     journalctl -D "$dir" -b -u "$unit" -o json >"$WORK/good.journal.json" ||
         bg_qemu_fail good "journalctl cannot read the initramfs's journal"
+    log "good: the client in the initramfs's journal: journalctl -b -u $unit"
+    journalctl -D "$dir" -b -u "$unit" --no-pager | sed 's/^/    /'
     entries=$(jq -c --arg u "$unit" 'select(._SYSTEMD_UNIT == $u)
         | {MESSAGE: (.MESSAGE | if type == "array" then implode else . end),
            PRIORITY, SYSLOG_IDENTIFIER, _TRANSPORT}' "$WORK/good.journal.json")
@@ -126,10 +126,15 @@ good_journal() {
         "$(jq -r .PRIORITY <<<"$line")"
     check "journal: the unlocked line came from the unit's stdout/stderr stream" stdout \
         "$(jq -r ._TRANSPORT <<<"$line")"
+    msg=$(jq -r .MESSAGE <<<"$line")
     check_ok "journal: the line as it was on the console" \
-        grep -qF -- "$(jq -r .MESSAGE <<<"$line")" "$WORK/good.console.log"
+        grep -qF -- "${msg:-(no line)}" "$WORK/good.console.log"
     check "journalctl -b -t bootgate-unlock -p info finds it too" 1 \
         "$(journalctl -D "$dir" -b -t bootgate-unlock -p info -o cat | grep -c "unlocked (policy .*audit #$1)$")"
+    [[ $FAILS == "$fails" ]] || {
+        bg_artifact "$WORK/good.journal.tgz"
+        bg_qemu_fail good "the client's unlocked line is not in the initramfs's journal under $unit"
+    }
 }
 
 scenario_tamper() {
