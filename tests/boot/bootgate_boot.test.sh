@@ -107,7 +107,7 @@ scenario_good() {
 # seq) as a stream entry of the unit's own process, not only systemd's lines
 # about the unit (UNIT=), nor only the console.
 good_journal() {
-    local unit=bootgate-unlock.service dir=$WORK/good.journal entries line msg fails=$FAILS
+    local unit=bootgate-unlock.service dir=$WORK/good.journal entries line msg failed_before=$FAILS
     bgb_journal good "$dir"
     journalctl -D "$dir" -b -u "$unit" -o json >"$WORK/good.journal.json" ||
         bg_qemu_fail good "journalctl cannot read the initramfs's journal"
@@ -131,7 +131,7 @@ good_journal() {
         grep -qF -- "${msg:-(no line)}" "$WORK/good.console.log"
     check "journalctl -b -t bootgate-unlock -p info finds it too" 1 \
         "$(journalctl -D "$dir" -b -t bootgate-unlock -p info -o cat | grep -c "unlocked (policy .*audit #$1)$")"
-    [[ $FAILS == "$fails" ]] || {
+    [[ $FAILS == "$failed_before" ]] || {
         bg_artifact "$WORK/good.journal.tgz"
         bg_qemu_fail good "the client's unlocked line is not in the initramfs's journal under $unit"
     }
