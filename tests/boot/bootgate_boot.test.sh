@@ -5,7 +5,9 @@
 # sees it as 10.0.2.2); a busybox root inside LUKS2. The expensive parts (kernel,
 # initramfs, provisioned disk + TPM state, policy) are made once, then the
 # scenarios boot the same machine in sequence:
-#   good        attested unlock, the root's marker, audit key_released
+#   good        attested unlock, the root's marker, audit key_released; the
+#               initramfs's journal (sent by the root) holds the client's
+#               "unlocked" line under its unit, as `journalctl -b -u` shows it
 #   tamper      UKI with a changed kernel command line: denied, the explanation
 #               names the PCR, a BG- break-glass code; root not unlocked; audit
 #               unlock_denied
@@ -31,7 +33,8 @@ BG_NAME=bootgate_boot
 
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(good tamper late-server no-server breakglass)
-bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3
+bg_need_cmd swtpm qemu-system-x86_64 dracut cryptsetup mke2fs busybox objcopy mcopy sfdisk jq curl python3 \
+    journalctl
 [[ -x ${BOOTGATED:-} && -x ${BOOTGATE_UNLOCK:-} ]] || die "BOOTGATED and BOOTGATE_UNLOCK must be built"
 # The image gets the client from the bootgate-client package that
 # integration.packaging built (ctest fixture "debs"), so the packaged files are
@@ -51,6 +54,8 @@ GROUP=bootlab
 t=$(bg_now)
 bootgated_init --san IP:10.0.2.2
 start_bootgated
+# The root sends the initramfs's journal to the host on every boot (~1.3 s).
+BGB_JOURNAL=1
 bgb_provision "$GROUP"
 timing "provision + enroll boot" "$(since "$t")"
 t=$(bg_now)
@@ -59,7 +64,7 @@ timing "dracut build (90bootgate)" "$(since "$t")"
 timing "initramfs size" "$(stat -c %s "$WORK/initrd.img") bytes"
 # the packaged client in the image, and the way of its messages to the journal
 # with its unit: systemd-journald is in the initramfs, the unit sends stdout
-# and stderr to it (and to the console)
+# and stderr to it (and to the console). The good scenario reads the journal.
 lsinitrd "$WORK/initrd.img" 2>/dev/null | awk '{ print $NF }' >"$WORK/initrd.list" || die "lsinitrd"
 check "initramfs: bootgate-unlock" 1 "$(grep -cx 'usr/bin/bootgate-unlock' "$WORK/initrd.list")"
 check "initramfs: systemd-journald" 1 "$(grep -cxE '(usr/)?lib/systemd/systemd-journald' "$WORK/initrd.list")"
@@ -91,7 +96,45 @@ scenario_good() {
     n=$(bgb_audit_since "$seq" key_released | jq length)
     [[ $n -ge 1 ]] || bg_qemu_fail good "no key_released audit record for node $BGB_NODE"
     bgb_show good key_released "$seq"
+    good_journal "$(bgb_audit_since "$seq" key_released | jq -r 'last.seq')"
     log "good: PASS (audit key_released x$n)"
+}
+
+# good_journal AUDIT_SEQ: issue 14, the initramfs client's messages reach the
+# journal with its unit. The root sent the initramfs's journal (journald wrote it
+# to /run/log/journal, which switch-root keeps); read it as an operator reads the
+# journal of a boot, and find the client's "unlocked" line of this boot (its audit
+# seq) as a stream entry of the unit's own process, not only systemd's lines
+# about the unit (UNIT=), nor only the console.
+good_journal() {
+    local unit=bootgate-unlock.service dir=$WORK/good.journal entries line msg failed_before=$FAILS
+    bgb_journal good "$dir"
+    journalctl -D "$dir" -b -u "$unit" -o json >"$WORK/good.journal.json" ||
+        bg_qemu_fail good "journalctl cannot read the initramfs's journal"
+    log "good: the client in the initramfs's journal: journalctl -b -u $unit"
+    journalctl -D "$dir" -b -u "$unit" --no-pager | sed 's/^/    /'
+    entries=$(jq -c --arg u "$unit" 'select(._SYSTEMD_UNIT == $u)
+        | {MESSAGE: (.MESSAGE | if type == "array" then implode else . end),
+           PRIORITY, SYSLOG_IDENTIFIER, _TRANSPORT}' "$WORK/good.journal.json")
+    line=$(jq -c --arg a "audit #$1)" 'select(.MESSAGE
+        | test("^bootgate-unlock: .*: unlocked \\(policy ") and endswith($a))' <<<"$entries")
+    check "journal -u $unit: the unlocked line (audit #$1) from the unit's process" 1 \
+        "$(grep -c . <<<"$line")"
+    check "journal: the unlocked line's SYSLOG_IDENTIFIER (journalctl -t)" bootgate-unlock \
+        "$(jq -r .SYSLOG_IDENTIFIER <<<"$line")"
+    check "journal: the unlocked line's PRIORITY (info: shown by journalctl -p info)" 6 \
+        "$(jq -r .PRIORITY <<<"$line")"
+    check "journal: the unlocked line came from the unit's stdout/stderr stream" stdout \
+        "$(jq -r ._TRANSPORT <<<"$line")"
+    msg=$(jq -r .MESSAGE <<<"$line")
+    check_ok "journal: the line as it was on the console" \
+        grep -qF -- "${msg:-(no line)}" "$WORK/good.console.log"
+    check "journalctl -b -t bootgate-unlock -p info finds it too" 1 \
+        "$(journalctl -D "$dir" -b -t bootgate-unlock -p info -o cat | grep -c "unlocked (policy .*audit #$1)$")"
+    [[ $FAILS == "$failed_before" ]] || {
+        bg_artifact "$WORK/good.journal.tgz"
+        bg_qemu_fail good "the client's unlocked line is not in the initramfs's journal under $unit"
+    }
 }
 
 scenario_tamper() {

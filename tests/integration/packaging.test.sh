@@ -76,7 +76,9 @@ check "the unit file is packaged as it is in systemd-units/" "$(sha256sum <"$BOO
 
 # the initramfs client's messages reach the journal with its unit: the unit
 # sends both streams to the journal (and the console), and the module pulls in
-# dracut's systemd module, which brings systemd-journald into the initrd
+# dracut's systemd module, which brings systemd-journald into the initrd. Here
+# only the packaged files; boot.bootgate_boot's good scenario reads the entries
+# back from a booted initramfs's journal.
 client_file() { dpkg-deb --fsys-tarfile "$(deb bootgate-client)" | tar -xOf - "./usr/lib/dracut/modules.d/90bootgate/$1"; }
 check "the initrd unit logs to journal+console" 2 \
     "$(client_file bootgate-unlock.service | grep -cxE 'Standard(Output|Error)=journal\+console')"

@@ -17,7 +17,8 @@
 #                            LUKS2 root on $BGB_DISK, enrolls the node (approved on
 #                            the host: swtpm has no EK certificate), keeps the
 #                            boot's event log as $BGB_REFLOG. Sets BGB_UUID,
-#                            BGB_PASS, BGB_NODE
+#                            BGB_PASS, BGB_NODE. BGB_JOURNAL=1: the root sends
+#                            the initramfs's journal on every boot (bgb_journal)
 #   bgb_dracut OUT [DRACUT_ARG...]
 #                            dracut initramfs with 90bootgate and bootgate-unlock
 #                            from the bootgate-client package $BGB_CLIENT_DEB
@@ -43,6 +44,8 @@
 #   bgb_breakglass_grant NAME REASON   the break-glass code on boot NAME's console
 #                            ($BGB_BG_CODE; wait for it first) gets a grant
 #                            requested and approved by two approvers ($BGB_BG_ID)
+#   bgb_journal NAME DIR     the initramfs's journal that boot NAME's root sent
+#                            (BGB_JOURNAL=1 machines) into DIR, for journalctl -D DIR
 #   bgb_audit_since SEQ ACTION   prints the audit records (JSON array) after SEQ
 #                            with ACTION for $BGB_NODE
 #   bgb_audit_last           highest audit seq now
@@ -75,7 +78,7 @@ _bgb_tcti_libs() {
 }
 
 bgb_provision() {
-    local group=$1 d=$WORK/prov.initramfs p
+    local group=$1 d=$WORK/prov.initramfs p rootopt=()
     bg_kernel
     BGB_UUID=$(cat /proc/sys/kernel/random/uuid)
     BGB_PASS=bootgate-test-$RANDOM$RANDOM
@@ -83,7 +86,8 @@ bgb_provision() {
     BGB_TPM=$WORK/tpm
     rm -f "$BGB_DISK"
     truncate -s 64M "$BGB_DISK"
-    bg_rootfs_busybox "$WORK/root.ext4"
+    [[ ${BGB_JOURNAL:-0} != 1 ]] || rootopt=(--journal)
+    bg_rootfs_busybox "$WORK/root.ext4" "${rootopt[@]}"
     rm -rf "$d"
     bg_initramfs_new "$d"
     bg_initramfs_add_file "$d" "$BG_LIB/bootgate-provision-guest.sh" /scenario.sh
@@ -231,6 +235,15 @@ bgb_breakglass_grant() {
             --cert "$SRV/approver.crt" --key "$SRV/approver.key" >/dev/null ||
             bg_qemu_fail "$name" "breakglass approve $BGB_BG_ID with approver$k"
     done
+}
+
+bgb_journal() {
+    local name=$1 dir=$2
+    bg_qemu_fetch "$name" initrd-journal "$WORK/$name.journal.tgz"
+    rm -rf "$dir"
+    mkdir -p "$dir" || die "mkdir $dir"
+    tar -xzf "$WORK/$name.journal.tgz" -C "$dir" --strip-components=1 ||
+        bg_qemu_fail "$name" "the initramfs journal from $name does not unpack"
 }
 
 bgb_audit_last() {

@@ -3,11 +3,14 @@
 # A LUKS2-encrypted busybox root, provisioned inside a VM (the host has no
 # device-mapper), and a full dracut (systemd) initramfs to boot it.
 #
-#   bg_rootfs_busybox OUT          ext4 image (mke2fs -d, no mounting) with busybox
+#   bg_rootfs_busybox OUT [--journal]
+#                                  ext4 image (mke2fs -d, no mounting) with busybox
 #                                  and an /sbin/init that prints "BOOTGATE-MARKER:
 #                                  root-reached", fetches http://HOST:PORT/index.html
 #                                  for bootgate.http=HOST:PORT ("net-ok BODY") and
-#                                  powers off
+#                                  powers off; --journal: before that it sends the
+#                                  initramfs's journal (/run/log/journal, a tar.gz)
+#                                  as data block "initrd-journal" (~1.3 s under TCG)
 #   bg_luks_provision DISK UUID PASS ROOTIMG
 #                                  boots a busybox initramfs with cryptsetup (SeaBIOS,
 #                                  -kernel) that luksFormats DISK (LUKS2, pbkdf2 1000
@@ -35,13 +38,18 @@
 bg_rootfs_busybox() {
     local out=$1 d
     d=$(mktemp -d "${WORK:-/tmp}/rootfs.XXXXXX") || die "mktemp"
-    mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,etc}
+    # /run: switch-root moves the initramfs's /run (its journal) here
+    mkdir -p "$d"/{bin,sbin,lib,proc,sys,dev,run,tmp,etc}
     cp "$(command -v busybox)" "$d/bin/busybox" || die "copy busybox"
     local a
-    for a in sh mount cut grep sed nc tail printf sync poweroff cat echo; do
+    for a in sh mount cut grep sed nc tail printf sync poweroff cat echo ls tr tar gzip base64; do
         ln -s busybox "$d/bin/$a"
     done
     cp "$BG_LIB/guest/root-init" "$d/sbin/init" && chmod 0755 "$d/sbin/init"
+    if [[ ${2:-} == --journal ]]; then
+        cp "$BG_LIB/guest/lib.sh" "$d/lib/bootgate-guest.sh" || die "copy guest lib.sh"
+        mkdir -p "$d/etc/bootgate-test" && : >"$d/etc/bootgate-test/send-journal"
+    fi
     # systemd's switch-root refuses a /sysroot without os-release.
     printf 'NAME="bootgate test root"\nID=bootgate-test-root\n' >"$d/etc/os-release"
     rm -f "$out"
