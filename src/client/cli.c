@@ -164,7 +164,7 @@ int client_program_main(const client_program *p, int argc, char **argv)
     if (cmd->secrets && secmem_swap_active()) {
         r = secmem_lock_all();
         if (r < 0)
-            client_msg(&o, "warning: cannot lock memory (%s): secrets may reach swap",
+            client_log(&o, LOG_WARNING, "warning: cannot lock memory (%s): secrets may reach swap",
                        strerror(-r));
     }
     r = cmd->main(&o, argc, argv);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <syslog.h>
 
 #include "bgerr.h"
 #include "config.h"
@@ -48,7 +49,11 @@ typedef struct client_program {
 int client_program_main(const client_program *p, int argc, char **argv);
 
 /* Prints "bootgate-unlock: <msg>" on stderr (and the console in the initrd). */
+/* A message for the operator at LOG_ERR (client_msg) or at a syslog
+ * priority (client_log: LOG_WARNING for denials, LOG_INFO for progress);
+ * the priority reaches the journal when stderr is the unit's journal stream. */
 void client_msg(const client_opts *o, const char *fmt, ...) _printf_(2, 3);
+void client_log(const client_opts *o, int priority, const char *fmt, ...) _printf_(3, 4);
 void client_debug(const client_opts *o, const char *fmt, ...) _printf_(2, 3);
 /* Opens the TPM of o->cfg.tcti and loads EK + AK; prints the error
  * (no TPM / lockout / other) and returns the exit code on failure. */

@@ -255,8 +255,9 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     }
     r = tpm_ek_cert(t, &ek_cert, &cert_size, &err);
     if (r == -ENOENT)
-        client_msg(o, "no EK certificate in NV: the server will hold this node 'pending' until "
-                      "an operator approves its EK fingerprint");
+        client_log(o, LOG_WARNING,
+                   "no EK certificate in NV: the server will hold this node 'pending' until "
+                   "an operator approves its EK fingerprint");
     else if (r < 0) {
         client_msg(o, "%s", bg_err_msg(&err));
         return CLIENT_EXIT_TPM;
@@ -364,7 +365,7 @@ int client_enroll_main(client_opts *o, int argc, char **argv)
     printf("node_id %s\nstate %s\nek_fingerprint %s\nak_name %s\n", aresp.node_id, aresp.state,
            aresp.ek_fingerprint, tok.ak_name);
     if (!strcmp(aresp.state, "pending"))
-        client_msg(o, "enrolled, pending approval: bootgatectl node approve %s --ek %s",
+        client_log(o, LOG_INFO, "enrolled, pending approval: bootgatectl node approve %s --ek %s",
                    aresp.node_id, aresp.ek_fingerprint);
     return CLIENT_EXIT_OK;
 }

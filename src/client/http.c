@@ -129,7 +129,7 @@ int client_post(const client_opts *o, const https_opts *h, const char *who, cons
         return r;
     }
     if (*io_index != first)
-        client_msg(o, "%s: %s answered by %s (failed over from %s)", who, what,
+        client_log(o, LOG_WARNING, "%s: %s answered by %s (failed over from %s)", who, what,
                    servers->url[*io_index], servers->url[first]);
     client_debug(o, "POST %s: HTTP %ld after %u attempt(s), %llu ms", urls[*io_index], resp.status,
                  attempts, (unsigned long long)(https_now_ms() - t0));

@@ -5,8 +5,11 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,19 +42,52 @@ static void console_write(const char *line)
     }
 }
 
-void client_msg(const client_opts *o, const char *fmt, ...)
+/* stderr is the journal's stream for this unit (systemd.exec(5),
+ * $JOURNAL_STREAM = device:inode of it): then each line carries its priority
+ * as a "<N>" prefix, which journald turns into PRIORITY= and strips, so that
+ * `journalctl -p warning -u bootgate-unlock.service` shows the denials. */
+static bool stderr_is_journal(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        cached = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+                 (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    }
+    return cached;
+}
+
+static void vmsg(const client_opts *o, int priority, const char *fmt, va_list ap)
 {
     char line[1024];
-    va_list ap;
     int n = snprintf(line, sizeof(line), "bootgate-unlock: ");
-    va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s\n", line);
+    if (stderr_is_journal())
+        fprintf(stderr, "<%d>%s\n", priority, line);
+    else
+        fprintf(stderr, "%s\n", line);
     if (o && o->console) {
         strncat(line, "\n", sizeof(line) - strlen(line) - 1);
         console_write(line);
     }
+}
+
+void client_msg(const client_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(o, LOG_ERR, fmt, ap);
+    va_end(ap);
+}
+
+void client_log(const client_opts *o, int priority, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(o, priority, fmt, ap);
+    va_end(ap);
 }
 
 void client_debug(const client_opts *o, const char *fmt, ...)
@@ -59,7 +95,7 @@ void client_debug(const client_opts *o, const char *fmt, ...)
     va_list ap;
     if (!o || !o->verbose)
         return;
-    fputs("bootgate-unlock: debug: ", stderr);
+    fputs(stderr_is_journal() ? "<7>bootgate-unlock: debug: " : "bootgate-unlock: debug: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

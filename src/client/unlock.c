@@ -86,18 +86,18 @@ static void print_denial(unlock_ctx *u, const char *dev, const proto_unlock_deni
     uint64_t h = denial_hash(d);
 
     if (h == u->last_denial) {
-        client_msg(o, "%s: still denied (%s); break-glass code: %s", dev, d->verdict,
+        client_log(o, LOG_WARNING, "%s: still denied (%s); break-glass code: %s", dev, d->verdict,
                    d->breakglass_code[0] ? d->breakglass_code : "none");
         return;
     }
     u->last_denial = h;
-    client_msg(o, "%s: unlock DENIED (%s)", dev, d->verdict);
+    client_log(o, LOG_WARNING, "%s: unlock DENIED (%s)", dev, d->verdict);
     for (size_t i = 0; i < d->n_explanation && i < 16; i++)
-        client_msg(o, "  %s", d->explanation[i]);
+        client_log(o, LOG_WARNING, "  %s", d->explanation[i]);
     if (d->n_explanation > 16)
-        client_msg(o, "  ... %zu more", d->n_explanation - 16);
+        client_log(o, LOG_WARNING, "  ... %zu more", d->n_explanation - 16);
     if (d->breakglass_code[0])
-        client_msg(o, "  break-glass code: %s  (audit #%lld)", d->breakglass_code,
+        client_log(o, LOG_WARNING, "  break-glass code: %s  (audit #%lld)", d->breakglass_code,
                    (long long)d->audit_seq);
 }
 
@@ -193,10 +193,12 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
                     u->deadline_ms, &a, ret_exit);
     if (r == -EPERM && nonce_lost_in_failover(&a, challenged_at, u->server)) {
         if (u->server == challenged_at)
-            client_msg(o, "%s: %s refused the nonce its failed try had used: asking again", dev,
+            client_log(o, LOG_INFO,
+                       "%s: %s refused the nonce its failed try had used: asking again", dev,
                        u->servers.url[u->server]);
         else
-            client_msg(o, "%s: %s refused the nonce of %s after a failed try: asking again", dev,
+            client_log(o, LOG_INFO,
+                       "%s: %s refused the nonce of %s after a failed try: asking again", dev,
                        u->servers.url[u->server], u->servers.url[challenged_at]);
         return ATTEMPT_RETRY;
     }
@@ -284,7 +286,7 @@ static attempt_result unlock_attempt(unlock_ctx *u, const char *dev, struct cryp
         *ret_exit = CLIENT_EXIT_DENIED;
         return ATTEMPT_FATAL;
     }
-    client_msg(o, "%s: %s (policy %s v%lld, %s; audit #%lld)", dev,
+    client_log(o, LOG_INFO, "%s: %s (policy %s v%lld, %s; audit #%lld)", dev,
                o->verify_only ? "released key verified against the LUKS header" : "unlocked",
                ok.policy_name, (long long)ok.policy_version, ok.policy_mode,
                (long long)ok.audit_seq);
@@ -354,10 +356,12 @@ static int unlock_volume(unlock_ctx *u, volume *v)
          * attempt fits before the deadline. */
         uint64_t now = https_now_ms(), wait = (uint64_t)o->cfg.poll_interval_s * 1000;
         if (now >= u->deadline_ms || u->deadline_ms - now <= wait) {
-            client_msg(o, "%s: still denied; the deadline leaves no time to ask again", dev);
+            client_log(o, LOG_WARNING, "%s: still denied; the deadline leaves no time to ask again",
+                       dev);
             return CLIENT_EXIT_DENIED;
         }
-        client_msg(o, "%s: asking again in %llu s", dev, (unsigned long long)(wait / 1000));
+        client_log(o, LOG_INFO, "%s: asking again in %llu s", dev,
+                   (unsigned long long)(wait / 1000));
         struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
                               .tv_nsec = (long)(wait % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

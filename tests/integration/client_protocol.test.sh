@@ -80,6 +80,30 @@ echo 2 >"$WORK/state/deny"
 cl --timeout 20 --verify-only "$WORK/disk.img" >"$WORK/g.out" 2>&1 || fail "grant while polling: $(cat "$WORK/g.out")"
 [ "$(grep -Ec "DENIED|still denied" "$WORK/g.out")" = 2 ] && [ "$(grep -c DENIED "$WORK/g.out")" = 1 ] || fail "expected 2 denials then grant: $(cat "$WORK/g.out")"
 pass "denied twice, then granted while polling"
+[ "$(grep -c '^<[0-7]>' "$WORK/g.out")" = 0 ] || fail "priority prefixes without a journal stream"
+
+# --- the same, with stderr as the unit's journal stream ($JOURNAL_STREAM =
+# its device:inode, as systemd sets it): each line carries its priority for
+# journald, denials at warning (4), progress and the release at info (6)
+echo 2 >"$WORK/state/deny"
+: >"$WORK/j.err"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$WORK/j.err") \
+    cl --timeout 20 --verify-only "$WORK/disk.img" >"$WORK/j.out" 2>>"$WORK/j.err" ||
+    fail "grant while polling, journal stream: $(cat "$WORK/j.err")"
+check "journal stream: the denial at warning" 1 \
+    "$(grep -c '^<4>bootgate-unlock: .*: unlock DENIED' "$WORK/j.err")"
+check "journal stream: its explanation and break-glass code at warning" 1 \
+    "$(grep -c '^<4>bootgate-unlock:   break-glass code: BG-TEST-0001' "$WORK/j.err")"
+check "journal stream: the second denial at warning" 1 "$(grep -c '^<4>bootgate-unlock: .*still denied' "$WORK/j.err")"
+check "journal stream: polling at info" 2 "$(grep -c '^<6>bootgate-unlock: .*asking again in' "$WORK/j.err")"
+check "journal stream: the release at info" 1 \
+    "$(grep -c '^<6>bootgate-unlock: .*released key verified' "$WORK/j.err")"
+check "journal stream: every line has a priority" 0 "$(grep -vc '^<[0-7]>' "$WORK/j.err" || true)"
+# another file's device:inode is not this stream: no prefixes
+: >"$WORK/j2.err"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$WORK/j.err") \
+    cl --verify-only "$WORK/disk.img" >/dev/null 2>>"$WORK/j2.err" || fail "unlock: $(cat "$WORK/j2.err")"
+check "another stream's JOURNAL_STREAM: no prefixes" 0 "$(grep -c '^<[0-7]>' "$WORK/j2.err" || true)"
 
 # --- a grant the client must not accept: tampered wrapped key (GCM tag),
 # credential for another AK (TPM refuses), key that does not open the volume,
