@@ -109,6 +109,7 @@ MODE_ARGS=(--concurrency "$CONC" --duration "$DURATION" --warmup "$WARMUP")
 if [ -z "$RATE" ]; then MODE_ARGS+=(--half-load); else MODE_ARGS+=(--rate "$RATE"); fi
 [ -z "$STORM" ] || MODE_ARGS=(--storm --concurrency "$CONC" --floor-rounds 0)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+STAT_BEFORE=$(head -1 /proc/stat)
 # store fsyncs and key releases over all replicas (group commit: concurrent
 # commits share one fsync of the SQLite WAL)
 metric_sum() {
@@ -137,6 +138,13 @@ releases=$(($(metric_sum bootgate_releases_total) - RELEASES_BEFORE))
 [ "$releases" -gt 0 ] &&
     echo "store: $fsyncs fsyncs for $releases releases = $(awk -v f="$fsyncs" -v r="$releases" 'BEGIN { printf "%.2f", f / r }') per release (warm-up, enrollment and the Tang phase included; group commit)"
 echo "load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after, $(nproc) CPUs (shared with other jobs)"
+# the CPU time the hypervisor gave to other guests (/proc/stat steal): a
+# noisy host slows both sides and widens the run-to-run spread
+awk -v a="$STAT_BEFORE" -v b="$(head -1 /proc/stat)" 'BEGIN {
+    split(a, x); split(b, y); for (i = 2; i <= 9; i++) t += y[i] - x[i]
+    if (t > 0) printf "cpu time during the run: %.0f%% busy, %.0f%% idle, %.0f%% stolen by the host\n",
+        100 * (y[2] + y[3] + y[4] + y[7] + y[8] - x[2] - x[3] - x[4] - x[7] - x[8]) / t,
+        100 * (y[5] + y[6] - x[5] - x[6]) / t, 100 * (y[9] - x[9]) / t }'
 [ $rc = 0 ] || fail "loadgen exited $rc"
 
 # --- the audit chain after the run ---
