@@ -116,28 +116,19 @@ static int caps_clear(bg_err *err)
     return 0;
 }
 
-/* Empties the bounding set (needs CAP_SETPCAP: before setuid). */
-static int bounding_clear(bg_err *err)
+/* Walks the bounding set: drop, each capability in it goes (needs
+ * CAP_SETPCAP: before setuid); else one still in it is an error. */
+static int bounding_clear(bool drop, bg_err *err)
 {
     for (int cap = 0; cap < PRIVDROP_CAP_MAX; cap++) {
         int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
         if (r < 0)
-            break;
+            break; /* EINVAL: past the last capability */
+        if (r > 0 && !drop)
+            return bg_err_set(err, -EPERM, "capability %d remains in the bounding set", cap);
         if (r > 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
             return bg_err_set(err, -errno, "cannot drop capability %d from the bounding set: %s",
                               cap, strerror(errno));
-    }
-    return 0;
-}
-
-static int bounding_check(bg_err *err)
-{
-    for (int cap = 0; cap < PRIVDROP_CAP_MAX; cap++) {
-        int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-        if (r < 0)
-            break;
-        if (r > 0)
-            return bg_err_set(err, -EPERM, "capability %d remains in the bounding set", cap);
     }
     return 0;
 }
@@ -151,7 +142,7 @@ static int become(const privdrop_user *u, bg_err *err)
     /* no capability survives the uid change (the default; made sure) */
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
         return bg_err_set(err, -errno, "prctl(PR_SET_KEEPCAPS, 0): %s", strerror(errno));
-    r = bounding_clear(err);
+    r = bounding_clear(true, err);
     if (r < 0)
         return bg_err_prefix(err, r, "user = %s", u->name);
     if (initgroups(u->name, u->gid) < 0)
@@ -174,7 +165,7 @@ static int become(const privdrop_user *u, bg_err *err)
     if (u->gid != 0 && (setgid(0) == 0 || setegid(0) == 0))
         return bg_err_set(err, -EPERM, "user = %s: setgid(0) still succeeds after the drop",
                           u->name);
-    return bounding_check(err);
+    return bounding_clear(false, err);
 }
 
 int privdrop_check_identity(const privdrop_user *u, bg_err *err)
