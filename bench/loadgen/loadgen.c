@@ -713,6 +713,11 @@ int main(int argc, char **argv)
         lg_opts h = o;
         h.mode = MODE_OPEN;
         h.rate = bg.per_s / 2;
+        /* at most the closed loop's boots in flight: half its rate needs no
+         * more, and a slow phase (a sanitizer build, a noisy host) must queue
+         * here, its latency counted from the scheduled start, not open 64
+         * connections past the server's per-source limit */
+        h.threads = o.concurrency;
         printf("mode: open loop at half the closed loop's rate, %.1f boots/s scheduled on %u "
                "threads, %.1f s (+%.1f s warm-up)\n",
                h.rate, h.threads, h.duration, h.warmup);
