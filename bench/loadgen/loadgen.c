@@ -610,6 +610,7 @@ int main(int argc, char **argv)
     lg_run run = {.msg_lock = PTHREAD_MUTEX_INITIALIZER};
     lg_result bg = {0}, tg = {0}, half = {0};
     lg_floor fl = {0};
+    double bound = 0; /* releases/s the two crypto floors allow on this machine's CPUs */
     lg_tang *tang = NULL;
     bg_err err = {0};
     uint64_t t0, enroll_errors = 0;
@@ -743,19 +744,17 @@ int main(int argc, char **argv)
         printf("floor, node side: %.0f us = TLS 1.3 client handshake %.0f + quote sign %.0f + "
                "ActivateCredential %.0f + unwrap %.0f (what any load generator spends per boot)\n",
                fl.client_total_us, fl.client_tls_us, fl.sign_us, fl.activate_us, fl.unwrap_us);
+        bound = (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 / (fl.total_us + fl.client_total_us);
         printf("bound: %ld CPUs / (server floor + node floor) = %.0f releases/s at most on this "
                "machine with the load generator on it\n",
-               sysconf(_SC_NPROCESSORS_ONLN),
-               (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 / (fl.total_us + fl.client_total_us));
+               sysconf(_SC_NPROCESSORS_ONLN), bound);
         free(cert);
         free(key);
     }
     if (tang && o.mode != MODE_STORM) {
         run.tang = tang;
         run_phase(&run, "tang", &tg);
-        double bound =
-            (double)sysconf(_SC_NPROCESSORS_ONLN) * 1e6 / (fl.total_us + fl.client_total_us);
-        if (fl.total_us > 0)
+        if (bound > 0)
             printf("bound: 10 x tang = %.0f/s; the floors allow %.0f/s (%.1f x tang)\n",
                    10 * tg.per_s, bound, bound / tg.per_s);
         printf("RESULT releases/s=%.1f tang/s=%.1f speedup=%.2f cpu_us/release=%.0f floor_us=%.0f "
@@ -764,7 +763,7 @@ int main(int argc, char **argv)
                bg.cpu_us / fl.total_us, bg.p99);
         if (half.ok)
             printf(" half_rate/s=%.1f p99_half_ms=%.2f", half.per_s, half.p99);
-        if (fl.total_us > 0)
+        if (bound > 0)
             printf(" node_floor_us=%.0f bound/s=%.0f", fl.client_total_us, bound);
         printf("\n");
     }

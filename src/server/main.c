@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <libgen.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -69,14 +70,11 @@ static int check_audit_head(srv *s, bg_err *err)
     return 0;
 }
 
-/* The directory of path (a copy in buf; "." when path names none). */
+/* The directory of path: dirname(3) of a copy in buf. */
 static const char *dir_of(const char *path, char *buf, size_t size)
 {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return ".";
-    snprintf(buf, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    return buf;
+    snprintf(buf, size, "%s", path);
+    return dirname(buf);
 }
 
 /* After the drop, what the server opens later is the user's to open: the

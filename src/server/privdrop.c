@@ -206,35 +206,29 @@ int privdrop_apply(const privdrop_user *u, bg_err *err)
     return 0;
 }
 
+/* The error for path that the user cannot use as needed (access(2) said e):
+ * with its owner and mode when it exists. */
+static int path_error(const privdrop_user *u, const char *what, const char *kind, const char *path,
+                      const char *need, int e, bg_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return bg_err_set(err, -e,
+                          "%s: %s%s is not %s for user %s (uid %u): %s (owner uid %u, mode %04o)",
+                          what, kind, path, need, u->name, (unsigned)u->uid, strerror(e),
+                          (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    return bg_err_set(err, -e, "%s: %s%s is not usable for user %s (uid %u): %s", what, kind, path,
+                      u->name, (unsigned)u->uid, strerror(e));
+}
+
 int privdrop_check_dir(const privdrop_user *u, const char *what, const char *dir,
                        const char *const *files, bg_err *err)
 {
-    struct stat st;
-
     /* access() answers for the real uid: the user's, after the drop */
-    if (access(dir, W_OK | X_OK) < 0) {
-        int e = errno;
-        if (stat(dir, &st) == 0)
-            return bg_err_set(err, -e,
-                              "%s: directory %s is not writable for user %s (uid %u): %s "
-                              "(owner uid %u, mode %04o)",
-                              what, dir, u->name, (unsigned)u->uid, strerror(e),
-                              (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-        return bg_err_set(err, -e, "%s: directory %s is not usable for user %s (uid %u): %s", what,
-                          dir, u->name, (unsigned)u->uid, strerror(e));
-    }
-    for (; files && *files; files++) {
-        if (access(*files, R_OK | W_OK) == 0 || errno == ENOENT)
-            continue;
-        int e = errno;
-        if (stat(*files, &st) == 0)
-            return bg_err_set(err, -e,
-                              "%s: %s is not readable and writable for user %s (uid %u): %s "
-                              "(owner uid %u, mode %04o)",
-                              what, *files, u->name, (unsigned)u->uid, strerror(e),
-                              (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-        return bg_err_set(err, -e, "%s: %s is not usable for user %s (uid %u): %s", what, *files,
-                          u->name, (unsigned)u->uid, strerror(e));
-    }
+    if (access(dir, W_OK | X_OK) < 0)
+        return path_error(u, what, "directory ", dir, "writable", errno, err);
+    for (; files && *files; files++)
+        if (access(*files, R_OK | W_OK) < 0 && errno != ENOENT)
+            return path_error(u, what, "", *files, "readable and writable", errno, err);
     return 0;
 }

@@ -129,6 +129,10 @@ good_journal() {
     msg=$(jq -r .MESSAGE <<<"$line")
     check_ok "journal: the line as it was on the console" \
         grep -qF -- "${msg:-(no line)}" "$WORK/good.console.log"
+    # the client's "<N>" priority prefixes (its stderr is the unit's journal
+    # stream) are taken by journald, none left in a message
+    check "journal: no message of the unit keeps a <N> priority prefix" 0 \
+        "$(jq -r .MESSAGE <<<"$entries" | grep -c '^<[0-7]>' || true)"
     check "journalctl -b -t bootgate-unlock -p info finds it too" 1 \
         "$(journalctl -D "$dir" -b -t bootgate-unlock -p info -o cat | grep -c "unlocked (policy .*audit #$1)$")"
     [[ $FAILS == "$failed_before" ]] || {
